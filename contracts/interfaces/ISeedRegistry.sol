@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.29;
+
+import {IReleaseLedger} from "./IReleaseLedger.sol";
+
+/// @title ISeedRegistry
+/// @notice Builders, rules and votes of the Zero trust posture. A release (one source commit) finalises when
+/// every required system has a manifest digest attested by `threshold()` distinct active builders; the
+/// registry then appends the release root to the ledger.
+///
+/// Identifiers: `commit` is the git commit, a SHA-256 object id or a SHA-1 id left-aligned and zero-padded;
+/// `system` is a Nix system name ("x86_64-linux"); `systemId = keccak256(bytes(system))`. Builders have
+/// stable ids `0..63` assigned at registration and never reused, so vote bitmaps stay meaningful.
+interface ISeedRegistry {
+    /// @notice A registered builder. The three tags are opaque ids (e.g. keccak256 of a name).
+    struct Builder {
+        address signer;
+        bytes32 organisation;
+        bytes32 jurisdiction;
+        bytes32 infrastructure;
+        bool active;
+    }
+
+    /// @notice A builder's vote signed with EIP-712 for submission by anyone (a relayer).
+    /// `signer` is the builder key that signed; it is part of the signed struct, so a signature cannot be
+    /// replayed as another builder. `deadline` is a unix time after which the signature is refused.
+    struct SignedVote {
+        address signer;
+        bytes32 commit;
+        string system;
+        bytes32 manifestDigest;
+        bytes32 imageDigest;
+        bytes32 statementDigest;
+        uint64 deadline;
+        bytes signature;
+    }
+
+    // ---------------------------------------------------------------- events
+
+    event BuilderAdded(
+        uint8 indexed builderId,
+        address indexed signer,
+        bytes32 organisation,
+        bytes32 jurisdiction,
+        bytes32 infrastructure,
+        uint32 rulesVersion
+    );
+    event BuilderRevoked(uint8 indexed builderId, address indexed signer, address indexed by, uint32 rulesVersion);
+    event BuilderKeyRotated(
+        uint8 indexed builderId, address indexed previousSigner, address indexed newSigner, uint32 rulesVersion
+    );
+    event BuilderTagsChanged(
+        uint8 indexed builderId, bytes32 organisation, bytes32 jurisdiction, bytes32 infrastructure, uint32 rulesVersion
+    );
+    event QuorumChanged(uint8 previousQuorum, uint8 newQuorum, uint32 rulesVersion);
+    event RequiredSystemsChanged(string[] systems, uint32 rulesVersion);
+    event IndependencePolicyChanged(uint8 previousPolicy, uint8 newPolicy, uint32 rulesVersion);
+    event GuardianChanged(address indexed previousGuardian, address indexed newGuardian);
+
+    /// @notice One builder's vote, with everything an off-chain verifier needs.
+    event Attested(
+        bytes32 indexed commit,
+        bytes32 indexed systemId,
+        address indexed signer,
+        uint8 builderId,
+        string system,
+        bytes32 manifestDigest,
+        bytes32 imageDigest,
+        bytes32 statementDigest
+    );
+    /// @notice A vote whose manifest digest differs from a digest an earlier voter attested.
+    event Disagreement(bytes32 indexed commit, bytes32 indexed systemId, uint8 indexed builderId, bytes32 manifestDigest);
+    /// @notice `manifestDigest` reached the threshold for (commit, system); `voters` is the builder bitmap.
+    event SystemQuorumReached(bytes32 indexed commit, bytes32 indexed systemId, bytes32 manifestDigest, uint64 voters);
+    /// @notice The release is final and its root is in the ledger. `systems` are sorted ascending and
+    /// `manifestDigests[i]` belongs to `systems[i]`: exactly the leaves of `root`.
+    event ReleaseFinalised(
+        bytes32 indexed commit,
+        bytes32 indexed root,
+        string[] systems,
+        bytes32[] manifestDigests,
+        uint64[] voters,
+        uint32 rulesVersion,
+        bool genesis
+    );
+
+    // ---------------------------------------------------------------- errors
+
+    error UnknownSigner(address signer);
+    error BuilderNotActive(uint8 builderId);
+    error UnknownBuilder(uint8 builderId);
+    error TooManyBuilders();
+    error SignerAlreadyRegistered(address signer);
+    error InvalidSigner(address signer);
+    error IndependenceViolation(uint8 builderId, uint8 conflictingBuilderId, uint8 tag);
+    error InvalidIndependencePolicy(uint8 policy);
+    error QuorumOutOfRange(uint8 quorum, uint8 activeBuilders);
+    error InvalidSystem(string system);
+    error SystemsNotSorted(uint256 index);
+    error NoRequiredSystems();
+    error UnknownSystem(string system);
+    error InvalidDigest();
+    error InvalidCommit();
+    error ConflictingVote(bytes32 commit, bytes32 systemId, uint8 builderId);
+    error SignatureExpired(uint64 deadline, uint256 timestamp);
+    error InvalidSignature(address expectedSigner);
+    error EmptyBatch();
+    error NotGovernanceOrGuardian(address caller);
+
+    // ---------------------------------------------------------------- builder votes
+
+    /// @notice Votes as the calling builder. Re-submitting an identical vote is a no-op; a different
+    /// manifest digest for the same (commit, system) reverts with `ConflictingVote`.
+    function attest(
+        bytes32 commit,
+        string calldata system,
+        bytes32 manifestDigest,
+        bytes32 imageDigest,
+        bytes32 statementDigest
+    ) external;
+
+    /// @notice Submits one builder-signed vote (EIP-712); anyone may relay it.
+    function attestBySig(SignedVote calldata vote) external;
+
+    /// @notice Submits several builder-signed votes in one transaction.
+    function attestBatch(SignedVote[] calldata votes) external;
+
+    // ---------------------------------------------------------------- governance
+
+    /// @notice Registers a builder; enforces the independence policy against every active builder.
+    function addBuilder(address signer, bytes32 organisation, bytes32 jurisdiction, bytes32 infrastructure)
+        external
+        returns (uint8 builderId);
+
+    /// @notice Deactivates a builder at once, removing its weight from every pending release. Callable by
+    /// governance (the timelock) and by the guardian (the fast path: it only removes power).
+    function revokeBuilder(uint8 builderId) external;
+
+    /// @notice Replaces a builder's signing key; the builder keeps its id and its earlier votes.
+    function rotateBuilderKey(uint8 builderId, address newSigner) external;
+
+    /// @notice Changes a builder's independence tags; enforces the policy.
+    function setBuilderTags(uint8 builderId, bytes32 organisation, bytes32 jurisdiction, bytes32 infrastructure)
+        external;
+
+    /// @notice Sets k; requires 1 <= k <= active builders.
+    function setQuorum(uint8 quorum) external;
+
+    /// @notice Sets the systems every release must cover; strictly ascending (bytewise), no duplicates.
+    function setRequiredSystems(string[] calldata systems) external;
+
+    /// @notice Sets which tags must be pairwise distinct among active builders (bit 0 organisation,
+    /// bit 1 jurisdiction, bit 2 infrastructure); checked against the current builders.
+    function setIndependencePolicy(uint8 policy) external;
+
+    /// @notice Sets the address allowed to revoke builders without the timelock delay.
+    function setGuardian(address guardian) external;
+
+    // ---------------------------------------------------------------- views
+
+    function ledger() external view returns (IReleaseLedger);
+    function guardian() external view returns (address);
+    function rulesVersion() external view returns (uint32);
+    function quorum() external view returns (uint8);
+    /// @notice Votes needed per system for the next release: all active builders before genesis, else k.
+    function threshold() external view returns (uint8);
+    function genesisDone() external view returns (bool);
+    function independencePolicy() external view returns (uint8);
+    function requiredSystems() external view returns (string[] memory);
+    function builderCount() external view returns (uint8);
+    function builder(uint8 builderId) external view returns (Builder memory);
+    /// @notice The id of the builder whose current key is `signer`; reverts with `UnknownSigner`.
+    function builderIdOf(address signer) external view returns (uint8);
+    function activeBuilderMask() external view returns (uint64);
+    /// @notice Bitmap of builders that voted (any digest) on (commit, system).
+    function votedMask(bytes32 commit, string calldata system) external view returns (uint64);
+    /// @notice Bitmap of builders that voted `manifestDigest` on (commit, system), active or not.
+    function votersFor(bytes32 commit, string calldata system, bytes32 manifestDigest) external view returns (uint64);
+    /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system).
+    function hasQuorum(bytes32 commit, string calldata system, bytes32 manifestDigest) external view returns (bool);
+    function isFinalised(bytes32 commit) external view returns (bool);
+    /// @notice The EIP-712 digest a builder signs for `vote` (its `signature` field is ignored).
+    function hashVote(SignedVote calldata vote) external view returns (bytes32);
+    /// @notice The release root of sorted `systems` with their `manifestDigests` (the same rule as on-chain).
+    function computeRoot(string[] calldata systems, bytes32[] calldata manifestDigests)
+        external
+        pure
+        returns (bytes32);
+}
