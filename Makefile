@@ -1,0 +1,59 @@
+# The two commands a new user needs:
+#   make demo   the whole system on local defaults
+#   make test   every check CI runs
+# Everything installs itself on first use (make setup) and is skipped after.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+FORGE := script/foundry forge
+NPM_STAMP := node_modules/.seed-eth-installed
+
+export SEED_ETH_ANVIL = $(shell script/foundry --which anvil 2>/dev/null)
+
+.PHONY: help setup test demo bench lint fmt forge-test cargo-test flake-check clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(NPM_STAMP) ## Install what is missing (idempotent, fast when done)
+	script/setup-system
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup lint forge-test cargo-test flake-check ## Run every check CI runs
+	@echo "make test: all checks passed"
+
+lint: setup ## Formatting and lints: cargo fmt, clippy, forge fmt
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(FORGE) fmt --check
+
+forge-test: setup ## Solidity unit, invariant, upgrade and governance tests
+	$(FORGE) test
+
+cargo-test: setup ## Rust unit and integration tests
+	cargo test --workspace --locked
+
+flake-check: ## flake.nix parses (nixpkgs is not reachable here, so it is not built)
+	nix-instantiate --parse flake.nix >/dev/null
+
+fmt: setup ## Reformat Rust and Solidity sources
+	cargo fmt --all
+	$(FORGE) fmt
+
+demo: setup ## Run the demo on local defaults
+	cargo build --locked --quiet --bin seed-eth
+	script/demo
+
+bench: setup ## Benchmarks; machine-readable results under target/bench/
+	mkdir -p target/bench
+	$(FORGE) snapshot --snap target/bench/forge.gas-snapshot
+	@echo "make bench: results in target/bench/"
+
+clean: ## Remove build outputs (not node_modules)
+	cargo clean
+	rm -rf out cache broadcast

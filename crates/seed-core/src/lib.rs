@@ -1,0 +1,9 @@
+//! Pure data types of seed-eth: the identifiers a release is made of and the
+//! release root that the ledger stores. Nothing here does I/O, so every other
+//! crate (chain client, keeper, verifier) agrees on one definition of each.
+
+pub mod id;
+pub mod release_root;
+
+pub use id::{CommitId, IdError, Sha256Digest, System};
+pub use release_root::{leaf_hash, node_hash, release_root, Leaf, RootError};

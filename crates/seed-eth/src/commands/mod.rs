@@ -1,0 +1,12 @@
+//! One module per subcommand; each turns parsed arguments into an [`Outcome`].
+
+mod root;
+
+use crate::{cli::Cli, cli::Command, output::Outcome};
+
+/// Runs the chosen subcommand.
+pub fn run(cli: &Cli) -> Outcome {
+    match &cli.command {
+        Command::Root(args) => root::run(args),
+    }
+}

@@ -1,0 +1,109 @@
+//! The `seed-eth` binary as a user runs it: arguments in, text or JSON and an
+//! exit code out.
+
+use std::process::{Command, Output};
+
+fn seed_eth(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seed-eth"))
+        .args(args)
+        .output()
+        .expect("run seed-eth")
+}
+
+fn digest(last_byte: u8) -> String {
+    format!("sha256:{}{last_byte:02x}", "0".repeat(62))
+}
+
+#[test]
+fn version_names_the_crate_version() {
+    let out = seed_eth(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("seed-eth {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = seed_eth(&["--help"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("root"));
+}
+
+#[test]
+fn root_sorts_systems_and_matches_the_pinned_vector() {
+    let x86 = format!("x86_64-linux={}", digest(2));
+    let arm = format!("aarch64-linux={}", digest(1));
+    let out = seed_eth(&["--json", "root", "--leaf", &x86, "--leaf", &arm]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["root"],
+        "0x3d8c99c4f33e03c382b899129028fb180ea0d87c090a9bb931306965a84e8467"
+    );
+    assert_eq!(report["leaves"][0]["system"], "aarch64-linux");
+}
+
+#[test]
+fn bad_inputs_exit_2_with_the_reason() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["root", "--leaf", "x86_64-linux"],
+            "not of the form SYSTEM=DIGEST",
+        ),
+        (
+            &["root", "--leaf", "x86_64-linux=sha256:abc"],
+            "malformed digest",
+        ),
+        (&["root", "--leaf", "linux=0x01"], "malformed system"),
+        (
+            &[
+                "root",
+                "--leaf",
+                "x86_64-linux=sha256:1",
+                "--leaf",
+                "x86_64-linux=sha256:2",
+            ],
+            "",
+        ),
+    ];
+    for (args, reason) in cases {
+        let out = seed_eth(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(reason),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let duplicate = [
+        format!("x86_64-linux={}", digest(1)),
+        format!("x86_64-linux={}", digest(2)),
+    ];
+    let out = seed_eth(&[
+        "--json",
+        "root",
+        "--leaf",
+        &duplicate[0],
+        "--leaf",
+        &duplicate[1],
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["error"]
+        .as_str()
+        .unwrap()
+        .contains("appears more than once"));
+    assert_eq!(report["exitCode"], 2);
+}
+
+#[test]
+fn missing_subcommand_is_a_usage_error() {
+    assert_eq!(seed_eth(&[]).status.code(), Some(2));
+}
