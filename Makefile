@@ -9,10 +9,11 @@ SHELL := bash
 
 FORGE := script/foundry forge
 NPM_STAMP := node_modules/.seed-eth-installed
+AUDIT_VENV := .venv-audit
 
 export SEED_ETH_ANVIL = $(shell script/foundry --which anvil 2>/dev/null)
 
-.PHONY: help setup test demo bench lint fmt forge-test cargo-test flake-check clean
+.PHONY: help setup test demo bench lint audit fmt forge-test cargo-test flake-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,7 +25,7 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup lint forge-test cargo-test flake-check ## Run every check CI runs
+test: setup lint forge-test cargo-test flake-check audit ## Run every check CI runs
 	@echo "make test: all checks passed"
 
 lint: setup ## Formatting and lints: cargo fmt, clippy, forge fmt
@@ -37,6 +38,17 @@ forge-test: setup ## Solidity unit, invariant, upgrade and governance tests
 
 cargo-test: setup ## Rust unit and integration tests
 	cargo test --workspace --locked
+
+audit: setup $(AUDIT_VENV)/.installed ## Static analysis: slither, and the registry's upgrade safety and storage layout
+	$(FORGE) build --quiet
+	PATH="$$(dirname "$$(script/foundry --which forge)"):$$PATH" $(AUDIT_VENV)/bin/slither . --config-file slither.config.json
+	npx --no-install @openzeppelin/upgrades-core validate out/build-info --contract SeedRegistry
+	npx --no-install @openzeppelin/upgrades-core validate out/build-info --contract SeedRegistryV2 --reference SeedRegistry
+
+$(AUDIT_VENV)/.installed: requirements-audit.txt
+	python3 -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	touch $@
 
 flake-check: ## flake.nix parses (nixpkgs is not reachable here, so it is not built)
 	nix-instantiate --parse flake.nix >/dev/null
@@ -52,6 +64,7 @@ demo: setup ## Run the demo on local defaults
 bench: setup ## Benchmarks; machine-readable results under target/bench/
 	mkdir -p target/bench
 	$(FORGE) snapshot --snap target/bench/forge.gas-snapshot
+	script/gas-bench
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)
