@@ -3,6 +3,7 @@ pragma solidity 0.8.29;
 
 import {ReleaseLedger} from "../contracts/ReleaseLedger.sol";
 import {SeedRegistry} from "../contracts/SeedRegistry.sol";
+import {IReleaseLedger} from "../contracts/interfaces/IReleaseLedger.sol";
 import {ISeedRegistry} from "../contracts/interfaces/ISeedRegistry.sol";
 import {ISafe, SafeDeployer, SafeInfra} from "../tests/contracts/utils/SafeDeployer.sol";
 import {BuilderConfig, DeployConfig, DeployConfigs} from "./DeployConfig.sol";
@@ -64,7 +65,8 @@ abstract contract SeedDeployment {
         // 1. Safe
         if (cfg.safe == address(0)) {
             d.safeInfra = SafeDeployer.deployInfra();
-            d.safe = SafeDeployer.deploySafe(d.safeInfra, cfg.safeOwners, cfg.safeThreshold, cfg.safeSaltNonce);
+            d.safe =
+                SafeDeployer.deploySafe(d.safeInfra, cfg.safeOwners, cfg.safeThreshold, cfg.safeSaltNonce);
         } else {
             if (cfg.safe.code.length == 0) revert NotAContract(cfg.safe);
             d.safe = ISafe(cfg.safe);
@@ -112,7 +114,15 @@ abstract contract SeedDeployment {
         }
         return abi.encodeCall(
             SeedRegistry.initialize,
-            (owner, guardian, ledger, builders, cfg.quorum, cfg.systems, cfg.independencePolicy)
+            (
+                owner,
+                guardian,
+                IReleaseLedger(ledger),
+                builders,
+                cfg.quorum,
+                cfg.systems,
+                cfg.independencePolicy
+            )
         );
     }
 
@@ -141,7 +151,9 @@ abstract contract SeedDeployment {
 
         _require(d.safeThreshold > 0 && d.safeThreshold <= d.safeOwners.length, "Safe threshold");
         for (uint256 i; i < d.safeOwners.length; ++i) {
-            _require(d.safeOwners[i] != d.deployer || cfg.safe != address(0), "deployer does not own the Safe");
+            _require(
+                d.safeOwners[i] != d.deployer || cfg.safe != address(0), "deployer does not own the Safe"
+            );
         }
     }
 
@@ -201,7 +213,9 @@ abstract contract SeedDeployment {
     /// @dev Who executes our CREATEs: the broadcaster while broadcasting, else this contract.
     function _creator() private returns (address) {
         (VmSafe.CallerMode mode, address sender,) = VM.readCallers();
-        if (mode == VmSafe.CallerMode.Broadcast || mode == VmSafe.CallerMode.RecurrentBroadcast) return sender;
+        if (mode == VmSafe.CallerMode.Broadcast || mode == VmSafe.CallerMode.RecurrentBroadcast) {
+            return sender;
+        }
         return address(this);
     }
 
@@ -222,8 +236,10 @@ contract Deploy is Script, SeedDeployment {
         vm.stopBroadcast();
         _checkWiring(d, cfg);
 
-        string memory path =
-            vm.envOr("DEPLOYMENT_FILE", string.concat("deployments/", vm.toString(block.chainid), ".json"));
+        string memory path = vm.envOr("DEPLOYMENT_FILE", string(""));
+        if (bytes(path).length == 0) {
+            path = string.concat("deployments/", vm.toString(block.chainid), ".json");
+        }
         vm.writeJson(_deploymentJson(d), path);
     }
 }
