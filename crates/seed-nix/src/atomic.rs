@@ -1,0 +1,99 @@
+//! Replacing a file atomically: readers see the old content or the new,
+//! never a torn write, even if the process or the machine dies midway.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Write},
+    path::{Path, PathBuf},
+    process,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+/// Why a file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write '{path}': {source}")]
+pub struct WriteError {
+    /// The file we meant to write.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file in the same
+/// directory (so the rename cannot cross file systems), fsync it, rename it
+/// over `path`, then fsync the directory so the rename itself is durable.
+/// An existing file's permissions are kept.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let error = |source| WriteError {
+        path: path.to_owned(),
+        source,
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path names no file",
+        ))
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    // Unique per process and call, so concurrent writers never share a temp file.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(
+        ".tmp-{}-{}",
+        process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp = dir.join(temp_name);
+
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        if let Ok(existing) = fs::metadata(path) {
+            file.set_permissions(existing.permissions())?;
+        }
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        // Best effort: the temp file may not exist or may already be renamed.
+        let _ = fs::remove_file(&temp);
+    }
+    result.map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn replaces_content_keeps_mode_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        write_atomic(&path, b"one").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn missing_directory_names_the_file() {
+        let err = write_atomic(Path::new("/nonexistent/dir/out"), b"x").unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/dir/out"), "{err}");
+    }
+}

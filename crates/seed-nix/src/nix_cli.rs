@@ -1,0 +1,264 @@
+//! Asking Nix itself: the closure of a store path and each path's NAR hash,
+//! from `nix path-info --json --recursive`.
+//!
+//! Nix has printed that JSON in several shapes: an array of objects with a
+//! `path` (Nix 2.4 to 2.18), an object keyed by path with `null` for invalid
+//! paths (2.19 and later), and `narHash` as an SRI string or, in the newest
+//! versions, as an object `{algorithm, format, hash}`. All are accepted, and
+//! every hash is converted to the manifest's one spelling.
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+
+use crate::{ClosureManifest, ManifestError, NarHash, StorePath};
+
+/// Why Nix could not tell us a closure.
+#[derive(Debug, thiserror::Error)]
+pub enum NixError {
+    /// The `nix` program could not be started.
+    #[error(
+        "cannot run Nix ('{program}'): {source}; install Nix (https://nixos.org/download), \
+         or compute the manifest without Nix from an unpacked tree (`seed-eth manifest --tree DIR`)"
+    )]
+    NotRunnable {
+        /// The program we tried to run.
+        program: PathBuf,
+        /// Why it did not start.
+        #[source]
+        source: io::Error,
+    },
+    /// The path to query does not exist.
+    #[error("'{path}' does not exist; pass a store path such as /nix/store/<hash>-<name> or a symlink to one (e.g. ./result)")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Nix ran and refused, e.g. the path is not in the store.
+    #[error("'nix path-info' failed for '{path}' ({status}): {stderr}")]
+    Failed {
+        /// The queried path.
+        path: PathBuf,
+        /// The exit status.
+        status: String,
+        /// What Nix printed on stderr.
+        stderr: String,
+    },
+    /// Nix printed JSON we do not understand.
+    #[error("unexpected output from 'nix path-info --json': {reason}")]
+    Output {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Nix says a path in the closure is not valid (not fully in the store).
+    #[error("'{path}' is not a valid path in the Nix store; build or substitute it first")]
+    Invalid {
+        /// The invalid path.
+        path: String,
+    },
+    /// The closure does not make a manifest.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// How to run Nix.
+#[derive(Debug, Clone)]
+pub struct Nix {
+    program: PathBuf,
+}
+
+impl Default for Nix {
+    /// `nix` from `PATH`.
+    fn default() -> Self {
+        Self::new("nix")
+    }
+}
+
+impl Nix {
+    /// Runs `program` as the `nix` command.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+        }
+    }
+
+    /// The closure of `path` (a store path, or a symlink to one such as
+    /// `./result`) with each path's NAR hash, as Nix records it.
+    pub fn closure(&self, path: &Path) -> Result<Vec<(StorePath, NarHash)>, NixError> {
+        if path.symlink_metadata().is_err() {
+            return Err(NixError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let output = Command::new(&self.program)
+            .args(["--extra-experimental-features", "nix-command", "path-info"])
+            .args(["--json", "--recursive", "--"])
+            .arg(path)
+            .output()
+            .map_err(|source| NixError::NotRunnable {
+                program: self.program.clone(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(NixError::Failed {
+                path: path.to_owned(),
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        parse_path_info(&output.stdout)
+    }
+
+    /// The closure manifest of `path`, from Nix's own records.
+    pub fn closure_manifest(&self, path: &Path) -> Result<ClosureManifest, NixError> {
+        Ok(ClosureManifest::new(self.closure(path)?)?)
+    }
+
+    /// The program this runs.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+}
+
+/// Parses the JSON of `nix path-info --json [--recursive]` in any of the
+/// shapes Nix has printed into store paths and NAR hashes.
+pub fn parse_path_info(json: &[u8]) -> Result<Vec<(StorePath, NarHash)>, NixError> {
+    let output = |reason: String| NixError::Output { reason };
+    let value: Value =
+        serde_json::from_slice(json).map_err(|e| output(format!("not JSON: {e}")))?;
+    let infos: Vec<(Option<&str>, &Value)> = match &value {
+        Value::Array(items) => items.iter().map(|info| (None, info)).collect(),
+        Value::Object(map) => map.iter().map(|(k, v)| (Some(k.as_str()), v)).collect(),
+        _ => return Err(output("expected a JSON array or object".to_owned())),
+    };
+    infos
+        .into_iter()
+        .map(|(key, info)| {
+            let path = match (key, info.get("path").and_then(Value::as_str)) {
+                (Some(key), _) => key,
+                (None, Some(path)) => path,
+                (None, None) => return Err(output("an entry has no 'path'".to_owned())),
+            };
+            if info.is_null() || info.get("valid") == Some(&Value::Bool(false)) {
+                return Err(NixError::Invalid {
+                    path: path.to_owned(),
+                });
+            }
+            let store_path = parse_store_path(path)
+                .map_err(|e| output(format!("{e} (only the default store is supported)")))?;
+            let hash = parse_nar_hash(info.get("narHash"))
+                .map_err(|reason| output(format!("'{path}': {reason}")))?;
+            Ok((store_path, hash))
+        })
+        .collect()
+}
+
+/// Full paths in older JSON, base names (`<hash>-<name>`) in the newest.
+fn parse_store_path(path: &str) -> Result<StorePath, crate::StorePathError> {
+    if path.contains('/') {
+        path.parse()
+    } else {
+        StorePath::from_base_name(path)
+    }
+}
+
+fn parse_nar_hash(value: Option<&Value>) -> Result<NarHash, String> {
+    match value {
+        Some(Value::String(text)) => text.parse().map_err(|e| format!("{e}")),
+        Some(Value::Object(parts)) => {
+            let field = |name: &str| {
+                parts
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("narHash object has no string '{name}'"))
+            };
+            NarHash::from_parts(field("algorithm")?, field("format")?, field("hash")?)
+                .map_err(|e| format!("{e}"))
+        }
+        Some(_) => Err("narHash is neither a string nor an object".to_owned()),
+        None => Err("no narHash".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "/nix/store/x21wq7f46f1py2xsblfw13d8br6bgnr6-a";
+    const SRI: &str = "sha256-FJdnZQde42xjziBtExyKymcf56sSxBAIfaqAvLTFoJw=";
+    const NIX32: &str = "sha256:1750qnsbr05agl411i0jmgkiyryai8f16v90rrinrqsy0xjng5ql";
+    const HEX: &str = "14976765075ee36c63ce206d131c8aca671fe7ab12c410087daa80bcb4c5a09c";
+
+    fn expected() -> Vec<(StorePath, NarHash)> {
+        vec![(A.parse().unwrap(), NIX32.parse().unwrap())]
+    }
+
+    #[test]
+    fn array_form_of_nix_2_8() {
+        let json =
+            format!(r#"[{{"path":"{A}","narHash":"{SRI}","narSize":1432,"references":[]}}]"#);
+        assert_eq!(parse_path_info(json.as_bytes()).unwrap(), expected());
+    }
+
+    #[test]
+    fn object_form_with_nix32_string() {
+        let json = format!(r#"{{"{A}":{{"narHash":"{NIX32}","narSize":1432}}}}"#);
+        assert_eq!(parse_path_info(json.as_bytes()).unwrap(), expected());
+    }
+
+    #[test]
+    fn object_form_with_structured_hash_and_base_names() {
+        let base = &A["/nix/store/".len()..];
+        let json = format!(
+            r#"{{"{base}":{{"version":2,"narHash":{{"algorithm":"sha256","format":"base16","hash":"{HEX}"}}}}}}"#
+        );
+        assert_eq!(parse_path_info(json.as_bytes()).unwrap(), expected());
+    }
+
+    #[test]
+    fn invalid_paths_and_bad_json_are_errors() {
+        let null = format!(r#"{{"{A}":null}}"#);
+        assert!(matches!(
+            parse_path_info(null.as_bytes()),
+            Err(NixError::Invalid { .. })
+        ));
+        let invalid = format!(r#"[{{"path":"{A}","valid":false}}]"#);
+        assert!(matches!(
+            parse_path_info(invalid.as_bytes()),
+            Err(NixError::Invalid { .. })
+        ));
+        for bad in [
+            "nope".to_owned(),
+            "3".to_owned(),
+            r#"[{"narHash":"x"}]"#.to_owned(),
+            format!(r#"[{{"path":"{A}"}}]"#),
+            format!(r#"[{{"path":"{A}","narHash":"md5:abc"}}]"#),
+            format!(
+                r#"[{{"path":"/gnu/store/x21wq7f46f1py2xsblfw13d8br6bgnr6-a","narHash":"{SRI}"}}]"#
+            ),
+        ] {
+            assert!(
+                matches!(
+                    parse_path_info(bad.as_bytes()),
+                    Err(NixError::Output { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_nix_says_how_to_proceed() {
+        let nix = Nix::new("/nonexistent/bin/nix");
+        let err = nix.closure(Path::new("/")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("install Nix") && text.contains("--tree"),
+            "{text}"
+        );
+    }
+}

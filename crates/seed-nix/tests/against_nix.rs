@@ -1,0 +1,252 @@
+//! seed-nix against real Nix: store paths created offline with
+//! `nix-store --add` and `builtins.toFile`, hashed by Nix and by us.
+//!
+//! These tests need Nix and fail, never skip, without it: a manifest that
+//! was never compared with Nix's own hashes proves nothing.
+
+// Helpers outside `#[test]` functions panic on failure too; that is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    fs,
+    os::unix::fs::{symlink, PermissionsExt},
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use seed_nix::{
+    found_path, manifest_of, nar, tree_manifest, ClosureManifest, NarHash, Nix, StorePath,
+};
+
+/// Runs a Nix tool and returns its trimmed stdout, failing loudly if Nix is missing.
+fn nix_tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program).args(args).output().unwrap_or_else(|e| {
+        panic!(
+            "these tests need Nix, and '{program}' cannot be run ({e}). Install Nix \
+             (Debian/Ubuntu: `apt-get install nix-bin`; elsewhere https://nixos.org/download); CI installs it"
+        )
+    });
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn add_to_store(path: &Path) -> PathBuf {
+    PathBuf::from(nix_tool("nix-store", &["--add", path.to_str().unwrap()]))
+}
+
+/// A text store path whose content names `refs`; Nix records them as references.
+fn to_file_referencing(name: &str, refs: &[&Path]) -> PathBuf {
+    let body: String = refs
+        .iter()
+        .map(|r| format!("${{builtins.storePath {}}}\n", r.display()))
+        .collect();
+    let expr = format!("builtins.toFile \"{name}\" ''\n{body}''");
+    let out = nix_tool(
+        "nix-instantiate",
+        &["--eval", "--read-write-mode", "--json", "-E", &expr],
+    );
+    PathBuf::from(out.trim_matches('"'))
+}
+
+/// A directory with every kind of NAR node and the padding edge cases.
+fn fixture_tree(dir: &Path) -> PathBuf {
+    let root = dir.join("seed-nix-fixture");
+    fs::create_dir_all(root.join("sub/deep/er")).unwrap();
+    fs::create_dir_all(root.join("empty-dir")).unwrap();
+    fs::write(root.join("empty"), b"").unwrap();
+    fs::write(root.join("eight"), b"12345678").unwrap();
+    fs::write(root.join("odd"), b"thirteen byte").unwrap();
+    // Larger than the read buffer, and not a multiple of 8.
+    let big: Vec<u8> = (0..300_003u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(root.join("sub/big.bin"), big).unwrap();
+    fs::write(root.join("sub/deep/er/leaf"), b"leaf\n").unwrap();
+    let exe = root.join("sub/run");
+    fs::write(&exe, b"#!/bin/sh\necho seed\n").unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+    symlink("../odd", root.join("sub/relative-link")).unwrap();
+    symlink("/nonexistent/target", root.join("dangling")).unwrap();
+    // Names whose byte order differs from a case-insensitive or locale order.
+    for name in ["B", "a", "a-b", "a.b", "_", "\u{e4}"] {
+        fs::write(root.join(name), name.as_bytes()).unwrap();
+    }
+    root
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    /// The top of the closure.
+    top: PathBuf,
+    /// Every path of the closure.
+    closure: Vec<PathBuf>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = add_to_store(&fixture_tree(dir.path()));
+    let single = dir.path().join("seed-nix-single");
+    fs::write(&single, b"a single regular file").unwrap();
+    let single = add_to_store(&single);
+    let exe = dir.path().join("seed-nix-exe");
+    fs::write(&exe, b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = add_to_store(&exe);
+    let link = dir.path().join("seed-nix-link");
+    symlink(&single, &link).unwrap();
+    let link = add_to_store(&link);
+    let middle = to_file_referencing("seed-nix-middle", &[&tree, &link, &single]);
+    let top = to_file_referencing("seed-nix-top", &[&middle, &exe]);
+    // `nix-store --add` records no references, so `middle` names the link's
+    // target itself to bring it into the closure.
+    let mut closure = vec![tree, single, exe, link, middle, top.clone()];
+    closure.sort();
+    Fixture {
+        _dir: dir,
+        top,
+        closure,
+    }
+}
+
+#[test]
+fn nix_and_rust_agree_on_every_path_and_on_the_manifest() {
+    let fx = fixture();
+    let from_nix = Nix::default().closure_manifest(&fx.top).unwrap();
+
+    // The closure is what `nix-store -qR` says, references included.
+    let listed: Vec<PathBuf> = from_nix
+        .entries()
+        .iter()
+        .map(|(path, _)| PathBuf::from(path.to_string()))
+        .collect();
+    let mut query_r: Vec<PathBuf> = nix_tool("nix-store", &["-qR", fx.top.to_str().unwrap()])
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    query_r.sort();
+    assert_eq!(listed, query_r);
+    assert_eq!(listed, fx.closure);
+
+    // Each NAR hash equals Nix's, in all the ways Nix prints it.
+    for (path, hash) in from_nix.entries() {
+        let text = path.to_string();
+        let (ours, size) = nar::hash_path(Path::new(&text)).unwrap();
+        assert_eq!(&ours, hash, "{text}");
+        let nix_hash = nix_tool("nix-hash", &["--type", "sha256", "--base32", &text]);
+        assert_eq!(hash.to_string(), format!("sha256:{nix_hash}"), "{text}");
+        let queried: NarHash = nix_tool("nix-store", &["--query", "--hash", &text])
+            .parse()
+            .unwrap();
+        assert_eq!(&queried, hash, "{text}");
+        let nar_size: u64 = nix_tool("nix-store", &["--query", "--size", &text])
+            .parse()
+            .unwrap();
+        assert_eq!(size, nar_size, "{text}");
+    }
+
+    // (b) from an explicit list of the store paths, hashed in Rust.
+    let found: Vec<_> = fx
+        .closure
+        .iter()
+        .map(|p| found_path(p.clone()).unwrap())
+        .collect();
+    let (from_rust, hashed) = manifest_of(&found).unwrap();
+    assert_eq!(from_rust, from_nix);
+    assert_eq!(from_rust.digest(), from_nix.digest());
+    assert_eq!(hashed.len(), fx.closure.len());
+
+    // The manifest file format, checked against coreutils.
+    let mut expected = String::new();
+    for path in &fx.closure {
+        let nix_hash = nix_tool(
+            "nix-hash",
+            &["--type", "sha256", "--base32", path.to_str().unwrap()],
+        );
+        expected.push_str(&format!("sha256:{nix_hash}  {}\n", path.display()));
+    }
+    assert_eq!(from_nix.to_string(), expected);
+    let sha = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(expected.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let hex = String::from_utf8(sha.stdout).unwrap();
+    assert_eq!(
+        from_nix.digest().to_string(),
+        format!("sha256:{}", &hex[..64])
+    );
+    assert_eq!(
+        ClosureManifest::parse(expected.as_bytes()).unwrap(),
+        from_nix
+    );
+}
+
+#[test]
+fn an_unpacked_tree_gives_the_same_manifest_as_nix() {
+    let fx = fixture();
+    let from_nix = Nix::default().closure_manifest(&fx.top).unwrap();
+    for layout in ["nix/store", ""] {
+        let root = tempfile::tempdir().unwrap();
+        let store = root.path().join(layout);
+        fs::create_dir_all(&store).unwrap();
+        // `cp -a` keeps modes and symlinks, as unpacking an image does.
+        let status = Command::new("cp")
+            .arg("-a")
+            .args(&fx.closure)
+            .arg(&store)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Seed-image metadata next to the store paths is not part of the manifest.
+        fs::create_dir_all(store.join(".seed")).unwrap();
+        fs::write(store.join(".seed/registration"), b"x").unwrap();
+        let (from_tree, _) = tree_manifest(root.path()).unwrap();
+        assert_eq!(from_tree, from_nix, "layout '{layout}'");
+        make_writable(root.path());
+    }
+}
+
+#[test]
+fn nar_bytes_equal_nix_store_dump() {
+    let fx = fixture();
+    for path in &fx.closure {
+        let dump = Command::new("nix-store")
+            .arg("--dump")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(dump.status.success());
+        let mut ours = Vec::new();
+        nar::dump(path, &mut ours).unwrap();
+        assert!(
+            ours == dump.stdout,
+            "NAR of {} differs from nix-store --dump",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn nix_errors_are_reported_with_nix_s_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Nix::default().closure(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("nix path-info"), "{err}");
+    let missing = StorePath::from_base_name("00000000000000000000000000000000-seed-nix-missing")
+        .unwrap()
+        .to_string();
+    let err = Nix::default().closure(Path::new(&missing)).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+/// Copied store paths are read-only; make them removable so the temporary
+/// directory is cleaned up when the test does not run as root.
+fn make_writable(dir: &Path) {
+    let _ = Command::new("chmod").arg("-R").arg("u+w").arg(dir).status();
+}
