@@ -12,6 +12,7 @@ import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.s
 import {ERC1967Utils} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Utils.sol";
 import {Script} from "forge-std/Script.sol";
 import {Vm, VmSafe} from "forge-std/Vm.sol";
+import {console} from "forge-std/console.sol";
 
 /// @notice What one deployment produced.
 struct Deployment {
@@ -227,7 +228,8 @@ abstract contract SeedDeployment {
 /// @title Deploy
 /// @notice `script/foundry forge script script/Deploy.s.sol --rpc-url <url> --broadcast --private-key <key>`
 /// deploys Safe (or uses `SAFE_ADDRESS`), timelock, ledger and registry in one broadcast, checks the wiring
-/// and writes `deployments/<chainId>.json` (or `DEPLOYMENT_FILE`). Configuration: docs/governance.md.
+/// and writes `deployments/<chainId>.json` (or `DEPLOYMENT_FILE`; a dry run without `--broadcast` only prints
+/// it unless `DEPLOYMENT_FILE` is set). Configuration: docs/governance.md.
 contract Deploy is Script, SeedDeployment {
     function run() external returns (Deployment memory d) {
         DeployConfig memory cfg = DeployConfigs.fromEnv();
@@ -236,10 +238,22 @@ contract Deploy is Script, SeedDeployment {
         vm.stopBroadcast();
         _checkWiring(d, cfg);
 
+        string memory json = _deploymentJson(d);
         string memory path = vm.envOr("DEPLOYMENT_FILE", string(""));
         if (bytes(path).length == 0) {
+            // A dry run (no --broadcast) must not overwrite the file of a real deployment.
+            if (
+                !vm.isContext(VmSafe.ForgeContext.ScriptBroadcast)
+                    && !vm.isContext(VmSafe.ForgeContext.ScriptResume)
+            ) {
+                console.log("dry run, deployment file not written:");
+                console.log(json);
+                return d;
+            }
             path = string.concat("deployments/", vm.toString(block.chainid), ".json");
         }
-        vm.writeJson(_deploymentJson(d), path);
+        // forge writes this during its local simulation, before it sends the transactions: if forge then
+        // exits non-zero, the file names contracts that do not exist (docs/governance.md).
+        vm.writeJson(json, path);
     }
 }
