@@ -11,7 +11,7 @@ use std::{
 
 /// Why a file could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write '{path}': {source}")]
+#[error("cannot write '{path}'")]
 pub struct WriteError {
     /// The file we meant to write.
     pub path: PathBuf,

@@ -28,7 +28,7 @@ pub use lock::{
 pub use manifest::{ClosureManifest, ManifestError};
 pub use nar::NarError;
 pub use nar_hash::{NarHash, NarHashError};
-pub use nix_cli::{parse_path_info, Nix, NixError};
+pub use nix_cli::{parse_path_info, resolve_store_path, Nix, NixError};
 pub use store_path::{StorePath, StorePathError, STORE_DIR};
 pub use tree::{
     default_threads, found_path, hash_paths, manifest_of, store_dir_of, store_paths_in,

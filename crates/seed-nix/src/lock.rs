@@ -42,7 +42,7 @@ pub const LOCK_VERSION: u64 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// The file could not be read.
-    #[error("cannot read '{path}': {source}")]
+    #[error("cannot read '{path}'")]
     Read {
         /// The file.
         path: PathBuf,
@@ -54,8 +54,10 @@ pub enum LockError {
     #[error(transparent)]
     Write(#[from] WriteError),
     /// Not JSON of the v1 shape (unknown or missing fields, wrong types, duplicate keys).
+    /// serde's message is the whole story (field, line, column), so it is
+    /// part of this message rather than a separate cause.
     #[error("malformed .seed.lock: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// No `version`: not a v1 lock.
     #[error(
         "the .seed.lock has no 'version'; a v1 lock is {{\"version\": 1, \"systems\": {{...}}}} \
@@ -71,7 +73,7 @@ pub enum LockError {
         found: String,
     },
     /// A system key is not a Nix system name.
-    #[error("in .seed.lock system '{system}': {source}")]
+    #[error("in .seed.lock system '{system}'")]
     System {
         /// The key.
         system: String,
@@ -88,7 +90,7 @@ pub enum LockError {
         kind: String,
     },
     /// A malformed `manifest` digest.
-    #[error("in .seed.lock system '{system}', field 'manifest': {source}")]
+    #[error("in .seed.lock system '{system}', field 'manifest'")]
     Manifest {
         /// The system.
         system: String,
@@ -97,7 +99,7 @@ pub enum LockError {
         source: IdError,
     },
     /// A malformed `image` reference.
-    #[error("in .seed.lock system '{system}', field 'image': {source}")]
+    #[error("in .seed.lock system '{system}', field 'image'")]
     Image {
         /// The system.
         system: String,
@@ -144,7 +146,7 @@ pub enum ImageRefError {
         reason: &'static str,
     },
     /// The digest part is malformed.
-    #[error("in image reference '{input}': {source}")]
+    #[error("in image reference '{input}'")]
     Digest {
         /// The rejected input.
         input: String,
@@ -396,7 +398,7 @@ impl SeedLock {
     pub fn from_json(text: &str) -> Result<Self, LockError> {
         // The version decides how to read everything else, so check it
         // before complaining about fields a future version may have added.
-        let probe: VersionProbe = serde_json::from_str(text)?;
+        let probe: VersionProbe = serde_json::from_str(text).map_err(LockError::Json)?;
         match probe.version {
             None => return Err(LockError::MissingVersion),
             Some(serde_json::Value::Number(n)) if n.as_u64() == Some(LOCK_VERSION) => {}
@@ -406,7 +408,7 @@ impl SeedLock {
                 })
             }
         }
-        let raw: RawLock = serde_json::from_str(text)?;
+        let raw: RawLock = serde_json::from_str(text).map_err(LockError::Json)?;
         let mut systems = BTreeMap::new();
         for (name, entry) in raw.systems {
             let system: System = name.parse().map_err(|source| LockError::System {
@@ -497,6 +499,17 @@ mod tests {
         format!(
             r#"{{"version":1,"systems":{{"{system}":{{"kind":"{kind}","manifest":"{M}","image":"{image}"}}}}}}"#
         )
+    }
+
+    /// The message with its causes, as the CLI prints it.
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(inner) = cause {
+            text.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        text
     }
 
     #[test]
@@ -601,8 +614,8 @@ mod tests {
             ),
         ];
         for (text, reason) in cases {
-            let err = SeedLock::from_json(&text).unwrap_err();
-            assert!(err.to_string().contains(reason), "{text}\n  gave: {err}");
+            let err = chain(&SeedLock::from_json(&text).unwrap_err());
+            assert!(err.contains(reason), "{text}\n  gave: {err}");
         }
     }
 

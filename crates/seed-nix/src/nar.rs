@@ -36,7 +36,7 @@ const READ_BUFFER: usize = 256 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum NarError {
     /// A file system call failed.
-    #[error("cannot archive '{path}': {source}")]
+    #[error("cannot archive '{path}'")]
     Io {
         /// The path being read.
         path: PathBuf,
@@ -45,7 +45,7 @@ pub enum NarError {
         source: io::Error,
     },
     /// Writing the archive (or feeding the hash) failed.
-    #[error("cannot write the NAR of '{path}': {source}")]
+    #[error("cannot write the NAR of '{path}'")]
     Write {
         /// The path being archived.
         path: PathBuf,

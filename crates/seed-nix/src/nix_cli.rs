@@ -22,7 +22,7 @@ use crate::{ClosureManifest, ManifestError, NarHash, StorePath};
 pub enum NixError {
     /// The `nix` program could not be started.
     #[error(
-        "cannot run Nix ('{program}'): {source}; install Nix (https://nixos.org/download), \
+        "cannot run Nix ('{program}'); install Nix (https://nixos.org/download), \
          or compute the manifest without Nix from an unpacked tree (`seed-eth manifest --tree DIR`)"
     )]
     NotRunnable {
@@ -38,7 +38,15 @@ pub enum NixError {
         /// The path.
         path: PathBuf,
     },
-    /// Nix ran and refused, e.g. the path is not in the store.
+    /// The path does not lead into the Nix store.
+    #[error("'{path}' is not in the Nix store (it resolves to '{resolved}'); pass a store path such as /nix/store/<hash>-<name> or a symlink to one (e.g. ./result)")]
+    NotInStore {
+        /// The path as given.
+        path: PathBuf,
+        /// Where following its symlinks ended.
+        resolved: PathBuf,
+    },
+    /// Nix ran and refused, e.g. the path is not valid in the store.
     #[error("'nix path-info' failed for '{path}' ({status}): {stderr}")]
     Failed {
         /// The queried path.
@@ -89,15 +97,11 @@ impl Nix {
     /// The closure of `path` (a store path, or a symlink to one such as
     /// `./result`) with each path's NAR hash, as Nix records it.
     pub fn closure(&self, path: &Path) -> Result<Vec<(StorePath, NarHash)>, NixError> {
-        if path.symlink_metadata().is_err() {
-            return Err(NixError::Missing {
-                path: path.to_owned(),
-            });
-        }
+        let store_path = resolve_store_path(path)?;
         let output = Command::new(&self.program)
             .args(["--extra-experimental-features", "nix-command", "path-info"])
             .args(["--json", "--recursive", "--"])
-            .arg(path)
+            .arg(store_path.to_string())
             .output()
             .map_err(|source| NixError::NotRunnable {
                 program: self.program.clone(),
@@ -122,6 +126,44 @@ impl Nix {
     pub fn program(&self) -> &Path {
         &self.program
     }
+}
+
+/// The store path that `path` stands for: `path` itself, the store path it
+/// lies inside, or where its chain of symlinks (e.g. `./result`) enters the
+/// store.
+///
+/// We resolve this ourselves, rather than passing `path` to Nix, because
+/// Nix reads a directory outside the store as a flake reference and fails
+/// with an unrelated message, and because following *every* symlink would
+/// be wrong: a store path may itself be a symlink to another store path.
+pub fn resolve_store_path(path: &Path) -> Result<StorePath, NixError> {
+    let missing = || NixError::Missing {
+        path: path.to_owned(),
+    };
+    let mut current = std::path::absolute(path).map_err(|_| missing())?;
+    // The kernel's limit on symlink chains; beyond it we have a loop.
+    for _ in 0..40 {
+        current.symlink_metadata().map_err(|_| missing())?;
+        if let Ok(rest) = current.strip_prefix(crate::STORE_DIR) {
+            if let Some(std::path::Component::Normal(base)) = rest.components().next() {
+                let base = base.to_string_lossy();
+                if let Ok(store_path) = StorePath::from_base_name(&base) {
+                    return Ok(store_path);
+                }
+            }
+        }
+        match std::fs::read_link(&current) {
+            Ok(target) => {
+                let parent = current.parent().map(Path::to_owned).unwrap_or_default();
+                current = parent.join(target);
+            }
+            Err(_) => break,
+        }
+    }
+    Err(NixError::NotInStore {
+        path: path.to_owned(),
+        resolved: current,
+    })
 }
 
 /// Parses the JSON of `nix path-info --json [--recursive]` in any of the
@@ -252,13 +294,26 @@ mod tests {
     }
 
     #[test]
-    fn missing_nix_says_how_to_proceed() {
-        let nix = Nix::new("/nonexistent/bin/nix");
-        let err = nix.closure(Path::new("/")).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("install Nix") && text.contains("--tree"),
-            "{text}"
-        );
+    fn resolution_follows_symlinks_and_rejects_paths_outside_the_store() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let absent = "/nix/store/00000000000000000000000000000000-seed-nix-absent";
+        symlink(absent, dir.path().join("result")).unwrap();
+        symlink("result", dir.path().join("chained")).unwrap();
+        symlink("loop", dir.path().join("loop")).unwrap();
+        for (name, missing) in [
+            ("result", true),
+            ("chained", true),
+            ("absent", true),
+            ("loop", false),
+            ("", false),
+        ] {
+            let err = resolve_store_path(&dir.path().join(name)).unwrap_err();
+            match err {
+                NixError::Missing { .. } => assert!(missing, "{name}: {err}"),
+                NixError::NotInStore { .. } => assert!(!missing, "{name}: {err}"),
+                other => panic!("{name}: unexpected {other}"),
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::{nar, ClosureManifest, ManifestError, NarError, NarHash, StorePath, S
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
     /// The tree's directory could not be listed.
-    #[error("cannot read the store directory '{path}': {source}")]
+    #[error("cannot read the store directory '{path}'")]
     ReadDir {
         /// The directory.
         path: PathBuf,
@@ -27,7 +27,7 @@ pub enum TreeError {
         source: io::Error,
     },
     /// An entry of the store directory is not a store path.
-    #[error("'{path}' is not a store path ({source}); a tree may hold only store paths and dot-files such as .seed")]
+    #[error("'{path}' is not a store path; a tree may hold only store paths and dot-files such as .seed")]
     NotAStorePath {
         /// The offending entry.
         path: PathBuf,

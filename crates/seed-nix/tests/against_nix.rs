@@ -234,15 +234,66 @@ fn nar_bytes_equal_nix_store_dump() {
 }
 
 #[test]
-fn nix_errors_are_reported_with_nix_s_reason() {
+fn store_paths_are_found_through_symlinks_and_from_inside() {
+    let fx = fixture();
+    let tree = fx
+        .closure
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("-seed-nix-fixture"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("result");
+    symlink(&fx.top, &result).unwrap();
+    let via_link = Nix::default().closure_manifest(&result).unwrap();
+    assert_eq!(via_link, Nix::default().closure_manifest(&fx.top).unwrap());
+    // A file inside a store path stands for the store path.
+    let inside = Nix::default().closure(&tree.join("sub/run")).unwrap();
+    assert_eq!(inside.len(), 1);
+    assert_eq!(inside[0].0.to_string(), tree.to_string_lossy());
+    // A store path that is itself a symlink is not followed out of itself.
+    let link = fx
+        .closure
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("-seed-nix-link"))
+        .unwrap();
+    assert_eq!(
+        seed_nix::resolve_store_path(link).unwrap().to_string(),
+        link.to_string_lossy()
+    );
+}
+
+#[test]
+fn nix_errors_are_reported_with_a_way_forward() {
+    let fx = fixture();
     let dir = tempfile::tempdir().unwrap();
     let err = Nix::default().closure(dir.path()).unwrap_err();
-    assert!(err.to_string().contains("nix path-info"), "{err}");
+    assert!(err.to_string().contains("is not in the Nix store"), "{err}");
     let missing = StorePath::from_base_name("00000000000000000000000000000000-seed-nix-missing")
         .unwrap()
         .to_string();
     let err = Nix::default().closure(Path::new(&missing)).unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
+    // Nix's own refusal and unexpected output are passed on, named.
+    for (script, expected) in [
+        (
+            "echo 'error: path is not valid' >&2; exit 1",
+            "path is not valid",
+        ),
+        ("echo '{\"broken\"'", "unexpected output"),
+    ] {
+        let fake = dir.path().join("fake-nix");
+        fs::write(&fake, format!("#!/bin/sh\n{script}\n")).unwrap();
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = Nix::new(&fake).closure(&fx.top).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let err = Nix::new("/nonexistent/bin/nix")
+        .closure(&fx.top)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("install Nix") && err.to_string().contains("--tree"),
+        "{err}"
+    );
 }
 
 /// Copied store paths are read-only; make them removable so the temporary

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns parsed arguments into an [`Outcome`].
 
+mod manifest;
 mod root;
 
 use crate::{cli::Cli, cli::Command, output::Outcome};
@@ -8,5 +9,6 @@ use crate::{cli::Cli, cli::Command, output::Outcome};
 pub fn run(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Root(args) => root::run(args),
+        Command::Manifest(args) => manifest::run(args),
     }
 }
