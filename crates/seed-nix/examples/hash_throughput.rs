@@ -34,7 +34,10 @@ const ROUNDS: usize = 3;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().ok_or("usage: hash_throughput OUT.json [TOTAL_MB]")?);
+    let out = PathBuf::from(
+        args.next()
+            .ok_or("usage: hash_throughput OUT.json [TOTAL_MB]")?,
+    );
     let total_mb: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200);
 
     let work = tempfile::tempdir()?;
@@ -50,7 +53,10 @@ fn main() -> Result<()> {
         eprintln!("warning: could not delete the benchmark's store paths; `nix-store --gc` will");
     }
     let report = outcome?;
-    fs::write(&out, format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    fs::write(
+        &out,
+        format!("{}\n", serde_json::to_string_pretty(&report)?),
+    )?;
     println!("{report}");
     Ok(())
 }
