@@ -45,12 +45,21 @@ interface ISeedRegistry {
         bytes32 infrastructure,
         uint32 rulesVersion
     );
-    event BuilderRevoked(uint8 indexed builderId, address indexed signer, address indexed by, uint32 rulesVersion);
+    event BuilderRevoked(
+        uint8 indexed builderId, address indexed signer, address indexed by, uint32 rulesVersion
+    );
     event BuilderKeyRotated(
-        uint8 indexed builderId, address indexed previousSigner, address indexed newSigner, uint32 rulesVersion
+        uint8 indexed builderId,
+        address indexed previousSigner,
+        address indexed newSigner,
+        uint32 rulesVersion
     );
     event BuilderTagsChanged(
-        uint8 indexed builderId, bytes32 organisation, bytes32 jurisdiction, bytes32 infrastructure, uint32 rulesVersion
+        uint8 indexed builderId,
+        bytes32 organisation,
+        bytes32 jurisdiction,
+        bytes32 infrastructure,
+        uint32 rulesVersion
     );
     event QuorumChanged(uint8 previousQuorum, uint8 newQuorum, uint32 rulesVersion);
     event RequiredSystemsChanged(string[] systems, uint32 rulesVersion);
@@ -69,9 +78,13 @@ interface ISeedRegistry {
         bytes32 statementDigest
     );
     /// @notice A vote whose manifest digest differs from a digest an earlier voter attested.
-    event Disagreement(bytes32 indexed commit, bytes32 indexed systemId, uint8 indexed builderId, bytes32 manifestDigest);
+    event Disagreement(
+        bytes32 indexed commit, bytes32 indexed systemId, uint8 indexed builderId, bytes32 manifestDigest
+    );
     /// @notice `manifestDigest` reached the threshold for (commit, system); `voters` is the builder bitmap.
-    event SystemQuorumReached(bytes32 indexed commit, bytes32 indexed systemId, bytes32 manifestDigest, uint64 voters);
+    event SystemQuorumReached(
+        bytes32 indexed commit, bytes32 indexed systemId, bytes32 manifestDigest, uint64 voters
+    );
     /// @notice The release is final and its root is in the ledger. `systems` are sorted ascending and
     /// `manifestDigests[i]` belongs to `systems[i]`: exactly the leaves of `root`.
     event ReleaseFinalised(
@@ -106,6 +119,14 @@ interface ISeedRegistry {
     error InvalidSignature(address expectedSigner);
     error EmptyBatch();
     error NotGovernanceOrGuardian(address caller);
+    /// @notice More required systems than fit the packed rule set, or no system number left to assign.
+    error TooManySystems();
+    /// @notice `systems` and `manifestDigests` differ in length.
+    error LengthMismatch(uint256 systems, uint256 manifestDigests);
+    /// @notice `finalise`: `manifestDigest` does not have `threshold()` active voters for `system`.
+    error QuorumNotReached(string system, bytes32 manifestDigest);
+    /// @notice `finalise`: the release already has a ledger entry.
+    error AlreadyFinalised(bytes32 commit);
 
     // ---------------------------------------------------------------- builder votes
 
@@ -125,6 +146,12 @@ interface ISeedRegistry {
     /// @notice Submits several builder-signed votes in one transaction.
     function attestBatch(SignedVote[] calldata votes) external;
 
+    /// @notice Finalises `commit` when every required system already has quorum but no vote triggered it
+    /// (a rule change such as a revocation before genesis, a lower k or a smaller system set made it
+    /// quorate). Permissionless: it only checks the rules. `manifestDigests[i]` is the candidate digest for
+    /// `requiredSystems()[i]`.
+    function finalise(bytes32 commit, bytes32[] calldata manifestDigests) external;
+
     // ---------------------------------------------------------------- governance
 
     /// @notice Registers a builder; enforces the independence policy against every active builder.
@@ -140,8 +167,12 @@ interface ISeedRegistry {
     function rotateBuilderKey(uint8 builderId, address newSigner) external;
 
     /// @notice Changes a builder's independence tags; enforces the policy.
-    function setBuilderTags(uint8 builderId, bytes32 organisation, bytes32 jurisdiction, bytes32 infrastructure)
-        external;
+    function setBuilderTags(
+        uint8 builderId,
+        bytes32 organisation,
+        bytes32 jurisdiction,
+        bytes32 infrastructure
+    ) external;
 
     /// @notice Sets k; requires 1 <= k <= active builders.
     function setQuorum(uint8 quorum) external;
@@ -175,9 +206,15 @@ interface ISeedRegistry {
     /// @notice Bitmap of builders that voted (any digest) on (commit, system).
     function votedMask(bytes32 commit, string calldata system) external view returns (uint64);
     /// @notice Bitmap of builders that voted `manifestDigest` on (commit, system), active or not.
-    function votersFor(bytes32 commit, string calldata system, bytes32 manifestDigest) external view returns (uint64);
+    function votersFor(bytes32 commit, string calldata system, bytes32 manifestDigest)
+        external
+        view
+        returns (uint64);
     /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system).
-    function hasQuorum(bytes32 commit, string calldata system, bytes32 manifestDigest) external view returns (bool);
+    function hasQuorum(bytes32 commit, string calldata system, bytes32 manifestDigest)
+        external
+        view
+        returns (bool);
     function isFinalised(bytes32 commit) external view returns (bool);
     /// @notice The EIP-712 digest a builder signs for `vote` (its `signature` field is ignored).
     function hashVote(SignedVote calldata vote) external view returns (bytes32);

@@ -1,0 +1,1026 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.29;
+
+import {IReleaseLedger} from "./interfaces/IReleaseLedger.sol";
+import {ISeedRegistry} from "./interfaces/ISeedRegistry.sol";
+import {ReleaseRoot} from "./libraries/ReleaseRoot.sol";
+import {
+    Ownable2StepUpgradeable
+} from "@openzeppelin/contracts-upgradeable/access/Ownable2StepUpgradeable.sol";
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {
+    EIP712Upgradeable
+} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+/// @title SeedRegistry
+/// @notice Builders, rules and votes of the Zero trust posture. A release (one source commit) finalises in
+/// the vote that gives the last required system a manifest digest with `threshold()` distinct active voters;
+/// that vote computes the release root and appends it to the write-once `ReleaseLedger`.
+/// @dev UUPS implementation behind an ERC-1967 proxy; all state lives in one ERC-7201 namespaced struct.
+/// Owner (Ownable2Step) = the governance timelock; it authorises upgrades and every rule change. The guardian
+/// may only revoke builders. Storage layout and gas design: docs/contracts-notes.md.
+contract SeedRegistry is
+    ISeedRegistry,
+    Initializable,
+    UUPSUpgradeable,
+    Ownable2StepUpgradeable,
+    EIP712Upgradeable
+{
+    // ------------------------------------------------------------------ constants
+
+    /// @notice Version of this implementation (deployment files record it).
+    string public constant VERSION = "1.0.0";
+    /// @notice EIP-712 type hash of a builder vote.
+    bytes32 public constant VOTE_TYPEHASH = keccak256(
+        "Vote(address signer,bytes32 commit,string system,bytes32 manifestDigest,bytes32 imageDigest,"
+        "bytes32 statementDigest,uint64 deadline)"
+    );
+    /// @notice Builder ids are 0..63 over the registry's lifetime (votes are 64-bit bitmaps).
+    uint8 public constant MAX_BUILDERS = 64;
+    /// @notice At most this many required systems (their numbers are packed into the rules word).
+    uint256 public constant MAX_REQUIRED_SYSTEMS = 15;
+    /// @notice Independence policy bits: organisation, jurisdiction, infrastructure.
+    uint8 public constant TAG_ORGANISATION = 1;
+    uint8 public constant TAG_JURISDICTION = 2;
+    uint8 public constant TAG_INFRASTRUCTURE = 4;
+
+    /// @dev keccak256(abi.encode(uint256(keccak256("seed-eth.storage.SeedRegistry")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 internal constant STORAGE_LOCATION =
+        0xaa7678a9d816dd30f03fb961a77f3d5a38dc97235fc53ef811e9ef9bd9e56100;
+
+    uint8 private constant ALL_TAGS = 7;
+    /// @dev Marks a signer record whose key was rotated away: it can never vote or be registered again.
+    uint256 private constant RETIRED = 1 << 8;
+
+    // Vote words: per (commit, group) one word holding three 80-bit lanes; the system with number n uses
+    // group (n - 1) / 3 and lane (n - 1) % 3. A lane is the voted bitmap (bits 0..63) and flags (64..79).
+    uint256 private constant SYSTEMS_PER_WORD = 3;
+    uint256 private constant LANE_BITS = 80;
+    uint256 private constant LANE_MASK = (1 << 80) - 1;
+    /// @dev Lane flag: some builder voted a digest other than the leader; leader voters are in `leaderVoters`.
+    uint256 private constant SPLIT = 1;
+    /// @dev Lane flag: `altDigest` holds a non-leader digest that reached quorum.
+    uint256 private constant ALT = 2;
+    /// @dev Word flag: the release is final (set in every word of its required systems).
+    uint256 private constant FINAL = 1 << 255;
+
+    uint256 private constant _LACKING = 0;
+    uint256 private constant _ALL_QUORATE = 1;
+    uint256 private constant _FINAL = 2;
+
+    // ------------------------------------------------------------------ storage
+
+    /// @custom:storage-location erc7201:seed-eth.storage.SeedRegistry
+    struct RegistryStorage {
+        // The rule set, packed in one word (see `Rules` and `_rules`): one cold read per vote.
+        uint256 rules;
+        IReleaseLedger ledger;
+        // System numbers 1..systemNumberCount are assigned (packs with `ledger`).
+        uint8 systemNumberCount;
+        address guardian;
+        // signer => (builderId + 1) | RETIRED; 0 = never registered.
+        mapping(address signer => uint256) signerRecord;
+        mapping(uint256 builderId => BuilderRecord) builders;
+        // keccak256(bytes(system)) => permanent system number (1..255); 0 = never required.
+        mapping(bytes32 systemId => uint8) systemNumber;
+        mapping(uint256 systemNumber => string) systemName;
+        // All votes on a release, by commit.
+        mapping(bytes32 commit => Release) releases;
+    }
+
+    /// @dev The votes on one release (one keccak locates them all). Arrays are indexed by system number
+    /// (1..255; index 0 is unused) or by vote-word group.
+    struct Release {
+        // Vote words: see the vote-word constants above.
+        uint256[85] votes;
+        // The first digest voted on each system: its leader.
+        bytes32[256] leaderDigest;
+        // Voters of the leader, kept only once the lane is SPLIT (otherwise they are the lane's voted bitmap).
+        uint64[256] leaderVoters;
+        // A non-leader digest that reached quorum without finalising the release (rare: k below a majority,
+        // or the leader's voters were revoked).
+        bytes32[256] altDigest;
+        // Voters of each non-leader digest, by system number.
+        mapping(bytes32 digest => uint64[256]) otherVoters;
+    }
+
+    /// @dev A builder's key and independence tags; whether it is active lives in the rules' active mask.
+    struct BuilderRecord {
+        address signer;
+        bytes32 organisation;
+        bytes32 jurisdiction;
+        bytes32 infrastructure;
+    }
+
+    /// @dev The decoded rules word. Bits: activeMask 0..63, quorum 64..71, independencePolicy 72..79,
+    /// genesisDone 80..87, builderCount 88..95, rulesVersion 96..127, systemCount 128..135, then the number
+    /// of the i-th required system (names ascending) at 136 + 8i, up to 15 systems.
+    struct Rules {
+        uint64 activeMask;
+        uint8 quorum;
+        uint8 independencePolicy;
+        bool genesisDone;
+        uint8 builderCount;
+        uint32 rulesVersion;
+        uint8 systemCount;
+        uint256 systems;
+    }
+
+    /// @dev One vote being processed (a memory struct keeps the stack shallow).
+    struct Ballot {
+        uint256 rules; // the rules word
+        bytes32 commit;
+        bytes32 systemId;
+        bytes32 digest;
+        uint256 number; // permanent system number
+        uint256 index; // position among the required systems
+        uint256 group; // vote word index
+        uint256 shift; // lane offset in the word
+        uint256 word; // the vote word as read
+        uint256 flags; // lane flags
+        uint64 voted; // lane voted bitmap before this vote
+        uint64 bit; // 1 << builderId
+        uint64 before; // voters of `digest` before this vote
+        uint64 voters; // voters of `digest` after this vote
+        uint8 builderId;
+        bool isLeader; // `digest` is the leader digest
+    }
+
+    /// @notice The ledger passed to `initialize` is not a contract.
+    error InvalidLedger(address ledger);
+
+    // ------------------------------------------------------------------ construction
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
+    /// @notice Sets up the registry; run by the ERC-1967 proxy constructor, atomically with deployment.
+    /// @param owner_ The governance timelock (Ownable2Step owner: upgrades and rule changes).
+    /// @param guardian_ May revoke builders without the timelock delay; zero disables the fast path.
+    /// @param ledger_ The write-once ledger this registry appends to (its writer must be this proxy).
+    /// @param builders_ Initial builders in id order; `active` must be true.
+    /// @param quorum_ k, with 1 <= k <= number of builders.
+    /// @param systems_ Required systems, strictly ascending bytewise.
+    /// @param independencePolicy_ TAG_* bits that must be pairwise distinct among active builders.
+    function initialize(
+        address owner_,
+        address guardian_,
+        IReleaseLedger ledger_,
+        Builder[] calldata builders_,
+        uint8 quorum_,
+        string[] calldata systems_,
+        uint8 independencePolicy_
+    ) external initializer {
+        __Ownable_init(owner_);
+        __Ownable2Step_init();
+        if (address(ledger_).code.length == 0) revert InvalidLedger(address(ledger_));
+
+        RegistryStorage storage $ = _s();
+        $.ledger = ledger_;
+        $.guardian = guardian_;
+        emit GuardianChanged(address(0), guardian_);
+
+        Rules memory r;
+        r.rulesVersion = 1;
+        if (independencePolicy_ > ALL_TAGS) revert InvalidIndependencePolicy(independencePolicy_);
+        r.independencePolicy = independencePolicy_;
+        emit IndependencePolicyChanged(0, independencePolicy_, 1);
+
+        for (uint256 i; i < builders_.length; ++i) {
+            Builder calldata b = builders_[i];
+            // casting to 'uint8' is safe because _addBuilder reverts beyond 64 builders
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (!b.active) revert BuilderNotActive(uint8(i));
+            _addBuilder($, r, b.signer, b.organisation, b.jurisdiction, b.infrastructure);
+        }
+        _checkQuorum(r, quorum_);
+        r.quorum = quorum_;
+        emit QuorumChanged(0, quorum_, 1);
+        _setSystems($, r, systems_);
+        _storeRules($, r);
+    }
+
+    // ------------------------------------------------------------------ votes
+
+    /// @notice Votes as the calling builder. Re-submitting an identical vote is a no-op; a different
+    /// manifest digest for the same (commit, system) reverts with `ConflictingVote`.
+    /// @param commit The release (source commit id); not zero.
+    /// @param system A required Nix system name.
+    /// @param manifestDigest Closure-manifest digest: what quorum compares; not zero.
+    /// @param imageDigest The builder's image digest (recorded in the event only); not zero.
+    /// @param statementDigest Digest of the builder's signed in-toto statement (event only); not zero.
+    function attest(
+        bytes32 commit,
+        string calldata system,
+        bytes32 manifestDigest,
+        bytes32 imageDigest,
+        bytes32 statementDigest
+    ) external {
+        _checkVoteFields(commit, manifestDigest, imageDigest, statementDigest);
+        _vote(
+            msg.sender, commit, system, keccak256(bytes(system)), manifestDigest, imageDigest, statementDigest
+        );
+    }
+
+    /// @notice Submits one builder-signed vote (EIP-712); anyone may relay it.
+    /// @param vote The vote and its 65-byte signature by `vote.signer` (low-s only).
+    function attestBySig(SignedVote calldata vote) external {
+        _attestSigned(vote);
+    }
+
+    /// @notice Submits several builder-signed votes in one transaction; any invalid vote reverts the batch
+    /// (identical re-submissions are no-ops, so a retried batch is safe).
+    /// @param votes The signed votes, processed in order.
+    function attestBatch(SignedVote[] calldata votes) external {
+        if (votes.length == 0) revert EmptyBatch();
+        for (uint256 i; i < votes.length; ++i) {
+            _attestSigned(votes[i]);
+        }
+    }
+
+    /// @notice Finalises `commit` when every required system already has quorum but no vote triggered it.
+    /// Permissionless: it only checks the rules.
+    /// @param commit The release.
+    /// @param manifestDigests Candidate digest per required system, in `requiredSystems()` order.
+    function finalise(bytes32 commit, bytes32[] calldata manifestDigests) external {
+        if (commit == bytes32(0)) revert InvalidCommit();
+        RegistryStorage storage $ = _s();
+        Release storage rel = $.releases[commit];
+        uint256 rw = $.rules;
+        uint256 count = _systemCountOf(rw);
+        if (manifestDigests.length != count) revert LengthMismatch(count, manifestDigests.length);
+        uint256 thr = _thresholdOf(rw);
+        uint64 active = uint64(rw);
+        uint64[] memory counted = new uint64[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 n = _systemAt(rw, i);
+            uint64 v = _candidateVoters(rel, commit, n, manifestDigests[i]);
+            if (!_quorate(v, active, thr)) revert QuorumNotReached($.systemName[n], manifestDigests[i]);
+            counted[i] = v & active;
+        }
+        if ($.ledger.rootOf(commit) != bytes32(0)) revert AlreadyFinalised(commit);
+        _finalise($, rel, rw, commit, manifestDigests, counted, type(uint256).max);
+    }
+
+    /// @dev Voters of `digest` on system number `n` of a release, for `finalise`; reverts if it is final.
+    function _candidateVoters(Release storage rel, bytes32 commit, uint256 n, bytes32 digest)
+        private
+        view
+        returns (uint64)
+    {
+        (uint256 g, uint256 shift) = _slotOf(n);
+        uint256 word = rel.votes[g];
+        if (word & FINAL != 0) revert AlreadyFinalised(commit);
+        if (digest == bytes32(0)) return 0;
+        if (digest == rel.leaderDigest[n]) return _leaderVotersOf(rel, n, word >> shift);
+        return rel.otherVoters[digest][n];
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Registers a builder; enforces the independence policy against every active builder.
+    /// @param signer The builder's key; not zero, never registered before.
+    /// @param organisation Organisation tag (opaque id).
+    /// @param jurisdiction Jurisdiction tag (opaque id).
+    /// @param infrastructure Infrastructure tag (opaque id).
+    /// @return builderId The new builder's permanent id.
+    function addBuilder(address signer, bytes32 organisation, bytes32 jurisdiction, bytes32 infrastructure)
+        external
+        onlyOwner
+        returns (uint8 builderId)
+    {
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        r.rulesVersion++;
+        builderId = _addBuilder($, r, signer, organisation, jurisdiction, infrastructure);
+        _storeRules($, r);
+    }
+
+    /// @notice Deactivates a builder at once, removing its weight from every pending release. Callable by
+    /// governance (the timelock) and by the guardian. Permanent: the id and key are never reused.
+    /// @dev Allowed even when it leaves k above the number of active builders: releases then stall rather
+    /// than finalise with less agreement than governance asked for (safety over liveness).
+    /// @param builderId The builder to revoke; must be active.
+    function revokeBuilder(uint8 builderId) external {
+        RegistryStorage storage $ = _s();
+        if (msg.sender != owner() && msg.sender != $.guardian) revert NotGovernanceOrGuardian(msg.sender);
+        Rules memory r = _rules($);
+        _requireActive(r, builderId);
+        r.activeMask &= ~(uint64(1) << builderId);
+        r.rulesVersion++;
+        _storeRules($, r);
+        emit BuilderRevoked(builderId, $.builders[builderId].signer, msg.sender, r.rulesVersion);
+    }
+
+    /// @notice Replaces a builder's signing key; the builder keeps its id and its earlier votes. The old key
+    /// is retired for good (it can neither vote nor be registered again).
+    /// @param builderId An active builder.
+    /// @param newSigner The new key; not zero, never registered before.
+    function rotateBuilderKey(uint8 builderId, address newSigner) external onlyOwner {
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        _requireActive(r, builderId);
+        _requireFreshSigner($, newSigner);
+        address previous = $.builders[builderId].signer;
+        $.signerRecord[previous] = RETIRED | (uint256(builderId) + 1);
+        $.signerRecord[newSigner] = uint256(builderId) + 1;
+        $.builders[builderId].signer = newSigner;
+        r.rulesVersion++;
+        _storeRules($, r);
+        emit BuilderKeyRotated(builderId, previous, newSigner, r.rulesVersion);
+    }
+
+    /// @notice Changes a builder's independence tags; enforces the policy.
+    /// @param builderId An active builder.
+    /// @param organisation New organisation tag.
+    /// @param jurisdiction New jurisdiction tag.
+    /// @param infrastructure New infrastructure tag.
+    function setBuilderTags(
+        uint8 builderId,
+        bytes32 organisation,
+        bytes32 jurisdiction,
+        bytes32 infrastructure
+    ) external onlyOwner {
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        _requireActive(r, builderId);
+        _checkIndependence(
+            $, r.activeMask, r.independencePolicy, builderId, organisation, jurisdiction, infrastructure
+        );
+        BuilderRecord storage b = $.builders[builderId];
+        b.organisation = organisation;
+        b.jurisdiction = jurisdiction;
+        b.infrastructure = infrastructure;
+        r.rulesVersion++;
+        _storeRules($, r);
+        emit BuilderTagsChanged(builderId, organisation, jurisdiction, infrastructure, r.rulesVersion);
+    }
+
+    /// @notice Sets k; requires 1 <= k <= active builders.
+    /// @param quorum_ The new k (used after genesis; genesis needs every active builder).
+    function setQuorum(uint8 quorum_) external onlyOwner {
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        _checkQuorum(r, quorum_);
+        uint8 previous = r.quorum;
+        r.quorum = quorum_;
+        r.rulesVersion++;
+        _storeRules($, r);
+        emit QuorumChanged(previous, quorum_, r.rulesVersion);
+    }
+
+    /// @notice Sets the systems every release must cover; strictly ascending (bytewise), no duplicates,
+    /// 1..255 bytes each, 1..15 systems. Pending releases are then judged against the new set.
+    /// @param systems The required systems.
+    function setRequiredSystems(string[] calldata systems) external onlyOwner {
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        r.rulesVersion++;
+        _setSystems($, r, systems);
+        _storeRules($, r);
+    }
+
+    /// @notice Sets which tags must be pairwise distinct among active builders (bit 0 organisation,
+    /// bit 1 jurisdiction, bit 2 infrastructure); checked against the current active builders.
+    /// @param policy The TAG_* bits.
+    function setIndependencePolicy(uint8 policy) external onlyOwner {
+        if (policy > ALL_TAGS) revert InvalidIndependencePolicy(policy);
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        uint64 active = r.activeMask;
+        for (uint256 id; id < r.builderCount; ++id) {
+            if ((active >> id) & 1 == 0) continue;
+            BuilderRecord storage b = $.builders[id];
+            // Each builder is checked against lower ids only, so each pair is checked once.
+            uint64 lower = active & uint64((uint256(1) << id) - 1);
+            // casting to 'uint8' is safe because id < builderCount <= 64
+            // forge-lint: disable-next-line(unsafe-typecast)
+            _checkIndependence($, lower, policy, uint8(id), b.organisation, b.jurisdiction, b.infrastructure);
+        }
+        uint8 previous = r.independencePolicy;
+        r.independencePolicy = policy;
+        r.rulesVersion++;
+        _storeRules($, r);
+        emit IndependencePolicyChanged(previous, policy, r.rulesVersion);
+    }
+
+    /// @notice Sets the address allowed to revoke builders without the timelock delay.
+    /// @param guardian_ The new guardian; zero disables the fast path.
+    function setGuardian(address guardian_) external onlyOwner {
+        RegistryStorage storage $ = _s();
+        emit GuardianChanged($.guardian, guardian_);
+        $.guardian = guardian_;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The ledger this registry appends to.
+    function ledger() external view returns (IReleaseLedger) {
+        return _s().ledger;
+    }
+
+    /// @notice The address allowed to revoke builders without the timelock delay.
+    function guardian() external view returns (address) {
+        return _s().guardian;
+    }
+
+    /// @notice Version of the rule set; bumped by every change to builders, quorum, systems or policy.
+    function rulesVersion() external view returns (uint32) {
+        return _rules(_s()).rulesVersion;
+    }
+
+    /// @notice k: votes needed per system after genesis.
+    function quorum() external view returns (uint8) {
+        return _rules(_s()).quorum;
+    }
+
+    /// @notice Votes needed per system for the next release: all active builders before genesis, else k.
+    function threshold() external view returns (uint8) {
+        // casting to 'uint8' is safe because the threshold is at most 64
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint8(_thresholdOf(_s().rules));
+    }
+
+    /// @notice Whether a release has been finalised (after which the threshold is k).
+    function genesisDone() external view returns (bool) {
+        return _rules(_s()).genesisDone;
+    }
+
+    /// @notice TAG_* bits that must be pairwise distinct among active builders.
+    function independencePolicy() external view returns (uint8) {
+        return _rules(_s()).independencePolicy;
+    }
+
+    /// @notice The required systems, ascending: the leaves of every release root, in order.
+    function requiredSystems() external view returns (string[] memory systems) {
+        RegistryStorage storage $ = _s();
+        uint256 rw = $.rules;
+        systems = new string[](_systemCountOf(rw));
+        for (uint256 i; i < systems.length; ++i) {
+            systems[i] = $.systemName[_systemAt(rw, i)];
+        }
+    }
+
+    /// @notice Number of builder ids assigned so far (active or revoked).
+    function builderCount() external view returns (uint8) {
+        return _rules(_s()).builderCount;
+    }
+
+    /// @notice A builder by id; reverts with `UnknownBuilder` for an unassigned id.
+    function builder(uint8 builderId) external view returns (Builder memory) {
+        RegistryStorage storage $ = _s();
+        Rules memory r = _rules($);
+        if (builderId >= r.builderCount) revert UnknownBuilder(builderId);
+        BuilderRecord storage b = $.builders[builderId];
+        return Builder({
+            signer: b.signer,
+            organisation: b.organisation,
+            jurisdiction: b.jurisdiction,
+            infrastructure: b.infrastructure,
+            active: (r.activeMask >> builderId) & 1 == 1
+        });
+    }
+
+    /// @notice The id of the builder whose current key is `signer`; reverts with `UnknownSigner`.
+    function builderIdOf(address signer) external view returns (uint8) {
+        return _builderIdOf(_s(), signer);
+    }
+
+    /// @notice Bitmap of active builders.
+    function activeBuilderMask() external view returns (uint64) {
+        return _rules(_s()).activeMask;
+    }
+
+    /// @notice Bitmap of builders that voted (any digest) on (commit, system).
+    function votedMask(bytes32 commit, string calldata system) external view returns (uint64) {
+        RegistryStorage storage $ = _s();
+        uint256 n = $.systemNumber[keccak256(bytes(system))];
+        if (n == 0) return 0;
+        (uint256 g, uint256 shift) = _slotOf(n);
+        // casting to 'uint64' is safe because it extracts the lane's 64-bit voted bitmap
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint64($.releases[commit].votes[g] >> shift);
+    }
+
+    /// @notice Bitmap of builders that voted `manifestDigest` on (commit, system), active or not.
+    function votersFor(bytes32 commit, string calldata system, bytes32 manifestDigest)
+        public
+        view
+        returns (uint64)
+    {
+        RegistryStorage storage $ = _s();
+        uint256 n = $.systemNumber[keccak256(bytes(system))];
+        if (n == 0 || manifestDigest == bytes32(0)) return 0;
+        Release storage rel = $.releases[commit];
+        if (rel.leaderDigest[n] == manifestDigest) {
+            (uint256 g, uint256 shift) = _slotOf(n);
+            return _leaderVotersOf(rel, n, rel.votes[g] >> shift);
+        }
+        return rel.otherVoters[manifestDigest][n];
+    }
+
+    /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system).
+    function hasQuorum(bytes32 commit, string calldata system, bytes32 manifestDigest)
+        external
+        view
+        returns (bool)
+    {
+        uint256 rw = _s().rules;
+        return _quorate(votersFor(commit, system, manifestDigest), uint64(rw), _thresholdOf(rw));
+    }
+
+    /// @notice Whether the release has an entry in the ledger.
+    function isFinalised(bytes32 commit) external view returns (bool) {
+        return _s().ledger.rootOf(commit) != bytes32(0);
+    }
+
+    /// @notice The EIP-712 digest a builder signs for `vote` (its `signature` field is ignored).
+    function hashVote(SignedVote calldata vote) external view returns (bytes32) {
+        return _hashVote(vote, keccak256(bytes(vote.system)));
+    }
+
+    /// @notice The release root of sorted `systems` with their `manifestDigests` (the same rule as on-chain).
+    function computeRoot(string[] calldata systems, bytes32[] calldata manifestDigests)
+        external
+        pure
+        returns (bytes32)
+    {
+        return ReleaseRoot.compute(systems, manifestDigests);
+    }
+
+    // ------------------------------------------------------------------ internals: votes
+
+    function _attestSigned(SignedVote calldata v) private {
+        _checkVoteFields(v.commit, v.manifestDigest, v.imageDigest, v.statementDigest);
+        // A deadline is a coarse expiry (hours or days); validator influence over the timestamp is irrelevant.
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > v.deadline) revert SignatureExpired(v.deadline, block.timestamp);
+        bytes32 systemId = keccak256(bytes(v.system));
+        (address recovered, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(_hashVote(v, systemId), v.signature);
+        if (err != ECDSA.RecoverError.NoError || recovered != v.signer) revert InvalidSignature(v.signer);
+        _vote(v.signer, v.commit, v.system, systemId, v.manifestDigest, v.imageDigest, v.statementDigest);
+    }
+
+    function _checkVoteFields(
+        bytes32 commit,
+        bytes32 manifestDigest,
+        bytes32 imageDigest,
+        bytes32 statementDigest
+    ) private pure {
+        if (commit == bytes32(0)) revert InvalidCommit();
+        if (manifestDigest == bytes32(0) || imageDigest == bytes32(0) || statementDigest == bytes32(0)) {
+            revert InvalidDigest();
+        }
+    }
+
+    /// @dev Records one authenticated vote, then finalises the release if this vote completes it.
+    function _vote(
+        address signer,
+        bytes32 commit,
+        string calldata system,
+        bytes32 systemId,
+        bytes32 manifestDigest,
+        bytes32 imageDigest,
+        bytes32 statementDigest
+    ) private {
+        RegistryStorage storage $ = _s();
+        Ballot memory b;
+        b.rules = $.rules;
+        b.builderId = _builderIdOf($, signer);
+        b.bit = uint64(1) << b.builderId;
+        if (uint64(b.rules) & b.bit == 0) revert BuilderNotActive(b.builderId);
+        b.commit = commit;
+        b.systemId = systemId;
+        b.digest = manifestDigest;
+        b.number = $.systemNumber[systemId];
+        b.index = _requiredIndex(b.rules, b.number, system);
+        Release storage rel = $.releases[commit];
+        if (!_count(rel, b)) return; // identical re-submission: no double count, no event
+
+        emit Attested(
+            commit, systemId, signer, b.builderId, system, manifestDigest, imageDigest, statementDigest
+        );
+        // A digest that some earlier voter did not vote.
+        if (b.voted & ~b.before != 0) emit Disagreement(commit, systemId, b.builderId, manifestDigest);
+        _settle($, rel, b);
+    }
+
+    /// @dev Reads the vote word and adds the vote to the digest's voters (storage writes other than the word
+    /// itself happen here). Returns false for an identical re-submission; reverts `ConflictingVote` if the
+    /// builder voted another digest.
+    function _count(Release storage rel, Ballot memory b) private returns (bool) {
+        uint256 n = b.number;
+        (b.group, b.shift) = _slotOf(n);
+        b.word = rel.votes[b.group];
+        uint256 lane = b.word >> b.shift;
+        // casting to 'uint64' is safe because it extracts the lane's 64-bit voted bitmap
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint64 voted = uint64(lane);
+        uint256 flags = (lane >> 64) & 0xffff;
+        uint64 bit = b.bit;
+        bytes32 digest = b.digest;
+        uint64 before;
+        bool isLeader = true;
+        if (voted == 0) {
+            rel.leaderDigest[n] = digest;
+        } else if (rel.leaderDigest[n] == digest) {
+            before = flags & SPLIT != 0 ? rel.leaderVoters[n] : voted;
+        } else {
+            isLeader = false;
+            before = rel.otherVoters[digest][n];
+        }
+        if (before & bit != 0) return false;
+        if (voted & bit != 0) revert ConflictingVote(b.commit, b.systemId, b.builderId);
+
+        uint64 voters = before | bit;
+        if (isLeader) {
+            if (flags & SPLIT != 0) rel.leaderVoters[n] = voters;
+        } else {
+            if (flags & SPLIT == 0) {
+                // First disagreement: everyone who voted so far voted the leader.
+                rel.leaderVoters[n] = voted;
+                flags |= SPLIT;
+            }
+            rel.otherVoters[digest][n] = voters;
+        }
+        b.voted = voted;
+        b.flags = flags;
+        b.before = before;
+        b.voters = voters;
+        b.isLeader = isLeader;
+        return true;
+    }
+
+    /// @dev Writes the vote word and decides what the vote completes: nothing, the system's quorum, or the
+    /// release. Late votes (the release is final) are recorded and never re-finalise.
+    function _settle(RegistryStorage storage $, Release storage rel, Ballot memory b) private {
+        uint256 thr = _thresholdOf(b.rules);
+        uint64 active = uint64(b.rules);
+        uint256 status = _LACKING;
+        Scan memory scan;
+        bool quorate = b.word & FINAL == 0 && _quorate(b.voters, active, thr);
+        if (quorate) {
+            (status, scan) = _scanOthers(rel, b, thr);
+            if (status == _ALL_QUORATE && $.ledger.rootOf(b.commit) != bytes32(0)) status = _FINAL;
+        }
+        if (status != _LACKING) {
+            b.word |= FINAL;
+        } else if (quorate && !_quorate(b.before, active, thr)) {
+            // This vote made the system quorate without completing the release.
+            if (!b.isLeader) {
+                rel.altDigest[b.number] = b.digest;
+                b.flags |= ALT;
+            }
+            emit SystemQuorumReached(b.commit, b.systemId, b.digest, b.voters & active);
+        }
+        uint256 lane = uint256(b.voted | b.bit) | (b.flags << 64);
+        rel.votes[b.group] = (b.word & ~(LANE_MASK << b.shift)) | (lane << b.shift);
+
+        if (status == _ALL_QUORATE) {
+            _gather(rel, b, scan);
+            _finalise($, rel, b.rules, b.commit, scan.digests, scan.voters, b.group);
+        }
+    }
+
+    /// @dev What `_scanOthers` learnt about each required system: its counted voters and, as a marker, a
+    /// non-zero `digests[i]` where the alternative digest (not the leader) is the quorate one.
+    struct Scan {
+        bytes32[] digests;
+        uint64[] voters;
+    }
+
+    /// @dev Whether every required system other than the ballot's has a quorate digest (`_ALL_QUORATE`), one
+    /// lacks it (`_LACKING`), or the release carries the final flag (`_FINAL`). Starts after the ballot's
+    /// system and wraps around (votes tend to arrive in system order, so the first system checked is the one
+    /// most likely to lack quorum), and stops at the first lacking system.
+    function _scanOthers(Release storage rel, Ballot memory b, uint256 thr)
+        private
+        view
+        returns (uint256 status, Scan memory scan)
+    {
+        uint256 count = _systemCountOf(b.rules);
+        scan.digests = new bytes32[](count);
+        scan.voters = new uint64[](count);
+        uint256 i = b.index;
+        for (uint256 k = 1; k < count; ++k) {
+            i = i + 1 == count ? 0 : i + 1;
+            status = _scanOne(rel, b, scan, i, thr);
+            if (status != _ALL_QUORATE) return (status, scan);
+        }
+        return (_ALL_QUORATE, scan);
+    }
+
+    /// @dev One step of `_scanOthers`: the status of the i-th required system, recorded in `scan`.
+    function _scanOne(Release storage rel, Ballot memory b, Scan memory scan, uint256 i, uint256 thr)
+        private
+        view
+        returns (uint256)
+    {
+        uint256 n = _systemAt(b.rules, i);
+        (uint256 g, uint256 shift) = _slotOf(n);
+        uint256 word = g == b.group ? b.word : rel.votes[g];
+        if (word & FINAL != 0) return _FINAL;
+        uint256 lane = word >> shift;
+        uint64 active = uint64(b.rules);
+        uint64 v = _leaderVotersOf(rel, n, lane);
+        if (!_quorate(v, active, thr)) {
+            if ((lane >> 64) & ALT == 0) return _LACKING;
+            v = rel.otherVoters[rel.altDigest[n]][n];
+            if (!_quorate(v, active, thr)) return _LACKING;
+            scan.digests[i] = bytes32(uint256(1));
+        }
+        scan.voters[i] = v & active;
+        return _ALL_QUORATE;
+    }
+
+    /// @dev Completes `scan` with the ballot's own system and reads the quorate digest of the others: the
+    /// leader, or the alternative where the scan marked it.
+    function _gather(Release storage rel, Ballot memory b, Scan memory scan) private view {
+        bytes32[] memory digests = scan.digests;
+        for (uint256 i; i < digests.length; ++i) {
+            if (i == b.index) {
+                digests[i] = b.digest;
+                scan.voters[i] = b.voters & uint64(b.rules);
+            } else {
+                uint256 n = _systemAt(b.rules, i);
+                digests[i] = digests[i] == bytes32(0) ? rel.leaderDigest[n] : rel.altDigest[n];
+            }
+        }
+    }
+
+    /// @dev Flags every vote word of the release final (`skipGroup` is already flagged), completes genesis,
+    /// emits `ReleaseFinalised` and, last, appends the root to the ledger (checks-effects-interactions).
+    function _finalise(
+        RegistryStorage storage $,
+        Release storage rel,
+        uint256 rw,
+        bytes32 commit,
+        bytes32[] memory digests,
+        uint64[] memory counted,
+        uint256 skipGroup
+    ) private {
+        string[] memory names = new string[](digests.length);
+        for (uint256 i; i < names.length; ++i) {
+            uint256 n = _systemAt(rw, i);
+            names[i] = $.systemName[n];
+            (uint256 g,) = _slotOf(n);
+            if (g == skipGroup) continue;
+            uint256 word = rel.votes[g];
+            if (word & FINAL == 0) rel.votes[g] = word | FINAL;
+        }
+        bytes32 root = ReleaseRoot.rootUnchecked(names, digests);
+        bool genesis = (rw >> 80) & 1 == 0;
+        if (genesis) $.rules = rw | (1 << 80);
+        uint32 version = _rulesVersionOf(rw);
+        emit ReleaseFinalised(commit, root, names, digests, counted, version, genesis);
+        $.ledger.record(commit, root, version);
+    }
+
+    function _hashVote(SignedVote calldata v, bytes32 systemId) private view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    VOTE_TYPEHASH,
+                    v.signer,
+                    v.commit,
+                    systemId,
+                    v.manifestDigest,
+                    v.imageDigest,
+                    v.statementDigest,
+                    v.deadline
+                )
+            )
+        );
+    }
+
+    /// @dev Position of system `number` among the required systems; reverts `UnknownSystem` if absent.
+    function _requiredIndex(uint256 rw, uint256 number, string calldata system)
+        private
+        pure
+        returns (uint256)
+    {
+        if (number != 0) {
+            uint256 count = _systemCountOf(rw);
+            uint256 systems = rw >> 136;
+            for (uint256 i; i < count; ++i) {
+                if ((systems >> (8 * i)) & 0xff == number) return i;
+            }
+        }
+        revert UnknownSystem(system);
+    }
+
+    /// @dev Voters of the leader digest of system number `n` of a release, given the lane of its vote word.
+    function _leaderVotersOf(Release storage rel, uint256 n, uint256 lane) private view returns (uint64) {
+        // casting to 'uint64' is safe because it extracts the lane's 64-bit voted bitmap
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (lane >> 64) & SPLIT != 0 ? rel.leaderVoters[n] : uint64(lane);
+    }
+
+    /// @dev Vote word index and lane offset of system `number` (>= 1).
+    function _slotOf(uint256 number) private pure returns (uint256 group, uint256 shift) {
+        unchecked {
+            group = (number - 1) / SYSTEMS_PER_WORD;
+            shift = LANE_BITS * (number - 1 - group * SYSTEMS_PER_WORD);
+        }
+    }
+
+    // ------------------------------------------------------------------ internals: rules
+
+    function _addBuilder(
+        RegistryStorage storage $,
+        Rules memory r,
+        address signer,
+        bytes32 organisation,
+        bytes32 jurisdiction,
+        bytes32 infrastructure
+    ) private returns (uint8 id) {
+        if (r.builderCount >= MAX_BUILDERS) revert TooManyBuilders();
+        _requireFreshSigner($, signer);
+        id = r.builderCount;
+        _checkIndependence(
+            $, r.activeMask, r.independencePolicy, id, organisation, jurisdiction, infrastructure
+        );
+        $.builders[id] = BuilderRecord(signer, organisation, jurisdiction, infrastructure);
+        $.signerRecord[signer] = uint256(id) + 1;
+        r.builderCount = id + 1;
+        r.activeMask |= uint64(1) << id;
+        emit BuilderAdded(id, signer, organisation, jurisdiction, infrastructure, r.rulesVersion);
+    }
+
+    /// @dev Reverts unless builder `id`'s tags are non-zero and distinct from those of every builder in
+    /// `others` (excluding `id` itself) for each tag the policy names. A zero tag is reported as a conflict
+    /// of the builder with itself.
+    function _checkIndependence(
+        RegistryStorage storage $,
+        uint64 others,
+        uint8 policy,
+        uint8 id,
+        bytes32 organisation,
+        bytes32 jurisdiction,
+        bytes32 infrastructure
+    ) private view {
+        if (policy == 0) return;
+        _checkTagNonZero(policy, TAG_ORGANISATION, organisation, id);
+        _checkTagNonZero(policy, TAG_JURISDICTION, jurisdiction, id);
+        _checkTagNonZero(policy, TAG_INFRASTRUCTURE, infrastructure, id);
+        others &= ~(uint64(1) << id);
+        for (uint8 j; others >> j != 0; ++j) {
+            if ((others >> j) & 1 == 0) continue;
+            BuilderRecord storage o = $.builders[j];
+            if (policy & TAG_ORGANISATION != 0 && o.organisation == organisation) {
+                revert IndependenceViolation(id, j, TAG_ORGANISATION);
+            }
+            if (policy & TAG_JURISDICTION != 0 && o.jurisdiction == jurisdiction) {
+                revert IndependenceViolation(id, j, TAG_JURISDICTION);
+            }
+            if (policy & TAG_INFRASTRUCTURE != 0 && o.infrastructure == infrastructure) {
+                revert IndependenceViolation(id, j, TAG_INFRASTRUCTURE);
+            }
+        }
+    }
+
+    function _checkTagNonZero(uint8 policy, uint8 tag, bytes32 value, uint8 id) private pure {
+        if (policy & tag != 0 && value == bytes32(0)) revert IndependenceViolation(id, id, tag);
+    }
+
+    function _checkQuorum(Rules memory r, uint8 quorum_) private pure {
+        // casting to 'uint8' is safe because a popcount of 64 bits is at most 64
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint8 active = uint8(_popcount(r.activeMask));
+        if (quorum_ == 0 || quorum_ > active) revert QuorumOutOfRange(quorum_, active);
+    }
+
+    /// @dev Validates `systems`, assigns permanent numbers to names never required before, packs the numbers
+    /// into `r` and emits `RequiredSystemsChanged` with `r.rulesVersion`.
+    function _setSystems(RegistryStorage storage $, Rules memory r, string[] calldata systems) private {
+        uint256 count = systems.length;
+        if (count > MAX_REQUIRED_SYSTEMS) revert TooManySystems();
+        ReleaseRoot.checkSystems(systems);
+        uint256 packed;
+        uint256 assigned = $.systemNumberCount;
+        for (uint256 i; i < count; ++i) {
+            bytes32 systemId = keccak256(bytes(systems[i]));
+            uint256 n = $.systemNumber[systemId];
+            if (n == 0) {
+                if (assigned == type(uint8).max) revert TooManySystems();
+                n = ++assigned;
+                // casting to 'uint8' is safe because assigned < 255 was checked above
+                // forge-lint: disable-next-line(unsafe-typecast)
+                $.systemNumber[systemId] = uint8(n);
+                $.systemName[n] = systems[i];
+            }
+            packed |= n << (8 * i);
+        }
+        // casting to 'uint8' is safe because both are at most 255
+        // forge-lint: disable-next-line(unsafe-typecast)
+        $.systemNumberCount = uint8(assigned);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        r.systemCount = uint8(count);
+        r.systems = packed;
+        emit RequiredSystemsChanged(systems, r.rulesVersion);
+    }
+
+    function _requireActive(Rules memory r, uint8 builderId) private pure {
+        if (builderId >= r.builderCount) revert UnknownBuilder(builderId);
+        if ((r.activeMask >> builderId) & 1 == 0) revert BuilderNotActive(builderId);
+    }
+
+    function _requireFreshSigner(RegistryStorage storage $, address signer) private view {
+        if (signer == address(0)) revert InvalidSigner(signer);
+        if ($.signerRecord[signer] != 0) revert SignerAlreadyRegistered(signer);
+    }
+
+    function _builderIdOf(RegistryStorage storage $, address signer) private view returns (uint8) {
+        uint256 rec = $.signerRecord[signer];
+        if (rec == 0 || rec & RETIRED != 0) revert UnknownSigner(signer);
+        // casting to 'uint8' is safe because records hold builderId + 1 <= 64 below the RETIRED bit
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint8(rec - 1);
+    }
+
+    // ------------------------------------------------------------------ internals: rules word
+
+    function _rules(RegistryStorage storage $) private view returns (Rules memory r) {
+        uint256 w = $.rules;
+        // casting is safe because each field is masked to its width by the cast itself (bit packing)
+        // forge-lint: disable-start(unsafe-typecast)
+        r.activeMask = uint64(w);
+        r.quorum = uint8(w >> 64);
+        r.independencePolicy = uint8(w >> 72);
+        r.genesisDone = uint8(w >> 80) != 0;
+        r.builderCount = uint8(w >> 88);
+        r.rulesVersion = uint32(w >> 96);
+        r.systemCount = uint8(w >> 128);
+        // forge-lint: disable-end(unsafe-typecast)
+        r.systems = w >> 136;
+    }
+
+    function _storeRules(RegistryStorage storage $, Rules memory r) private {
+        $.rules = uint256(r.activeMask) | (uint256(r.quorum) << 64) | (uint256(r.independencePolicy) << 72)
+            | ((r.genesisDone ? uint256(1) : 0) << 80) | (uint256(r.builderCount) << 88)
+            | (uint256(r.rulesVersion) << 96) | (uint256(r.systemCount) << 128) | (r.systems << 136);
+    }
+
+    /// @dev The number of the i-th required system, from the rules word.
+    function _systemAt(uint256 rw, uint256 i) private pure returns (uint256) {
+        unchecked {
+            return (rw >> (136 + 8 * i)) & 0xff;
+        }
+    }
+
+    function _systemCountOf(uint256 rw) private pure returns (uint256) {
+        return (rw >> 128) & 0xff;
+    }
+
+    function _rulesVersionOf(uint256 rw) private pure returns (uint32) {
+        // casting to 'uint32' is safe because it extracts the 32-bit rules version field
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint32(rw >> 96);
+    }
+
+    // ------------------------------------------------------------------ internals: arithmetic and plumbing
+
+    /// @dev Votes needed, from the rules word: every active builder before genesis (unanimity), k afterwards.
+    function _thresholdOf(uint256 rw) private pure returns (uint256) {
+        // casting to 'uint64' is safe because it extracts the 64-bit active mask
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (rw >> 80) & 1 != 0 ? (rw >> 64) & 0xff : _popcount(uint64(rw));
+    }
+
+    /// @dev At least `thr` of `voters` are active. A zero threshold (no active builder) never passes.
+    function _quorate(uint64 voters, uint64 activeMask, uint256 thr) private pure returns (bool) {
+        return thr != 0 && _popcount(voters & activeMask) >= thr;
+    }
+
+    function _popcount(uint64 x) private pure returns (uint256) {
+        unchecked {
+            x -= (x >> 1) & 0x5555555555555555;
+            x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f;
+            return uint256((x * 0x0101010101010101) >> 56);
+        }
+    }
+
+    /// @dev Only the owner (the timelock) upgrades.
+    function _authorizeUpgrade(address) internal override onlyOwner {}
+
+    /// @dev EIP-712 name and version are constants (no storage read per signature).
+    function _EIP712Name() internal pure override returns (string memory) {
+        return "SeedRegistry";
+    }
+
+    function _EIP712Version() internal pure override returns (string memory) {
+        return "1";
+    }
+
+    function _s() private pure returns (RegistryStorage storage $) {
+        assembly ("memory-safe") {
+            $.slot := STORAGE_LOCATION
+        }
+    }
+}
