@@ -1,16 +1,14 @@
 #!/usr/bin/env python3
 """Turns the GasBench broadcast's receipts into target/bench/gas.json.
 
-The measured transactions are the calls to attest, attestBySig, attestBatch
-and EAS attest, in broadcast order; GasBench.s.sol wrote one label per
+The measured transactions are the calls whose selector is one of
+--selector (attest, attestBySig, attestBatch and EAS attest), in broadcast order; GasBench.s.sol wrote one label per
 measured transaction in the same order, and the counts must match.
 """
 import argparse
 import json
 import statistics
 import sys
-
-MEASURED_PREFIXES = ("attest(", "attestBySig(", "attestBatch(")
 
 GOALS = {
     "attest_middle": ("<=", 55_000),
@@ -24,6 +22,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--broadcast", required=True)
     parser.add_argument("--labels", required=True)
+    parser.add_argument("--selector", action="append", required=True, help="4-byte selector of a measured call")
     parser.add_argument("--finalised-topic", required=True)
     parser.add_argument("--anvil-version", required=True)
     parser.add_argument("--output", required=True)
@@ -38,7 +37,7 @@ def main() -> int:
     measured = [
         receipts[tx["hash"]]
         for tx in run["transactions"]
-        if (tx.get("function") or "").startswith(MEASURED_PREFIXES)
+        if tx["transaction"].get("input", "")[:10] in args.selector
     ]
     if len(measured) != len(labels):
         sys.exit(f"gas_report: {len(measured)} measured transactions but {len(labels)} labels")
