@@ -1,0 +1,1 @@
+//! anvil: see seed-chain's integration tests.

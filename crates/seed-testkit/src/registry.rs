@@ -1,0 +1,1 @@
+//! OCI registry: see seed-oci's integration tests.
