@@ -38,13 +38,13 @@ contract SeedRegistry is
         "bytes32 statementDigest,uint64 deadline)"
     );
     /// @notice Builder ids are 0..63 over the registry's lifetime (votes are 64-bit bitmaps).
-    uint8 public constant MAX_BUILDERS = 64;
+    uint8 internal constant MAX_BUILDERS = 64;
     /// @notice At most this many required systems (their numbers are packed into the rules word).
-    uint256 public constant MAX_REQUIRED_SYSTEMS = 15;
+    uint256 internal constant MAX_REQUIRED_SYSTEMS = 15;
     /// @notice Independence policy bits: organisation, jurisdiction, infrastructure.
-    uint8 public constant TAG_ORGANISATION = 1;
-    uint8 public constant TAG_JURISDICTION = 2;
-    uint8 public constant TAG_INFRASTRUCTURE = 4;
+    uint8 internal constant TAG_ORGANISATION = 1;
+    uint8 internal constant TAG_JURISDICTION = 2;
+    uint8 internal constant TAG_INFRASTRUCTURE = 4;
 
     /// @dev keccak256(abi.encode(uint256(keccak256("seed-eth.storage.SeedRegistry")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 internal constant STORAGE_LOCATION =
@@ -66,6 +66,17 @@ contract SeedRegistry is
     /// @dev Word flag: the release is final (set in every word of its required systems).
     uint256 private constant FINAL = 1 << 255;
 
+    // The rules word: active mask (bits 0..63), quorum k (64..71), independence policy (72..79), genesis done
+    // (bit 80), builder count (88..95), rules version (96..127), number of required systems (128..135), then the
+    // number of the i-th required system (names ascending) at bits 136 + 8i, up to 15 systems.
+    uint256 private constant QUORUM_SHIFT = 64;
+    uint256 private constant POLICY_SHIFT = 72;
+    uint256 private constant GENESIS_BIT = 1 << 80;
+    uint256 private constant COUNT_SHIFT = 88;
+    uint256 private constant VERSION_SHIFT = 96;
+    uint256 private constant COUNT_SYSTEMS_SHIFT = 128;
+    uint256 private constant SYSTEMS_SHIFT = 136;
+
     uint256 private constant _LACKING = 0;
     uint256 private constant _ALL_QUORATE = 1;
     uint256 private constant _FINAL = 2;
@@ -74,7 +85,7 @@ contract SeedRegistry is
 
     /// @custom:storage-location erc7201:seed-eth.storage.SeedRegistry
     struct RegistryStorage {
-        // The rule set, packed in one word (see `Rules` and `_rules`): one cold read per vote.
+        // The rule set, packed in one word (see the rules-word constants): one cold read per vote.
         uint256 rules;
         IReleaseLedger ledger;
         // System numbers 1..systemNumberCount are assigned (packs with `ledger`).
@@ -112,20 +123,6 @@ contract SeedRegistry is
         bytes32 organisation;
         bytes32 jurisdiction;
         bytes32 infrastructure;
-    }
-
-    /// @dev The decoded rules word. Bits: activeMask 0..63, quorum 64..71, independencePolicy 72..79,
-    /// genesisDone 80..87, builderCount 88..95, rulesVersion 96..127, systemCount 128..135, then the number
-    /// of the i-th required system (names ascending) at 136 + 8i, up to 15 systems.
-    struct Rules {
-        uint64 activeMask;
-        uint8 quorum;
-        uint8 independencePolicy;
-        bool genesisDone;
-        uint8 builderCount;
-        uint32 rulesVersion;
-        uint8 systemCount;
-        uint256 systems;
     }
 
     /// @dev One vote being processed (a memory struct keeps the stack shallow).
@@ -184,10 +181,9 @@ contract SeedRegistry is
         $.guardian = guardian_;
         emit GuardianChanged(address(0), guardian_);
 
-        Rules memory r;
-        r.rulesVersion = 1;
+        uint256 rw = uint256(1) << VERSION_SHIFT; // rules version 1
         if (independencePolicy_ > ALL_TAGS) revert InvalidIndependencePolicy(independencePolicy_);
-        r.independencePolicy = independencePolicy_;
+        rw |= uint256(independencePolicy_) << POLICY_SHIFT;
         emit IndependencePolicyChanged(0, independencePolicy_, 1);
 
         for (uint256 i; i < builders_.length; ++i) {
@@ -195,13 +191,12 @@ contract SeedRegistry is
             // casting to 'uint8' is safe because _addBuilder reverts beyond 64 builders
             // forge-lint: disable-next-line(unsafe-typecast)
             if (!b.active) revert BuilderNotActive(uint8(i));
-            _addBuilder($, r, b.signer, b.organisation, b.jurisdiction, b.infrastructure);
+            (rw,) = _addBuilder($, rw, b.signer, b.organisation, b.jurisdiction, b.infrastructure);
         }
-        _checkQuorum(r, quorum_);
-        r.quorum = quorum_;
+        _checkQuorum(rw, quorum_);
+        rw |= uint256(quorum_) << QUORUM_SHIFT;
         emit QuorumChanged(0, quorum_, 1);
-        _setSystems($, r, systems_);
-        _storeRules($, r);
+        $.rules = _setSystems($, rw, systems_);
     }
 
     // ------------------------------------------------------------------ votes
@@ -294,10 +289,10 @@ contract SeedRegistry is
         returns (uint8 builderId)
     {
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        r.rulesVersion++;
-        builderId = _addBuilder($, r, signer, organisation, jurisdiction, infrastructure);
-        _storeRules($, r);
+        uint256 rw;
+        (rw, builderId) =
+            _addBuilder($, _bumpVersion($.rules), signer, organisation, jurisdiction, infrastructure);
+        $.rules = rw;
     }
 
     /// @notice Deactivates a builder at once, removing its weight from every pending release. Callable by
@@ -308,12 +303,11 @@ contract SeedRegistry is
     function revokeBuilder(uint8 builderId) external {
         RegistryStorage storage $ = _s();
         if (msg.sender != owner() && msg.sender != $.guardian) revert NotGovernanceOrGuardian(msg.sender);
-        Rules memory r = _rules($);
-        _requireActive(r, builderId);
-        r.activeMask &= ~(uint64(1) << builderId);
-        r.rulesVersion++;
-        _storeRules($, r);
-        emit BuilderRevoked(builderId, $.builders[builderId].signer, msg.sender, r.rulesVersion);
+        uint256 rw = $.rules;
+        _requireActive(rw, builderId);
+        rw = _bumpVersion(rw & ~(uint256(1) << builderId));
+        $.rules = rw;
+        emit BuilderRevoked(builderId, $.builders[builderId].signer, msg.sender, _rulesVersionOf(rw));
     }
 
     /// @notice Replaces a builder's signing key; the builder keeps its id and its earlier votes. The old key
@@ -322,16 +316,16 @@ contract SeedRegistry is
     /// @param newSigner The new key; not zero, never registered before.
     function rotateBuilderKey(uint8 builderId, address newSigner) external onlyOwner {
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        _requireActive(r, builderId);
+        uint256 rw = $.rules;
+        _requireActive(rw, builderId);
         _requireFreshSigner($, newSigner);
         address previous = $.builders[builderId].signer;
         $.signerRecord[previous] = RETIRED | (uint256(builderId) + 1);
         $.signerRecord[newSigner] = uint256(builderId) + 1;
         $.builders[builderId].signer = newSigner;
-        r.rulesVersion++;
-        _storeRules($, r);
-        emit BuilderKeyRotated(builderId, previous, newSigner, r.rulesVersion);
+        rw = _bumpVersion(rw);
+        $.rules = rw;
+        emit BuilderKeyRotated(builderId, previous, newSigner, _rulesVersionOf(rw));
     }
 
     /// @notice Changes a builder's independence tags; enforces the policy.
@@ -346,31 +340,30 @@ contract SeedRegistry is
         bytes32 infrastructure
     ) external onlyOwner {
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        _requireActive(r, builderId);
+        uint256 rw = $.rules;
+        _requireActive(rw, builderId);
         _checkIndependence(
-            $, r.activeMask, r.independencePolicy, builderId, organisation, jurisdiction, infrastructure
+            $, uint64(rw), _policyOf(rw), builderId, organisation, jurisdiction, infrastructure
         );
         BuilderRecord storage b = $.builders[builderId];
         b.organisation = organisation;
         b.jurisdiction = jurisdiction;
         b.infrastructure = infrastructure;
-        r.rulesVersion++;
-        _storeRules($, r);
-        emit BuilderTagsChanged(builderId, organisation, jurisdiction, infrastructure, r.rulesVersion);
+        rw = _bumpVersion(rw);
+        $.rules = rw;
+        emit BuilderTagsChanged(builderId, organisation, jurisdiction, infrastructure, _rulesVersionOf(rw));
     }
 
     /// @notice Sets k; requires 1 <= k <= active builders.
     /// @param quorum_ The new k (used after genesis; genesis needs every active builder).
     function setQuorum(uint8 quorum_) external onlyOwner {
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        _checkQuorum(r, quorum_);
-        uint8 previous = r.quorum;
-        r.quorum = quorum_;
-        r.rulesVersion++;
-        _storeRules($, r);
-        emit QuorumChanged(previous, quorum_, r.rulesVersion);
+        uint256 rw = $.rules;
+        _checkQuorum(rw, quorum_);
+        uint8 previous = _quorumOf(rw);
+        rw = _bumpVersion((rw & ~(uint256(0xff) << QUORUM_SHIFT)) | (uint256(quorum_) << QUORUM_SHIFT));
+        $.rules = rw;
+        emit QuorumChanged(previous, quorum_, _rulesVersionOf(rw));
     }
 
     /// @notice Sets the systems every release must cover; strictly ascending (bytewise), no duplicates,
@@ -378,10 +371,7 @@ contract SeedRegistry is
     /// @param systems The required systems.
     function setRequiredSystems(string[] calldata systems) external onlyOwner {
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        r.rulesVersion++;
-        _setSystems($, r, systems);
-        _storeRules($, r);
+        $.rules = _setSystems($, _bumpVersion($.rules), systems);
     }
 
     /// @notice Sets which tags must be pairwise distinct among active builders (bit 0 organisation,
@@ -390,9 +380,10 @@ contract SeedRegistry is
     function setIndependencePolicy(uint8 policy) external onlyOwner {
         if (policy > ALL_TAGS) revert InvalidIndependencePolicy(policy);
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        uint64 active = r.activeMask;
-        for (uint256 id; id < r.builderCount; ++id) {
+        uint256 rw = $.rules;
+        uint64 active = uint64(rw);
+        uint256 count = _builderCountOf(rw);
+        for (uint256 id; id < count; ++id) {
             if ((active >> id) & 1 == 0) continue;
             BuilderRecord storage b = $.builders[id];
             // Each builder is checked against lower ids only, so each pair is checked once.
@@ -401,11 +392,10 @@ contract SeedRegistry is
             // forge-lint: disable-next-line(unsafe-typecast)
             _checkIndependence($, lower, policy, uint8(id), b.organisation, b.jurisdiction, b.infrastructure);
         }
-        uint8 previous = r.independencePolicy;
-        r.independencePolicy = policy;
-        r.rulesVersion++;
-        _storeRules($, r);
-        emit IndependencePolicyChanged(previous, policy, r.rulesVersion);
+        uint8 previous = _policyOf(rw);
+        rw = _bumpVersion((rw & ~(uint256(0xff) << POLICY_SHIFT)) | (uint256(policy) << POLICY_SHIFT));
+        $.rules = rw;
+        emit IndependencePolicyChanged(previous, policy, _rulesVersionOf(rw));
     }
 
     /// @notice Sets the address allowed to revoke builders without the timelock delay.
@@ -430,12 +420,12 @@ contract SeedRegistry is
 
     /// @notice Version of the rule set; bumped by every change to builders, quorum, systems or policy.
     function rulesVersion() external view returns (uint32) {
-        return _rules(_s()).rulesVersion;
+        return _rulesVersionOf(_s().rules);
     }
 
     /// @notice k: votes needed per system after genesis.
     function quorum() external view returns (uint8) {
-        return _rules(_s()).quorum;
+        return _quorumOf(_s().rules);
     }
 
     /// @notice Votes needed per system for the next release: all active builders before genesis, else k.
@@ -447,12 +437,12 @@ contract SeedRegistry is
 
     /// @notice Whether a release has been finalised (after which the threshold is k).
     function genesisDone() external view returns (bool) {
-        return _rules(_s()).genesisDone;
+        return _s().rules & GENESIS_BIT != 0;
     }
 
     /// @notice TAG_* bits that must be pairwise distinct among active builders.
     function independencePolicy() external view returns (uint8) {
-        return _rules(_s()).independencePolicy;
+        return _policyOf(_s().rules);
     }
 
     /// @notice The required systems, ascending: the leaves of every release root, in order.
@@ -467,21 +457,21 @@ contract SeedRegistry is
 
     /// @notice Number of builder ids assigned so far (active or revoked).
     function builderCount() external view returns (uint8) {
-        return _rules(_s()).builderCount;
+        return _builderCountOf(_s().rules);
     }
 
     /// @notice A builder by id; reverts with `UnknownBuilder` for an unassigned id.
     function builder(uint8 builderId) external view returns (Builder memory) {
         RegistryStorage storage $ = _s();
-        Rules memory r = _rules($);
-        if (builderId >= r.builderCount) revert UnknownBuilder(builderId);
+        uint256 rw = $.rules;
+        if (builderId >= _builderCountOf(rw)) revert UnknownBuilder(builderId);
         BuilderRecord storage b = $.builders[builderId];
         return Builder({
             signer: b.signer,
             organisation: b.organisation,
             jurisdiction: b.jurisdiction,
             infrastructure: b.infrastructure,
-            active: (r.activeMask >> builderId) & 1 == 1
+            active: (rw >> builderId) & 1 == 1
         });
     }
 
@@ -492,7 +482,7 @@ contract SeedRegistry is
 
     /// @notice Bitmap of active builders.
     function activeBuilderMask() external view returns (uint64) {
-        return _rules(_s()).activeMask;
+        return uint64(_s().rules);
     }
 
     /// @notice Bitmap of builders that voted (any digest) on (commit, system).
@@ -774,8 +764,8 @@ contract SeedRegistry is
             if (word & FINAL == 0) rel.votes[g] = word | FINAL;
         }
         bytes32 root = ReleaseRoot.rootUnchecked(names, digests);
-        bool genesis = (rw >> 80) & 1 == 0;
-        if (genesis) $.rules = rw | (1 << 80);
+        bool genesis = rw & GENESIS_BIT == 0;
+        if (genesis) $.rules = rw | GENESIS_BIT;
         uint32 version = _rulesVersionOf(rw);
         emit ReleaseFinalised(commit, root, names, digests, counted, version, genesis);
         $.ledger.record(commit, root, version);
@@ -806,7 +796,7 @@ contract SeedRegistry is
     {
         if (number != 0) {
             uint256 count = _systemCountOf(rw);
-            uint256 systems = rw >> 136;
+            uint256 systems = rw >> SYSTEMS_SHIFT;
             for (uint256 i; i < count; ++i) {
                 if ((systems >> (8 * i)) & 0xff == number) return i;
             }
@@ -833,23 +823,22 @@ contract SeedRegistry is
 
     function _addBuilder(
         RegistryStorage storage $,
-        Rules memory r,
+        uint256 rw,
         address signer,
         bytes32 organisation,
         bytes32 jurisdiction,
         bytes32 infrastructure
-    ) private returns (uint8 id) {
-        if (r.builderCount >= MAX_BUILDERS) revert TooManyBuilders();
+    ) private returns (uint256, uint8 id) {
+        id = _builderCountOf(rw);
+        if (id >= MAX_BUILDERS) revert TooManyBuilders();
         _requireFreshSigner($, signer);
-        id = r.builderCount;
-        _checkIndependence(
-            $, r.activeMask, r.independencePolicy, id, organisation, jurisdiction, infrastructure
-        );
+        _checkIndependence($, uint64(rw), _policyOf(rw), id, organisation, jurisdiction, infrastructure);
         $.builders[id] = BuilderRecord(signer, organisation, jurisdiction, infrastructure);
         $.signerRecord[signer] = uint256(id) + 1;
-        r.builderCount = id + 1;
-        r.activeMask |= uint64(1) << id;
-        emit BuilderAdded(id, signer, organisation, jurisdiction, infrastructure, r.rulesVersion);
+        // One more builder (the count cannot overflow: it is below 64), active.
+        rw = (rw + (uint256(1) << COUNT_SHIFT)) | (uint256(1) << id);
+        emit BuilderAdded(id, signer, organisation, jurisdiction, infrastructure, _rulesVersionOf(rw));
+        return (rw, id);
     }
 
     /// @dev Reverts unless builder `id`'s tags are non-zero and distinct from those of every builder in
@@ -888,16 +877,19 @@ contract SeedRegistry is
         if (policy & tag != 0 && value == bytes32(0)) revert IndependenceViolation(id, id, tag);
     }
 
-    function _checkQuorum(Rules memory r, uint8 quorum_) private pure {
+    function _checkQuorum(uint256 rw, uint8 quorum_) private pure {
         // casting to 'uint8' is safe because a popcount of 64 bits is at most 64
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint8 active = uint8(_popcount(r.activeMask));
+        uint8 active = uint8(_popcount(uint64(rw)));
         if (quorum_ == 0 || quorum_ > active) revert QuorumOutOfRange(quorum_, active);
     }
 
-    /// @dev Validates `systems`, assigns permanent numbers to names never required before, packs the numbers
-    /// into `r` and emits `RequiredSystemsChanged` with `r.rulesVersion`.
-    function _setSystems(RegistryStorage storage $, Rules memory r, string[] calldata systems) private {
+    /// @dev Validates `systems`, assigns permanent numbers to names never required before, returns `rw` with
+    /// the numbers packed in and emits `RequiredSystemsChanged` with its rules version.
+    function _setSystems(RegistryStorage storage $, uint256 rw, string[] calldata systems)
+        private
+        returns (uint256)
+    {
         uint256 count = systems.length;
         if (count > MAX_REQUIRED_SYSTEMS) revert TooManySystems();
         ReleaseRoot.checkSystems(systems);
@@ -916,18 +908,17 @@ contract SeedRegistry is
             }
             packed |= n << (8 * i);
         }
-        // casting to 'uint8' is safe because both are at most 255
+        // casting to 'uint8' is safe because at most 255 numbers are assigned
         // forge-lint: disable-next-line(unsafe-typecast)
         $.systemNumberCount = uint8(assigned);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        r.systemCount = uint8(count);
-        r.systems = packed;
-        emit RequiredSystemsChanged(systems, r.rulesVersion);
+        rw = (rw & type(uint128).max) | (count << COUNT_SYSTEMS_SHIFT) | (packed << SYSTEMS_SHIFT);
+        emit RequiredSystemsChanged(systems, _rulesVersionOf(rw));
+        return rw;
     }
 
-    function _requireActive(Rules memory r, uint8 builderId) private pure {
-        if (builderId >= r.builderCount) revert UnknownBuilder(builderId);
-        if ((r.activeMask >> builderId) & 1 == 0) revert BuilderNotActive(builderId);
+    function _requireActive(uint256 rw, uint8 builderId) private pure {
+        if (builderId >= _builderCountOf(rw)) revert UnknownBuilder(builderId);
+        if ((rw >> builderId) & 1 == 0) revert BuilderNotActive(builderId);
     }
 
     function _requireFreshSigner(RegistryStorage storage $, address signer) private view {
@@ -945,42 +936,46 @@ contract SeedRegistry is
 
     // ------------------------------------------------------------------ internals: rules word
 
-    function _rules(RegistryStorage storage $) private view returns (Rules memory r) {
-        uint256 w = $.rules;
-        // casting is safe because each field is masked to its width by the cast itself (bit packing)
-        // forge-lint: disable-start(unsafe-typecast)
-        r.activeMask = uint64(w);
-        r.quorum = uint8(w >> 64);
-        r.independencePolicy = uint8(w >> 72);
-        r.genesisDone = uint8(w >> 80) != 0;
-        r.builderCount = uint8(w >> 88);
-        r.rulesVersion = uint32(w >> 96);
-        r.systemCount = uint8(w >> 128);
-        // forge-lint: disable-end(unsafe-typecast)
-        r.systems = w >> 136;
+    function _quorumOf(uint256 rw) private pure returns (uint8) {
+        // casting to 'uint8' is safe because it extracts the 8-bit quorum field
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint8(rw >> QUORUM_SHIFT);
     }
 
-    function _storeRules(RegistryStorage storage $, Rules memory r) private {
-        $.rules = uint256(r.activeMask) | (uint256(r.quorum) << 64) | (uint256(r.independencePolicy) << 72)
-            | ((r.genesisDone ? uint256(1) : 0) << 80) | (uint256(r.builderCount) << 88)
-            | (uint256(r.rulesVersion) << 96) | (uint256(r.systemCount) << 128) | (r.systems << 136);
+    function _policyOf(uint256 rw) private pure returns (uint8) {
+        // casting to 'uint8' is safe because it extracts the 8-bit policy field
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint8(rw >> POLICY_SHIFT);
+    }
+
+    function _builderCountOf(uint256 rw) private pure returns (uint8) {
+        // casting to 'uint8' is safe because it extracts the 8-bit builder count field
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint8(rw >> COUNT_SHIFT);
+    }
+
+    /// @dev Increments the rules version (it would take 2^32 rule changes to carry into the next field).
+    function _bumpVersion(uint256 rw) private pure returns (uint256) {
+        unchecked {
+            return rw + (uint256(1) << VERSION_SHIFT);
+        }
     }
 
     /// @dev The number of the i-th required system, from the rules word.
     function _systemAt(uint256 rw, uint256 i) private pure returns (uint256) {
         unchecked {
-            return (rw >> (136 + 8 * i)) & 0xff;
+            return (rw >> (SYSTEMS_SHIFT + 8 * i)) & 0xff;
         }
     }
 
     function _systemCountOf(uint256 rw) private pure returns (uint256) {
-        return (rw >> 128) & 0xff;
+        return (rw >> COUNT_SYSTEMS_SHIFT) & 0xff;
     }
 
     function _rulesVersionOf(uint256 rw) private pure returns (uint32) {
         // casting to 'uint32' is safe because it extracts the 32-bit rules version field
         // forge-lint: disable-next-line(unsafe-typecast)
-        return uint32(rw >> 96);
+        return uint32(rw >> VERSION_SHIFT);
     }
 
     // ------------------------------------------------------------------ internals: arithmetic and plumbing
@@ -989,7 +984,7 @@ contract SeedRegistry is
     function _thresholdOf(uint256 rw) private pure returns (uint256) {
         // casting to 'uint64' is safe because it extracts the 64-bit active mask
         // forge-lint: disable-next-line(unsafe-typecast)
-        return (rw >> 80) & 1 != 0 ? (rw >> 64) & 0xff : _popcount(uint64(rw));
+        return rw & GENESIS_BIT != 0 ? _quorumOf(rw) : _popcount(uint64(rw));
     }
 
     /// @dev At least `thr` of `voters` are active. A zero threshold (no active builder) never passes.
