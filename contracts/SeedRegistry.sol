@@ -59,6 +59,9 @@ contract SeedRegistry is
     uint256 private constant SYSTEMS_PER_WORD = 3;
     uint256 private constant LANE_BITS = 80;
     uint256 private constant LANE_MASK = (1 << 80) - 1;
+    uint256 private constant MASK64 = (1 << 64) - 1;
+    /// @dev Packed vote (see `_vote`): the digest is the lane's leader.
+    uint256 private constant IS_LEADER = 1 << 40;
     /// @dev Lane flag: some builder voted a digest other than the leader; leader voters are in `leaderVoters`.
     uint256 private constant SPLIT = 1;
     /// @dev Lane flag: `altDigest` holds a non-leader digest that reached quorum.
@@ -94,8 +97,9 @@ contract SeedRegistry is
         // signer => (builderId + 1) | RETIRED; 0 = never registered.
         mapping(address signer => uint256) signerRecord;
         mapping(uint256 builderId => BuilderRecord) builders;
-        // keccak256(bytes(system)) => permanent system number (1..255); 0 = never required.
-        mapping(bytes32 systemId => uint8) systemNumber;
+        // keccak256(bytes(system)) => permanent system number (1..255, low byte; 0 = never required) and, in
+        // the next byte, its index in the required list when last set (checked against the rules word).
+        mapping(bytes32 systemId => uint16) systemNumber;
         mapping(uint256 systemNumber => string) systemName;
         // All votes on a release, by commit.
         mapping(bytes32 commit => Release) releases;
@@ -123,26 +127,6 @@ contract SeedRegistry is
         bytes32 organisation;
         bytes32 jurisdiction;
         bytes32 infrastructure;
-    }
-
-    /// @dev One vote being processed (a memory struct keeps the stack shallow).
-    struct Ballot {
-        uint256 rules; // the rules word
-        bytes32 commit;
-        bytes32 systemId;
-        bytes32 digest;
-        uint256 number; // permanent system number
-        uint256 index; // position among the required systems
-        uint256 group; // vote word index
-        uint256 shift; // lane offset in the word
-        uint256 word; // the vote word as read
-        uint256 flags; // lane flags
-        uint64 voted; // lane voted bitmap before this vote
-        uint64 bit; // 1 << builderId
-        uint64 before; // voters of `digest` before this vote
-        uint64 voters; // voters of `digest` after this vote
-        uint8 builderId;
-        bool isLeader; // `digest` is the leader digest
     }
 
     /// @notice The ledger passed to `initialize` is not a contract.
@@ -216,9 +200,10 @@ contract SeedRegistry is
         bytes32 statementDigest
     ) external {
         _checkVoteFields(commit, manifestDigest, imageDigest, statementDigest);
-        _vote(
-            msg.sender, commit, system, keccak256(bytes(system)), manifestDigest, imageDigest, statementDigest
-        );
+        bytes32 systemId = _idOf(system);
+        uint256 ctx = _locate(_s(), msg.sender, systemId, system);
+        uint256 data = _attestedData(system, manifestDigest, imageDigest, statementDigest);
+        _vote(msg.sender, commit, systemId, manifestDigest, ctx, data);
     }
 
     /// @notice Submits one builder-signed vote (EIP-712); anyone may relay it.
@@ -249,13 +234,14 @@ contract SeedRegistry is
         uint256 count = _systemCountOf(rw);
         if (manifestDigests.length != count) revert LengthMismatch(count, manifestDigests.length);
         uint256 thr = _thresholdOf(rw);
-        uint64 active = uint64(rw);
         uint64[] memory counted = new uint64[](count);
         for (uint256 i; i < count; ++i) {
             uint256 n = _systemAt(rw, i);
-            uint64 v = _candidateVoters(rel, commit, n, manifestDigests[i]);
-            if (!_quorate(v, active, thr)) revert QuorumNotReached($.systemName[n], manifestDigests[i]);
-            counted[i] = v & active;
+            uint256 v = _candidateVoters(rel, commit, n, manifestDigests[i]);
+            if (!_quorate(v, rw, thr)) revert QuorumNotReached($.systemName[n], manifestDigests[i]);
+            // casting to 'uint64' is safe because voter bitmaps have 64 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            counted[i] = uint64(v & rw);
         }
         if ($.ledger.rootOf(commit) != bytes32(0)) revert AlreadyFinalised(commit);
         _finalise($, rel, rw, commit, manifestDigests, counted, type(uint256).max);
@@ -265,7 +251,7 @@ contract SeedRegistry is
     function _candidateVoters(Release storage rel, bytes32 commit, uint256 n, bytes32 digest)
         private
         view
-        returns (uint64)
+        returns (uint256)
     {
         (uint256 g, uint256 shift) = _slotOf(n);
         uint256 word = rel.votes[g];
@@ -488,7 +474,7 @@ contract SeedRegistry is
     /// @notice Bitmap of builders that voted (any digest) on (commit, system).
     function votedMask(bytes32 commit, string calldata system) external view returns (uint64) {
         RegistryStorage storage $ = _s();
-        uint256 n = $.systemNumber[keccak256(bytes(system))];
+        uint256 n = $.systemNumber[_idOf(system)] & 0xff;
         if (n == 0) return 0;
         (uint256 g, uint256 shift) = _slotOf(n);
         // casting to 'uint64' is safe because it extracts the lane's 64-bit voted bitmap
@@ -503,12 +489,14 @@ contract SeedRegistry is
         returns (uint64)
     {
         RegistryStorage storage $ = _s();
-        uint256 n = $.systemNumber[keccak256(bytes(system))];
+        uint256 n = $.systemNumber[_idOf(system)] & 0xff;
         if (n == 0 || manifestDigest == bytes32(0)) return 0;
         Release storage rel = $.releases[commit];
         if (rel.leaderDigest[n] == manifestDigest) {
             (uint256 g, uint256 shift) = _slotOf(n);
-            return _leaderVotersOf(rel, n, rel.votes[g] >> shift);
+            // casting to 'uint64' is safe because voter bitmaps have 64 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            return uint64(_leaderVotersOf(rel, n, rel.votes[g] >> shift));
         }
         return rel.otherVoters[manifestDigest][n];
     }
@@ -520,7 +508,7 @@ contract SeedRegistry is
         returns (bool)
     {
         uint256 rw = _s().rules;
-        return _quorate(votersFor(commit, system, manifestDigest), uint64(rw), _thresholdOf(rw));
+        return _quorate(votersFor(commit, system, manifestDigest), rw, _thresholdOf(rw));
     }
 
     /// @notice Whether the release has an entry in the ledger.
@@ -549,11 +537,13 @@ contract SeedRegistry is
         // A deadline is a coarse expiry (hours or days); validator influence over the timestamp is irrelevant.
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > v.deadline) revert SignatureExpired(v.deadline, block.timestamp);
-        bytes32 systemId = keccak256(bytes(v.system));
+        bytes32 systemId = _idOf(v.system);
         (address recovered, ECDSA.RecoverError err,) =
             ECDSA.tryRecoverCalldata(_hashVote(v, systemId), v.signature);
         if (err != ECDSA.RecoverError.NoError || recovered != v.signer) revert InvalidSignature(v.signer);
-        _vote(v.signer, v.commit, v.system, systemId, v.manifestDigest, v.imageDigest, v.statementDigest);
+        uint256 ctx = _locate(_s(), v.signer, systemId, v.system);
+        uint256 data = _attestedData(v.system, v.manifestDigest, v.imageDigest, v.statementDigest);
+        _vote(v.signer, v.commit, systemId, v.manifestDigest, ctx, data);
     }
 
     function _checkVoteFields(
@@ -568,179 +558,274 @@ contract SeedRegistry is
         }
     }
 
-    /// @dev Records one authenticated vote, then finalises the release if this vote completes it.
+    /// @dev Records one vote already authenticated as `signer`'s, then finalises the release if this vote
+    /// completes it. `ctx` comes from `_locate` and `data` from `_attestedData`.
+    ///
+    /// The vote travels as one packed word (`res`) rather than a memory struct, which keeps the hot path
+    /// short: bits 0..7 builder id, 8..15 system number, 16..23 index among the required systems, 24..39
+    /// lane flags after the vote, bit 40 "digest is the leader", 64..127 the lane's voted bitmap before the
+    /// vote, 128..191 voters of the digest before the vote, 192..255 voters of the digest after it.
     function _vote(
         address signer,
         bytes32 commit,
-        string calldata system,
         bytes32 systemId,
+        bytes32 digest,
+        uint256 ctx,
+        uint256 data
+    ) private {
+        (Release storage rel, uint256 word, uint256 res) = _count(_s(), ctx, digest, commit, systemId);
+        if (res == 0) return; // identical re-submission: no double count, no event
+
+        _logAttested(data, res, commit, systemId, signer);
+        // A digest that some earlier voter did not vote.
+        if ((res >> 64) & ~(res >> 128) & MASK64 != 0) {
+            // casting to 'uint8' is safe because the low byte of `res` is the builder id
+            // forge-lint: disable-next-line(unsafe-typecast)
+            emit Disagreement(commit, systemId, uint8(res), digest);
+        }
+        _settle(rel, _s().rules, word, res, commit, systemId, digest);
+    }
+
+    /// @dev Allocates and fills the data of `Attested` except the builder id: (builderId, string offset,
+    /// manifest, image, statement, system length, system bytes zero-padded). Returns its memory address.
+    function _attestedData(
+        string calldata system,
         bytes32 manifestDigest,
         bytes32 imageDigest,
         bytes32 statementDigest
-    ) private {
-        RegistryStorage storage $ = _s();
-        Ballot memory b;
-        b.rules = $.rules;
-        b.builderId = _builderIdOf($, signer);
-        b.bit = uint64(1) << b.builderId;
-        if (uint64(b.rules) & b.bit == 0) revert BuilderNotActive(b.builderId);
-        b.commit = commit;
-        b.systemId = systemId;
-        b.digest = manifestDigest;
-        b.number = $.systemNumber[systemId];
-        b.index = _requiredIndex(b.rules, b.number, system);
-        Release storage rel = $.releases[commit];
-        if (!_count(rel, b)) return; // identical re-submission: no double count, no event
-
-        emit Attested(
-            commit, systemId, signer, b.builderId, system, manifestDigest, imageDigest, statementDigest
-        );
-        // A digest that some earlier voter did not vote.
-        if (b.voted & ~b.before != 0) emit Disagreement(commit, systemId, b.builderId, manifestDigest);
-        _settle($, rel, b);
+    ) private pure returns (uint256 p) {
+        assembly ("memory-safe") {
+            p := mload(0x40)
+            let padded := and(add(system.length, 31), not(31))
+            mstore(0x40, add(p, add(0xc0, padded)))
+            mstore(add(p, 0x20), 0xa0)
+            mstore(add(p, 0x40), manifestDigest)
+            mstore(add(p, 0x60), imageDigest)
+            mstore(add(p, 0x80), statementDigest)
+            mstore(add(p, add(0xa0, padded)), 0) // zero the padding of the last data word
+            mstore(add(p, 0xa0), system.length)
+            calldatacopy(add(p, 0xc0), system.offset, system.length)
+        }
     }
 
-    /// @dev Reads the vote word and adds the vote to the digest's voters (storage writes other than the word
-    /// itself happen here). Returns false for an identical re-submission; reverts `ConflictingVote` if the
-    /// builder voted another digest.
-    function _count(Release storage rel, Ballot memory b) private returns (bool) {
-        uint256 n = b.number;
-        (b.group, b.shift) = _slotOf(n);
-        b.word = rel.votes[b.group];
-        uint256 lane = b.word >> b.shift;
-        // casting to 'uint64' is safe because it extracts the lane's 64-bit voted bitmap
+    /// @dev `emit Attested(commit, systemId, signer, builderId, ...)` with the data from `_attestedData`.
+    function _logAttested(uint256 p, uint256 res, bytes32 commit, bytes32 systemId, address signer) private {
+        bytes32 topic = Attested.selector;
+        assembly ("memory-safe") {
+            mstore(p, and(res, 0xff))
+            log4(p, add(0xc0, and(add(mload(add(p, 0xa0)), 31), not(31))), topic, commit, systemId, signer)
+        }
+    }
+
+    /// @dev keccak256 of a calldata string, without allocating memory.
+    function _idOf(string calldata s) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            calldatacopy(p, s.offset, s.length)
+            h := keccak256(p, s.length)
+        }
+    }
+
+    /// @dev Authorises the vote: `signer` is the current key of an active builder and `systemId` a required
+    /// system. Returns builder id | system number << 8 | index among the required systems << 16.
+    function _locate(RegistryStorage storage $, address signer, bytes32 systemId, string calldata system)
+        private
+        view
+        returns (uint256)
+    {
+        uint256 rw = $.rules;
+        uint256 id = _builderIdOf($, signer);
+        // casting to 'uint8' is safe because builder ids are below 64
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint64 voted = uint64(lane);
-        uint256 flags = (lane >> 64) & 0xffff;
-        uint64 bit = b.bit;
-        bytes32 digest = b.digest;
-        uint64 before;
-        bool isLeader = true;
+        if ((rw >> id) & 1 == 0) revert BuilderNotActive(uint8(id));
+        // The system's entry caches its index in the required list; it is only trusted if the rules word
+        // agrees (entries of systems no longer required keep stale indices).
+        uint256 entry = $.systemNumber[systemId];
+        uint256 number = entry & 0xff;
+        uint256 index = entry >> 8;
+        if (number == 0 || index >= _systemCountOf(rw) || _systemAt(rw, index) != number) {
+            revert UnknownSystem(system);
+        }
+        return id | (number << 8) | (index << 16);
+    }
+
+    /// @dev Reads the vote word of the release and adds the vote to the digest's voters (storage writes other
+    /// than the word itself happen here). Returns the release, the word as read and the packed vote (see
+    /// `_vote`), or `res == 0` for an identical re-submission; reverts `ConflictingVote` if the builder voted
+    /// another digest.
+    function _count(RegistryStorage storage $, uint256 ctx, bytes32 digest, bytes32 commit, bytes32 systemId)
+        private
+        returns (Release storage rel, uint256 word, uint256 res)
+    {
+        rel = $.releases[commit];
+        uint256 n = (ctx >> 8) & 0xff;
+        uint256 voted;
+        uint256 flags;
+        {
+            (uint256 g, uint256 shift) = _slotOf(n);
+            word = rel.votes[g];
+            uint256 lane = word >> shift;
+            voted = lane & MASK64;
+            flags = (lane >> 64) & 0xffff;
+        }
+        uint256 bit = uint256(1) << (ctx & 0xff);
+        uint256 before;
+        res = ctx | (voted << 64);
         if (voted == 0) {
             rel.leaderDigest[n] = digest;
+            res |= IS_LEADER;
         } else if (rel.leaderDigest[n] == digest) {
             before = flags & SPLIT != 0 ? rel.leaderVoters[n] : voted;
-        } else {
-            isLeader = false;
-            before = rel.otherVoters[digest][n];
+            res |= IS_LEADER;
         }
-        if (before & bit != 0) return false;
-        if (voted & bit != 0) revert ConflictingVote(b.commit, b.systemId, b.builderId);
+        if (res & IS_LEADER == 0) before = rel.otherVoters[digest][n];
+        if (before & bit != 0) return (rel, word, 0);
+        // casting to 'uint8' is safe because the low byte of `ctx` is the builder id
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (voted & bit != 0) revert ConflictingVote(commit, systemId, uint8(ctx));
 
-        uint64 voters = before | bit;
-        if (isLeader) {
-            if (flags & SPLIT != 0) rel.leaderVoters[n] = voters;
+        uint256 voters = before | bit;
+        if (res & IS_LEADER != 0) {
+            // casting to 'uint64' is safe because voter bitmaps have 64 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (flags & SPLIT != 0) rel.leaderVoters[n] = uint64(voters);
         } else {
             if (flags & SPLIT == 0) {
                 // First disagreement: everyone who voted so far voted the leader.
-                rel.leaderVoters[n] = voted;
+                // forge-lint: disable-next-line(unsafe-typecast)
+                rel.leaderVoters[n] = uint64(voted);
                 flags |= SPLIT;
             }
-            rel.otherVoters[digest][n] = voters;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            rel.otherVoters[digest][n] = uint64(voters);
         }
-        b.voted = voted;
-        b.flags = flags;
-        b.before = before;
-        b.voters = voters;
-        b.isLeader = isLeader;
-        return true;
+        res |= (flags << 24) | (before << 128) | (voters << 192);
     }
 
     /// @dev Writes the vote word and decides what the vote completes: nothing, the system's quorum, or the
     /// release. Late votes (the release is final) are recorded and never re-finalise.
-    function _settle(RegistryStorage storage $, Release storage rel, Ballot memory b) private {
-        uint256 thr = _thresholdOf(b.rules);
-        uint64 active = uint64(b.rules);
+    function _settle(
+        Release storage rel,
+        uint256 rw,
+        uint256 word,
+        uint256 res,
+        bytes32 commit,
+        bytes32 systemId,
+        bytes32 digest
+    ) private {
+        uint256 thr = _thresholdOf(rw);
         uint256 status = _LACKING;
-        Scan memory scan;
-        bool quorate = b.word & FINAL == 0 && _quorate(b.voters, active, thr);
+        bool quorate = word & FINAL == 0 && _quorate(res >> 192, rw, thr);
         if (quorate) {
-            (status, scan) = _scanOthers(rel, b, thr);
-            if (status == _ALL_QUORATE && $.ledger.rootOf(b.commit) != bytes32(0)) status = _FINAL;
+            status = _scanOthers(rel, rw, word, res, thr);
+            if (status == _ALL_QUORATE && _s().ledger.rootOf(commit) != bytes32(0)) status = _FINAL;
         }
         if (status != _LACKING) {
-            b.word |= FINAL;
-        } else if (quorate && !_quorate(b.before, active, thr)) {
+            word |= FINAL;
+        } else if (quorate && !_quorate((res >> 128) & MASK64, rw, thr)) {
             // This vote made the system quorate without completing the release.
-            if (!b.isLeader) {
-                rel.altDigest[b.number] = b.digest;
-                b.flags |= ALT;
+            if (res & IS_LEADER == 0) {
+                rel.altDigest[(res >> 8) & 0xff] = digest;
+                res |= ALT << 24;
             }
-            emit SystemQuorumReached(b.commit, b.systemId, b.digest, b.voters & active);
+            // casting to 'uint64' is safe because voter bitmaps have 64 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            emit SystemQuorumReached(commit, systemId, digest, uint64((res >> 192) & rw));
         }
-        uint256 lane = uint256(b.voted | b.bit) | (b.flags << 64);
-        rel.votes[b.group] = (b.word & ~(LANE_MASK << b.shift)) | (lane << b.shift);
-
-        if (status == _ALL_QUORATE) {
-            _gather(rel, b, scan);
-            _finalise($, rel, b.rules, b.commit, scan.digests, scan.voters, b.group);
-        }
+        _writeLane(rel, word, res);
+        if (status == _ALL_QUORATE) _finaliseVote(_s(), rel, rw, commit, digest, res, thr);
     }
 
-    /// @dev What `_scanOthers` learnt about each required system: its counted voters and, as a marker, a
-    /// non-zero `digests[i]` where the alternative digest (not the leader) is the quorate one.
-    struct Scan {
-        bytes32[] digests;
-        uint64[] voters;
+    /// @dev Stores the vote word with the ballot's lane updated (builder added to the voted bitmap, flags).
+    function _writeLane(Release storage rel, uint256 word, uint256 res) private {
+        (uint256 g, uint256 shift) = _slotOf((res >> 8) & 0xff);
+        uint256 lane = ((res >> 64) & MASK64) | (uint256(1) << (res & 0xff)) | (((res >> 24) & 0xffff) << 64);
+        rel.votes[g] = (word & ~(LANE_MASK << shift)) | (lane << shift);
     }
 
     /// @dev Whether every required system other than the ballot's has a quorate digest (`_ALL_QUORATE`), one
     /// lacks it (`_LACKING`), or the release carries the final flag (`_FINAL`). Starts after the ballot's
     /// system and wraps around (votes tend to arrive in system order, so the first system checked is the one
     /// most likely to lack quorum), and stops at the first lacking system.
-    function _scanOthers(Release storage rel, Ballot memory b, uint256 thr)
-        private
-        view
-        returns (uint256 status, Scan memory scan)
-    {
-        uint256 count = _systemCountOf(b.rules);
-        scan.digests = new bytes32[](count);
-        scan.voters = new uint64[](count);
-        uint256 i = b.index;
-        for (uint256 k = 1; k < count; ++k) {
-            i = i + 1 == count ? 0 : i + 1;
-            status = _scanOne(rel, b, scan, i, thr);
-            if (status != _ALL_QUORATE) return (status, scan);
-        }
-        return (_ALL_QUORATE, scan);
-    }
-
-    /// @dev One step of `_scanOthers`: the status of the i-th required system, recorded in `scan`.
-    function _scanOne(Release storage rel, Ballot memory b, Scan memory scan, uint256 i, uint256 thr)
+    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 thr)
         private
         view
         returns (uint256)
     {
-        uint256 n = _systemAt(b.rules, i);
-        (uint256 g, uint256 shift) = _slotOf(n);
-        uint256 word = g == b.group ? b.word : rel.votes[g];
-        if (word & FINAL != 0) return _FINAL;
-        uint256 lane = word >> shift;
-        uint64 active = uint64(b.rules);
-        uint64 v = _leaderVotersOf(rel, n, lane);
-        if (!_quorate(v, active, thr)) {
-            if ((lane >> 64) & ALT == 0) return _LACKING;
-            v = rel.otherVoters[rel.altDigest[n]][n];
-            if (!_quorate(v, active, thr)) return _LACKING;
-            scan.digests[i] = bytes32(uint256(1));
+        uint256 count = _systemCountOf(rw);
+        uint256 i = (res >> 16) & 0xff;
+        (uint256 ownGroup,) = _slotOf((res >> 8) & 0xff);
+        for (uint256 k = 1; k < count; ++k) {
+            i = i + 1 == count ? 0 : i + 1;
+            uint256 n = _systemAt(rw, i);
+            uint256 lane;
+            {
+                (uint256 g, uint256 shift) = _slotOf(n);
+                uint256 w = g == ownGroup ? word : rel.votes[g];
+                if (w & FINAL != 0) return _FINAL;
+                lane = w >> shift;
+            }
+            (bool ok,,) = _systemQuorum(rel, n, lane, rw, thr);
+            if (!ok) return _LACKING;
         }
-        scan.voters[i] = v & active;
         return _ALL_QUORATE;
     }
 
-    /// @dev Completes `scan` with the ballot's own system and reads the quorate digest of the others: the
-    /// leader, or the alternative where the scan marked it.
-    function _gather(Release storage rel, Ballot memory b, Scan memory scan) private view {
-        bytes32[] memory digests = scan.digests;
-        for (uint256 i; i < digests.length; ++i) {
-            if (i == b.index) {
-                digests[i] = b.digest;
-                scan.voters[i] = b.voters & uint64(b.rules);
+    /// @dev Whether system `n` of a release has a quorate digest, given its lane: the leader, else the
+    /// alternative digest; returns that digest's voters and whether it is the alternative.
+    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 thr)
+        private
+        view
+        returns (bool ok, bool alt, uint256 voters)
+    {
+        voters = _leaderVotersOf(rel, n, lane);
+        if (_quorate(voters, rw, thr)) return (true, false, voters);
+        if ((lane >> 64) & ALT == 0) return (false, false, voters);
+        voters = rel.otherVoters[rel.altDigest[n]][n];
+        return (_quorate(voters, rw, thr), true, voters);
+    }
+
+    /// @dev The vote completed the release: collects each system's quorate digest and counted voters (the
+    /// storage it reads is warm from the scan) and finalises.
+    function _finaliseVote(
+        RegistryStorage storage $,
+        Release storage rel,
+        uint256 rw,
+        bytes32 commit,
+        bytes32 digest,
+        uint256 res,
+        uint256 thr
+    ) private {
+        uint256 count = _systemCountOf(rw);
+        bytes32[] memory digests = new bytes32[](count);
+        uint64[] memory counted = new uint64[](count);
+        uint256 own = (res >> 16) & 0xff;
+        for (uint256 i; i < count; ++i) {
+            uint256 voters;
+            if (i == own) {
+                digests[i] = digest;
+                voters = res >> 192;
             } else {
-                uint256 n = _systemAt(b.rules, i);
-                digests[i] = digests[i] == bytes32(0) ? rel.leaderDigest[n] : rel.altDigest[n];
+                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), rw, thr);
             }
+            // casting to 'uint64' is safe because voter bitmaps have 64 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            counted[i] = uint64(voters & rw);
         }
+        (uint256 ownGroup,) = _slotOf((res >> 8) & 0xff);
+        _finalise($, rel, rw, commit, digests, counted, ownGroup);
+    }
+
+    /// @dev The quorate digest of system `n` of a release (known to have one) and its voters.
+    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 thr)
+        private
+        view
+        returns (bytes32 digest, uint256 voters)
+    {
+        (uint256 g, uint256 shift) = _slotOf(n);
+        bool alt;
+        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, thr);
+        digest = alt ? rel.altDigest[n] : rel.leaderDigest[n];
     }
 
     /// @dev Flags every vote word of the release final (`skipGroup` is already flagged), completes genesis,
@@ -788,27 +873,9 @@ contract SeedRegistry is
         );
     }
 
-    /// @dev Position of system `number` among the required systems; reverts `UnknownSystem` if absent.
-    function _requiredIndex(uint256 rw, uint256 number, string calldata system)
-        private
-        pure
-        returns (uint256)
-    {
-        if (number != 0) {
-            uint256 count = _systemCountOf(rw);
-            uint256 systems = rw >> SYSTEMS_SHIFT;
-            for (uint256 i; i < count; ++i) {
-                if ((systems >> (8 * i)) & 0xff == number) return i;
-            }
-        }
-        revert UnknownSystem(system);
-    }
-
     /// @dev Voters of the leader digest of system number `n` of a release, given the lane of its vote word.
-    function _leaderVotersOf(Release storage rel, uint256 n, uint256 lane) private view returns (uint64) {
-        // casting to 'uint64' is safe because it extracts the lane's 64-bit voted bitmap
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return (lane >> 64) & SPLIT != 0 ? rel.leaderVoters[n] : uint64(lane);
+    function _leaderVotersOf(Release storage rel, uint256 n, uint256 lane) private view returns (uint256) {
+        return (lane >> 64) & SPLIT != 0 ? rel.leaderVoters[n] : lane & MASK64;
     }
 
     /// @dev Vote word index and lane offset of system `number` (>= 1).
@@ -897,15 +964,15 @@ contract SeedRegistry is
         uint256 assigned = $.systemNumberCount;
         for (uint256 i; i < count; ++i) {
             bytes32 systemId = keccak256(bytes(systems[i]));
-            uint256 n = $.systemNumber[systemId];
+            uint256 n = $.systemNumber[systemId] & 0xff;
             if (n == 0) {
                 if (assigned == type(uint8).max) revert TooManySystems();
                 n = ++assigned;
-                // casting to 'uint8' is safe because assigned < 255 was checked above
-                // forge-lint: disable-next-line(unsafe-typecast)
-                $.systemNumber[systemId] = uint8(n);
                 $.systemName[n] = systems[i];
             }
+            // casting to 'uint16' is safe because n < 256 and i < 16
+            // forge-lint: disable-next-line(unsafe-typecast)
+            $.systemNumber[systemId] = uint16(n | (i << 8));
             packed |= n << (8 * i);
         }
         // casting to 'uint8' is safe because at most 255 numbers are assigned
@@ -987,17 +1054,19 @@ contract SeedRegistry is
         return rw & GENESIS_BIT != 0 ? _quorumOf(rw) : _popcount(uint64(rw));
     }
 
-    /// @dev At least `thr` of `voters` are active. A zero threshold (no active builder) never passes.
-    function _quorate(uint64 voters, uint64 activeMask, uint256 thr) private pure returns (bool) {
-        return thr != 0 && _popcount(voters & activeMask) >= thr;
+    /// @dev At least `thr` of `voters` are active (`rw` is the rules word: its low 64 bits are the active
+    /// mask). A zero threshold (no active builder) never passes.
+    function _quorate(uint256 voters, uint256 rw, uint256 thr) private pure returns (bool) {
+        return thr != 0 && _popcount(voters & rw & MASK64) >= thr;
     }
 
-    function _popcount(uint64 x) private pure returns (uint256) {
-        unchecked {
-            x -= (x >> 1) & 0x5555555555555555;
-            x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333);
-            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f;
-            return uint256((x * 0x0101010101010101) >> 56);
+    /// @dev Number of set bits of a 64-bit value.
+    function _popcount(uint256 x) private pure returns (uint256 c) {
+        assembly ("memory-safe") {
+            x := sub(x, and(shr(1, x), 0x5555555555555555))
+            x := add(and(x, 0x3333333333333333), and(shr(2, x), 0x3333333333333333))
+            x := and(add(x, shr(4, x)), 0x0f0f0f0f0f0f0f0f)
+            c := shr(56, and(mul(x, 0x0101010101010101), 0xffffffffffffffff))
         }
     }
 
