@@ -329,7 +329,7 @@ contract SeedRegistry is
         uint256 rw = $.rules;
         _requireActive(rw, builderId);
         _checkIndependence(
-            $, uint64(rw), _policyOf(rw), builderId, organisation, jurisdiction, infrastructure
+            $, _activeOf(rw), _policyOf(rw), builderId, organisation, jurisdiction, infrastructure
         );
         BuilderRecord storage b = $.builders[builderId];
         b.organisation = organisation;
@@ -367,7 +367,7 @@ contract SeedRegistry is
         if (policy > ALL_TAGS) revert InvalidIndependencePolicy(policy);
         RegistryStorage storage $ = _s();
         uint256 rw = $.rules;
-        uint64 active = uint64(rw);
+        uint64 active = _activeOf(rw);
         uint256 count = _builderCountOf(rw);
         for (uint256 id; id < count; ++id) {
             if ((active >> id) & 1 == 0) continue;
@@ -899,7 +899,7 @@ contract SeedRegistry is
         id = _builderCountOf(rw);
         if (id >= MAX_BUILDERS) revert TooManyBuilders();
         _requireFreshSigner($, signer);
-        _checkIndependence($, uint64(rw), _policyOf(rw), id, organisation, jurisdiction, infrastructure);
+        _checkIndependence($, _activeOf(rw), _policyOf(rw), id, organisation, jurisdiction, infrastructure);
         $.builders[id] = BuilderRecord(signer, organisation, jurisdiction, infrastructure);
         $.signerRecord[signer] = uint256(id) + 1;
         // One more builder (the count cannot overflow: it is below 64), active.
@@ -1002,6 +1002,12 @@ contract SeedRegistry is
     }
 
     // ------------------------------------------------------------------ internals: rules word
+
+    function _activeOf(uint256 rw) private pure returns (uint64) {
+        // casting to 'uint64' is safe because it extracts the 64-bit active mask
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint64(rw);
+    }
 
     function _quorumOf(uint256 rw) private pure returns (uint8) {
         // casting to 'uint8' is safe because it extracts the 8-bit quorum field

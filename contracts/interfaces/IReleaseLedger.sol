@@ -17,7 +17,11 @@ interface IReleaseLedger {
 
     /// @notice Emitted once per release, when it is recorded.
     event ReleaseRecorded(
-        bytes32 indexed commit, bytes32 indexed root, address indexed writer, uint32 rulesVersion, uint256 sequence
+        bytes32 indexed commit,
+        bytes32 indexed root,
+        address indexed writer,
+        uint32 rulesVersion,
+        uint256 sequence
     );
 
     /// @notice Emitted when governance hands the append permission to another contract.

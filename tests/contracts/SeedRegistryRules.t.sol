@@ -238,6 +238,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         // Policy 0, so tags may repeat; 65 builders do not fit 64-bit vote bitmaps.
         ISeedRegistry.Builder[] memory bs = new ISeedRegistry.Builder[](65);
         for (uint256 i; i < 65; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             bs[i] = ISeedRegistry.Builder(address(uint160(0x1000 + i)), 0, 0, 0, true);
         }
         _expectInitRevert(
@@ -339,6 +340,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         vm.startPrank(governance);
         registry.setIndependencePolicy(0);
         for (uint256 i = 3; i < 64; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             registry.addBuilder(address(uint160(0x5000 + i)), 0, 0, 0);
         }
         assertEq(registry.builderCount(), 64);
@@ -581,6 +583,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
 
         string[] memory sixteen = new string[](16);
         for (uint256 i; i < 16; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             sixteen[i] = string(abi.encodePacked("sys-", bytes1(uint8(0x61 + i))));
         }
         vm.expectRevert(ISeedRegistry.TooManySystems.selector);
@@ -623,6 +626,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
             uint256 n = 255 - assigned < 15 ? 255 - assigned : 15;
             string[] memory s = new string[](n);
             for (uint256 i; i < n; ++i) {
+                // forge-lint: disable-next-line(unsafe-typecast)
                 s[i] = string(abi.encodePacked("s", bytes2(uint16(next++))));
             }
             registry.setRequiredSystems(s);
@@ -687,6 +691,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         // The first word of the namespace is the packed rule set: active mask 0b111, k = 2, policy 7,
         // no genesis, 3 builders, rules version 1, 4 systems numbered 1..4.
         uint256 rules = uint256(vm.load(address(registry), expected));
+        // forge-lint: disable-start(unsafe-typecast)
         assertEq(uint64(rules), 7, "active mask");
         assertEq(uint8(rules >> 64), 2, "quorum");
         assertEq(uint8(rules >> 72), 7, "policy");
@@ -695,6 +700,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         assertEq(uint32(rules >> 96), 1, "rules version");
         assertEq(uint8(rules >> 128), 4, "system count");
         assertEq(uint32(rules >> 136), 0x04030201, "system numbers");
+        // forge-lint: disable-end(unsafe-typecast)
         // Nothing lives in the proxy's sequential slots.
         assertEq(vm.load(address(registry), bytes32(0)), bytes32(0));
         // The implementation's own namespace is untouched (its initialisers are disabled).

@@ -113,6 +113,7 @@ contract RegistryHandler is Test {
         ++calls;
         // Rarely: revocations are permanent and would otherwise soon leave nobody to vote.
         if (b % 3 != 0) return;
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint8 id = uint8((b / 3) % keys.length);
         if ((registry.activeBuilderMask() >> id) & 1 == 0) return;
         vm.prank(guardian);
@@ -131,6 +132,7 @@ contract RegistryHandler is Test {
 
     function rotate(uint256 b) external {
         ++calls;
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint8 id = uint8(b % keys.length);
         if ((registry.activeBuilderMask() >> id) & 1 == 0) return;
         uint256 fresh = nextKey++;
@@ -145,6 +147,7 @@ contract RegistryHandler is Test {
         uint256 active = _popcount(registry.activeBuilderMask());
         if (active == 0) return;
         vm.prank(governance);
+        // forge-lint: disable-next-line(unsafe-typecast)
         registry.setQuorum(uint8(k % active + 1));
     }
 
