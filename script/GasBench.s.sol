@@ -5,9 +5,17 @@ import {ISeedRegistry} from "../contracts/interfaces/ISeedRegistry.sol";
 import {Deployment, SeedDeployment} from "./Deploy.s.sol";
 import {DeployConfig, DeployConfigs} from "./DeployConfig.sol";
 import {EAS} from "@ethereum-attestation-service/eas-contracts/contracts/EAS.sol";
-import {AttestationRequest, AttestationRequestData} from "@ethereum-attestation-service/eas-contracts/contracts/IEAS.sol";
-import {ISchemaRegistry, SchemaRegistry} from "@ethereum-attestation-service/eas-contracts/contracts/SchemaRegistry.sol";
-import {ISchemaResolver} from "@ethereum-attestation-service/eas-contracts/contracts/resolver/ISchemaResolver.sol";
+import {
+    AttestationRequest,
+    AttestationRequestData
+} from "@ethereum-attestation-service/eas-contracts/contracts/IEAS.sol";
+import {
+    ISchemaRegistry,
+    SchemaRegistry
+} from "@ethereum-attestation-service/eas-contracts/contracts/SchemaRegistry.sol";
+import {
+    ISchemaResolver
+} from "@ethereum-attestation-service/eas-contracts/contracts/resolver/ISchemaResolver.sol";
 import {Script} from "forge-std/Script.sol";
 
 /// @title GasBench
@@ -84,7 +92,11 @@ contract GasBench is Script, SeedDeployment {
                     revocable: false,
                     refUID: bytes32(0),
                     data: abi.encode(
-                        keccak256("release-eas"), "x86_64-linux", _digest("manifest", 0), _digest("image", 0), _digest("statement", 0)
+                        keccak256("release-eas"),
+                        "x86_64-linux",
+                        _digest("manifest", 0),
+                        _digest("image", 0),
+                        _digest("statement", 0)
                     ),
                     value: 0
                 })
@@ -107,11 +119,15 @@ contract GasBench is Script, SeedDeployment {
     }
 
     /// @dev Every builder votes every system, builder by builder, as each builder's CI job would.
-    function _voteAll(ISeedRegistry registry, bytes32 commit, string[] memory systems, string memory label) private {
+    function _voteAll(ISeedRegistry registry, bytes32 commit, string[] memory systems, string memory label)
+        private
+    {
         for (uint32 b; b < BUILDERS; ++b) {
             vm.startBroadcast(DeployConfigs.anvilKey(DeployConfigs.FIRST_BUILDER_ACCOUNT + b));
             for (uint256 s; s < systems.length; ++s) {
-                registry.attest(commit, systems[s], _digest("manifest", s), _digest("image", b), _digest("statement", b));
+                registry.attest(
+                    commit, systems[s], _digest("manifest", s), _digest("image", b), _digest("statement", b)
+                );
                 labels.push(label);
             }
             vm.stopBroadcast();
