@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use alloy::primitives::Address;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 /// Release trust for reproducible Nix builds: builders attest bit-identical
@@ -42,6 +43,19 @@ pub enum Command {
     /// an unpacked tree (a seed image, a copied store), every store path is
     /// NAR-hashed without Nix. Both give the same bytes for the same closure.
     Manifest(ManifestArgs),
+
+    /// Deploy Safe, timelock, ledger and registry, check the wiring, and write the deployment file.
+    ///
+    /// The same deployment, from the same account, as `script/Deploy.s.sol`. The key comes
+    /// from SEED_ETH_PRIVATE_KEY or --keystore, never from a flag. Without configuration the
+    /// local defaults of script/DeployConfig.sol apply, and only on chain 31337 (anvil).
+    Deploy(DeployArgs),
+
+    /// Show where a release stands: votes per required system, disagreements, missing
+    /// builders, threshold and quorum, and whether the ledger has it.
+    ///
+    /// Exits 0 when the release is finalised and 1 when it is not (yet).
+    Status(StatusArgs),
 }
 
 /// Arguments of `seed-eth root`.
@@ -76,4 +90,117 @@ pub struct ManifestArgs {
         default_value = "nix"
     )]
     pub nix: PathBuf,
+}
+
+/// Where the chain and the deployment are; shared by every command that talks to a chain.
+/// Flags beat environment variables, which beat `seed-eth.toml` (docs/configuration.md).
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// Configuration file [default: ./seed-eth.toml when it exists].
+    #[arg(long, value_name = "FILE", env = "SEED_ETH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// JSON-RPC endpoint (http or https).
+    #[arg(long, value_name = "URL", env = "SEED_ETH_RPC_URL")]
+    pub rpc_url: Option<String>,
+
+    /// The chain id the endpoint must serve; a different one is an error.
+    #[arg(long, value_name = "ID", env = "SEED_ETH_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+
+    /// The deployment file [default: deployments/<chainId>.json].
+    #[arg(long, value_name = "FILE", env = "SEED_ETH_DEPLOYMENT")]
+    pub deployment: Option<PathBuf>,
+}
+
+/// Arguments of `seed-eth deploy`. Lists given through the environment are comma-separated
+/// (builders: semicolon-separated).
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Chain and deployment file (the file is written).
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// Encrypted keystore holding the deployer key (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+
+    /// Replace an existing deployment file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Use this existing Safe as proposer, canceller and guardian instead of deploying one.
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_SAFE")]
+    pub safe: Option<Address>,
+
+    /// An owner of the Safe to deploy; repeat per owner.
+    #[arg(
+        long = "safe-owner",
+        value_name = "ADDRESS",
+        env = "SEED_ETH_SAFE_OWNERS",
+        value_delimiter = ','
+    )]
+    pub safe_owners: Vec<Address>,
+
+    /// Signatures the Safe requires.
+    #[arg(long, value_name = "N", env = "SEED_ETH_SAFE_THRESHOLD")]
+    pub safe_threshold: Option<u64>,
+
+    /// `saltNonce` of the Safe proxy (vary it to deploy a second Safe with the same owners).
+    #[arg(long, value_name = "N", env = "SEED_ETH_SAFE_SALT_NONCE")]
+    pub safe_salt_nonce: Option<u64>,
+
+    /// Timelock minimum delay in seconds.
+    #[arg(long, value_name = "SECONDS", env = "SEED_ETH_TIMELOCK_DELAY")]
+    pub timelock_delay: Option<u64>,
+
+    /// A builder as SIGNER,ORGANISATION,JURISDICTION,INFRASTRUCTURE (tags: names, hashed, or 0x ids); repeat per builder.
+    #[arg(
+        long = "builder",
+        value_name = "SPEC",
+        env = "SEED_ETH_BUILDERS",
+        value_delimiter = ';'
+    )]
+    pub builders: Vec<String>,
+
+    /// k: agreeing builders per system after genesis (genesis needs every builder).
+    #[arg(long, value_name = "K", env = "SEED_ETH_QUORUM")]
+    pub quorum: Option<u8>,
+
+    /// A system every release must cover; repeat, in ascending order.
+    #[arg(
+        long = "system",
+        value_name = "SYSTEM",
+        env = "SEED_ETH_SYSTEMS",
+        value_delimiter = ','
+    )]
+    pub systems: Vec<String>,
+
+    /// Tags that must differ between builders: 1 organisation + 2 jurisdiction + 4 infrastructure.
+    #[arg(long, value_name = "MASK", env = "SEED_ETH_INDEPENDENCE_POLICY")]
+    pub independence_policy: Option<u8>,
+}
+
+/// Arguments of `seed-eth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The release: a full git commit id (40 or 64 hex digits).
+    #[arg(long, value_name = "COMMIT")]
+    pub commit: String,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file (the ledger is read from it).
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// With --registry: the first block to scan for votes [default: 0].
+    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
+    pub from_block: Option<u64>,
+
+    /// Blocks per eth_getLogs request [default: 10000].
+    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
+    pub log_chunk: Option<u64>,
 }

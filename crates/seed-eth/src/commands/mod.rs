@@ -1,7 +1,10 @@
 //! One module per subcommand; each turns parsed arguments into an [`Outcome`].
 
+mod chain;
+mod deploy;
 mod manifest;
 mod root;
+mod status;
 
 use crate::{cli::Cli, cli::Command, output::Outcome};
 
@@ -10,5 +13,7 @@ pub fn run(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Root(args) => root::run(args),
         Command::Manifest(args) => manifest::run(args),
+        Command::Deploy(args) => deploy::run(args, cli.global.json),
+        Command::Status(args) => status::run(args),
     }
 }

@@ -1,0 +1,25 @@
+//! The Ethereum side of seed-eth: bindings generated from the Solidity
+//! sources at build time, the deployment file, configuration and keys, and the
+//! operations the CLI and the keeper share (deploy, release status).
+//!
+//! Every fallible operation returns [`ChainError`], whose
+//! [`class`](ChainError::class) tells the CLI which exit code to use: a wrong
+//! configuration or input (2) or an unreachable or misbehaving chain (3).
+
+pub mod bindings;
+pub mod chain;
+pub mod config;
+pub mod deploy;
+pub mod deployment;
+pub mod error;
+pub mod keys;
+pub mod status;
+
+pub use chain::{Chain, ChainBuilder};
+pub use config::{
+    ChainOverrides, ChainSettings, ConfigFile, DeployOverrides, DeploymentSource, Target,
+};
+pub use deploy::{deploy, tag_id, BuilderConfig, DeployConfig, DeployOutcome, DeployStep};
+pub use deployment::Deployment;
+pub use error::{ChainError, ErrorClass, Result};
+pub use status::{release_status, ReleaseStatus};

@@ -1,0 +1,446 @@
+//! Where a release stands: every vote on it (from the registry's `Attested`
+//! logs), the candidates per required system, who has not voted, whether the
+//! threshold is reached, and whether the ledger has the release.
+//!
+//! Logs are always filtered by the registry's address as well as by topic, so
+//! a contract that emits look-alike events cannot inject votes (EAS-sdk #132),
+//! and they are fetched in bounded block ranges from the deployment block.
+
+use std::collections::BTreeMap;
+
+use alloy::{
+    primitives::{keccak256, Address, B256},
+    providers::Provider,
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent,
+};
+use seed_core::CommitId;
+use serde::Serialize;
+
+use crate::{
+    bindings::{ReleaseLedger, SeedRegistry},
+    chain::Chain,
+    config::Target,
+    error::Result,
+};
+
+/// One builder's vote, as the `Attested` event recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    /// The builder's id.
+    pub builder_id: u8,
+    /// The key that voted.
+    pub signer: Address,
+    /// The closure-manifest digest: what quorum compares.
+    #[serde(serialize_with = "oci_digest")]
+    pub manifest_digest: B256,
+    /// The builder's image digest.
+    #[serde(serialize_with = "oci_digest")]
+    pub image_digest: B256,
+    /// The digest of the builder's signed statement.
+    #[serde(serialize_with = "oci_digest")]
+    pub statement_digest: B256,
+    /// The block the vote is in.
+    pub block: u64,
+    /// The transaction that carried it.
+    pub tx: Option<B256>,
+}
+
+/// One manifest digest proposed for a system and who voted for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    /// The manifest digest.
+    #[serde(serialize_with = "oci_digest")]
+    pub manifest_digest: B256,
+    /// Builders that voted for it.
+    pub voters: Vec<u8>,
+    /// Of those, the builders that are still active (only they count).
+    pub active_voters: Vec<u8>,
+    /// Whether the registry says it has quorum (`hasQuorum`).
+    pub quorum_reached: bool,
+}
+
+/// A builder referenced by id and key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuilderRef {
+    /// The builder's id.
+    pub builder_id: u8,
+    /// Its current signing key.
+    pub signer: Address,
+}
+
+/// The state of one system of the release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemStatus {
+    /// The Nix system.
+    pub system: String,
+    /// Whether the current rules require it.
+    pub required: bool,
+    /// Every vote, in chain order.
+    pub votes: Vec<Vote>,
+    /// Distinct manifest digests, most active voters first.
+    pub candidates: Vec<Candidate>,
+    /// More than one manifest digest was attested.
+    pub disagreement: bool,
+    /// Active builders that have not voted.
+    pub missing: Vec<BuilderRef>,
+    /// Some candidate has quorum.
+    pub quorum_reached: bool,
+    /// The digest the release finalised with, once final.
+    #[serde(serialize_with = "oci_digest_opt")]
+    pub finalised_digest: Option<B256>,
+}
+
+/// The ledger entry of a finalised release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finalisation {
+    /// The release root.
+    pub root: B256,
+    /// The block it was recorded in.
+    pub block: u64,
+    /// The rule-set version that finalised it.
+    pub rules_version: u32,
+}
+
+/// Where a release stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseStatus {
+    /// The release's commit (as the `bytes32` the contracts use; printed as the git id).
+    #[serde(serialize_with = "commit_id")]
+    pub commit: B256,
+    /// The registry asked.
+    pub registry: Address,
+    /// The ledger asked.
+    pub ledger: Address,
+    /// The block range scanned for votes.
+    pub scanned_blocks: (u64, u64),
+    /// `k`.
+    pub quorum: u8,
+    /// Votes needed per system now: every active builder before genesis, else `k`.
+    pub threshold: u8,
+    /// Whether the first release has been finalised.
+    pub genesis_done: bool,
+    /// The current rule-set version.
+    pub rules_version: u32,
+    /// Active builders.
+    pub active_builders: Vec<BuilderRef>,
+    /// Per system, required systems first (sorted), then any other system that has votes.
+    pub systems: Vec<SystemStatus>,
+    /// The ledger entry, once final.
+    pub finalised: Option<Finalisation>,
+}
+
+impl ReleaseStatus {
+    /// Whether the ledger records the release.
+    pub fn is_finalised(&self) -> bool {
+        self.finalised.is_some()
+    }
+}
+
+/// Digests print in the OCI form `sha256:<hex>` that every other command uses.
+fn oci_digest<S: serde::Serializer>(
+    digest: &B256,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("sha256:{}", alloy::hex::encode(digest)))
+}
+
+fn oci_digest_opt<S: serde::Serializer>(
+    digest: &Option<B256>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match digest {
+        Some(digest) => oci_digest(digest, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn commit_id<S: serde::Serializer>(
+    word: &B256,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&CommitId::from_b256(*word).to_string())
+}
+
+/// Fetches logs matching `filter` over `from..=to` in chunks of `chunk` blocks, checking that
+/// every log comes from `address`.
+pub async fn logs_in_chunks(
+    chain: &Chain,
+    filter: &Filter,
+    address: Address,
+    from: u64,
+    to: u64,
+    chunk: u64,
+) -> Result<Vec<Log>> {
+    let mut logs = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let end = start.saturating_add(chunk.max(1) - 1).min(to);
+        let window = filter
+            .clone()
+            .address(address)
+            .from_block(start)
+            .to_block(end);
+        let batch = chain.provider().get_logs(&window).await.map_err(|e| {
+            chain.rpc_error(
+                format!("fetching logs of {address} in blocks {start}..={end}"),
+                e,
+            )
+        })?;
+        for log in batch {
+            // The endpoint is not trusted to have applied the address filter.
+            if log.address() != address {
+                return Err(chain.rpc_error(
+                    "fetching logs",
+                    format!(
+                        "the endpoint returned a log of {} for a filter on {address}",
+                        log.address()
+                    ),
+                ));
+            }
+            logs.push(log);
+        }
+        if end == u64::MAX {
+            break;
+        }
+        start = end + 1;
+    }
+    Ok(logs)
+}
+
+/// Reads the status of `commit` from the registry and ledger of `target`.
+pub async fn release_status(
+    chain: &Chain,
+    target: &Target,
+    commit: CommitId,
+    log_chunk: u64,
+) -> Result<ReleaseStatus> {
+    let provider = chain.provider();
+    let call_error = |what: &str, e: alloy::contract::Error| {
+        chain.rpc_error(format!("reading {what} from the registry"), e)
+    };
+    let registry = SeedRegistry::new(target.registry, provider);
+    let ledger = ReleaseLedger::new(target.ledger, provider);
+    let commit_word = commit.to_b256();
+
+    // Pin every read to one block so votes, rules and the ledger describe the same moment.
+    let head = chain.block_number().await?;
+    let at = alloy::eips::BlockId::number(head);
+
+    let quorum = registry
+        .quorum()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("quorum", e))?;
+    let threshold = registry
+        .threshold()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("threshold", e))?;
+    let genesis_done = registry
+        .genesisDone()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("genesisDone", e))?;
+    let rules_version = registry
+        .rulesVersion()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("rulesVersion", e))?;
+    let required = registry
+        .requiredSystems()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("requiredSystems", e))?;
+    let active_mask = registry
+        .activeBuilderMask()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("activeBuilderMask", e))?;
+    let count = registry
+        .builderCount()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_error("builderCount", e))?;
+    let mut active_builders = Vec::new();
+    for id in 0..count {
+        if active_mask >> id & 1 == 1 {
+            let b = registry
+                .builder(id)
+                .block(at)
+                .call()
+                .await
+                .map_err(|e| call_error("builder", e))?;
+            active_builders.push(BuilderRef {
+                builder_id: id,
+                signer: b.signer,
+            });
+        }
+    }
+
+    // Votes.
+    let filter = Filter::new()
+        .event_signature(SeedRegistry::Attested::SIGNATURE_HASH)
+        .topic1(commit_word);
+    let logs = logs_in_chunks(
+        chain,
+        &filter,
+        target.registry,
+        target.from_block,
+        head,
+        log_chunk,
+    )
+    .await?;
+    let mut votes: BTreeMap<String, Vec<Vote>> = BTreeMap::new();
+    for log in &logs {
+        let event = log
+            .log_decode::<SeedRegistry::Attested>()
+            .map_err(|e| chain.rpc_error("decoding an Attested log", e))?;
+        let data = event.inner.data;
+        if keccak256(data.system.as_bytes()) != data.systemId {
+            return Err(chain.rpc_error(
+                "decoding an Attested log",
+                format!("system '{}' does not match its indexed id", data.system),
+            ));
+        }
+        votes.entry(data.system.clone()).or_default().push(Vote {
+            builder_id: data.builderId,
+            signer: data.signer,
+            manifest_digest: data.manifestDigest,
+            image_digest: data.imageDigest,
+            statement_digest: data.statementDigest,
+            block: log.block_number.unwrap_or_default(),
+            tx: log.transaction_hash,
+        });
+    }
+
+    // Finalisation.
+    let entry = ledger
+        .entry(commit_word)
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| {
+            chain.rpc_error(
+                format!("reading the ledger entry from {}", target.ledger),
+                e,
+            )
+        })?;
+    let finalised = (!entry.root.is_zero()).then_some(Finalisation {
+        root: entry.root,
+        block: entry.blockNumber,
+        rules_version: entry.rulesVersion,
+    });
+    let mut finalised_digests = BTreeMap::new();
+    if finalised.is_some() {
+        let filter = Filter::new()
+            .event_signature(SeedRegistry::ReleaseFinalised::SIGNATURE_HASH)
+            .topic1(commit_word);
+        let logs = logs_in_chunks(
+            chain,
+            &filter,
+            target.registry,
+            target.from_block,
+            head,
+            log_chunk,
+        )
+        .await?;
+        if let Some(log) = logs.first() {
+            let event = log
+                .log_decode::<SeedRegistry::ReleaseFinalised>()
+                .map_err(|e| chain.rpc_error("decoding a ReleaseFinalised log", e))?;
+            let data = event.inner.data;
+            for (system, digest) in data.systems.iter().zip(&data.manifestDigests) {
+                finalised_digests.insert(system.clone(), *digest);
+            }
+        }
+    }
+
+    let mut order: Vec<(String, bool)> = required.iter().map(|s| (s.clone(), true)).collect();
+    order.extend(
+        votes
+            .keys()
+            .filter(|s| !required.contains(s))
+            .map(|s| (s.clone(), false)),
+    );
+    let mut systems = Vec::new();
+    for (system, is_required) in order {
+        let system_votes = votes.remove(&system).unwrap_or_default();
+        let mut by_digest: BTreeMap<B256, Vec<u8>> = BTreeMap::new();
+        for vote in &system_votes {
+            let voters = by_digest.entry(vote.manifest_digest).or_default();
+            if !voters.contains(&vote.builder_id) {
+                voters.push(vote.builder_id);
+            }
+        }
+        let mut candidates = Vec::new();
+        for (digest, voters) in by_digest {
+            let quorum_reached = registry
+                .hasQuorum(commit_word, system.clone(), digest)
+                .block(at)
+                .call()
+                .await
+                .map_err(|e| call_error("hasQuorum", e))?;
+            let active_voters = voters
+                .iter()
+                .copied()
+                .filter(|id| active_mask >> id & 1 == 1)
+                .collect();
+            candidates.push(Candidate {
+                manifest_digest: digest,
+                voters,
+                active_voters,
+                quorum_reached,
+            });
+        }
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.active_voters.len()));
+        let voted = registry
+            .votedMask(commit_word, system.clone())
+            .block(at)
+            .call()
+            .await
+            .map_err(|e| call_error("votedMask", e))?;
+        let missing = active_builders
+            .iter()
+            .filter(|b| voted >> b.builder_id & 1 == 0)
+            .cloned()
+            .collect();
+        systems.push(SystemStatus {
+            required: is_required,
+            disagreement: candidates.len() > 1,
+            quorum_reached: candidates.iter().any(|c| c.quorum_reached),
+            finalised_digest: finalised_digests.get(&system).copied(),
+            system,
+            votes: system_votes,
+            candidates,
+            missing,
+        });
+    }
+
+    Ok(ReleaseStatus {
+        commit: commit_word,
+        registry: target.registry,
+        ledger: target.ledger,
+        scanned_blocks: (target.from_block, head),
+        quorum,
+        threshold,
+        genesis_done,
+        rules_version,
+        active_builders,
+        systems,
+        finalised,
+    })
+}

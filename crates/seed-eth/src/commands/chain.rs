@@ -1,0 +1,59 @@
+//! What the chain commands share: reading the configuration, a runtime for the
+//! async chain client, and mapping chain errors to exit codes.
+
+use std::{future::Future, path::PathBuf};
+
+use seed_chain::{ChainError, ChainOverrides, ChainSettings, ConfigFile, ErrorClass};
+
+use crate::{cli::ChainArgs, exit::ExitCode, output::Failure};
+
+/// Maps a chain error to its exit code: 2 for configuration and input, 3 for the network.
+pub fn failure(error: ChainError) -> Failure {
+    let code = match error.class() {
+        ErrorClass::Config => ExitCode::Usage,
+        ErrorClass::Network => ExitCode::Network,
+    };
+    Failure {
+        code,
+        error: eyre::Report::new(error),
+    }
+}
+
+/// Runs `future` to completion on a single-threaded runtime (the CLI does one thing at a time).
+pub fn block_on<T>(future: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: ExitCode::Network,
+            error: eyre::Report::new(e).wrap_err("cannot start the async runtime"),
+        })?;
+    runtime.block_on(future)
+}
+
+/// The working directory, for `seed-eth.toml` and `deployments/`.
+pub fn cwd() -> Result<PathBuf, Failure> {
+    std::env::current_dir().map_err(|e| {
+        Failure::usage(eyre::Report::new(e).wrap_err("cannot read the working directory"))
+    })
+}
+
+/// Reads the configuration file named by `--config` (or `./seed-eth.toml` if present).
+pub fn config_file(args: &ChainArgs) -> Result<ConfigFile, Failure> {
+    ConfigFile::load(args.config.as_deref(), &cwd()?).map_err(failure)
+}
+
+/// Flags and environment for the connection, from the shared arguments.
+pub fn overrides(args: &ChainArgs) -> ChainOverrides {
+    ChainOverrides {
+        rpc_url: args.rpc_url.clone(),
+        chain_id: args.chain_id,
+        deployment: args.deployment.clone(),
+        ..ChainOverrides::default()
+    }
+}
+
+/// Resolves flags and environment over the file.
+pub fn settings(overrides: ChainOverrides, file: &ConfigFile) -> Result<ChainSettings, Failure> {
+    ChainSettings::resolve(overrides, file, &cwd()?).map_err(failure)
+}
