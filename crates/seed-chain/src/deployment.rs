@@ -138,7 +138,7 @@ pub struct Versions {
 }
 
 /// Addresses are written in their EIP-55 checksummed form, as forge writes them.
-fn checksummed<S: serde::Serializer>(
+pub(crate) fn checksummed<S: serde::Serializer>(
     address: &Address,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {

@@ -21,6 +21,7 @@ use crate::{
     bindings::{ReleaseLedger, SeedRegistry},
     chain::Chain,
     config::Target,
+    deployment::checksummed,
     error::Result,
 };
 
@@ -31,6 +32,7 @@ pub struct Vote {
     /// The builder's id.
     pub builder_id: u8,
     /// The key that voted.
+    #[serde(serialize_with = "checksummed")]
     pub signer: Address,
     /// The closure-manifest digest: what quorum compares.
     #[serde(serialize_with = "oci_digest")]
@@ -69,6 +71,7 @@ pub struct BuilderRef {
     /// The builder's id.
     pub builder_id: u8,
     /// Its current signing key.
+    #[serde(serialize_with = "checksummed")]
     pub signer: Address,
 }
 
@@ -115,8 +118,10 @@ pub struct ReleaseStatus {
     #[serde(serialize_with = "commit_id")]
     pub commit: B256,
     /// The registry asked.
+    #[serde(serialize_with = "checksummed")]
     pub registry: Address,
     /// The ledger asked.
+    #[serde(serialize_with = "checksummed")]
     pub ledger: Address,
     /// The block range scanned for votes.
     pub scanned_blocks: (u64, u64),
