@@ -1,0 +1,30 @@
+//! OCI registry operations of seed-eth, on `oci-client`'s raw manifest calls
+//! so that digests stay bit-exact:
+//!
+//! - [`RegistryClient::attach_statement`], [`RegistryClient::statements`],
+//!   [`RegistryClient::fetch_statement`]: statement envelopes as OCI 1.1
+//!   referrers of the image they attest, with the referrers tag schema for
+//!   registries without the referrers API (CNCF Distribution 2.8, ghcr.io);
+//! - [`RegistryClient::promote`]: pull a manifest by digest, check it, store
+//!   the same bytes under a tag, read the tag back (what the keeper does);
+//! - [`RegistryClient::push_image`] with [`ImageContent::synthetic`]: small
+//!   real images for tests and the demo.
+//!
+//! Every byte read is checked against its digest here, and errors say whether
+//! the registry was unreachable, the content missing, the digest wrong or the
+//! caller unauthorised ([`OciError`]). Design: docs/decisions.md, D-020.
+
+pub mod client;
+pub mod error;
+pub mod manifest;
+pub mod name;
+pub mod referrers;
+
+pub use client::{ClientOptions, Credentials, Promotion, RegistryClient};
+pub use error::OciError;
+pub use manifest::{
+    Descriptor, ImageContent, RawManifest, DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_MEDIA_TYPE, OCI_INDEX,
+    OCI_MANIFEST, STATEMENT_ARTIFACT_TYPE,
+};
+pub use name::{Repository, Tag};
+pub use referrers::{AttachedStatement, FetchedStatement, MAX_STATEMENT_BYTES};

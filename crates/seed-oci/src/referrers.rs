@@ -1,0 +1,329 @@
+//! Statements as OCI referrers of the image they attest.
+//!
+//! A statement envelope is pushed as the single layer
+//! (`application/vnd.dsse.envelope.v1+json`) of an OCI 1.1 artifact manifest
+//! with `artifactType: application/vnd.in-toto+json`, the empty config and
+//! the image as `subject`. Registries with the referrers API index it by
+//! subject on their own; for the others (CNCF Distribution 2.8, ghcr.io) the
+//! referrer is also recorded in the referrers tag schema: an image index
+//! tagged `sha256-<image hex>`.
+//!
+//! The referrers list is for discovery only. What a verifier trusts is the
+//! statement digest on-chain, and the statement blob is fetched by that
+//! digest ([`RegistryClient::fetch_statement`]) and checked against it, so a
+//! lost or tampered index can hide a statement but never substitute one.
+
+use std::time::Duration;
+
+use seed_core::Sha256Digest;
+use serde_json::{json, Value};
+
+use crate::{
+    client::RegistryClient,
+    error::OciError,
+    manifest::{
+        statement_referrer_manifest, Descriptor, RawManifest, DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_JSON,
+        OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
+    },
+    name::{Repository, Tag},
+};
+
+/// The largest statement envelope we store or fetch.
+pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
+
+/// How often a lost race on the fallback index is retried.
+const INDEX_ATTEMPTS: usize = 5;
+
+/// A statement attached to an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedStatement {
+    /// Digest of the referrer (artifact) manifest.
+    pub referrer: Sha256Digest,
+    /// Digest of the envelope blob: the on-chain statement digest.
+    pub statement: Sha256Digest,
+    /// Whether this call added the referrer to the fallback tag index
+    /// (false when the registry already listed it).
+    pub index_updated: bool,
+}
+
+/// A statement found among an image's referrers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedStatement {
+    /// Digest of the referrer manifest.
+    pub referrer: Sha256Digest,
+    /// Digest of the envelope blob (checked).
+    pub statement: Sha256Digest,
+    /// The envelope bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl RegistryClient {
+    /// Attaches a statement envelope to the image `repo@image`.
+    ///
+    /// Idempotent: the referrer manifest is canonical JSON, so the same
+    /// envelope always gives the same referrer digest, and nothing that
+    /// exists is written again.
+    pub async fn attach_statement(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+        envelope: &[u8],
+    ) -> Result<AttachedStatement, OciError> {
+        if envelope.len() > MAX_STATEMENT_BYTES {
+            return Err(OciError::Invalid {
+                what: "statement envelope".to_owned(),
+                reason: format!(
+                    "{} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
+                    envelope.len()
+                ),
+            });
+        }
+        let subject = self.pull_manifest(repo, image).await?;
+        self.push_blob(repo, EMPTY_JSON).await?;
+        let statement = self.push_blob(repo, envelope).await?;
+        let referrer = statement_referrer_manifest(&subject.descriptor(), envelope);
+        self.push_manifest(repo, &referrer).await?;
+
+        let listed = self
+            .list_referrers(repo, image, Some(STATEMENT_ARTIFACT_TYPE))
+            .await?;
+        let index_updated = if listed
+            .iter()
+            .any(|d| d.digest == referrer.digest().to_string())
+        {
+            false
+        } else {
+            let mut descriptor = referrer.descriptor();
+            descriptor.artifact_type = Some(STATEMENT_ARTIFACT_TYPE.to_owned());
+            self.add_to_fallback_index(repo, image, &descriptor).await?
+        };
+        Ok(AttachedStatement {
+            referrer: referrer.digest(),
+            statement,
+            index_updated,
+        })
+    }
+
+    /// Lists the referrers of `repo@subject`, optionally only those of one
+    /// artifact type, from the referrers API and the referrers tag schema.
+    pub async fn list_referrers(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, OciError> {
+        // The fallback tag first, read with precise errors: oci-client's own
+        // fallback treats every registry error as "no referrers", which
+        // would turn "unauthorised" into an empty list.
+        let mut found = self.read_fallback_index(repo, subject).await?.1;
+
+        self.prepare(repo).await;
+        let native = self
+            .inner
+            .pull_referrers(&repo.at_digest(subject), artifact_type)
+            .await
+            .map_err(|e| OciError::from_client(e, format!("referrers of {repo}@{subject}")))?;
+        for entry in native.manifests {
+            let size = u64::try_from(entry.size).map_err(|_| OciError::Invalid {
+                what: format!("referrers of {repo}@{subject}"),
+                reason: format!("negative size for {}", entry.digest),
+            })?;
+            found.push(Descriptor {
+                media_type: entry.media_type,
+                digest: entry.digest,
+                size,
+                artifact_type: entry.artifact_type,
+                annotations: entry.annotations,
+            });
+        }
+
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|d| seen.insert(d.digest.clone()));
+        if let Some(wanted) = artifact_type {
+            found.retain(|d| d.artifact_type.as_deref() == Some(wanted));
+        }
+        Ok(found)
+    }
+
+    /// Fetches every statement attached to `repo@image`, each checked
+    /// against its referrer manifest (shape, subject, size, digest).
+    pub async fn statements(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+    ) -> Result<Vec<FetchedStatement>, OciError> {
+        let mut statements = Vec::new();
+        for referrer in self
+            .list_referrers(repo, image, Some(STATEMENT_ARTIFACT_TYPE))
+            .await?
+        {
+            statements.push(
+                self.fetch_statement_referrer(repo, image, &referrer.sha256()?)
+                    .await?,
+            );
+        }
+        Ok(statements)
+    }
+
+    /// Fetches the statement of one referrer manifest of `repo@image`.
+    pub async fn fetch_statement_referrer(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+        referrer: &Sha256Digest,
+    ) -> Result<FetchedStatement, OciError> {
+        let manifest = self.pull_manifest(repo, referrer).await?;
+        let what = format!("statement referrer {repo}@{referrer}");
+        let invalid = |reason: String| OciError::Invalid {
+            what: what.clone(),
+            reason,
+        };
+        let fields = manifest.fields()?;
+        if fields.artifact_type.as_deref() != Some(STATEMENT_ARTIFACT_TYPE) {
+            return Err(invalid(format!(
+                "artifactType is {:?}, not '{STATEMENT_ARTIFACT_TYPE}'",
+                fields.artifact_type
+            )));
+        }
+        let subject = fields
+            .subject
+            .ok_or_else(|| invalid("it has no subject".to_owned()))?;
+        if subject.sha256()? != *image {
+            return Err(invalid(format!(
+                "its subject is {}, not the image {image}",
+                subject.digest
+            )));
+        }
+        let layer = match fields.layers.as_deref() {
+            Some([layer]) if layer.media_type == DSSE_ENVELOPE_MEDIA_TYPE => layer.clone(),
+            _ => {
+                return Err(invalid(format!(
+                    "expected exactly one '{DSSE_ENVELOPE_MEDIA_TYPE}' layer"
+                )))
+            }
+        };
+        if layer.size > MAX_STATEMENT_BYTES as u64 {
+            return Err(invalid(format!(
+                "the envelope is {} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
+                layer.size
+            )));
+        }
+        let statement = layer.sha256()?;
+        let bytes = self
+            .fetch_blob(repo, &statement, MAX_STATEMENT_BYTES)
+            .await?;
+        if bytes.len() as u64 != layer.size {
+            return Err(invalid(format!(
+                "the envelope is {} bytes but the manifest says {}",
+                bytes.len(),
+                layer.size
+            )));
+        }
+        Ok(FetchedStatement {
+            referrer: *referrer,
+            statement,
+            bytes,
+        })
+    }
+
+    /// Fetches a statement envelope by its digest (the on-chain
+    /// `statementDigest`), checked against it. This is the authoritative
+    /// path: it needs no index and trusts nothing the registry says.
+    pub async fn fetch_statement(
+        &self,
+        repo: &Repository,
+        statement: &Sha256Digest,
+    ) -> Result<Vec<u8>, OciError> {
+        self.fetch_blob(repo, statement, MAX_STATEMENT_BYTES).await
+    }
+
+    /// The fallback index for `subject` (if any) and its entries.
+    async fn read_fallback_index(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+    ) -> Result<(Option<RawManifest>, Vec<Descriptor>), OciError> {
+        let tag = Tag::referrers_fallback(subject);
+        let Some(index) = self.pull_tag(repo, &tag).await? else {
+            return Ok((None, Vec::new()));
+        };
+        if index.media_type() != OCI_INDEX {
+            return Err(OciError::Invalid {
+                what: format!("referrers tag {repo}:{tag}"),
+                reason: format!(
+                    "it holds a '{}', not an OCI image index",
+                    index.media_type()
+                ),
+            });
+        }
+        let entries = index.fields()?.manifests.unwrap_or_default();
+        Ok((Some(index), entries))
+    }
+
+    /// Adds `descriptor` to the fallback index of `subject`.
+    ///
+    /// The registry offers no compare-and-swap on tags, so concurrent
+    /// writers can overwrite each other: after writing, the tag is read
+    /// back, and if our entry is gone the update is redone (up to
+    /// [`INDEX_ATTEMPTS`] times). Returns whether anything was written.
+    async fn add_to_fallback_index(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        descriptor: &Descriptor,
+    ) -> Result<bool, OciError> {
+        let tag = Tag::referrers_fallback(subject);
+        let what = format!("referrers tag {repo}:{tag}");
+        let listed = |entries: &[Descriptor]| entries.iter().any(|d| d.digest == descriptor.digest);
+        for attempt in 0..INDEX_ATTEMPTS {
+            let (current, entries) = self.read_fallback_index(repo, subject).await?;
+            if listed(&entries) {
+                return Ok(attempt > 0);
+            }
+            // Keep whatever other tools put into the index (unknown fields
+            // included): edit the JSON, do not rebuild it.
+            let mut index: Value = match &current {
+                Some(index) => {
+                    serde_json::from_slice(index.bytes()).map_err(|e| OciError::Invalid {
+                        what: what.clone(),
+                        reason: e.to_string(),
+                    })?
+                }
+                None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+            };
+            let entry = serde_json::to_value(descriptor).map_err(|e| OciError::Invalid {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
+            match index.get_mut("manifests").and_then(Value::as_array_mut) {
+                Some(manifests) => manifests.push(entry),
+                None => {
+                    return Err(OciError::Invalid {
+                        what,
+                        reason: "the index has no 'manifests' array".to_owned(),
+                    })
+                }
+            }
+            let bytes =
+                seed_statement::to_canonical_json(&index).map_err(|e| OciError::Invalid {
+                    what: what.clone(),
+                    reason: e.to_string(),
+                })?;
+            let updated = RawManifest::from_bytes(bytes, &what)?;
+            match self.push_manifest_to_tag(repo, &tag, &updated).await {
+                // Read back unchanged: our entry is in.
+                Ok(()) => return Ok(true),
+                // Someone wrote in between; look again.
+                Err(OciError::DigestMismatch { .. }) => {}
+                Err(err) => return Err(err),
+            }
+            let backoff = 20 * (1u64 << attempt);
+            tokio::time::sleep(Duration::from_millis(backoff)).await;
+        }
+        Err(OciError::Contention {
+            tag: tag.to_string(),
+            referrer: descriptor.digest.clone(),
+            attempts: INDEX_ATTEMPTS,
+        })
+    }
+}
