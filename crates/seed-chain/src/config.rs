@@ -545,4 +545,23 @@ mod tests {
         let error = flags.resolve(&file, 1).unwrap_err();
         assert!(error.to_string().contains("quorum 2"), "{error}");
     }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let file: ConfigFile = toml::from_str(&doc[start..end]).unwrap();
+        let config = DeployOverrides::default()
+            .resolve(&file, 11_155_111)
+            .unwrap();
+        assert_eq!(
+            config,
+            DeployConfig {
+                safe: file.deploy.as_ref().unwrap().safe,
+                timelock_min_delay: 604_800,
+                ..DeployConfig::anvil_defaults()
+            }
+        );
+    }
 }
