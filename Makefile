@@ -40,10 +40,10 @@ cargo-test: setup ## Rust unit and integration tests
 	cargo test --workspace --locked
 
 audit: setup $(AUDIT_VENV)/.installed ## Static analysis: slither, and the registry's upgrade safety and storage layout
-	$(FORGE) build --quiet
+	rm -rf target/audit
+	$(FORGE) build contracts --quiet --out target/audit/out --cache-path target/audit/cache
+	npx --no-install @openzeppelin/upgrades-core validate target/audit/out/build-info --contract SeedRegistry
 	PATH="$$(dirname "$$(script/foundry --which forge)"):$$PATH" $(AUDIT_VENV)/bin/slither . --config-file slither.config.json
-	npx --no-install @openzeppelin/upgrades-core validate out/build-info --contract SeedRegistry
-	npx --no-install @openzeppelin/upgrades-core validate out/build-info --contract SeedRegistryV2 --reference SeedRegistry
 
 $(AUDIT_VENV)/.installed: requirements-audit.txt
 	python3 -m venv $(AUDIT_VENV)

@@ -23,6 +23,7 @@ contract ReleaseLedger is IReleaseLedger, Ownable2Step {
     /// @param owner_ The governance timelock: the only account that may replace the writer.
     /// @param initialWriter The registry proxy (its address may be computed before it is deployed). The
     /// zero address is accepted and means "no writer yet": nothing can be appended until the owner sets one.
+    // slither-disable-next-line missing-zero-check
     constructor(address owner_, address initialWriter) Ownable(owner_) {
         _writer = initialWriter;
         emit WriterChanged(address(0), initialWriter);

@@ -147,6 +147,9 @@ contract SeedRegistry is
     /// @param quorum_ k, with 1 <= k <= number of builders.
     /// @param systems_ Required systems, strictly ascending bytewise.
     /// @param independencePolicy_ TAG_* bits that must be pairwise distinct among active builders.
+    /// @dev EIP712Upgradeable's initializer only stores name and version, which `_EIP712Name` and
+    /// `_EIP712Version` return as constants, so it is deliberately not called.
+    /// @custom:oz-upgrades-unsafe-allow missing-initializer-call
     function initialize(
         address owner_,
         address guardian_,
@@ -538,6 +541,8 @@ contract SeedRegistry is
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > v.deadline) revert SignatureExpired(v.deadline, block.timestamp);
         bytes32 systemId = _idOf(v.system);
+        // The third value only details `err`, which already decides.
+        // slither-disable-next-line unused-return
         (address recovered, ECDSA.RecoverError err,) =
             ECDSA.tryRecoverCalldata(_hashVote(v, systemId), v.signature);
         if (err != ECDSA.RecoverError.NoError || recovered != v.signer) revert InvalidSignature(v.signer);
@@ -669,7 +674,7 @@ contract SeedRegistry is
             flags = (lane >> 64) & 0xffff;
         }
         uint256 bit = uint256(1) << (ctx & 0xff);
-        uint256 before;
+        uint256 before = 0;
         res = ctx | (voted << 64);
         if (voted == 0) {
             rel.leaderDigest[n] = digest;
@@ -882,7 +887,7 @@ contract SeedRegistry is
     function _slotOf(uint256 number) private pure returns (uint256 group, uint256 shift) {
         unchecked {
             group = (number - 1) / SYSTEMS_PER_WORD;
-            shift = LANE_BITS * (number - 1 - group * SYSTEMS_PER_WORD);
+            shift = LANE_BITS * ((number - 1) % SYSTEMS_PER_WORD);
         }
     }
 
@@ -960,7 +965,7 @@ contract SeedRegistry is
         uint256 count = systems.length;
         if (count > MAX_REQUIRED_SYSTEMS) revert TooManySystems();
         ReleaseRoot.checkSystems(systems);
-        uint256 packed;
+        uint256 packed = 0;
         uint256 assigned = $.systemNumberCount;
         for (uint256 i; i < count; ++i) {
             bytes32 systemId = keccak256(bytes(systems[i]));

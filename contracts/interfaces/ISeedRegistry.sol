@@ -175,7 +175,7 @@ interface ISeedRegistry {
     ) external;
 
     /// @notice Sets k; requires 1 <= k <= active builders.
-    function setQuorum(uint8 quorum) external;
+    function setQuorum(uint8 newQuorum) external;
 
     /// @notice Sets the systems every release must cover; strictly ascending (bytewise), no duplicates.
     function setRequiredSystems(string[] calldata systems) external;
@@ -185,7 +185,7 @@ interface ISeedRegistry {
     function setIndependencePolicy(uint8 policy) external;
 
     /// @notice Sets the address allowed to revoke builders without the timelock delay.
-    function setGuardian(address guardian) external;
+    function setGuardian(address newGuardian) external;
 
     // ---------------------------------------------------------------- views
 

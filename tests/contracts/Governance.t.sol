@@ -16,7 +16,7 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts/proxy/utils/UUPSUpgradeab
 import {Test} from "forge-std/Test.sol";
 
 /// @notice A registry upgrade candidate: same storage, one extra function.
-contract SeedRegistryV2 is SeedRegistry {
+contract SeedRegistryGovernanceV2 is SeedRegistry {
     function upgradeMarker() external pure returns (string memory) {
         return "v2";
     }
@@ -475,7 +475,7 @@ contract GovernanceTest is Test, SeedDeployment {
         calls[1] = abi.encodeCall(ISeedRegistry.setQuorum, (1));
         calls[2] = abi.encodeCall(ISeedRegistry.rotateBuilderKey, (0, stranger));
         calls[3] = abi.encodeCall(ISeedRegistry.setGuardian, (stranger));
-        calls[4] = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(new SeedRegistryV2()), ""));
+        calls[4] = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(new SeedRegistryGovernanceV2()), ""));
         SafeSigner[] memory signers = _signers(0, 1);
         for (uint256 i; i < calls.length; ++i) {
             // The registry refuses the Safe (GS013 wraps the inner revert); the Safe must go through the delay.
@@ -514,7 +514,7 @@ contract GovernanceTest is Test, SeedDeployment {
         uint64 active = registry.activeBuilderMask();
         address oldImpl = _implementationOf(address(registry));
 
-        address v2 = address(new SeedRegistryV2());
+        address v2 = address(new SeedRegistryGovernanceV2());
         bytes memory data = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (v2, ""));
         bytes32 id = _schedule(address(registry), data, keccak256("upgrade-v2"));
         vm.warp(block.timestamp + delay - 1);
@@ -530,7 +530,7 @@ contract GovernanceTest is Test, SeedDeployment {
         _execute(address(registry), data, keccak256("upgrade-v2"));
 
         assertEq(_implementationOf(address(registry)), v2);
-        assertEq(SeedRegistryV2(address(registry)).upgradeMarker(), "v2");
+        assertEq(SeedRegistryGovernanceV2(address(registry)).upgradeMarker(), "v2");
         // State survives: ownership, rules, builders, votes, finalised history.
         assertEq(registry.owner(), address(timelock));
         assertEq(registry.guardian(), address(safe));
@@ -553,7 +553,7 @@ contract GovernanceTest is Test, SeedDeployment {
     }
 
     function test_directUpgradeRejected() public {
-        address v2 = address(new SeedRegistryV2());
+        address v2 = address(new SeedRegistryGovernanceV2());
         address[4] memory callers = [owners[0].addr, deployer, builders[0], address(safe)];
         for (uint256 i; i < callers.length; ++i) {
             vm.prank(callers[i]);
