@@ -65,6 +65,7 @@ bench: setup ## Benchmarks; machine-readable results under target/bench/
 	mkdir -p target/bench
 	$(FORGE) snapshot --snap target/bench/forge.gas-snapshot
 	script/gas-bench
+	cargo run --release --locked --quiet -p seed-nix --example hash_throughput -- target/bench/client.json 200
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)
