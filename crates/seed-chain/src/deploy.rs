@@ -341,6 +341,22 @@ pub async fn deploy(
                     chain_id: chain.chain_id(),
                 });
             }
+            // Fail before the first transaction if this is not a Safe: the timelock would
+            // otherwise be created with a proposer that can never propose.
+            let threshold = Safe::new(safe, provider)
+                .getThreshold()
+                .call()
+                .await
+                .map_err(|e| {
+                    ChainError::Config(format!(
+                        "--safe {safe} does not answer getThreshold(), so it is not a Safe: {e}"
+                    ))
+                })?;
+            if threshold.is_zero() {
+                return Err(ChainError::Config(format!(
+                    "--safe {safe} has threshold 0 (not set up)"
+                )));
+            }
             (safe, None)
         }
         None => {

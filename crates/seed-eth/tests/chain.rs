@@ -382,6 +382,35 @@ async fn deployment_is_wired_as_governance_requires() {
         matches!(error, ChainError::Wiring(ref what) if what.contains("proposer")),
         "{error}"
     );
+
+    // A second deployment governed by the existing Safe; a contract that is not a Safe is refused
+    // before anything is sent.
+    let second = deploy(
+        &anvil,
+        dir.path(),
+        &["--deployment", "second.json", "--safe", &c.safe.to_string()],
+    );
+    assert_eq!(second.contracts.safe, c.safe);
+    assert_eq!(second.governance, d.governance);
+    check_wiring(&chain, &second.contracts, Some(deployer), None)
+        .await
+        .unwrap();
+    let before = chain.block_number().await.unwrap();
+    let out = seed_eth(
+        dir.path(),
+        &[
+            "deploy",
+            "--rpc-url",
+            &anvil.endpoint(),
+            "--deployment",
+            "third.json",
+            "--safe",
+            &c.ledger.to_string(),
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &anvil.private_key_hex(0))],
+    );
+    assert_exit(&out, 2, "so it is not a Safe");
+    assert_eq!(chain.block_number().await.unwrap(), before);
 }
 
 /// The forge script and `seed-eth deploy`, given the same (non-default) configuration on two

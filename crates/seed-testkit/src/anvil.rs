@@ -7,6 +7,7 @@
 //! error that says how to install one: tests fail, they never skip.
 
 use std::{
+    ffi::OsString,
     fmt,
     path::{Path, PathBuf},
     process::Command,
@@ -74,8 +75,21 @@ fn repo_root() -> PathBuf {
 
 /// Finds the anvil binary (see the module documentation for the order).
 pub fn anvil_binary() -> Result<PathBuf, AnvilError> {
+    find_anvil(
+        std::env::var_os(ANVIL_ENV),
+        &repo_root().join("script/foundry"),
+        std::env::var_os("PATH"),
+    )
+}
+
+/// The lookup behind [`anvil_binary`], with its inputs explicit.
+fn find_anvil(
+    configured: Option<OsString>,
+    foundry: &Path,
+    search_path: Option<OsString>,
+) -> Result<PathBuf, AnvilError> {
     let mut tried = Vec::new();
-    if let Some(path) = std::env::var_os(ANVIL_ENV).filter(|p| !p.is_empty()) {
+    if let Some(path) = configured.filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
         if path.is_file() {
             return Ok(path);
@@ -86,9 +100,8 @@ pub fn anvil_binary() -> Result<PathBuf, AnvilError> {
     }
     tried.push(format!("${ANVIL_ENV} (unset)"));
 
-    let foundry = repo_root().join("script/foundry");
     tried.push(format!("{} --which anvil", foundry.display()));
-    if let Ok(output) = Command::new(&foundry).args(["--which", "anvil"]).output() {
+    if let Ok(output) = Command::new(foundry).args(["--which", "anvil"]).output() {
         let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
         if output.status.success() && path.is_file() {
             return Ok(path);
@@ -96,7 +109,7 @@ pub fn anvil_binary() -> Result<PathBuf, AnvilError> {
     }
 
     tried.push("anvil on PATH".to_owned());
-    if let Some(path) = std::env::var_os("PATH").and_then(|paths| {
+    if let Some(path) = search_path.and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("anvil"))
             .find(|candidate| candidate.is_file())
@@ -169,5 +182,54 @@ impl TestAnvil {
     /// The underlying alloy handle.
     pub fn instance(&self) -> &AnvilInstance {
         &self.instance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_configured_path_is_an_error_not_a_fallback() {
+        let error = find_anvil(
+            Some("/nonexistent/anvil".into()),
+            Path::new("/nonexistent/foundry"),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("SEED_ETH_ANVIL=/nonexistent/anvil does not exist"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn nothing_found_says_how_to_install() {
+        let error = find_anvil(
+            None,
+            Path::new("/nonexistent/foundry"),
+            Some("/nonexistent/bin".into()),
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("make setup"), "{message}");
+        assert!(message.contains("anvil on PATH"), "{message}");
+    }
+
+    #[test]
+    fn spawns_on_a_free_loopback_port_and_stops_on_drop() {
+        let anvil = TestAnvil::spawn().unwrap();
+        assert!(anvil.endpoint().starts_with("http://127.0.0.1:"));
+        assert_eq!(anvil.chain_id(), 31337);
+        assert_eq!(
+            anvil.address(1).to_string(),
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+        );
+        let port = anvil.instance().port();
+        drop(anvil);
+        // The port is free again once the process is gone.
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 }
