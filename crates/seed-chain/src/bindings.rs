@@ -23,36 +23,60 @@ sol!(
 
 sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     ERC1967Proxy,
     concat!(env!("OUT_DIR"), "/artifacts/ERC1967Proxy.json")
 );
 
 sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     TimelockController,
     concat!(env!("OUT_DIR"), "/artifacts/TimelockController.json")
 );
 
 sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     Safe,
     concat!(env!("OUT_DIR"), "/artifacts/Safe.json")
 );
 
 sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     SafeProxyFactory,
     concat!(env!("OUT_DIR"), "/artifacts/SafeProxyFactory.json")
 );
 
 sol!(
     #[sol(rpc)]
+    #[derive(Debug)]
     CompatibilityFallbackHandler,
     concat!(
         env!("OUT_DIR"),
         "/artifacts/CompatibilityFallbackHandler.json"
     )
 );
+
+/// Names a revert by the custom error it encodes, trying the registry's, the ledger's, the
+/// timelock's and the proxy's errors; `None` when the data matches none of them.
+pub fn describe_revert(data: &[u8]) -> Option<String> {
+    use alloy::sol_types::SolInterface;
+    if let Ok(error) = SeedRegistry::SeedRegistryErrors::abi_decode(data) {
+        return Some(format!("SeedRegistry error {error:?}"));
+    }
+    if let Ok(error) = ReleaseLedger::ReleaseLedgerErrors::abi_decode(data) {
+        return Some(format!("ReleaseLedger error {error:?}"));
+    }
+    if let Ok(error) = TimelockController::TimelockControllerErrors::abi_decode(data) {
+        return Some(format!("TimelockController error {error:?}"));
+    }
+    if let Ok(error) = ERC1967Proxy::ERC1967ProxyErrors::abi_decode(data) {
+        return Some(format!("ERC1967Proxy error {error:?}"));
+    }
+    None
+}
 
 /// Versions of what the bindings were built from, recorded in deployment files.
 pub mod versions {
@@ -62,4 +86,23 @@ pub mod versions {
     pub const OPENZEPPELIN: &str = env!("SEED_CHAIN_OPENZEPPELIN_VERSION");
     /// The Safe release the deployment uses (its artefacts' `VERSION()`).
     pub const SAFE: &str = "1.4.1";
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::sol_types::SolError;
+
+    use super::*;
+
+    #[test]
+    fn reverts_are_named_by_their_custom_error() {
+        let data = SeedRegistry::QuorumOutOfRange {
+            quorum: 4,
+            activeBuilders: 3,
+        }
+        .abi_encode();
+        let described = describe_revert(&data).unwrap();
+        assert!(described.contains("QuorumOutOfRange"), "{described}");
+        assert_eq!(describe_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
+    }
 }

@@ -190,11 +190,17 @@ impl Chain {
             Some(from) if tx.from.is_none() => tx.with_from(from),
             _ => tx,
         };
-        let pending = self
-            .provider
-            .send_transaction(tx)
-            .await
-            .map_err(|e| self.rpc_error(action, e))?;
+        let pending = self.provider.send_transaction(tx).await.map_err(|e| {
+            // Gas estimation runs the transaction first; name the custom error it reverted with.
+            let decoded = e
+                .as_error_resp()
+                .and_then(|payload| payload.as_revert_data())
+                .and_then(|data| crate::bindings::describe_revert(&data));
+            match decoded {
+                Some(decoded) => self.rpc_error(action, format!("{e} ({decoded})")),
+                None => self.rpc_error(action, e),
+            }
+        })?;
         let receipt = pending
             .with_timeout(Some(DEFAULT_RECEIPT_TIMEOUT))
             .get_receipt()

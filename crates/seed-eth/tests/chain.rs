@@ -411,6 +411,29 @@ async fn deployment_is_wired_as_governance_requires() {
     );
     assert_exit(&out, 2, "so it is not a Safe");
     assert_eq!(chain.block_number().await.unwrap(), before);
+
+    // A transaction the registry refuses is reported with the custom error it reverted with.
+    let outsider = ChainBuilder::new(anvil.endpoint())
+        .signer(anvil.signer(9))
+        .connect()
+        .await
+        .unwrap();
+    let call = SeedRegistry::attestCall {
+        commit: commit_word(COMMIT_A),
+        system: "x86_64-linux".to_owned(),
+        manifestDigest: digest("m"),
+        imageDigest: digest("i"),
+        statementDigest: digest("s"),
+    };
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(c.registry)
+        .input(alloy::sol_types::SolCall::abi_encode(&call).into());
+    let error = outsider
+        .send("voting as an outsider", tx)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("UnknownSigner"), "{error}");
+    assert_eq!(error.class(), seed_chain::ErrorClass::Network);
 }
 
 /// The forge script and `seed-eth deploy`, given the same (non-default) configuration on two
