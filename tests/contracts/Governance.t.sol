@@ -475,7 +475,8 @@ contract GovernanceTest is Test, SeedDeployment {
         calls[1] = abi.encodeCall(ISeedRegistry.setQuorum, (1));
         calls[2] = abi.encodeCall(ISeedRegistry.rotateBuilderKey, (0, stranger));
         calls[3] = abi.encodeCall(ISeedRegistry.setGuardian, (stranger));
-        calls[4] = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(new SeedRegistryGovernanceV2()), ""));
+        calls[4] =
+            abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(new SeedRegistryGovernanceV2()), ""));
         SafeSigner[] memory signers = _signers(0, 1);
         for (uint256 i; i < calls.length; ++i) {
             // The registry refuses the Safe (GS013 wraps the inner revert); the Safe must go through the delay.
