@@ -14,6 +14,7 @@ pub mod deployment;
 pub mod error;
 pub mod keys;
 pub mod status;
+pub mod vote;
 
 pub use chain::{Chain, ChainBuilder};
 pub use config::{
@@ -23,3 +24,4 @@ pub use deploy::{deploy, tag_id, BuilderConfig, DeployConfig, DeployOutcome, Dep
 pub use deployment::Deployment;
 pub use error::{ChainError, ErrorClass, Result};
 pub use status::{release_status, ReleaseStatus};
+pub use vote::{BuilderState, PriorVote, Vote};
