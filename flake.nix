@@ -22,6 +22,12 @@
           src = self;
           cargoLock.lockFile = ./Cargo.lock;
           cargoBuildFlags = [ "--package" "seed-eth" ];
+          # seed-chain's build.rs compiles contracts/ (docs/decisions.md, D-021): it needs a
+          # solc 0.8.29 (SEED_ETH_SOLC) and the Solidity libraries that `npm ci` puts in
+          # node_modules. Until the npm dependencies are vendored into the Nix build, build
+          # inside `nix develop` with `make`; this derivation is checked for syntax only.
+          nativeBuildInputs = [ pkgs.nodejs ];
+          SEED_ETH_SOLC = "${pkgs.solc}/bin/solc";
           # The integration tests start anvil, a registry and Nix itself; they
           # run in `make test`, not inside the sandboxed package build.
           cargoTestFlags = [ "--lib" ];

@@ -56,6 +56,15 @@ pub enum Command {
     ///
     /// Exits 0 when the release is finalised and 1 when it is not (yet).
     Status(StatusArgs),
+
+    /// Verify a release against on-chain state: the ledger entry, the root recomputed from the
+    /// registry's events, the quorum, your digests, and (--statements) every signed statement.
+    ///
+    /// Select the release with --commit (optionally one --system and its --manifest), a
+    /// .seed.lock (--lock) or an image reference (--image). Exits 0 only when everything
+    /// verified, 1 when a check failed (the reason is printed), 2 on bad input, 3 when the
+    /// chain or the registry could not be asked.
+    Verify(VerifyArgs),
 }
 
 /// Arguments of `seed-eth root`.
@@ -203,4 +212,163 @@ pub struct StatusArgs {
     /// Blocks per eth_getLogs request [default: 10000].
     #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
     pub log_chunk: Option<u64>,
+}
+
+/// Arguments of `seed-eth verify`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("release").required(true).multiple(true).args(["commit", "lock", "image"])))]
+pub struct VerifyArgs {
+    /// The release: a full git commit id (40 or 64 hex digits).
+    #[arg(long, value_name = "COMMIT")]
+    pub commit: Option<String>,
+
+    /// With --commit: verify this system only (needs --manifest).
+    #[arg(long, value_name = "SYSTEM", requires_all = ["manifest", "commit"])]
+    pub system: Option<String>,
+
+    /// With --system: the closure-manifest digest it must have finalised with.
+    #[arg(long, value_name = "DIGEST", requires = "system")]
+    pub manifest: Option<String>,
+
+    /// A .seed.lock: each system's manifest must be the finalised one and its image attested by a counted voter.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "system"])]
+    pub lock: Option<PathBuf>,
+
+    /// A digest-pinned image reference (REGISTRY/REPO@sha256:...): finds the release a counted voter attested it in.
+    #[arg(long, value_name = "REF", conflicts_with = "system")]
+    pub image: Option<String>,
+
+    /// Also fetch every counted voter's statement by its on-chain digest and verify its signature and content.
+    #[arg(long)]
+    pub statements: bool,
+
+    /// With --statements and --commit: the repository (REGISTRY/REPO) holding the statements.
+    #[arg(long, value_name = "REPO", requires = "statements")]
+    pub repository: Option<String>,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat.
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file (the ledger is read from it).
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// With --registry: the first block to scan for events [default: 0].
+    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
+    pub from_block: Option<u64>,
+
+    /// Blocks per eth_getLogs request [default: 10000].
+    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
+    pub log_chunk: Option<u64>,
+}
+
+/// Arguments of `seed-eth attest`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("manifest").required(true).args(["manifest_digest", "manifest_file", "store_path"])))]
+pub struct AttestArgs {
+    /// The built commit (full 40- or 64-hex id) [default: `git rev-parse HEAD` here].
+    #[arg(long, value_name = "COMMIT")]
+    pub commit: Option<String>,
+
+    /// The Nix system built for [default: this machine's, from Nix or the Rust target].
+    #[arg(long, value_name = "SYSTEM")]
+    pub system: Option<String>,
+
+    /// The closure-manifest digest, `sha256:<hex>`.
+    #[arg(long, value_name = "DIGEST")]
+    pub manifest_digest: Option<String>,
+
+    /// A closure-manifest file (as `seed-eth manifest --output` writes it), parsed strictly.
+    #[arg(long, value_name = "FILE")]
+    pub manifest_file: Option<PathBuf>,
+
+    /// A store path whose closure manifest to compute with Nix.
+    #[arg(long, value_name = "PATH")]
+    pub store_path: Option<PathBuf>,
+
+    /// The built seed image, pinned by digest: `registry/repository@sha256:<hex>`.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// The flake.lock whose bytes the statement binds [default: ./flake.lock].
+    #[arg(long, value_name = "FILE")]
+    pub flake_lock: Option<PathBuf>,
+
+    /// The CI run id [default: from GITHUB_RUN_ID, CI_JOB_ID, BUILD_ID, BUILDKITE_BUILD_ID, CIRCLE_WORKFLOW_ID].
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+
+    /// The source repository URI [default: `git remote get-url origin`].
+    #[arg(long, value_name = "URI")]
+    pub repository: Option<String>,
+
+    /// `nix show-config` output to record instead of running Nix.
+    #[arg(long, value_name = "FILE")]
+    pub nix_config: Option<PathBuf>,
+
+    /// The `nix` program (for --store-path, the system and the configuration).
+    #[arg(
+        long,
+        value_name = "PROGRAM",
+        env = "SEED_ETH_NIX",
+        default_value = "nix"
+    )]
+    pub nix: PathBuf,
+
+    /// Do not attach the statement to the image (it is still signed and its digest voted).
+    #[arg(long)]
+    pub no_push: bool,
+
+    /// Speak plain HTTP to the image's registry (local test registries only).
+    #[arg(long, env = "SEED_ETH_OCI_PLAIN_HTTP")]
+    pub plain_http: bool,
+
+    /// Also write the signed statement envelope to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub statement_out: Option<PathBuf>,
+
+    /// Write the signed vote to FILE for `seed-eth relay` instead of sending it (envelope next to it, `.dsse.json`).
+    #[arg(long, value_name = "FILE")]
+    pub sign_only: Option<PathBuf>,
+
+    /// With --sign-only: how long the signed vote stays valid, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    pub valid_for: u64,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file.
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// Encrypted keystore holding the builder key (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+}
+
+/// Arguments of `seed-eth relay`.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Signed-vote files written by `seed-eth attest --sign-only`.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file.
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// Encrypted keystore holding the relayer key, which pays (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
 }

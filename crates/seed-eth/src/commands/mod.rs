@@ -5,6 +5,7 @@ mod deploy;
 mod manifest;
 mod root;
 mod status;
+mod verify;
 
 use crate::{cli::Cli, cli::Command, output::Outcome};
 
@@ -15,5 +16,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Manifest(args) => manifest::run(args),
         Command::Deploy(args) => deploy::run(args, cli.global.json),
         Command::Status(args) => status::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }

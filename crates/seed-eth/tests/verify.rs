@@ -1,0 +1,538 @@
+//! `seed-eth verify` against a real anvil and a real OCI registry: a release
+//! deployed with `seed-eth deploy`, voted by the three default builders (anvil
+//! accounts 1-3) with statements signed by seed-statement and attached as
+//! referrers by seed-oci; then every way verification must say no.
+//!
+//! Needs anvil and Debian's `docker-registry`: `make setup` installs them.
+//! Missing binaries fail the tests, they never skip them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+use alloy::{
+    primitives::{keccak256, Address},
+    providers::ProviderBuilder,
+};
+use seed_chain::{bindings::SeedRegistry, Deployment};
+use seed_core::{release_root, CommitId, Sha256Digest};
+use seed_oci::{ImageContent, RegistryClient, Repository};
+use seed_statement::{sign, Builder, BuilderKey, NixSettings, Predicate, Source, Statement};
+use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
+use serde_json::Value;
+
+const COMMIT_A: &str = "0123456789abcdef0123456789abcdef01234567";
+const COMMIT_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
+const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
+/// Anvil accounts of the default builders (ids 0, 1, 2).
+const BUILDERS: [usize; 3] = [1, 2, 3];
+
+/// Runs seed-eth in `cwd` with no inherited SEED_ETH_* variable.
+fn seed_eth(cwd: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run seed-eth")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_exit(out: &Output, code: i32, needle: &str) {
+    let all = text(out);
+    assert_eq!(out.status.code(), Some(code), "expected exit {code}; {all}");
+    assert!(
+        all.contains(needle),
+        "output should contain '{needle}': {all}"
+    );
+}
+
+fn manifest_of(system: &str) -> Sha256Digest {
+    Sha256Digest::from_bytes(keccak256(format!("closure {system}").as_bytes())).unwrap()
+}
+
+/// One chain, one registry, one deployment, and helpers to release on them.
+struct World {
+    anvil: TestAnvil,
+    registry: TestRegistry,
+    client: RegistryClient,
+    repo: Repository,
+    dir: tempfile::TempDir,
+    deployment: Deployment,
+}
+
+impl World {
+    async fn new() -> Self {
+        let anvil = TestAnvil::spawn().unwrap();
+        let registry = TestRegistry::start().unwrap();
+        let client = RegistryClient::plain_http(&[&registry.host()]).unwrap();
+        let repo = format!("{}/seed", registry.host()).parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let deployment = deploy(&anvil, dir.path(), &[]);
+        Self {
+            anvil,
+            registry,
+            client,
+            repo,
+            dir,
+            deployment,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let url = self.anvil.endpoint();
+        let mut all = vec!["verify", "--rpc-url", &url];
+        all.extend_from_slice(args);
+        seed_eth(self.dir.path(), &all)
+    }
+
+    fn run_statements(&self, args: &[&str]) -> Output {
+        let repo = self.repo.to_string();
+        let host = self.registry.host();
+        let mut all = vec!["--statements", "--repository", &repo, "--plain-http", &host];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Pushes the image builder `account` built for `system` of `commit`.
+    async fn image(&self, commit: &str, account: usize, system: &str) -> Sha256Digest {
+        let content = ImageContent::synthetic(&format!("{commit} {account} {system}"));
+        self.client
+            .push_image(&self.repo, &content, None)
+            .await
+            .unwrap()
+            .digest()
+    }
+
+    /// Signs a statement with `signer`'s key (an anvil account) naming it as builder,
+    /// attaches it to the image and returns its digest.
+    async fn statement(
+        &self,
+        signer: usize,
+        commit: &str,
+        system: &str,
+        manifest: Sha256Digest,
+        image: Sha256Digest,
+    ) -> Sha256Digest {
+        let key = BuilderKey::from_hex(&self.anvil.private_key_hex(signer)).unwrap();
+        let predicate = Predicate {
+            source: Source {
+                repository: "https://github.com/seed-eth/example".parse().unwrap(),
+                commit: commit.parse().unwrap(),
+                flake_lock: manifest_of("flake.lock"),
+            },
+            system: system.parse().unwrap(),
+            closure_manifest: manifest,
+            image: self.repo.image_ref(&image).unwrap(),
+            builder: Builder {
+                address: key.address(),
+                chain_id: self.anvil.chain_id(),
+                registry: self.deployment.contracts.registry,
+            },
+            run_id: format!("run-{signer}-{system}").parse().unwrap(),
+            nix: NixSettings::from_show_config("sandbox = true\nsubstituters =\n").unwrap(),
+            build_time: "2026-11-25T12:00:00Z".parse().unwrap(),
+        };
+        let signed = sign(&Statement::new(predicate).unwrap(), &key).unwrap();
+        self.client
+            .attach_statement(&self.repo, &image, signed.bytes())
+            .await
+            .unwrap()
+            .statement
+    }
+
+    /// Builder `account` builds, signs (with `signer`'s key) and votes every system of `commit`.
+    /// Returns its images per system.
+    async fn vote_signed_by(
+        &self,
+        registry: Address,
+        account: usize,
+        signer: usize,
+        commit: &str,
+    ) -> Vec<Sha256Digest> {
+        let mut images = Vec::new();
+        for system in SYSTEMS {
+            let manifest = manifest_of(system);
+            let image = self.image(commit, account, system).await;
+            let statement = self
+                .statement(signer, commit, system, manifest, image)
+                .await;
+            attest(
+                &self.anvil,
+                registry,
+                account,
+                commit,
+                system,
+                [manifest, image, statement],
+            )
+            .await;
+            images.push(image);
+        }
+        images
+    }
+
+    async fn vote(&self, account: usize, commit: &str) -> Vec<Sha256Digest> {
+        self.vote_signed_by(self.deployment.contracts.registry, account, account, commit)
+            .await
+    }
+}
+
+/// `seed-eth deploy` from anvil account 0 on the default configuration.
+fn deploy(anvil: &TestAnvil, cwd: &Path, extra: &[&str]) -> Deployment {
+    let url = anvil.endpoint();
+    let key = anvil.private_key_hex(0);
+    let mut args = vec!["deploy", "--rpc-url", &url];
+    args.extend_from_slice(extra);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") {
+            command.env_remove(name);
+        }
+    }
+    let out = command
+        .current_dir(cwd)
+        .args(&args)
+        .env("SEED_ETH_PRIVATE_KEY", key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "deploy: {}", text(&out));
+    let path = extra.iter().position(|a| *a == "--deployment").map_or_else(
+        || cwd.join("deployments/31337.json"),
+        |i| cwd.join(extra[i + 1]),
+    );
+    Deployment::load(&path).unwrap()
+}
+
+/// `attest(commit, system, manifest, image, statement)` from anvil account `account`.
+async fn attest(
+    anvil: &TestAnvil,
+    registry: Address,
+    account: usize,
+    commit: &str,
+    system: &str,
+    [manifest, image, statement]: [Sha256Digest; 3],
+) {
+    let provider = ProviderBuilder::new()
+        .wallet(anvil.signer(account))
+        .connect_http(anvil.endpoint().parse().unwrap());
+    let receipt = SeedRegistry::new(registry, provider)
+        .attest(
+            commit.parse::<CommitId>().unwrap().to_b256(),
+            system.to_owned(),
+            manifest.as_b256(),
+            image.as_b256(),
+            statement.as_b256(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status(), "vote by account {account} reverted");
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+fn lock(world: &World, name: &str, entries: &[(&str, Sha256Digest, Sha256Digest)]) -> String {
+    let systems: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(system, manifest, image)| {
+            let entry = serde_json::json!({
+                "kind": "oci",
+                "manifest": manifest.to_string(),
+                "image": format!("{}@{image}", world.repo),
+            });
+            ((*system).to_owned(), entry)
+        })
+        .collect();
+    let body = serde_json::json!({"version": 1, "systems": systems});
+    let path = world.dir.path().join(name);
+    std::fs::write(&path, body.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn a_finalised_release_verifies_and_every_mismatch_fails() {
+    let world = World::new().await;
+
+    // Genesis needs all three builders: two votes per system is one vote short.
+    let images_0 = world.vote(BUILDERS[0], COMMIT_A).await;
+    world.vote(BUILDERS[1], COMMIT_A).await;
+    let out = world.run(&["--commit", COMMIT_A]);
+    assert_exit(&out, 1, "is not finalised");
+
+    world.vote(BUILDERS[2], COMMIT_A).await;
+    let out = world.run(&["--commit", COMMIT_A]);
+    assert_exit(&out, 0, "VERIFIED");
+    assert!(text(&out).contains("recomputed from the registry's ReleaseFinalised event: equal"));
+
+    // The JSON report: the ledger root equals the root computed offline.
+    let out = world.run(&["--json", "--commit", COMMIT_A]);
+    let report = json(&out);
+    let leaves: Vec<_> = SYSTEMS
+        .iter()
+        .map(|s| (s.parse().unwrap(), manifest_of(s)))
+        .collect();
+    let root = release_root(&leaves).unwrap();
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["rootRecomputed"], true);
+    assert_eq!(report["root"], root.to_string());
+    assert_eq!(report["genesis"], true);
+    assert_eq!(report["threshold"], 3);
+    assert_eq!(report["systems"][1]["voters"].as_array().unwrap().len(), 3);
+
+    // Statements: fetched by their on-chain digests, signed by each voter.
+    let out = world.run_statements(&["--commit", COMMIT_A]);
+    assert_exit(&out, 0, "(verified)");
+
+    // One system with its digest; then a wrong digest and an unknown system.
+    let x86 = manifest_of("x86_64-linux").to_string();
+    let out = world.run(&[
+        "--commit",
+        COMMIT_A,
+        "--system",
+        "x86_64-linux",
+        "--manifest",
+        &x86,
+    ]);
+    assert_exit(&out, 0, "VERIFIED");
+    let wrong = manifest_of("something else").to_string();
+    let out = world.run(&[
+        "--commit",
+        COMMIT_A,
+        "--system",
+        "x86_64-linux",
+        "--manifest",
+        &wrong,
+    ]);
+    assert_exit(&out, 1, "x86_64-linux: expected manifest");
+    let out = world.run(&[
+        "--commit",
+        COMMIT_A,
+        "--system",
+        "riscv64-linux",
+        "--manifest",
+        &x86,
+    ]);
+    assert_exit(&out, 1, "release has no system riscv64-linux");
+
+    // By image: builder 0's x86_64 image finds the release; an unattested image does not.
+    let image = format!("{}@{}", world.repo, images_0[1]);
+    let out = world.run(&["--json", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json(&out)["commit"], COMMIT_A);
+    let out = world.run_statements(&["--image", &image]);
+    assert_exit(&out, 0, "VERIFIED");
+    let stranger = world.image(COMMIT_A, 9, "x86_64-linux").await;
+    let out = world.run(&["--image", &format!("{}@{stranger}", world.repo)]);
+    assert_exit(&out, 1, "no finalised release of this registry has image");
+
+    // A lock: good; a wrong manifest; an image nobody attested; pinned with --commit.
+    let good = lock(
+        &world,
+        "good.lock",
+        &[
+            ("aarch64-linux", manifest_of("aarch64-linux"), images_0[0]),
+            ("x86_64-linux", manifest_of("x86_64-linux"), images_0[1]),
+        ],
+    );
+    assert_exit(&world.run(&["--lock", &good]), 0, "VERIFIED");
+    assert_exit(
+        &world.run(&["--lock", &good, "--commit", COMMIT_A]),
+        0,
+        "VERIFIED",
+    );
+    let host = world.registry.host();
+    let out = world.run(&["--lock", &good, "--statements", "--plain-http", &host]);
+    assert_exit(&out, 0, "(verified)");
+    let bad = lock(
+        &world,
+        "bad.lock",
+        &[("x86_64-linux", manifest_of("aarch64-linux"), images_0[1])],
+    );
+    assert_exit(
+        &world.run(&["--lock", &bad]),
+        1,
+        "x86_64-linux: expected manifest",
+    );
+    let unattested = lock(
+        &world,
+        "unattested.lock",
+        &[("x86_64-linux", manifest_of("x86_64-linux"), stranger)],
+    );
+    assert_exit(
+        &world.run(&["--lock", &unattested, "--commit", COMMIT_A]),
+        1,
+        "was not attested by any counted voter",
+    );
+
+    // Tampering with a stored statement (builder 0's x86_64 one) is caught by its digest.
+    let report = json(&world.run(&["--json", "--commit", COMMIT_A]));
+    let statement = report["systems"][1]["voters"][0]["statementDigest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let blob = world.registry.blob_path(&statement);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let out = world.run_statements(&["--commit", COMMIT_A]);
+    assert_exit(&out, 1, "x86_64-linux: statement of builder 0");
+    // Without --statements the on-chain checks still pass.
+    assert_exit(&world.run(&["--commit", COMMIT_A]), 0, "VERIFIED");
+}
+
+#[tokio::test]
+async fn statements_by_a_non_builder_and_look_alike_registries_fail() {
+    let world = World::new().await;
+    let registry = world.deployment.contracts.registry;
+    for account in BUILDERS {
+        world.vote(account, COMMIT_A).await;
+    }
+    // After genesis k = 2: builder 0 votes honestly, builder 1's statements are signed by
+    // anvil account 7, which is not a builder.
+    world.vote(BUILDERS[0], COMMIT_B).await;
+    world
+        .vote_signed_by(registry, BUILDERS[1], 7, COMMIT_B)
+        .await;
+    let out = world.run(&["--commit", COMMIT_B]);
+    assert_exit(&out, 0, "VERIFIED");
+    let out = world.run_statements(&["--commit", COMMIT_B]);
+    assert_exit(&out, 1, "statement of builder 1");
+    assert!(text(&out).contains("was signed by"), "{}", text(&out));
+
+    // A second registry on the same chain finalises a third release; the first registry's
+    // verification must not see it, whichever way it is asked.
+    let other = deploy(
+        &world.anvil,
+        world.dir.path(),
+        &["--deployment", "other.json", "--safe-salt-nonce", "1"],
+    );
+    let other_registry = other.contracts.registry;
+    assert_ne!(other_registry, registry);
+    let commit_c = "fedcba9876543210fedcba9876543210fedcba98";
+    let mut images = Vec::new();
+    for account in BUILDERS {
+        images = world
+            .vote_signed_by(other_registry, account, account, commit_c)
+            .await;
+    }
+    assert_exit(&world.run(&["--commit", commit_c]), 1, "is not finalised");
+    let image = format!("{}@{}", world.repo, images[0]);
+    assert_exit(
+        &world.run(&["--image", &image]),
+        1,
+        "no finalised release of this registry",
+    );
+    let other_file = world.dir.path().join("other.json").display().to_string();
+    assert_exit(
+        &world.run(&["--commit", commit_c, "--deployment", &other_file]),
+        0,
+        "VERIFIED",
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_fail_closed_with_their_exit_codes() {
+    let anvil = TestAnvil::spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = anvil.endpoint();
+    let run = |args: &[&str]| {
+        let mut all = vec!["verify", "--rpc-url", &url];
+        all.extend_from_slice(args);
+        seed_eth(dir.path(), &all)
+    };
+    // Before any deployment file exists.
+    assert_exit(&run(&["--commit", COMMIT_A]), 2, "deployment file");
+    deploy(&anvil, dir.path(), &[]);
+    assert_exit(&run(&["--commit", "0123"]), 2, "--commit");
+    assert_exit(
+        &run(&[
+            "--commit",
+            COMMIT_A,
+            "--system",
+            "x86_64-linux",
+            "--manifest",
+            "sha256:12",
+        ]),
+        2,
+        "--manifest",
+    );
+    assert_exit(
+        &run(&[
+            "--commit",
+            COMMIT_A,
+            "--system",
+            "x86 64",
+            "--manifest",
+            &manifest_of("a").to_string(),
+        ]),
+        2,
+        "--system",
+    );
+    assert_exit(
+        &run(&["--image", "127.0.0.1:5000/seed:latest"]),
+        2,
+        "--image",
+    );
+    assert_exit(&run(&[]), 2, "required");
+    assert_exit(
+        &run(&["--commit", COMMIT_A, "--statements"]),
+        2,
+        "--repository",
+    );
+    let lock = dir.path().join("malformed.lock");
+    std::fs::write(&lock, r#"{"version": 2, "systems": {}}"#).unwrap();
+    assert_exit(&run(&["--lock", &lock.display().to_string()]), 2, "--lock");
+    assert_exit(
+        &run(&["--commit", COMMIT_A, "--chain-id", "1"]),
+        2,
+        "chain id mismatch",
+    );
+
+    let out = seed_eth(
+        dir.path(),
+        &[
+            "verify",
+            "--rpc-url",
+            "http://127.0.0.1:9",
+            "--commit",
+            COMMIT_A,
+        ],
+    );
+    assert_exit(&out, 3, "cannot reach the RPC endpoint");
+    let out = seed_eth(
+        dir.path(),
+        &[
+            "--json",
+            "verify",
+            "--rpc-url",
+            "http://127.0.0.1:9",
+            "--commit",
+            COMMIT_A,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(json(&out)["exitCode"], 3);
+    // Not finalised is a check failure, not an error.
+    assert_exit(&run(&["--commit", COMMIT_B]), 1, "is not finalised");
+}

@@ -1,0 +1,750 @@
+//! `seed-eth verify`: checks a release against on-chain state and fails closed.
+//!
+//! What is trusted is the chain (through one RPC endpoint) and the registry and
+//! ledger addresses of the deployment. Everything else is recomputed:
+//!
+//! 1. the ledger has an entry for the commit (`entry(commit).root != 0`);
+//! 2. the registry (logs filtered by its address, from the deployment block, in
+//!    bounded ranges) emitted exactly one `ReleaseFinalised` for the commit, whose
+//!    root topic is the ledger's root, whose rules version is the ledger's, and
+//!    whose systems (strictly sorted) and digests give the ledger's root again
+//!    under seed-core's [`release_root`];
+//! 3. every system's voter bitmap in that event has at least the threshold that
+//!    applied (every active builder for genesis, `k` otherwise, read at the
+//!    finalisation block), and each counted voter has an `Attested` event for that
+//!    commit, system and manifest digest, no later than the finalisation;
+//! 4. the digests the caller expects (from `--manifest` or a `.seed.lock`) are the
+//!    finalised ones, and a lock's image digests were attested by counted voters;
+//! 5. optionally, every counted voter's statement is fetched from the registry by
+//!    its on-chain digest, its DSSE signature recovers to the voter's key (the
+//!    `Attested` event's signer), and it attests exactly that vote.
+//!
+//! A check that says no is a [`Finding`] in the [`Report`] (exit 1); a question
+//! that could not be asked is a [`VerifyError`] (exit 2 or 3).
+
+mod error;
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use alloy::{
+    eips::BlockId,
+    primitives::{Address, B256},
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent,
+};
+use seed_chain::{
+    bindings::{ReleaseLedger, SeedRegistry},
+    status::logs_in_chunks,
+    Chain, Target,
+};
+use seed_core::{release_root, CommitId, Sha256Digest, System};
+use seed_oci::{RegistryClient, Repository};
+use seed_statement::Expected;
+
+pub use error::VerifyError;
+pub use report::{Finding, Report, StatementCheck, SystemReport, VoterReport};
+
+/// Where the statements of `--statements` are fetched from.
+#[derive(Debug)]
+pub struct StatementSource {
+    /// The registry client.
+    pub client: RegistryClient,
+    /// The repository per system (from a `.seed.lock` or `--image`).
+    pub per_system: BTreeMap<System, Repository>,
+    /// The repository for systems not in `per_system` (`--repository`).
+    pub fallback: Option<Repository>,
+}
+
+impl StatementSource {
+    fn repository(&self, system: &System) -> Option<&Repository> {
+        self.per_system.get(system).or(self.fallback.as_ref())
+    }
+}
+
+/// What to verify.
+#[derive(Debug, Default)]
+pub struct Request {
+    /// The release; `None` to find it from `images` or `any_image`.
+    pub commit: Option<CommitId>,
+    /// Closure-manifest digests the release must have finalised, per system.
+    pub manifests: BTreeMap<System, Sha256Digest>,
+    /// Image digests a counted voter must have attested, per system (a lock).
+    pub images: BTreeMap<System, Sha256Digest>,
+    /// An image digest a counted voter must have attested for some system (`--image`).
+    pub any_image: Option<Sha256Digest>,
+    /// Check every counted voter's signed statement.
+    pub statements: Option<StatementSource>,
+    /// Blocks per `eth_getLogs` request.
+    pub log_chunk: u64,
+}
+
+/// One vote, from an `Attested` event of the registry.
+#[derive(Debug, Clone)]
+struct Vote {
+    commit: B256,
+    system: String,
+    builder_id: u8,
+    signer: Address,
+    manifest: B256,
+    image: B256,
+    statement: B256,
+    block: u64,
+}
+
+/// A `ReleaseFinalised` event of the registry.
+#[derive(Debug, Clone)]
+struct Finalised {
+    root_topic: B256,
+    systems: Vec<String>,
+    digests: Vec<B256>,
+    voters: Vec<u64>,
+    rules_version: u32,
+    genesis: bool,
+    block: u64,
+}
+
+/// The view of the chain every check reads: one head block, one target.
+struct Reader<'a> {
+    chain: &'a Chain,
+    target: &'a Target,
+    head: u64,
+    log_chunk: u64,
+}
+
+/// Verifies `request` against the registry and ledger of `target`.
+pub async fn verify(
+    chain: &Chain,
+    target: &Target,
+    request: Request,
+) -> Result<Report, VerifyError> {
+    let reader = Reader {
+        chain,
+        target,
+        head: chain.block_number().await?,
+        log_chunk: request.log_chunk,
+    };
+    let commit = match request.commit {
+        Some(commit) => commit,
+        None => match reader.discover(&request).await? {
+            Ok(commit) => commit,
+            Err(finding) => return Ok(Report::undetermined(chain, target, finding)),
+        },
+    };
+    let mut report = Report::new(chain, target, commit);
+    reader.check_release(&request, commit, &mut report).await?;
+    report.verified = report.failures.is_empty();
+    Ok(report)
+}
+
+impl Reader<'_> {
+    fn error(&self, action: impl Into<String>, e: impl std::fmt::Display) -> VerifyError {
+        VerifyError::Chain(self.chain.rpc_error(action, e))
+    }
+
+    /// `Attested` events of the registry, for one commit or (with `None`) all of them.
+    async fn votes(&self, commit: Option<B256>) -> Result<Vec<Vote>, VerifyError> {
+        let mut filter = Filter::new().event_signature(SeedRegistry::Attested::SIGNATURE_HASH);
+        if let Some(commit) = commit {
+            filter = filter.topic1(commit);
+        }
+        let logs = self.logs(&filter).await?;
+        logs.iter().map(|log| self.decode_vote(log)).collect()
+    }
+
+    async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, VerifyError> {
+        Ok(logs_in_chunks(
+            self.chain,
+            filter,
+            self.target.registry,
+            self.target.from_block,
+            self.head,
+            self.log_chunk,
+        )
+        .await?)
+    }
+
+    fn decode_vote(&self, log: &Log) -> Result<Vote, VerifyError> {
+        let event = log
+            .log_decode::<SeedRegistry::Attested>()
+            .map_err(|e| self.error("decoding an Attested log", e))?;
+        let data = event.inner.data;
+        if alloy::primitives::keccak256(data.system.as_bytes()) != data.systemId {
+            return Err(self.error(
+                "decoding an Attested log",
+                format!("system '{}' does not match its indexed id", data.system),
+            ));
+        }
+        Ok(Vote {
+            commit: data.commit,
+            system: data.system,
+            builder_id: data.builderId,
+            signer: data.signer,
+            manifest: data.manifestDigest,
+            image: data.imageDigest,
+            statement: data.statementDigest,
+            block: log.block_number.unwrap_or(u64::MAX),
+        })
+    }
+
+    /// Every `ReleaseFinalised` event of the registry for `commit`.
+    async fn finalisations(&self, commit: B256) -> Result<Vec<Finalised>, VerifyError> {
+        let filter = Filter::new()
+            .event_signature(SeedRegistry::ReleaseFinalised::SIGNATURE_HASH)
+            .topic1(commit);
+        let mut found = Vec::new();
+        for log in self.logs(&filter).await? {
+            let event = log
+                .log_decode::<SeedRegistry::ReleaseFinalised>()
+                .map_err(|e| self.error("decoding a ReleaseFinalised log", e))?;
+            let data = event.inner.data;
+            found.push(Finalised {
+                root_topic: data.root,
+                systems: data.systems,
+                digests: data.manifestDigests,
+                voters: data.voters,
+                rules_version: data.rulesVersion,
+                genesis: data.genesis,
+                block: log.block_number.unwrap_or(u64::MAX),
+            });
+        }
+        Ok(found)
+    }
+
+    /// The commit whose finalised release a counted voter attested the requested image(s) in.
+    ///
+    /// The image digest is not indexed, so every `Attested` event of the registry is read. A
+    /// vote counts only if its builder is in the finalised voter bitmap of its system, so an
+    /// image that some builder attested but quorum did not accept never selects a release.
+    async fn discover(&self, request: &Request) -> Result<Result<CommitId, Finding>, VerifyError> {
+        let matches = |vote: &Vote| match &request.any_image {
+            Some(image) => vote.image == image.as_b256(),
+            None => System::try_from_str(&vote.system).is_some_and(|system| {
+                request
+                    .images
+                    .get(&system)
+                    .is_some_and(|image| vote.image == image.as_b256())
+            }),
+        };
+        let candidates: Vec<Vote> = self
+            .votes(None)
+            .await?
+            .into_iter()
+            .filter(matches)
+            .collect();
+        let mut commits = BTreeSet::new();
+        for vote in &candidates {
+            if commits.contains(&vote.commit) {
+                continue;
+            }
+            let counted = self.finalisations(vote.commit).await?.iter().any(|f| {
+                f.systems
+                    .iter()
+                    .position(|s| *s == vote.system)
+                    .is_some_and(|i| f.voters[i] >> vote.builder_id & 1 == 1)
+            });
+            if counted {
+                commits.insert(vote.commit);
+            }
+        }
+        let what = match &request.any_image {
+            Some(image) => format!("image {image}"),
+            None => "the lock's images".to_owned(),
+        };
+        match commits.len() {
+            0 => Ok(Err(Finding::new(format!(
+                "no finalised release of this registry has {what} attested by a counted voter"
+            )))),
+            1 => Ok(Ok(commits
+                .into_iter()
+                .map(CommitId::from_b256)
+                .next()
+                .ok_or(VerifyError::Internal("empty candidate set"))?)),
+            _ => Err(VerifyError::Ambiguous {
+                what,
+                commits: commits
+                    .into_iter()
+                    .map(|c| CommitId::from_b256(c).to_string())
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Every check on one release; findings go into `report`.
+    async fn check_release(
+        &self,
+        request: &Request,
+        commit: CommitId,
+        report: &mut Report,
+    ) -> Result<(), VerifyError> {
+        let word = commit.to_b256();
+        let at = BlockId::number(self.head);
+        let entry = ReleaseLedger::new(self.target.ledger, self.chain.provider())
+            .entry(word)
+            .block(at)
+            .call()
+            .await
+            .map_err(|e| {
+                self.error(
+                    format!("reading the ledger entry from {}", self.target.ledger),
+                    e,
+                )
+            })?;
+        if entry.root.is_zero() {
+            report.fail(format!(
+                "release {commit} is not finalised: the ledger {} has no entry for it (see `seed-eth status --commit {commit}`)",
+                self.target.ledger
+            ));
+            return Ok(());
+        }
+        report.root = Some(entry.root);
+        report.block = Some(entry.blockNumber);
+        report.rules_version = Some(entry.rulesVersion);
+
+        let events = self.finalisations(word).await?;
+        let event = match events.as_slice() {
+            [event] => event,
+            [] => {
+                report.fail(format!(
+                    "the ledger records release {commit} but the registry {} emitted no ReleaseFinalised event for it: the root cannot be recomputed",
+                    self.target.registry
+                ));
+                return Ok(());
+            }
+            more => {
+                report.fail(format!(
+                    "the registry emitted {} ReleaseFinalised events for release {commit}; a release finalises once",
+                    more.len()
+                ));
+                return Ok(());
+            }
+        };
+        report.genesis = Some(event.genesis);
+        if !check_event(event, entry.root, entry.rulesVersion, report) {
+            return Ok(());
+        }
+        let threshold = self.threshold_at(event).await?;
+        report.threshold = Some(threshold);
+        let votes = self.votes(Some(word)).await?;
+        self.check_voters(event, &votes, threshold, report);
+        check_expectations(request, report);
+        if let Some(source) = &request.statements {
+            check_statements(
+                self.chain.chain_id(),
+                self.target.registry,
+                commit,
+                source,
+                report,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The event against the ledger entry: root topic, rules version, and the root recomputed
+/// from its systems and digests. Returns whether the event is usable for further checks.
+fn check_event(event: &Finalised, root: B256, rules_version: u32, report: &mut Report) -> bool {
+    if event.root_topic != root {
+        report.fail(format!(
+            "the ReleaseFinalised event names root {} but the ledger holds {}",
+            event.root_topic, root
+        ));
+    }
+    if event.rules_version != rules_version {
+        report.fail(format!(
+            "the ReleaseFinalised event names rules version {} but the ledger holds {}",
+            event.rules_version, rules_version
+        ));
+    }
+    let n = event.systems.len();
+    if n == 0 || event.digests.len() != n || event.voters.len() != n {
+        report.fail(format!(
+            "the ReleaseFinalised event is malformed: {n} systems, {} digests, {} voter bitmaps",
+            event.digests.len(),
+            event.voters.len()
+        ));
+        return false;
+    }
+    let leaves = match leaves(event) {
+        Ok(leaves) => leaves,
+        Err(reason) => {
+            report.fail(format!("the ReleaseFinalised event is malformed: {reason}"));
+            return false;
+        }
+    };
+    match release_root(&leaves) {
+            Ok(recomputed) if recomputed == root => report.root_recomputed = true,
+            Ok(recomputed) => report.fail(format!(
+                "the root recomputed from the ReleaseFinalised event is {recomputed} but the ledger holds {root}"
+            )),
+            Err(e) => report.fail(format!("the ReleaseFinalised event's systems: {e}")),
+        }
+    for (i, (system, digest)) in leaves.iter().enumerate() {
+        report.systems.push(SystemReport {
+            system: system.to_string(),
+            manifest_digest: digest.as_b256(),
+            voters: Vec::new(),
+            voter_bitmap: event.voters[i],
+        });
+    }
+    true
+}
+
+impl Reader<'_> {
+    /// The threshold in force when the release finalised: every builder active at that block
+    /// for genesis, `k` otherwise. Read at the finalisation block, whose rules version must be
+    /// the event's (a rule change later in the same block would make the answer doubtful).
+    async fn threshold_at(&self, event: &Finalised) -> Result<u8, VerifyError> {
+        let at = BlockId::number(event.block);
+        let registry = SeedRegistry::new(self.target.registry, self.chain.provider());
+        let action = |what: &str| {
+            format!(
+                "reading {what} at the finalisation block {} (old blocks need an archive endpoint)",
+                event.block
+            )
+        };
+        let version = registry
+            .rulesVersion()
+            .block(at)
+            .call()
+            .await
+            .map_err(|e| self.error(action("rulesVersion"), e))?;
+        if version != event.rules_version {
+            return Err(VerifyError::RulesChanged {
+                block: event.block,
+                event: event.rules_version,
+                state: version,
+            });
+        }
+        if event.genesis {
+            let mask = registry
+                .activeBuilderMask()
+                .block(at)
+                .call()
+                .await
+                .map_err(|e| self.error(action("activeBuilderMask"), e))?;
+            // At most 64 builders, so the count fits in a u8.
+            Ok(u8::try_from(mask.count_ones()).unwrap_or(u8::MAX))
+        } else {
+            registry
+                .quorum()
+                .block(at)
+                .call()
+                .await
+                .map_err(|e| self.error(action("quorum"), e))
+        }
+    }
+
+    /// Each counted voter must have an `Attested` event for exactly this system and digest.
+    fn check_voters(&self, event: &Finalised, votes: &[Vote], threshold: u8, report: &mut Report) {
+        for system in &mut report.systems {
+            let bitmap = system.voter_bitmap;
+            for id in (0..64u8).filter(|id| bitmap >> id & 1 == 1) {
+                let vote = votes
+                    .iter()
+                    .find(|v| v.builder_id == id && v.system == system.system);
+                match vote {
+                    Some(v) if v.manifest == system.manifest_digest && v.block <= event.block => {
+                        system.voters.push(VoterReport::from_vote(v));
+                    }
+                    Some(v) => report.failures.push(Finding::new(format!(
+                        "{}: builder {id} is counted for {} but its Attested event (block {}) says {}",
+                        system.system,
+                        oci(&system.manifest_digest),
+                        v.block,
+                        oci(&v.manifest)
+                    ))),
+                    None => report.failures.push(Finding::new(format!(
+                        "{}: builder {id} is counted but the registry has no Attested event of it for this release",
+                        system.system
+                    ))),
+                }
+            }
+            if system.voters.len() < usize::from(threshold) {
+                report.failures.push(Finding::new(format!(
+                    "{}: {} verified voters, below the threshold of {threshold}",
+                    system.system,
+                    system.voters.len()
+                )));
+            }
+        }
+    }
+}
+
+impl VoterReport {
+    fn from_vote(vote: &Vote) -> Self {
+        Self {
+            builder_id: vote.builder_id,
+            signer: vote.signer,
+            image_digest: vote.image,
+            statement_digest: vote.statement,
+            block: vote.block,
+            statement: StatementCheck::NotChecked,
+        }
+    }
+}
+
+/// The event's systems and digests as typed leaves.
+fn leaves(event: &Finalised) -> Result<Vec<(System, Sha256Digest)>, String> {
+    event
+        .systems
+        .iter()
+        .zip(&event.digests)
+        .map(|(system, digest)| {
+            let system = System::try_from_str(system)
+                .ok_or_else(|| format!("'{system}' is not a valid system name"))?;
+            let digest =
+                Sha256Digest::from_bytes(*digest).map_err(|e| format!("{system}'s digest: {e}"))?;
+            Ok((system, digest))
+        })
+        .collect()
+}
+
+/// The caller's digests against the finalised ones.
+fn check_expectations(request: &Request, report: &mut Report) {
+    let mut findings = Vec::new();
+    for (system, expected) in &request.manifests {
+        match report.systems.iter().find(|s| s.system == system.as_str()) {
+            None => findings.push(format!(
+                "release has no system {system} (it finalised {})",
+                report.system_names()
+            )),
+            Some(s) if s.manifest_digest != expected.as_b256() => findings.push(format!(
+                "{system}: expected manifest {expected} but the release finalised {}",
+                oci(&s.manifest_digest)
+            )),
+            Some(_) => {}
+        }
+    }
+    let attested = |system: &str, image: &B256| {
+        report
+            .systems
+            .iter()
+            .filter(|s| s.system == system)
+            .flat_map(|s| &s.voters)
+            .any(|v| v.image_digest == *image)
+    };
+    for (system, image) in &request.images {
+        if !attested(system.as_str(), &image.as_b256()) {
+            findings.push(format!(
+                "{system}: image {image} was not attested by any counted voter of the release"
+            ));
+        }
+    }
+    if let Some(image) = &request.any_image {
+        if !report
+            .systems
+            .iter()
+            .any(|s| attested(&s.system, &image.as_b256()))
+        {
+            findings.push(format!(
+                "image {image} was not attested by any counted voter of the release"
+            ));
+        }
+    }
+    report
+        .failures
+        .extend(findings.into_iter().map(Finding::new));
+}
+
+/// Fetches and verifies the statement of every counted voter.
+async fn check_statements(
+    chain_id: u64,
+    registry: Address,
+    commit: CommitId,
+    source: &StatementSource,
+    report: &mut Report,
+) -> Result<(), VerifyError> {
+    report.statements_checked = true;
+    let mut findings = Vec::new();
+    for system in &mut report.systems {
+        let name = System::try_from_str(&system.system)
+            .ok_or(VerifyError::Internal("a system validated earlier"))?;
+        let manifest = Sha256Digest::from_bytes(system.manifest_digest)
+            .map_err(|_| VerifyError::Internal("a digest validated earlier"))?;
+        for voter in &mut system.voters {
+            let outcome =
+                check_statement(chain_id, registry, commit, &name, &manifest, source, voter)
+                    .await?;
+            if let Err(reason) = &outcome {
+                findings.push(format!(
+                    "{}: statement of builder {} ({}): {reason}",
+                    system.system, voter.builder_id, voter.signer
+                ));
+            }
+            voter.statement = match outcome {
+                Ok(()) => StatementCheck::Verified,
+                Err(reason) => StatementCheck::Failed { reason },
+            };
+        }
+    }
+    report
+        .failures
+        .extend(findings.into_iter().map(Finding::new));
+    Ok(())
+}
+
+/// One voter's statement: `Ok(Err(reason))` when it does not verify, `Err` when the registry
+/// could not be asked.
+async fn check_statement(
+    chain_id: u64,
+    registry: Address,
+    commit: CommitId,
+    system: &System,
+    manifest: &Sha256Digest,
+    source: &StatementSource,
+    voter: &VoterReport,
+) -> Result<Result<(), String>, VerifyError> {
+    let Some(repository) = source.repository(system) else {
+        return Err(VerifyError::NoRepository {
+            system: system.to_string(),
+        });
+    };
+    let Ok(digest) = Sha256Digest::from_bytes(voter.statement_digest) else {
+        return Ok(Err("the vote carries a zero statement digest".to_owned()));
+    };
+    let Ok(image) = Sha256Digest::from_bytes(voter.image_digest) else {
+        return Ok(Err("the vote carries a zero image digest".to_owned()));
+    };
+    let bytes = match source.client.fetch_statement(repository, &digest).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_transient() => {
+            return Err(VerifyError::Registry {
+                repository: repository.to_string(),
+                source: e,
+            })
+        }
+        Err(e) => return Ok(Err(format!("fetching {digest} from {repository}: {e}"))),
+    };
+    let expected = Expected::new(voter.signer, chain_id, registry).with_digest(digest);
+    let verified = match seed_statement::verify(&bytes, &expected) {
+        Ok(verified) => verified,
+        Err(e) => return Ok(Err(error_chain(&e))),
+    };
+    Ok(verified
+        .ensure_vote(&commit, system, manifest, &image)
+        .map_err(|e| e.to_string()))
+}
+
+/// An error with its causes, for a one-line finding.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn oci(digest: &B256) -> String {
+    format!("sha256:{}", alloy::hex::encode(digest))
+}
+
+/// Parsing a system name without caring why it is invalid.
+trait TryFromStr: Sized {
+    fn try_from_str(text: &str) -> Option<Self>;
+}
+
+impl TryFromStr for System {
+    fn try_from_str(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn event(root: B256) -> Finalised {
+        Finalised {
+            root_topic: root,
+            systems: vec!["aarch64-linux".to_owned(), "x86_64-linux".to_owned()],
+            digests: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+            voters: vec![3, 3],
+            rules_version: 1,
+            genesis: false,
+            block: 7,
+        }
+    }
+
+    fn report() -> Report {
+        Report {
+            commit: None,
+            chain_id: 1,
+            registry: Address::ZERO,
+            ledger: Address::ZERO,
+            root: None,
+            block: None,
+            rules_version: None,
+            genesis: None,
+            threshold: None,
+            root_recomputed: false,
+            statements_checked: false,
+            systems: Vec::new(),
+            failures: Vec::new(),
+            verified: false,
+        }
+    }
+
+    fn true_root() -> B256 {
+        release_root(&leaves(&event(B256::ZERO)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_event_giving_the_ledger_root_passes() {
+        let mut r = report();
+        assert!(check_event(&event(true_root()), true_root(), 1, &mut r));
+        assert!(r.root_recomputed);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+    }
+
+    #[test]
+    fn a_root_the_event_does_not_give_fails() {
+        let other = B256::repeat_byte(9);
+        let mut r = report();
+        check_event(&event(other), other, 1, &mut r);
+        assert!(!r.root_recomputed);
+        assert!(
+            r.failures[0].0.contains("the root recomputed"),
+            "{:?}",
+            r.failures
+        );
+
+        let mut r = report();
+        check_event(&event(other), true_root(), 2, &mut r);
+        assert!(r.failures[0].0.contains("names root"), "{:?}", r.failures);
+        assert!(
+            r.failures[1].0.contains("rules version"),
+            "{:?}",
+            r.failures
+        );
+    }
+
+    #[test]
+    fn malformed_events_fail() {
+        let mut unsorted = event(B256::ZERO);
+        unsorted.systems.reverse();
+        let mut r = report();
+        check_event(&unsorted, true_root(), 1, &mut r);
+        assert!(
+            r.failures.iter().any(|f| f.0.contains("sorted")),
+            "{:?}",
+            r.failures
+        );
+
+        let mut short = event(true_root());
+        short.voters.pop();
+        let mut r = report();
+        assert!(!check_event(&short, true_root(), 1, &mut r));
+
+        let mut zero = event(true_root());
+        zero.digests[0] = B256::ZERO;
+        let mut r = report();
+        assert!(!check_event(&zero, true_root(), 1, &mut r));
+    }
+}
