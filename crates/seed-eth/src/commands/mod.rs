@@ -1,11 +1,14 @@
 //! One module per subcommand; each turns parsed arguments into an [`Outcome`].
 
+mod attest;
+mod build_inputs;
 mod chain;
 mod deploy;
 mod manifest;
+mod relay;
 mod root;
 mod status;
-mod verify;
+mod vote_file;
 
 use crate::{cli::Cli, cli::Command, output::Outcome};
 
@@ -16,6 +19,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Manifest(args) => manifest::run(args),
         Command::Deploy(args) => deploy::run(args, cli.global.json),
         Command::Status(args) => status::run(args),
-        Command::Verify(args) => verify::run(args),
+        Command::Attest(args) => attest::run(args),
+        Command::Relay(args) => relay::run(args),
     }
 }

@@ -1,0 +1,234 @@
+//! What `seed-eth attest` learns about the build from its surroundings: the
+//! commit and the origin remote from git, the system and the substituter
+//! settings from Nix, the CI run id from the CI's environment, the manifest
+//! digest from a flag, a file or Nix. Every failure here is a usage error
+//! (exit 2): the build's inputs are wrong or missing, retrying will not help.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use eyre::{eyre, WrapErr};
+use seed_core::{CommitId, Sha256Digest, System};
+use seed_nix::{ClosureManifest, ImageRef, Nix};
+use seed_statement::{NixSettings, RepositoryUri, RunId};
+
+use crate::{cli::AttestArgs, output::Failure};
+
+/// CI variables naming the current run, in the order they are tried.
+pub const RUN_ID_VARIABLES: &[&str] = &[
+    "GITHUB_RUN_ID",
+    "CI_JOB_ID",
+    "BUILD_ID",
+    "BUILDKITE_BUILD_ID",
+    "CIRCLE_WORKFLOW_ID",
+];
+
+/// Everything about the build, checked.
+#[derive(Debug, Clone)]
+pub struct BuildInputs {
+    /// The built commit.
+    pub commit: CommitId,
+    /// The system built for.
+    pub system: System,
+    /// The closure-manifest digest.
+    pub manifest: Sha256Digest,
+    /// The image, pinned by digest.
+    pub image: ImageRef,
+    /// SHA-256 of flake.lock's bytes.
+    pub flake_lock: Sha256Digest,
+    /// The CI run.
+    pub run_id: RunId,
+    /// The source repository.
+    pub repository: RepositoryUri,
+    /// Nix's settings.
+    pub nix: NixSettings,
+}
+
+/// Gathers and checks every input; `env` looks up environment variables (injected for tests).
+pub fn gather(
+    args: &AttestArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<BuildInputs, Failure> {
+    let nix = Nix::new(&args.nix);
+    let commit = match &args.commit {
+        Some(text) => text.parse().wrap_err("--commit").map_err(Failure::usage)?,
+        None => git_head()?,
+    };
+    let system = match &args.system {
+        Some(text) => text.parse().wrap_err("--system").map_err(Failure::usage)?,
+        None => local_system(&args.nix)?,
+    };
+    let image: ImageRef = args
+        .image
+        .parse()
+        .wrap_err("--image")
+        .map_err(Failure::usage)?;
+    Ok(BuildInputs {
+        commit,
+        system,
+        manifest: manifest_digest(args, &nix)?,
+        image,
+        flake_lock: flake_lock_digest(args.flake_lock.as_deref())?,
+        run_id: run_id(args.run_id.as_deref(), &env)?,
+        repository: repository(args.repository.as_deref())?,
+        nix: nix_settings(args.nix_config.as_deref(), &args.nix)?,
+    })
+}
+
+/// Runs `program args` and returns its trimmed stdout, or says what failed and how to avoid it.
+fn capture(program: &Path, args: &[&str], avoid: &str) -> Result<String, Failure> {
+    let shown = format!("{} {}", program.display(), args.join(" "));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| Failure::usage(eyre!("cannot run `{shown}` ({e}); {avoid}")))?;
+    if !output.status.success() {
+        return Err(Failure::usage(eyre!(
+            "`{shown}` failed ({}): {}; {avoid}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn git_head() -> Result<CommitId, Failure> {
+    let head = capture(
+        Path::new("git"),
+        &["rev-parse", "HEAD"],
+        "run inside the built checkout or give --commit",
+    )?;
+    head.parse()
+        .wrap_err("the commit from `git rev-parse HEAD`")
+        .map_err(Failure::usage)
+}
+
+fn repository(flag: Option<&str>) -> Result<RepositoryUri, Failure> {
+    let text = match flag {
+        Some(text) => text.to_owned(),
+        None => capture(
+            Path::new("git"),
+            &["remote", "get-url", "origin"],
+            "give --repository URI",
+        )?,
+    };
+    text.parse()
+        .wrap_err("the source repository (--repository or the origin remote)")
+        .map_err(Failure::usage)
+}
+
+/// This machine's Nix system: Nix's own answer, else the Rust target's arch and OS.
+fn local_system(nix: &Path) -> Result<System, Failure> {
+    let from_nix = capture(
+        nix,
+        &[
+            "--extra-experimental-features",
+            "nix-command",
+            "eval",
+            "--impure",
+            "--raw",
+            "--expr",
+            "builtins.currentSystem",
+        ],
+        "",
+    );
+    let text = from_nix.unwrap_or_else(|_| {
+        let os = match std::env::consts::OS {
+            "macos" => "darwin",
+            other => other,
+        };
+        format!("{}-{os}", std::env::consts::ARCH)
+    });
+    text.parse()
+        .wrap_err("this machine's system; give --system")
+        .map_err(Failure::usage)
+}
+
+fn manifest_digest(args: &AttestArgs, nix: &Nix) -> Result<Sha256Digest, Failure> {
+    if let Some(text) = &args.manifest_digest {
+        return text
+            .parse()
+            .wrap_err("--manifest-digest")
+            .map_err(Failure::usage);
+    }
+    if let Some(path) = &args.manifest_file {
+        let bytes = std::fs::read(path)
+            .wrap_err_with(|| format!("cannot read the manifest file {}", path.display()))
+            .map_err(Failure::usage)?;
+        let manifest = ClosureManifest::parse(&bytes)
+            .wrap_err_with(|| format!("manifest file {}", path.display()))
+            .map_err(Failure::usage)?;
+        return Ok(manifest.digest());
+    }
+    if let Some(path) = &args.store_path {
+        let manifest = nix.closure_manifest(path).map_err(Failure::usage)?;
+        return Ok(manifest.digest());
+    }
+    Err(Failure::usage(eyre!(
+        "give --manifest-digest DIGEST, --manifest-file FILE or --store-path PATH"
+    )))
+}
+
+fn flake_lock_digest(flag: Option<&Path>) -> Result<Sha256Digest, Failure> {
+    let path = flag.map_or_else(|| PathBuf::from("flake.lock"), Path::to_path_buf);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Failure::usage(eyre!(
+            "cannot read {} ({e}); run in the flake's directory or give --flake-lock FILE",
+            path.display()
+        ))
+    })?;
+    Ok(seed_oci::manifest::sha256(&bytes))
+}
+
+fn run_id(flag: Option<&str>, env: &impl Fn(&str) -> Option<String>) -> Result<RunId, Failure> {
+    let text = flag.map(str::to_owned).or_else(|| {
+        RUN_ID_VARIABLES
+            .iter()
+            .find_map(|name| env(name).filter(|v| !v.is_empty()))
+    });
+    let text = text.ok_or_else(|| {
+        Failure::usage(eyre!(
+            "no CI run id: none of {} is set; give --run-id ID",
+            RUN_ID_VARIABLES.join(", ")
+        ))
+    })?;
+    text.parse()
+        .wrap_err("the CI run id")
+        .map_err(Failure::usage)
+}
+
+fn nix_settings(file: Option<&Path>, nix: &Path) -> Result<NixSettings, Failure> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("cannot read --nix-config {}", path.display()))
+            .map_err(Failure::usage)?,
+        None => capture(
+            nix,
+            &[
+                "--extra-experimental-features",
+                "nix-command",
+                "show-config",
+            ],
+            "install Nix or give --nix-config FILE (the output of `nix show-config`)",
+        )?,
+    };
+    NixSettings::from_show_config(&text)
+        .wrap_err("the Nix configuration")
+        .map_err(Failure::usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_id_comes_from_the_first_ci_variable_set() {
+        let env = |name: &str| (name == "CI_JOB_ID").then(|| "42".to_owned());
+        assert_eq!(run_id(None, &env).unwrap().to_string(), "42");
+        assert_eq!(run_id(Some("7"), &env).unwrap().to_string(), "7");
+        let error = run_id(None, &|_: &str| None).unwrap_err();
+        assert!(error.error.to_string().contains("GITHUB_RUN_ID"));
+    }
+}

@@ -1,0 +1,506 @@
+//! `seed-eth attest` and `seed-eth relay` against a real anvil and a real OCI
+//! registry (CNCF Distribution), on a deployment made by `seed-eth deploy`:
+//! three builders finalise a two-system release, re-running sends nothing,
+//! the statement referrer is the one whose digest is on-chain, signed votes
+//! go through one relayed batch, and every bad input fails closed with its
+//! exit code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use alloy::providers::{Provider, ProviderBuilder};
+use seed_core::Sha256Digest;
+use seed_oci::{ImageContent, RegistryClient, Repository};
+use seed_statement::Expected;
+use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
+use serde_json::Value;
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+const COMMIT_2: &str = "89abcdef0123456789abcdef0123456789abcdef";
+const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
+const NIX_CONFIG: &str =
+    "sandbox = true\nsubstituters = https://cache.nixos.org/\ntrusted-substituters = \ncores = 0\n";
+
+/// Runs seed-eth in `cwd` with exactly the given SEED_ETH_* and CI variables.
+fn seed_eth(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") || name.ends_with("_RUN_ID") || name.ends_with("_JOB_ID") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .current_dir(cwd)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run seed-eth")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_exit(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+    let all = text(out);
+    assert!(all.contains(needle), "expected '{needle}' in {all}");
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// A deployed registry and a working directory holding flake.lock and a Nix configuration.
+struct Setup {
+    anvil: TestAnvil,
+    dir: tempfile::TempDir,
+    registry: String,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let anvil = TestAnvil::spawn().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("flake.lock"),
+            b"{\"nodes\":{},\"version\":7}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("nix.conf"), NIX_CONFIG).unwrap();
+        let url = anvil.endpoint();
+        let key = anvil.private_key_hex(0);
+        let out = seed_eth(
+            dir.path(),
+            &["deploy", "--rpc-url", &url],
+            &[("SEED_ETH_PRIVATE_KEY", &key)],
+        );
+        assert_exit(&out, 0, "");
+        let deployment: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("deployments/31337.json")).unwrap(),
+        )
+        .unwrap();
+        let registry = deployment["contracts"]["registry"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self {
+            anvil,
+            dir,
+            registry,
+        }
+    }
+
+    fn cwd(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `attest` as anvil account `builder` with the common flags plus `extra` (an empty
+    /// `manifest` leaves out --manifest-digest).
+    fn attest(
+        &self,
+        builder: usize,
+        commit: &str,
+        system: &str,
+        manifest: &str,
+        image: &str,
+        extra: &[&str],
+    ) -> Output {
+        let url = self.anvil.endpoint();
+        let key = self.anvil.private_key_hex(builder);
+        let mut args = vec![
+            "--json",
+            "attest",
+            "--commit",
+            commit,
+            "--system",
+            system,
+            "--manifest-digest",
+            manifest,
+            "--image",
+            image,
+            "--repository",
+            "https://github.com/seed-eth/example",
+            "--nix-config",
+            "nix.conf",
+            "--rpc-url",
+            &url,
+        ];
+        if manifest.is_empty() {
+            // The test gives the manifest another way (in `extra`).
+            args.retain(|a| *a != "--manifest-digest" && !a.is_empty());
+        }
+        args.extend_from_slice(extra);
+        seed_eth(
+            self.cwd(),
+            &args,
+            &[("SEED_ETH_PRIVATE_KEY", &key), ("GITHUB_RUN_ID", "4242")],
+        )
+    }
+
+    fn status(&self, commit: &str) -> (i32, Value) {
+        let url = self.anvil.endpoint();
+        let out = seed_eth(
+            self.cwd(),
+            &["--json", "status", "--commit", commit, "--rpc-url", &url],
+            &[],
+        );
+        (out.status.code().unwrap(), json(&out))
+    }
+
+    fn relay(&self, files: &[PathBuf]) -> Output {
+        let url = self.anvil.endpoint();
+        let key = self.anvil.private_key_hex(8);
+        let mut args: Vec<String> = vec!["--json".into(), "relay".into(), "--rpc-url".into(), url];
+        args.extend(files.iter().map(|f| f.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        seed_eth(self.cwd(), &args, &[("SEED_ETH_PRIVATE_KEY", &key)])
+    }
+
+    async fn block(&self) -> u64 {
+        ProviderBuilder::new()
+            .connect_http(self.anvil.endpoint().parse().unwrap())
+            .get_block_number()
+            .await
+            .unwrap()
+    }
+}
+
+fn manifest(system: &str) -> String {
+    format!(
+        "sha256:{}",
+        alloy::hex::encode(alloy::primitives::keccak256(format!("manifest {system}")))
+    )
+}
+
+/// An image reference that need not exist (for --no-push runs).
+fn fake_image(system: &str) -> String {
+    format!(
+        "127.0.0.1:1/seed@sha256:{}",
+        alloy::hex::encode(alloy::primitives::keccak256(format!("image {system}")))
+    )
+}
+
+#[tokio::test]
+async fn three_builders_finalise_two_systems_idempotently_with_statement_referrers() {
+    let setup = Setup::new();
+    let oci = TestRegistry::start().unwrap();
+    let client = RegistryClient::plain_http(&[&oci.host()]).unwrap();
+    let repo: Repository = format!("{}/seed", oci.host()).parse().unwrap();
+    let mut images = Vec::new();
+    for system in SYSTEMS {
+        let pushed = client
+            .push_image(&repo, &ImageContent::synthetic(system), None)
+            .await
+            .unwrap();
+        images.push(format!("{repo}@{}", pushed.descriptor().digest));
+    }
+
+    for builder in 1..=3 {
+        for (system, image) in SYSTEMS.iter().zip(&images) {
+            let out = setup.attest(
+                builder,
+                COMMIT,
+                system,
+                &manifest(system),
+                image,
+                &["--plain-http"],
+            );
+            assert_exit(&out, 0, "");
+            let report = json(&out);
+            assert_eq!(report["sent"], true, "{}", text(&out));
+            assert!(report["referrer"].is_string(), "{}", text(&out));
+        }
+    }
+    let (code, status) = setup.status(COMMIT);
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(status["isFinalised"], true);
+
+    // Re-running sends nothing: no block is mined, the answer is still success.
+    let before = setup.block().await;
+    let out = setup.attest(
+        1,
+        COMMIT,
+        SYSTEMS[1],
+        &manifest(SYSTEMS[1]),
+        &images[1],
+        &["--plain-http"],
+    );
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["alreadyVoted"], true);
+    assert_eq!(json(&out)["progress"]["finalised"], true);
+    assert_eq!(setup.block().await, before);
+
+    // A conflicting vote is refused before sending, naming both digests.
+    let other = manifest("something else");
+    let out = setup.attest(1, COMMIT, SYSTEMS[1], &other, &images[1], &["--plain-http"]);
+    assert_exit(&out, 1, &manifest(SYSTEMS[1]));
+    assert!(text(&out).contains(&other));
+    assert_eq!(setup.block().await, before);
+
+    // Every on-chain statement digest is a referrer of its image, signed by its voter.
+    let chain_id = 31337;
+    let registry = setup.registry.parse().unwrap();
+    for (system, image) in SYSTEMS.iter().zip(&images) {
+        let image_digest: Sha256Digest = image.split_once('@').unwrap().1.parse().unwrap();
+        let attached = client.statements(&repo, &image_digest).await.unwrap();
+        let votes = status["systems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["system"] == *system)
+            .unwrap()["votes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(votes.len(), 3);
+        for vote in votes {
+            let digest: Sha256Digest = vote["statementDigest"].as_str().unwrap().parse().unwrap();
+            let found = attached
+                .iter()
+                .find(|s| s.statement == digest)
+                .unwrap_or_else(|| panic!("statement {digest} of {system} is not a referrer"));
+            let signer = vote["signer"].as_str().unwrap().parse().unwrap();
+            let verified = seed_statement::verify(
+                &found.bytes,
+                &Expected::new(signer, chain_id, registry).with_digest(digest),
+            )
+            .unwrap();
+            assert_eq!(verified.statement().predicate().system.as_str(), *system);
+            assert_eq!(
+                verified
+                    .statement()
+                    .predicate()
+                    .closure_manifest
+                    .to_string(),
+                manifest(system)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
+    let setup = Setup::new();
+    let mut files = Vec::new();
+    for builder in 1..=3 {
+        for system in SYSTEMS {
+            let file = setup.cwd().join(format!("vote-{builder}-{system}.json"));
+            let out = setup.attest(
+                builder,
+                COMMIT,
+                system,
+                &manifest(system),
+                &fake_image(system),
+                &["--no-push", "--sign-only", file.to_str().unwrap()],
+            );
+            assert_exit(&out, 0, "");
+            assert_eq!(json(&out)["crossChecked"], true);
+            assert!(file.with_extension("dsse.json").is_file());
+            files.push(file);
+        }
+    }
+    // Nothing was sent while signing.
+    let (code, _) = setup.status(COMMIT);
+    assert_eq!(code, 1);
+
+    let before = setup.block().await;
+    let mut with_duplicate = files.clone();
+    with_duplicate.push(files[0].clone());
+    let out = setup.relay(&with_duplicate);
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    assert_eq!(report["recorded"], 6, "{report}");
+    assert_eq!(report["votes"][6]["result"], "duplicate");
+    assert_eq!(setup.block().await, before + 1, "one transaction");
+    let (code, status) = setup.status(COMMIT);
+    assert_eq!(code, 0, "{status}");
+
+    // Relaying again: every vote is already counted, nothing is sent.
+    let out = setup.relay(&files);
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["votes"][0]["result"], "already counted");
+    assert_eq!(setup.block().await, before + 1);
+
+    // Bad votes on a new release: each rejected before sending, naming the file.
+    let sign = |name: &str, extra: &[&str]| {
+        let file = setup.cwd().join(name);
+        let mut args = vec!["--no-push", "--sign-only", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = setup.attest(
+            1,
+            COMMIT_2,
+            SYSTEMS[0],
+            &manifest(SYSTEMS[0]),
+            &fake_image(SYSTEMS[0]),
+            &args,
+        );
+        assert_exit(&out, 0, "");
+        file
+    };
+    let good = sign("good.json", &[]);
+    let expired = sign("expired.json", &["--valid-for", "0"]);
+    let tampered = sign("tampered.json", &[]);
+    let mut vote: Value = serde_json::from_slice(&std::fs::read(&tampered).unwrap()).unwrap();
+    vote["manifestDigest"] = Value::String(manifest("tampered"));
+    std::fs::write(&tampered, serde_json::to_vec(&vote).unwrap()).unwrap();
+    // Signed offline for another chain (no RPC: chain id and registry from flags).
+    let other_chain = setup.cwd().join("other-chain.json");
+    let key = setup.anvil.private_key_hex(1);
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "attest",
+            "--commit",
+            COMMIT_2,
+            "--system",
+            SYSTEMS[0],
+            "--manifest-digest",
+            &manifest(SYSTEMS[0]),
+            "--image",
+            &fake_image(SYSTEMS[0]),
+            "--repository",
+            "https://github.com/seed-eth/example",
+            "--nix-config",
+            "nix.conf",
+            "--run-id",
+            "1",
+            "--no-push",
+            "--chain-id",
+            "1",
+            "--registry",
+            &setup.registry,
+            "--sign-only",
+            other_chain.to_str().unwrap(),
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &key)],
+    );
+    assert_exit(&out, 0, "cross-checked with hashVote: false");
+
+    let before = setup.block().await;
+    for (bad, reason) in [
+        (&expired, "deadline"),
+        (&tampered, "does not recover"),
+        (&other_chain, "signed for chain 1"),
+    ] {
+        let out = setup.relay(&[good.clone(), bad.clone()]);
+        assert_exit(&out, 2, reason);
+        assert!(text(&out).contains(bad.to_str().unwrap()), "{}", text(&out));
+    }
+    assert_eq!(setup.block().await, before, "nothing sent");
+}
+
+#[tokio::test]
+async fn bad_inputs_fail_closed() {
+    let setup = Setup::new();
+    let system = SYSTEMS[0];
+    let image = fake_image(system);
+    let digest = manifest(system);
+    let no_push = ["--no-push"];
+
+    let out = setup.attest(1, "main", system, &digest, &image, &no_push);
+    assert_exit(&out, 2, "malformed commit");
+    let out = setup.attest(1, COMMIT, system, "sha256:1234", &image, &no_push);
+    assert_exit(&out, 2, "malformed digest");
+    let out = setup.attest(
+        1,
+        COMMIT,
+        system,
+        &digest,
+        "127.0.0.1:1/seed:latest",
+        &no_push,
+    );
+    assert_exit(&out, 2, "--image");
+    let out = setup.attest(1, COMMIT, "riscv64-linux", &digest, &image, &no_push);
+    assert_exit(&out, 2, "required systems: aarch64-linux, x86_64-linux");
+    let stranger = setup.anvil.address(7).to_string();
+    let out = setup.attest(7, COMMIT, system, &digest, &image, &no_push);
+    assert_exit(&out, 2, &format!("{stranger} is not a registered builder"));
+    let out = setup.attest(
+        1,
+        COMMIT,
+        system,
+        &digest,
+        &image,
+        &["--no-push", "--flake-lock", "missing.lock"],
+    );
+    assert_exit(&out, 2, "missing.lock");
+    let out = setup.attest(
+        1,
+        COMMIT,
+        system,
+        "",
+        &image,
+        &["--no-push", "--manifest-file", "flake.lock"],
+    );
+    assert_exit(&out, 2, "manifest file");
+    // Without --nix-config and without Nix.
+    let url = setup.anvil.endpoint();
+    let key = setup.anvil.private_key_hex(1);
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "attest",
+            "--commit",
+            COMMIT,
+            "--system",
+            system,
+            "--manifest-digest",
+            &digest,
+            "--image",
+            &image,
+            "--repository",
+            "https://github.com/seed-eth/example",
+            "--run-id",
+            "1",
+            "--no-push",
+            "--nix",
+            "/nonexistent/nix",
+            "--rpc-url",
+            &url,
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &key)],
+    );
+    assert_exit(&out, 2, "--nix-config");
+    // No CI run id anywhere.
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "attest",
+            "--commit",
+            COMMIT,
+            "--system",
+            system,
+            "--manifest-digest",
+            &digest,
+            "--image",
+            &image,
+            "--repository",
+            "https://github.com/seed-eth/example",
+            "--nix-config",
+            "nix.conf",
+            "--no-push",
+            "--rpc-url",
+            &url,
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &key)],
+    );
+    assert_exit(&out, 2, "--run-id");
+
+    // The image's registry does not answer: exit 3, and no vote was sent.
+    let before = setup.block().await;
+    let out = setup.attest(1, COMMIT, system, &digest, &image, &["--plain-http"]);
+    assert_exit(&out, 3, "unreachable");
+    assert_eq!(setup.block().await, before);
+    let (code, _) = setup.status(COMMIT);
+    assert_eq!(code, 1);
+}
