@@ -70,6 +70,15 @@ pub enum Command {
     /// Every file is checked before anything is sent: signature, deadline, chain id, registry
     /// and an active signer; duplicates and votes already counted are dropped.
     Relay(RelayArgs),
+
+    /// Verify a release against on-chain state: the ledger entry, the root recomputed from the
+    /// registry's events, the quorum, your digests, and (--statements) every signed statement.
+    ///
+    /// Select the release with --commit (optionally one --system and its --manifest), a
+    /// .seed.lock (--lock) or an image reference (--image). Exits 0 only when everything
+    /// verified, 1 when a check failed (the reason is printed), 2 on bad input, 3 when the
+    /// chain or the registry could not be asked.
+    Verify(VerifyArgs),
 }
 
 /// Arguments of `seed-eth root`.
@@ -211,6 +220,59 @@ pub struct StatusArgs {
     pub registry: Option<Address>,
 
     /// With --registry: the first block to scan for votes [default: 0].
+    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
+    pub from_block: Option<u64>,
+
+    /// Blocks per eth_getLogs request [default: 10000].
+    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
+    pub log_chunk: Option<u64>,
+}
+
+/// Arguments of `seed-eth verify`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("release").required(true).multiple(true).args(["commit", "lock", "image"])))]
+pub struct VerifyArgs {
+    /// The release: a full git commit id (40 or 64 hex digits).
+    #[arg(long, value_name = "COMMIT")]
+    pub commit: Option<String>,
+
+    /// With --commit: verify this system only (needs --manifest).
+    #[arg(long, value_name = "SYSTEM", requires_all = ["manifest", "commit"])]
+    pub system: Option<String>,
+
+    /// With --system: the closure-manifest digest it must have finalised with.
+    #[arg(long, value_name = "DIGEST", requires = "system")]
+    pub manifest: Option<String>,
+
+    /// A .seed.lock: each system's manifest must be the finalised one and its image attested by a counted voter.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "system"])]
+    pub lock: Option<PathBuf>,
+
+    /// A digest-pinned image reference (REGISTRY/REPO@sha256:...): finds the release a counted voter attested it in.
+    #[arg(long, value_name = "REF", conflicts_with = "system")]
+    pub image: Option<String>,
+
+    /// Also fetch every counted voter's statement by its on-chain digest and verify its signature and content.
+    #[arg(long)]
+    pub statements: bool,
+
+    /// With --statements and --commit: the repository (REGISTRY/REPO) holding the statements.
+    #[arg(long, value_name = "REPO", requires = "statements")]
+    pub repository: Option<String>,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat.
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file (the ledger is read from it).
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// With --registry: the first block to scan for events [default: 0].
     #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
     pub from_block: Option<u64>,
 

@@ -8,6 +8,7 @@ mod manifest;
 mod relay;
 mod root;
 mod status;
+mod verify;
 mod vote_file;
 
 use crate::{cli::Cli, cli::Command, output::Outcome};
@@ -21,5 +22,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Status(args) => status::run(args),
         Command::Attest(args) => attest::run(args),
         Command::Relay(args) => relay::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
