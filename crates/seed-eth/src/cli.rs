@@ -338,9 +338,9 @@ pub struct AttestArgs {
     #[arg(long)]
     pub no_push: bool,
 
-    /// Speak plain HTTP to the image's registry (local test registries only).
-    #[arg(long, env = "SEED_ETH_OCI_PLAIN_HTTP")]
-    pub plain_http: bool,
+    /// Talk plain HTTP to this registry host (`HOST[:PORT]`, repeatable; local registries only).
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
 
     /// Also write the signed statement envelope to FILE.
     #[arg(long, value_name = "FILE")]

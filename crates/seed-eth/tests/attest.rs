@@ -194,7 +194,8 @@ fn fake_image(system: &str) -> String {
 async fn three_builders_finalise_two_systems_idempotently_with_statement_referrers() {
     let setup = Setup::new();
     let oci = TestRegistry::start().unwrap();
-    let client = RegistryClient::plain_http(&[&oci.host()]).unwrap();
+    let host = oci.host();
+    let client = RegistryClient::plain_http(&[&host]).unwrap();
     let repo: Repository = format!("{}/seed", oci.host()).parse().unwrap();
     let mut images = Vec::new();
     for system in SYSTEMS {
@@ -213,7 +214,7 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
                 system,
                 &manifest(system),
                 image,
-                &["--plain-http"],
+                &["--plain-http", host.as_str()],
             );
             assert_exit(&out, 0, "");
             let report = json(&out);
@@ -233,7 +234,7 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
         SYSTEMS[1],
         &manifest(SYSTEMS[1]),
         &images[1],
-        &["--plain-http"],
+        &["--plain-http", host.as_str()],
     );
     assert_exit(&out, 0, "");
     assert_eq!(json(&out)["alreadyVoted"], true);
@@ -242,7 +243,14 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
 
     // A conflicting vote is refused before sending, naming both digests.
     let other = manifest("something else");
-    let out = setup.attest(1, COMMIT, SYSTEMS[1], &other, &images[1], &["--plain-http"]);
+    let out = setup.attest(
+        1,
+        COMMIT,
+        SYSTEMS[1],
+        &other,
+        &images[1],
+        &["--plain-http", host.as_str()],
+    );
     assert_exit(&out, 1, &manifest(SYSTEMS[1]));
     assert!(text(&out).contains(&other));
     assert_eq!(setup.block().await, before);
@@ -498,7 +506,14 @@ async fn bad_inputs_fail_closed() {
 
     // The image's registry does not answer: exit 3, and no vote was sent.
     let before = setup.block().await;
-    let out = setup.attest(1, COMMIT, system, &digest, &image, &["--plain-http"]);
+    let out = setup.attest(
+        1,
+        COMMIT,
+        system,
+        &digest,
+        &image,
+        &["--plain-http", "127.0.0.1:1"],
+    );
     assert_exit(&out, 3, "unreachable");
     assert_eq!(setup.block().await, before);
     let (code, _) = setup.status(COMMIT);

@@ -247,13 +247,8 @@ async fn publish(
         (Some(username), Some(password)) => Credentials::Basic { username, password },
         _ => Credentials::Anonymous,
     };
-    let plain_http = if args.plain_http {
-        vec![inputs.image.registry().to_owned()]
-    } else {
-        Vec::new()
-    };
     let client = RegistryClient::new(ClientOptions {
-        plain_http,
+        plain_http: args.plain_http.clone(),
         credentials,
         ..ClientOptions::default()
     })
