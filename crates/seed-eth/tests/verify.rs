@@ -384,6 +384,21 @@ async fn a_finalised_release_verifies_and_every_mismatch_fails() {
         "was not attested by any counted voter",
     );
 
+    // Another envelope attached to builder 0's image as a new referrer (signed by a
+    // non-builder, for another manifest) is never read: statements are fetched by the
+    // on-chain digest, not by browsing referrers.
+    world
+        .statement(
+            7,
+            COMMIT_A,
+            "x86_64-linux",
+            manifest_of("evil"),
+            images_0[1],
+        )
+        .await;
+    let out = world.run_statements(&["--commit", COMMIT_A]);
+    assert_exit(&out, 0, "(verified)");
+
     // Tampering with a stored statement (builder 0's x86_64 one) is caught by its digest.
     let report = json(&world.run(&["--json", "--commit", COMMIT_A]));
     let statement = report["systems"][1]["voters"][0]["statementDigest"]
