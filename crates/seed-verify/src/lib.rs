@@ -241,7 +241,8 @@ impl Reader<'_> {
                 f.systems
                     .iter()
                     .position(|s| *s == vote.system)
-                    .is_some_and(|i| f.voters[i] >> vote.builder_id & 1 == 1)
+                    .and_then(|i| f.voters.get(i))
+                    .is_some_and(|voters| voters >> vote.builder_id & 1 == 1)
             });
             if counted {
                 commits.insert(vote.commit);
@@ -325,6 +326,15 @@ impl Reader<'_> {
         }
         let threshold = self.threshold_at(event).await?;
         report.threshold = Some(threshold);
+        if threshold == 0 {
+            // The contracts never finalise with no voters; a zero here means the state read is
+            // not what finalised the release, so nothing below could be trusted.
+            report.fail(format!(
+                "the threshold read at block {} is 0; a release needs at least one voter",
+                event.block
+            ));
+            return Ok(());
+        }
         let votes = self.votes(Some(word)).await?;
         self.check_voters(event, &votes, threshold, report);
         check_expectations(request, report);
