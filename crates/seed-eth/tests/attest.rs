@@ -519,3 +519,205 @@ async fn bad_inputs_fail_closed() {
     let (code, _) = setup.status(COMMIT);
     assert_eq!(code, 1);
 }
+
+fn tool(program: &str, args: &[&str], cwd: &Path) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}); install it (Nix: apt-get install nix-bin)")
+        });
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn inputs_come_from_git_nix_the_ci_and_manifest_files() {
+    let setup = Setup::new();
+    let cwd = setup.cwd();
+    tool("git", &["init", "-q"], cwd);
+    tool(
+        "git",
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        cwd,
+    );
+    tool(
+        "git",
+        &["remote", "add", "origin", "https://example.org/seed/repo"],
+        cwd,
+    );
+    let head = tool("git", &["rev-parse", "HEAD"], cwd);
+    let content = cwd.join("content");
+    std::fs::write(&content, format!("built at {head}\n")).unwrap();
+    let store_path = tool("nix-store", &["--add", content.to_str().unwrap()], cwd);
+    let out = seed_eth(
+        cwd,
+        &[
+            "manifest",
+            "--store-path",
+            &store_path,
+            "--output",
+            "closure.manifest",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "");
+    let expected = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let system = tool(
+        "nix",
+        &[
+            "--extra-experimental-features",
+            "nix-command",
+            "eval",
+            "--impure",
+            "--raw",
+            "--expr",
+            "builtins.currentSystem",
+        ],
+        cwd,
+    );
+
+    // Commit, repository and system by default, the manifest from the store, Nix's own settings,
+    // the run id from GitLab's variable.
+    let url = setup.anvil.endpoint();
+    let image = fake_image(&system);
+    let key = setup.anvil.private_key_hex(1);
+    let out = seed_eth(
+        cwd,
+        &[
+            "--json",
+            "attest",
+            "--store-path",
+            &store_path,
+            "--image",
+            &image,
+            "--no-push",
+            "--statement-out",
+            "statement.dsse.json",
+            "--rpc-url",
+            &url,
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &key), ("CI_JOB_ID", "gitlab-77")],
+    );
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    assert_eq!(report["commit"], head.as_str());
+    assert_eq!(report["system"], system.as_str());
+    assert_eq!(report["manifestDigest"], expected.as_str());
+    let envelope = std::fs::read(cwd.join("statement.dsse.json")).unwrap();
+    let signer = setup.anvil.address(1);
+    let verified = seed_statement::verify(
+        &envelope,
+        &Expected::new(signer, 31337, setup.registry.parse().unwrap()),
+    )
+    .unwrap();
+    let predicate = verified.statement().predicate();
+    assert_eq!(
+        predicate.source.repository.to_string(),
+        "https://example.org/seed/repo"
+    );
+    assert_eq!(predicate.run_id.to_string(), "gitlab-77");
+    assert_eq!(
+        predicate.source.flake_lock,
+        seed_oci::manifest::sha256(&std::fs::read(cwd.join("flake.lock")).unwrap())
+    );
+    assert_eq!(
+        report["statementDigest"],
+        verified.digest().to_string().as_str()
+    );
+
+    // The same digest from the manifest file, by the second builder.
+    let key = setup.anvil.private_key_hex(2);
+    let out = seed_eth(
+        cwd,
+        &[
+            "--json",
+            "attest",
+            "--manifest-file",
+            "closure.manifest",
+            "--image",
+            &image,
+            "--no-push",
+            "--rpc-url",
+            &url,
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &key), ("GITHUB_RUN_ID", "1")],
+    );
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["manifestDigest"], expected.as_str());
+    assert_eq!(json(&out)["progress"]["votes"], 2);
+}
+
+#[tokio::test]
+async fn a_revoked_builder_can_neither_attest_nor_be_relayed() {
+    use seed_chain::bindings::SeedRegistry;
+
+    let setup = Setup::new();
+    let system = SYSTEMS[0];
+    let vote_file = setup.cwd().join("vote.json");
+    let out = setup.attest(
+        3,
+        COMMIT,
+        system,
+        &manifest(system),
+        &fake_image(system),
+        &["--no-push", "--sign-only", vote_file.to_str().unwrap()],
+    );
+    assert_exit(&out, 0, "");
+
+    // The guardian (the Safe) revokes builder 2 (anvil account 3); anvil impersonates it.
+    let provider = ProviderBuilder::new().connect_http(setup.anvil.endpoint().parse().unwrap());
+    let registry = SeedRegistry::new(setup.registry.parse().unwrap(), &provider);
+    let guardian = registry.guardian().call().await.unwrap();
+    let _: () = provider
+        .raw_request("anvil_impersonateAccount".into(), (guardian,))
+        .await
+        .unwrap();
+    let _: () = provider
+        .raw_request("anvil_setBalance".into(), (guardian, "0xde0b6b3a7640000"))
+        .await
+        .unwrap();
+    let receipt = registry
+        .revokeBuilder(2)
+        .from(guardian)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+
+    let revoked = setup.anvil.address(3).to_string();
+    let out = setup.attest(
+        3,
+        COMMIT,
+        system,
+        &manifest(system),
+        &fake_image(system),
+        &["--no-push"],
+    );
+    assert_exit(
+        &out,
+        2,
+        &format!("{revoked} belongs to builder 2, which is revoked"),
+    );
+    let out = setup.relay(std::slice::from_ref(&vote_file));
+    assert_exit(&out, 2, "revoked");
+    assert!(text(&out).contains(vote_file.to_str().unwrap()));
+}
