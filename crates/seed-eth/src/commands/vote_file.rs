@@ -145,3 +145,79 @@ pub fn write(path: &Path, file: &VoteFile) -> eyre::Result<()> {
     seed_nix::write_atomic(path, &json)
         .wrap_err_with(|| format!("writing the signed vote {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::signers::local::PrivateKeySigner;
+
+    use super::*;
+
+    fn sample(dir: &Path) -> (PathBuf, VoteFile) {
+        let key = PrivateKeySigner::random();
+        let registry = Address::repeat_byte(7);
+        let vote = Vote {
+            signer: key.address(),
+            commit: "0123456789abcdef0123456789abcdef01234567"
+                .parse::<CommitId>()
+                .unwrap()
+                .to_b256(),
+            system: "x86_64-linux".to_owned(),
+            manifestDigest: B256::repeat_byte(1),
+            imageDigest: B256::repeat_byte(2),
+            statementDigest: B256::repeat_byte(3),
+            deadline: 2_000_000_000,
+        };
+        let signature = vote.sign(&key, 31337, registry).unwrap();
+        let file = VoteFile::new(&vote, signature, 31337, registry, "v.dsse.json".into());
+        let path = dir.join("v.json");
+        write(&path, &file).unwrap();
+        (path, file)
+    }
+
+    #[test]
+    fn a_written_vote_reads_back_and_still_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = sample(dir.path());
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.file, file);
+        assert_eq!(
+            loaded
+                .vote
+                .recover(&file.signature, file.chain_id, file.registry),
+            Some(file.signer)
+        );
+        assert_eq!(
+            loaded.vote.signing_hash(31337, file.registry),
+            file.vote_hash
+        );
+    }
+
+    #[test]
+    fn unknown_fields_versions_and_mismatched_digests_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = sample(dir.path());
+        let original: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let cases: [(&str, serde_json::Value, &str); 4] = [
+            ("extra", serde_json::json!(1), "unknown field"),
+            ("version", serde_json::json!(2), "version 2"),
+            (
+                "manifestDigest",
+                serde_json::json!("sha256:12"),
+                "manifestDigest",
+            ),
+            (
+                "statementDigest",
+                serde_json::json!(format!("sha256:{}", "4".repeat(64))),
+                "differs",
+            ),
+        ];
+        for (field, value, needle) in cases {
+            let mut changed = original.clone();
+            changed[field] = value;
+            std::fs::write(&path, serde_json::to_vec(&changed).unwrap()).unwrap();
+            let error = format!("{:#}", load(&path).unwrap_err());
+            assert!(error.contains(needle), "{field}: {error}");
+        }
+    }
+}
