@@ -55,9 +55,16 @@ pub fn run(args: &AttestArgs) -> Outcome {
                 "--sign-only without an RPC endpoint needs --chain-id and --registry (or give --rpc-url to look them up and cross-check)"
             )));
         };
+        // A keystore path in the file is relative to the file, as for every other command.
+        let keystore_file = file.keystore.as_ref().map(|path| {
+            match file.origin.as_deref().and_then(Path::parent) {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.clone(),
+            }
+        });
         let keys = KeySources {
             keystore_flag: args.keystore.clone(),
-            keystore_file: file.keystore.clone(),
+            keystore_file,
         };
         let signer = load_key(&keys)?;
         return block_on(async {
