@@ -66,6 +66,7 @@ bench: setup ## Benchmarks; machine-readable results under target/bench/
 	$(FORGE) snapshot --snap target/bench/forge.gas-snapshot
 	script/gas-bench
 	cargo run --release --locked --quiet -p seed-nix --example hash_throughput -- target/bench/client.json 200
+	script/verify-bench target/bench/client.json 20
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)
