@@ -3,7 +3,7 @@
 //! its storage in a temporary directory. The process is killed and the
 //! storage removed when the handle drops.
 //!
-//! The binary is `$SEED_ETH_REGISTRY` if set, else `docker-registry` or
+//! The binary is `$SEED_ETH_DISTRIBUTION_BIN` if set, else `docker-registry` or
 //! `registry` (upstream's name) on `PATH`. A missing binary is an error that
 //! says how to install it: tests fail, they never skip.
 
@@ -17,7 +17,7 @@ use std::{
 };
 
 /// The environment variable naming the registry binary.
-pub const REGISTRY_ENV: &str = "SEED_ETH_REGISTRY";
+pub const REGISTRY_ENV: &str = "SEED_ETH_DISTRIBUTION_BIN";
 
 /// How long a freshly started registry may take to answer `/v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -39,7 +39,7 @@ pub enum RegistryError {
         /// What was tried, in order.
         tried: String,
     },
-    /// `$SEED_ETH_REGISTRY` names a file that does not exist.
+    /// `$SEED_ETH_DISTRIBUTION_BIN` names a file that does not exist.
     #[error("{REGISTRY_ENV}={} does not exist; unset it or point it at a CNCF Distribution `registry` binary", path.display())]
     EnvPathMissing {
         /// The configured path.
