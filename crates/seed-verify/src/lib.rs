@@ -9,7 +9,8 @@
 //!    root topic is the ledger's root, whose rules version is the ledger's, and
 //!    whose systems (strictly sorted) and digests give the ledger's root again
 //!    under seed-core's [`release_root`];
-//! 3. every system's voter bitmap in that event has at least the threshold that
+//! 3. the event's systems are the required systems at the finalisation block;
+//!    every system's voter bitmap in that event has at least the threshold that
 //!    applied (every active builder for genesis, `k` otherwise, read at the
 //!    finalisation block), and each counted voter has an `Attested` event for that
 //!    commit, system and manifest digest, no later than the finalisation;
@@ -335,6 +336,7 @@ impl Reader<'_> {
             ));
             return Ok(());
         }
+        self.check_required_systems(event, report).await?;
         let votes = self.votes(Some(word)).await?;
         self.check_voters(event, &votes, threshold, report);
         check_expectations(request, report);
@@ -444,6 +446,37 @@ impl Reader<'_> {
                 .await
                 .map_err(|e| self.error(action("quorum"), e))
         }
+    }
+
+    /// The event's systems must be exactly the systems the rules required when it finalised.
+    async fn check_required_systems(
+        &self,
+        event: &Finalised,
+        report: &mut Report,
+    ) -> Result<(), VerifyError> {
+        let required = SeedRegistry::new(self.target.registry, self.chain.provider())
+            .requiredSystems()
+            .block(BlockId::number(event.block))
+            .call()
+            .await
+            .map_err(|e| {
+                self.error(
+                    format!(
+                        "reading requiredSystems at the finalisation block {} (old blocks need an archive endpoint)",
+                        event.block
+                    ),
+                    e,
+                )
+            })?;
+        if required != event.systems {
+            report.fail(format!(
+                "the release finalised systems [{}] but the rules at block {} required [{}]",
+                event.systems.join(", "),
+                event.block,
+                required.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// Each counted voter must have an `Attested` event for exactly this system and digest.
