@@ -418,7 +418,7 @@ async fn a_finalised_release_verifies_and_every_mismatch_fails() {
 
 #[tokio::test]
 async fn statements_by_a_non_builder_and_look_alike_registries_fail() {
-    let world = World::new().await;
+    let mut world = World::new().await;
     let registry = world.deployment.contracts.registry;
     for account in BUILDERS {
         world.vote(account, COMMIT_A).await;
@@ -464,6 +464,34 @@ async fn statements_by_a_non_builder_and_look_alike_registries_fail() {
         0,
         "VERIFIED",
     );
+
+    // A release whose statements were never published fails --statements, naming the builder.
+    let commit_d = "00112233445566778899aabbccddeeff00112233";
+    for account in [BUILDERS[0], BUILDERS[1]] {
+        for system in SYSTEMS {
+            let image = world.image(commit_d, account, system).await;
+            let missing =
+                Sha256Digest::from_bytes(keccak256(format!("unpublished {account}"))).unwrap();
+            attest(
+                &world.anvil,
+                registry,
+                account,
+                commit_d,
+                system,
+                [manifest_of(system), image, missing],
+            )
+            .await;
+        }
+    }
+    assert_exit(&world.run(&["--commit", commit_d]), 0, "VERIFIED");
+    let out = world.run_statements(&["--commit", commit_d]);
+    assert_exit(&out, 1, "aarch64-linux: statement of builder 0");
+    assert!(text(&out).contains("not found"), "{}", text(&out));
+
+    // A registry that does not answer is a network error, not a verdict.
+    world.registry.stop();
+    let out = world.run_statements(&["--commit", COMMIT_A]);
+    assert_exit(&out, 3, "registry error");
 }
 
 #[tokio::test]
