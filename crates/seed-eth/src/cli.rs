@@ -236,7 +236,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "COMMIT")]
     pub commit: Option<String>,
 
-    /// With --commit: verify this system only (needs --manifest).
+    /// With --commit: a system that must have finalised with --manifest (the whole release is still verified).
     #[arg(long, value_name = "SYSTEM", requires_all = ["manifest", "commit"])]
     pub system: Option<String>,
 
