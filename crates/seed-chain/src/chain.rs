@@ -201,11 +201,20 @@ impl Chain {
                 None => self.rpc_error(action, e),
             }
         })?;
+        tracing::info!(action, tx = %pending.tx_hash(), "transaction sent");
         let receipt = pending
             .with_timeout(Some(DEFAULT_RECEIPT_TIMEOUT))
             .get_receipt()
             .await
             .map_err(|e| self.rpc_error(format!("{action} (waiting for the receipt)"), e))?;
+        tracing::info!(
+            action,
+            tx = %receipt.transaction_hash,
+            block = receipt.block_number,
+            gas_used = receipt.gas_used,
+            success = receipt.status(),
+            "transaction mined"
+        );
         if !receipt.status() {
             return Err(ChainError::Reverted {
                 action: action.to_owned(),

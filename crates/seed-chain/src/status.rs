@@ -192,6 +192,7 @@ pub async fn logs_in_chunks(
             .address(address)
             .from_block(start)
             .to_block(end);
+        tracing::debug!(%address, start, end, "fetching logs");
         let batch = chain.provider().get_logs(&window).await.map_err(|e| {
             chain.rpc_error(
                 format!("fetching logs of {address} in blocks {start}..={end}"),

@@ -773,3 +773,45 @@ async fn deploy_with_an_encrypted_keystore() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(dir.path().join("deployments/31337.json").exists());
 }
+
+/// `SEED_ETH_LOG` turns on structured logs on stderr; stdout stays one JSON document.
+#[tokio::test]
+async fn logs_go_to_stderr_and_leave_json_output_intact() {
+    let anvil = TestAnvil::spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = anvil.private_key_hex(0);
+    let url = anvil.endpoint();
+
+    let out = seed_eth(
+        dir.path(),
+        &["--json", "deploy", "--rpc-url", &url],
+        &[("SEED_ETH_PRIVATE_KEY", &key), ("SEED_ETH_LOG", "info")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    let transactions = report["transactions"].as_array().unwrap();
+    let mined = stderr(&out).matches("transaction mined").count();
+    assert_eq!(
+        mined,
+        transactions.len(),
+        "one log line per transaction: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(transactions[0]["tx"].as_str().unwrap()));
+
+    // Without the variable nothing but warnings is logged.
+    let quiet = seed_eth(
+        dir.path(),
+        &[
+            "--json",
+            "deploy",
+            "--rpc-url",
+            &url,
+            "--deployment",
+            "quiet.json",
+        ],
+        &[("SEED_ETH_PRIVATE_KEY", &key)],
+    );
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains("transaction mined"));
+}
