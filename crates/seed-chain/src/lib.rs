@@ -12,6 +12,7 @@ pub mod config;
 pub mod deploy;
 pub mod deployment;
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod status;
 pub mod vote;
@@ -23,5 +24,6 @@ pub use config::{
 pub use deploy::{deploy, tag_id, BuilderConfig, DeployConfig, DeployOutcome, DeployStep};
 pub use deployment::Deployment;
 pub use error::{ChainError, ErrorClass, Result};
+pub use events::{decode_attested, AttestedVote};
 pub use status::{release_status, ReleaseStatus};
 pub use vote::{BuilderState, PriorVote, Vote};

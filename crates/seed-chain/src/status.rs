@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use alloy::{
-    primitives::{keccak256, Address, B256},
+    primitives::{Address, B256},
     providers::Provider,
     rpc::types::{Filter, Log},
     sol_types::SolEvent,
@@ -23,6 +23,7 @@ use crate::{
     config::Target,
     deployment::checksummed,
     error::Result,
+    events::decode_attested,
 };
 
 /// One builder's vote, as the `Attested` event recorded it.
@@ -312,24 +313,15 @@ pub async fn release_status(
     .await?;
     let mut votes: BTreeMap<String, Vec<Vote>> = BTreeMap::new();
     for log in &logs {
-        let event = log
-            .log_decode::<SeedRegistry::Attested>()
-            .map_err(|e| chain.rpc_error("decoding an Attested log", e))?;
-        let data = event.inner.data;
-        if keccak256(data.system.as_bytes()) != data.systemId {
-            return Err(chain.rpc_error(
-                "decoding an Attested log",
-                format!("system '{}' does not match its indexed id", data.system),
-            ));
-        }
-        votes.entry(data.system.clone()).or_default().push(Vote {
-            builder_id: data.builderId,
-            signer: data.signer,
-            manifest_digest: data.manifestDigest,
-            image_digest: data.imageDigest,
-            statement_digest: data.statementDigest,
-            block: log.block_number.unwrap_or_default(),
-            tx: log.transaction_hash,
+        let vote = decode_attested(chain, log)?;
+        votes.entry(vote.system).or_default().push(Vote {
+            builder_id: vote.builder_id,
+            signer: vote.signer,
+            manifest_digest: vote.manifest,
+            image_digest: vote.image,
+            statement_digest: vote.statement,
+            block: vote.block,
+            tx: vote.tx,
         });
     }
 

@@ -81,17 +81,7 @@ pub struct Request {
 }
 
 /// One vote, from an `Attested` event of the registry.
-#[derive(Debug, Clone)]
-struct Vote {
-    commit: B256,
-    system: String,
-    builder_id: u8,
-    signer: Address,
-    manifest: B256,
-    image: B256,
-    statement: B256,
-    block: u64,
-}
+type Vote = seed_chain::AttestedVote;
 
 /// A `ReleaseFinalised` event of the registry.
 #[derive(Debug, Clone)]
@@ -150,7 +140,9 @@ impl Reader<'_> {
             filter = filter.topic1(commit);
         }
         let logs = self.logs(&filter).await?;
-        logs.iter().map(|log| self.decode_vote(log)).collect()
+        logs.iter()
+            .map(|log| Ok(seed_chain::decode_attested(self.chain, log)?))
+            .collect()
     }
 
     async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, VerifyError> {
@@ -163,29 +155,6 @@ impl Reader<'_> {
             self.log_chunk,
         )
         .await?)
-    }
-
-    fn decode_vote(&self, log: &Log) -> Result<Vote, VerifyError> {
-        let event = log
-            .log_decode::<SeedRegistry::Attested>()
-            .map_err(|e| self.error("decoding an Attested log", e))?;
-        let data = event.inner.data;
-        if alloy::primitives::keccak256(data.system.as_bytes()) != data.systemId {
-            return Err(self.error(
-                "decoding an Attested log",
-                format!("system '{}' does not match its indexed id", data.system),
-            ));
-        }
-        Ok(Vote {
-            commit: data.commit,
-            system: data.system,
-            builder_id: data.builderId,
-            signer: data.signer,
-            manifest: data.manifestDigest,
-            image: data.imageDigest,
-            statement: data.statementDigest,
-            block: log.block_number.unwrap_or(u64::MAX),
-        })
     }
 
     /// Every `ReleaseFinalised` event of the registry for `commit`.
