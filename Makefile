@@ -13,7 +13,7 @@ AUDIT_VENV := .venv-audit
 
 export SEED_ETH_ANVIL = $(shell script/foundry --which anvil 2>/dev/null)
 
-.PHONY: help setup test demo bench lint audit fmt forge-test cargo-test flake-check clean
+.PHONY: help setup test demo demo-check bench lint audit fmt forge-test cargo-test flake-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup lint forge-test cargo-test flake-check audit ## Run every check CI runs
+test: setup lint forge-test cargo-test flake-check audit demo-check ## Run every check CI runs
 	@echo "make test: all checks passed"
 
 lint: setup ## Formatting and lints: cargo fmt, clippy, forge fmt
@@ -60,6 +60,11 @@ fmt: setup ## Reformat Rust and Solidity sources
 demo: setup ## Run the demo on local defaults
 	cargo build --locked --quiet --bin seed-eth
 	script/demo
+
+demo-check: setup ## The demo must keep working from a fresh clone: run it, keep its output
+	cargo build --locked --quiet --bin seed-eth
+	script/demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
+	@echo "make demo-check: the demo ran to the end (output in target/demo.log)"
 
 bench: setup ## Benchmarks; machine-readable results under target/bench/
 	mkdir -p target/bench
