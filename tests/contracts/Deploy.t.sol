@@ -6,7 +6,7 @@ import {IReleaseLedger} from "../../contracts/interfaces/IReleaseLedger.sol";
 import {ISeedRegistry} from "../../contracts/interfaces/ISeedRegistry.sol";
 import {Deploy, Deployment, SeedDeployment} from "../../script/Deploy.s.sol";
 import {BuilderConfig, DeployConfig, DeployConfigs} from "../../script/DeployConfig.sol";
-import {ISafe, SafeDeployer, SafeInfra} from "./utils/SafeDeployer.sol";
+import {ISafe, SafeDeployer, SafeInfra} from "../../script/SafeDeployer.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";

@@ -7,7 +7,7 @@ import {IReleaseLedger} from "../../contracts/interfaces/IReleaseLedger.sol";
 import {ISeedRegistry} from "../../contracts/interfaces/ISeedRegistry.sol";
 import {Deployment, SeedDeployment} from "../../script/Deploy.s.sol";
 import {BuilderConfig, DeployConfig, DeployConfigs} from "../../script/DeployConfig.sol";
-import {ISafe, SafeSigner, SafeSigning} from "./utils/SafeDeployer.sol";
+import {ISafe, SafeSigner, SafeSigning} from "../../script/SafeDeployer.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
