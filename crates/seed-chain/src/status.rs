@@ -239,58 +239,29 @@ pub async fn release_status(
     // Pin every read to one block so votes, rules and the ledger describe the same moment.
     let head = chain.block_number().await?;
     let at = alloy::eips::BlockId::number(head);
-
-    let quorum = registry
-        .quorum()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("quorum", e))?;
-    let threshold = registry
-        .threshold()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("threshold", e))?;
-    let genesis_done = registry
-        .genesisDone()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("genesisDone", e))?;
-    let rules_version = registry
-        .rulesVersion()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("rulesVersion", e))?;
-    let required = registry
-        .requiredSystems()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("requiredSystems", e))?;
-    let active_mask = registry
-        .activeBuilderMask()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("activeBuilderMask", e))?;
-    let count = registry
-        .builderCount()
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| call_error("builderCount", e))?;
-    let mut active_builders = Vec::new();
-    for id in 0..count {
-        if active_mask >> id & 1 == 1 {
-            let b = registry
-                .builder(id)
+    // Every registry view is read at `at`, and a failure names the view.
+    macro_rules! read {
+        ($view:ident ( $($arg:expr),* )) => {
+            registry
+                .$view($($arg),*)
                 .block(at)
                 .call()
                 .await
-                .map_err(|e| call_error("builder", e))?;
+                .map_err(|e| call_error(stringify!($view), e))?
+        };
+    }
+
+    let quorum = read!(quorum());
+    let threshold = read!(threshold());
+    let genesis_done = read!(genesisDone());
+    let rules_version = read!(rulesVersion());
+    let required = read!(requiredSystems());
+    let active_mask = read!(activeBuilderMask());
+    let count = read!(builderCount());
+    let mut active_builders = Vec::new();
+    for id in 0..count {
+        if active_mask >> id & 1 == 1 {
+            let b = read!(builder(id));
             active_builders.push(BuilderRef {
                 builder_id: id,
                 signer: b.signer,
@@ -386,12 +357,7 @@ pub async fn release_status(
         }
         let mut candidates = Vec::new();
         for (digest, voters) in by_digest {
-            let quorum_reached = registry
-                .hasQuorum(commit_word, system.clone(), digest)
-                .block(at)
-                .call()
-                .await
-                .map_err(|e| call_error("hasQuorum", e))?;
+            let quorum_reached = read!(hasQuorum(commit_word, system.clone(), digest));
             let active_voters = voters
                 .iter()
                 .copied()
@@ -405,12 +371,7 @@ pub async fn release_status(
             });
         }
         candidates.sort_by_key(|c| std::cmp::Reverse(c.active_voters.len()));
-        let voted = registry
-            .votedMask(commit_word, system.clone())
-            .block(at)
-            .call()
-            .await
-            .map_err(|e| call_error("votedMask", e))?;
+        let voted = read!(votedMask(commit_word, system.clone()));
         let missing = active_builders
             .iter()
             .filter(|b| voted >> b.builder_id & 1 == 0)
