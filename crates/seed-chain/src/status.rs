@@ -221,6 +221,28 @@ pub async fn logs_in_chunks(
     Ok(logs)
 }
 
+/// The registry's `event` logs for one release (the commit is every such event's first topic),
+/// from the deployment block to `head`.
+async fn commit_logs(
+    chain: &Chain,
+    target: &Target,
+    event: B256,
+    commit_word: B256,
+    head: u64,
+    log_chunk: u64,
+) -> Result<Vec<Log>> {
+    let filter = Filter::new().event_signature(event).topic1(commit_word);
+    logs_in_chunks(
+        chain,
+        &filter,
+        target.registry,
+        target.from_block,
+        head,
+        log_chunk,
+    )
+    .await
+}
+
 /// Reads the status of `commit` from the registry and ledger of `target`.
 pub async fn release_status(
     chain: &Chain,
@@ -270,14 +292,11 @@ pub async fn release_status(
     }
 
     // Votes.
-    let filter = Filter::new()
-        .event_signature(SeedRegistry::Attested::SIGNATURE_HASH)
-        .topic1(commit_word);
-    let logs = logs_in_chunks(
+    let logs = commit_logs(
         chain,
-        &filter,
-        target.registry,
-        target.from_block,
+        target,
+        SeedRegistry::Attested::SIGNATURE_HASH,
+        commit_word,
         head,
         log_chunk,
     )
@@ -315,14 +334,11 @@ pub async fn release_status(
     });
     let mut finalised_digests = BTreeMap::new();
     if finalised.is_some() {
-        let filter = Filter::new()
-            .event_signature(SeedRegistry::ReleaseFinalised::SIGNATURE_HASH)
-            .topic1(commit_word);
-        let logs = logs_in_chunks(
+        let logs = commit_logs(
             chain,
-            &filter,
-            target.registry,
-            target.from_block,
+            target,
+            SeedRegistry::ReleaseFinalised::SIGNATURE_HASH,
+            commit_word,
             head,
             log_chunk,
         )
