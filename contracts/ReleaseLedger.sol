@@ -9,16 +9,14 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 /// behind a proxy: there is no code path that overwrites or deletes an entry, so neither the writer (the
 /// registry proxy), nor the owner (the governance timelock), nor a malicious upgrade of the registry can
 /// change a release once it is recorded. Governance controls only who may append next.
-/// @dev Storage: Ownable's `_owner` (slot 0), Ownable2Step's `_pendingOwner` (slot 1), then `_writer` packed
-/// with `_count` (slot 2: the writer is read on every append, so bumping the counter in the same slot costs a
-/// warm write), then the entries (two slots each: the root, then block number and rules version packed).
+/// @dev Storage: Ownable's `_owner` (slot 0), Ownable2Step's `_pendingOwner` (slot 1), `_writer` (slot 2),
+/// then one slot per entry: its root. The finalisation block and rules version live in the entry's
+/// `ReleaseRecorded` log, which is as immutable as storage (D-025).
 contract ReleaseLedger is IReleaseLedger, Ownable2Step {
     /// @dev The contract allowed to append entries.
     address private _writer;
-    /// @dev Number of entries recorded; 2^96 is out of reach.
-    uint96 private _count;
-    /// @dev Entries by commit; a zero root means "not recorded".
-    mapping(bytes32 commit => Entry) private _entries;
+    /// @dev Release roots by commit; zero means "not recorded".
+    mapping(bytes32 commit => bytes32 root) private _roots;
 
     /// @param owner_ The governance timelock: the only account that may replace the writer.
     /// @param initialWriter The registry proxy (its address may be computed before it is deployed). The
@@ -30,8 +28,7 @@ contract ReleaseLedger is IReleaseLedger, Ownable2Step {
     }
 
     /// @notice Appends the entry for `commit`. Only the writer; reverts if the commit has an entry.
-    /// @dev The entry's block number is `block.number`; the event's `sequence` is the 1-based position of
-    /// the entry, i.e. `releaseCount()` right after it was recorded.
+    /// @dev The block carrying the `ReleaseRecorded` log is the entry's finalisation block.
     /// @param commit The release (source commit id); must not be zero.
     /// @param root The release root; must not be zero.
     /// @param rulesVersion The registry's rule-set version that finalised the release.
@@ -39,16 +36,11 @@ contract ReleaseLedger is IReleaseLedger, Ownable2Step {
         address writer_ = _writer;
         if (msg.sender != writer_) revert LedgerUnauthorizedWriter(msg.sender);
         if (commit == bytes32(0) || root == bytes32(0)) revert LedgerInvalidEntry(commit, root);
-        Entry storage e = _entries[commit];
-        bytes32 existing = e.root;
+        bytes32 existing = _roots[commit];
         if (existing != bytes32(0)) revert LedgerAlreadyRecorded(commit, existing);
 
-        e.root = root;
-        e.blockNumber = uint64(block.number);
-        e.rulesVersion = rulesVersion;
-        uint96 sequence = _count + 1;
-        _count = sequence;
-        emit ReleaseRecorded(commit, root, writer_, rulesVersion, sequence);
+        _roots[commit] = root;
+        emit ReleaseRecorded(commit, root, writer_, rulesVersion);
     }
 
     /// @notice Replaces the writer. Only the owner (the governance timelock).
@@ -65,23 +57,10 @@ contract ReleaseLedger is IReleaseLedger, Ownable2Step {
         return _writer;
     }
 
-    /// @notice The entry for `commit`; all fields are zero when there is none.
-    /// @param commit The release.
-    /// @return The recorded entry.
-    function entry(bytes32 commit) external view returns (Entry memory) {
-        return _entries[commit];
-    }
-
     /// @notice The release root for `commit`, or zero when the release is not recorded.
     /// @param commit The release.
     /// @return The recorded root.
     function rootOf(bytes32 commit) external view returns (bytes32) {
-        return _entries[commit].root;
-    }
-
-    /// @notice Number of releases recorded so far.
-    /// @return The count of entries.
-    function releaseCount() external view returns (uint256) {
-        return _count;
+        return _roots[commit];
     }
 }

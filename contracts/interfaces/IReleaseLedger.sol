@@ -4,24 +4,18 @@ pragma solidity 0.8.29;
 /// @title IReleaseLedger
 /// @notice The write-once record of finalised seed releases. Not upgradeable: once an entry is recorded
 /// nothing (no writer, no owner, no upgrade of any other contract) can change or remove it.
+/// @dev An entry is the release root in storage plus its `ReleaseRecorded` log: the block that carries
+/// the log is the finalisation block, and the log carries the rules version. Both are as immutable as
+/// storage, so only the root, which contracts and `eth_call` need, pays for a storage slot
+/// (docs/decisions.md, D-025).
 interface IReleaseLedger {
-    /// @notice One finalised release.
+    /// @notice Emitted once per release, when it is recorded. With the root in storage, this is the entry.
+    /// @param commit The release's source commit.
     /// @param root Release root: keccak256 Merkle root over the release's (system, manifest digest) leaves.
-    /// @param blockNumber Block in which the release was recorded.
+    /// @param writer The contract that recorded it (the registry at the time).
     /// @param rulesVersion Version of the registry's rule set that finalised the release.
-    struct Entry {
-        bytes32 root;
-        uint64 blockNumber;
-        uint32 rulesVersion;
-    }
-
-    /// @notice Emitted once per release, when it is recorded.
     event ReleaseRecorded(
-        bytes32 indexed commit,
-        bytes32 indexed root,
-        address indexed writer,
-        uint32 rulesVersion,
-        uint256 sequence
+        bytes32 indexed commit, bytes32 indexed root, address indexed writer, uint32 rulesVersion
     );
 
     /// @notice Emitted when governance hands the append permission to another contract.
@@ -45,12 +39,6 @@ interface IReleaseLedger {
     /// @notice The contract allowed to append entries.
     function writer() external view returns (address);
 
-    /// @notice The entry for `commit`; all fields are zero when there is none.
-    function entry(bytes32 commit) external view returns (Entry memory);
-
     /// @notice The release root for `commit`, or zero when the release is not recorded.
     function rootOf(bytes32 commit) external view returns (bytes32);
-
-    /// @notice Number of releases recorded so far.
-    function releaseCount() external view returns (uint256);
 }

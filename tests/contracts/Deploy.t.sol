@@ -122,7 +122,6 @@ contract DeployTest is Test, SeedDeployment {
         assertEq(d.ledger.pendingOwner(), address(0));
         assertEq(d.ledger.writer(), address(d.registry));
         assertGt(address(d.registry).code.length, 0, "the writer is a contract, not an EOA");
-        assertEq(d.ledger.releaseCount(), 0);
 
         // Safe: 2 of the three configured owners.
         assertEq(d.safe.getThreshold(), 2);

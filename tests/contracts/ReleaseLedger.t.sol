@@ -18,11 +18,7 @@ contract ReleaseLedgerTest is Test {
     bytes32 internal constant R2 = keccak256("root 2");
 
     event ReleaseRecorded(
-        bytes32 indexed commit,
-        bytes32 indexed root,
-        address indexed writer,
-        uint32 rulesVersion,
-        uint256 sequence
+        bytes32 indexed commit, bytes32 indexed root, address indexed writer, uint32 rulesVersion
     );
     event WriterChanged(address indexed previousWriter, address indexed newWriter);
 
@@ -33,7 +29,6 @@ contract ReleaseLedgerTest is Test {
     function test_constructor_setsOwnerAndWriter() public {
         assertEq(ledger.owner(), owner);
         assertEq(ledger.writer(), writer);
-        assertEq(ledger.releaseCount(), 0);
         vm.expectEmit(true, true, false, false);
         emit WriterChanged(address(0), writer);
         new ReleaseLedger(owner, writer);
@@ -52,25 +47,30 @@ contract ReleaseLedgerTest is Test {
         l.record(C1, R1, 1);
     }
 
-    function test_record_storesEntryAndEmits() public {
-        vm.roll(1234);
+    function test_record_storesRootAndEmitsEntry() public {
         vm.expectEmit(true, true, true, true);
-        emit ReleaseRecorded(C1, R1, writer, 7, 1);
+        emit ReleaseRecorded(C1, R1, writer, 7);
         vm.prank(writer);
         ledger.record(C1, R1, 7);
-
-        IReleaseLedger.Entry memory e = ledger.entry(C1);
-        assertEq(e.root, R1);
-        assertEq(e.blockNumber, 1234);
-        assertEq(e.rulesVersion, 7);
         assertEq(ledger.rootOf(C1), R1);
-        assertEq(ledger.releaseCount(), 1);
+        assertEq(ledger.rootOf(C2), bytes32(0), "other commits untouched");
 
         vm.expectEmit(true, true, true, true);
-        emit ReleaseRecorded(C2, R2, writer, 8, 2);
+        emit ReleaseRecorded(C2, R2, writer, 8);
         vm.prank(writer);
         ledger.record(C2, R2, 8);
-        assertEq(ledger.releaseCount(), 2, "sequence counts entries");
+        assertEq(ledger.rootOf(C1), R1);
+        assertEq(ledger.rootOf(C2), R2);
+    }
+
+    /// @notice An entry costs exactly one storage slot: recording writes nothing but the root.
+    function test_record_writesOnlyTheRootSlot() public {
+        vm.record();
+        vm.prank(writer);
+        ledger.record(C1, R1, 7);
+        (, bytes32[] memory writes) = vm.accesses(address(ledger));
+        assertEq(writes.length, 1, "one slot written");
+        assertEq(vm.load(address(ledger), writes[0]), R1);
     }
 
     function test_record_onlyWriter() public {
@@ -93,8 +93,6 @@ contract ReleaseLedgerTest is Test {
         ledger.record(C1, R1, 1);
         vm.stopPrank();
         assertEq(ledger.rootOf(C1), R1);
-        assertEq(ledger.entry(C1).rulesVersion, 1);
-        assertEq(ledger.releaseCount(), 1);
     }
 
     function test_record_rejectsZeroCommitOrRoot() public {
@@ -104,7 +102,7 @@ contract ReleaseLedgerTest is Test {
         vm.expectRevert(abi.encodeWithSelector(IReleaseLedger.LedgerInvalidEntry.selector, C1, bytes32(0)));
         ledger.record(C1, bytes32(0), 1);
         vm.stopPrank();
-        assertEq(ledger.releaseCount(), 0);
+        assertEq(ledger.rootOf(C1), bytes32(0));
     }
 
     function test_setWriter_onlyOwner_andHandsOverAppendRight() public {
@@ -160,24 +158,16 @@ contract ReleaseLedgerTest is Test {
         assertEq(ledger.owner(), next);
     }
 
-    function test_entryOfUnknownCommitIsZero() public view {
-        IReleaseLedger.Entry memory e = ledger.entry(C2);
-        assertEq(e.root, bytes32(0));
-        assertEq(e.blockNumber, 0);
-        assertEq(e.rulesVersion, 0);
+    function test_rootOfUnknownCommitIsZero() public view {
+        assertEq(ledger.rootOf(C2), bytes32(0));
     }
 
-    /// @notice The entry layout: root in the first slot, block number and rules version packed in the second.
-    function testFuzz_recordRoundTrip(bytes32 commit, bytes32 root, uint32 version, uint64 blockNumber)
-        public
-    {
+    function testFuzz_recordRoundTrip(bytes32 commit, bytes32 root, uint32 version) public {
         vm.assume(commit != bytes32(0) && root != bytes32(0));
-        vm.roll(blockNumber);
+        vm.expectEmit(true, true, true, true);
+        emit ReleaseRecorded(commit, root, writer, version);
         vm.prank(writer);
         ledger.record(commit, root, version);
-        IReleaseLedger.Entry memory e = ledger.entry(commit);
-        assertEq(e.root, root);
-        assertEq(e.blockNumber, blockNumber);
-        assertEq(e.rulesVersion, version);
+        assertEq(ledger.rootOf(commit), root);
     }
 }

@@ -220,19 +220,16 @@ contract SeedRegistryVotesTest is RegistryFixture {
         uint64[] memory voters = new uint64[](2);
         voters[0] = 15;
         voters[1] = 15;
-        vm.expectEmit(true, true, false, true);
+        vm.expectEmit(true, true, false, true, address(registry));
         emit ReleaseFinalised(C1, root, _systems2(), _pair(a, x), voters, 1, true);
-        vm.roll(777);
+        vm.expectEmit(true, true, true, true, address(ledger));
+        emit IReleaseLedger.ReleaseRecorded(C1, root, address(registry), 1);
         _attest(3, C1, X86_64_LINUX, x);
 
         assertTrue(registry.isFinalised(C1));
         assertTrue(registry.genesisDone());
         assertEq(registry.threshold(), 2, "k applies after genesis");
-        IReleaseLedger.Entry memory e = ledger.entry(C1);
-        assertEq(e.root, root);
-        assertEq(e.blockNumber, 777);
-        assertEq(e.rulesVersion, 1);
-        assertEq(ledger.releaseCount(), 1);
+        assertEq(ledger.rootOf(C1), root);
     }
 
     function test_genesisCountsOnlyActiveBuilders() public {
@@ -268,7 +265,6 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _attest(1, C1, X86_64_LINUX, Y);
         assertTrue(registry.isFinalised(C1));
         assertEq(ledger.rootOf(C1), registry.computeRoot(_systems2(), _pair(X, Y)));
-        assertEq(ledger.releaseCount(), 2);
     }
 
     function test_postGenesis_quorumComparesManifestDigestNotImage() public {
@@ -341,9 +337,11 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _attest(0, C1, AARCH64_LINUX, X);
         _attest(1, C1, AARCH64_LINUX, Y);
         assertTrue(registry.hasQuorum(C1, AARCH64_LINUX, X) && registry.hasQuorum(C1, AARCH64_LINUX, Y));
+        bytes32 root = registry.computeRoot(_systems2(), _pair(X, Y));
+        vm.expectEmit(true, true, true, true, address(ledger));
+        emit IReleaseLedger.ReleaseRecorded(C1, root, address(registry), 2);
         _attest(2, C1, X86_64_LINUX, Y);
-        assertEq(ledger.rootOf(C1), registry.computeRoot(_systems2(), _pair(X, Y)));
-        assertEq(ledger.entry(C1).rulesVersion, 2);
+        assertEq(ledger.rootOf(C1), root);
     }
 
     // ------------------------------------------------------------------ late votes and finalising twice
@@ -352,8 +350,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _postGenesis();
         _voteAll(_ids(0, 1), C1, _systems2());
         assertTrue(registry.isFinalised(C1));
-        IReleaseLedger.Entry memory before = ledger.entry(C1);
-        uint256 count = ledger.releaseCount();
+        bytes32 rootBefore = ledger.rootOf(C1);
 
         vm.roll(block.number + 10);
         vm.recordLogs();
@@ -370,10 +367,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _attest(3, C1, X86_64_LINUX, Y);
         _attest(2, C1, X86_64_LINUX, Y);
         assertEq(registry.votersFor(C1, X86_64_LINUX, Y), 12, "a quorate late digest...");
-        IReleaseLedger.Entry memory afterwards = ledger.entry(C1);
-        assertEq(afterwards.root, before.root, "...cannot replace the finalised one");
-        assertEq(afterwards.blockNumber, before.blockNumber);
-        assertEq(ledger.releaseCount(), count);
+        assertEq(ledger.rootOf(C1), rootBefore, "...cannot replace the finalised one");
         // And conflicting votes stay rejected after finalisation.
         vm.prank(builderAddrs[2]);
         vm.expectRevert(
@@ -413,7 +407,6 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _voteAll(_ids(0, 1), C1, second);
         assertEq(registry.votersFor(C1, X86_64_LINUX, _digest(X86_64_LINUX, uint256(C1))), 3);
         assertEq(ledger.rootOf(C1), root);
-        assertEq(ledger.releaseCount(), 1);
     }
 
     // ------------------------------------------------------------------ finalise()
@@ -476,8 +469,13 @@ contract SeedRegistryVotesTest is RegistryFixture {
         assertFalse(registry.isFinalised(C1));
         vm.prank(governance);
         registry.setQuorum(2);
-        registry.finalise(C1, _pair(_digest(AARCH64_LINUX, uint256(C1)), _digest(X86_64_LINUX, uint256(C1))));
-        assertEq(ledger.entry(C1).rulesVersion, 3);
+        bytes32[] memory digests =
+            _pair(_digest(AARCH64_LINUX, uint256(C1)), _digest(X86_64_LINUX, uint256(C1)));
+        bytes32 root = registry.computeRoot(_systems2(), digests);
+        vm.expectEmit(true, true, true, true, address(ledger));
+        emit IReleaseLedger.ReleaseRecorded(C1, root, address(registry), 3);
+        registry.finalise(C1, digests);
+        assertEq(ledger.rootOf(C1), root);
     }
 
     // ------------------------------------------------------------------ threshold edge cases

@@ -24,6 +24,6 @@ pub use config::{
 pub use deploy::{deploy, tag_id, BuilderConfig, DeployConfig, DeployOutcome, DeployStep};
 pub use deployment::Deployment;
 pub use error::{ChainError, ErrorClass, Result};
-pub use events::{decode_attested, AttestedVote};
+pub use events::{decode_attested, ledger_entry, AttestedVote, LedgerEntry, Recorded};
 pub use status::{release_status, ReleaseStatus};
 pub use vote::{BuilderState, PriorVote, Vote};

@@ -18,12 +18,12 @@ use seed_core::CommitId;
 use serde::Serialize;
 
 use crate::{
-    bindings::{ReleaseLedger, SeedRegistry},
+    bindings::SeedRegistry,
     chain::Chain,
     config::Target,
     deployment::checksummed,
     error::Result,
-    events::decode_attested,
+    events::{decode_attested, ledger_entry},
 };
 
 /// One builder's vote, as the `Attested` event recorded it.
@@ -255,7 +255,6 @@ pub async fn release_status(
         chain.rpc_error(format!("reading {what} from the registry"), e)
     };
     let registry = SeedRegistry::new(target.registry, provider);
-    let ledger = ReleaseLedger::new(target.ledger, provider);
     let commit_word = commit.to_b256();
 
     // Pin every read to one block so votes, rules and the ledger describe the same moment.
@@ -315,23 +314,35 @@ pub async fn release_status(
         });
     }
 
-    // Finalisation.
-    let entry = ledger
-        .entry(commit_word)
-        .block(at)
-        .call()
-        .await
-        .map_err(|e| {
-            chain.rpc_error(
-                format!("reading the ledger entry from {}", target.ledger),
-                e,
-            )
-        })?;
-    let finalised = (!entry.root.is_zero()).then_some(Finalisation {
-        root: entry.root,
-        block: entry.blockNumber,
-        rules_version: entry.rulesVersion,
-    });
+    // Finalisation: the ledger's root and its ReleaseRecorded log (block, rules version).
+    let entry = ledger_entry(
+        chain,
+        target.ledger,
+        commit_word,
+        (target.from_block, head),
+        log_chunk,
+    )
+    .await?;
+    let finalised = match (entry.root.is_zero(), entry.record()) {
+        (true, _) => None,
+        (false, Some(record)) => Some(Finalisation {
+            root: entry.root,
+            block: record.block,
+            rules_version: record.rules_version,
+        }),
+        (false, None) => {
+            return Err(chain.rpc_error(
+                format!("reading the ledger entry of {commit} from {}", target.ledger),
+                format!(
+                    "the ledger stores root {} but {} ReleaseRecorded logs name it in blocks {}..={head}; \
+                     check the deployment's start block",
+                    entry.root,
+                    entry.records.iter().filter(|r| r.root == entry.root).count(),
+                    target.from_block
+                ),
+            ))
+        }
+    };
     let mut finalised_digests = BTreeMap::new();
     if finalised.is_some() {
         let logs = commit_logs(

@@ -35,7 +35,8 @@ use alloy::{
     sol_types::SolEvent,
 };
 use seed_chain::{
-    bindings::{ReleaseLedger, SeedRegistry},
+    bindings::SeedRegistry,
+    events::{ledger_entry, Recorded},
     status::logs_in_chunks,
     Chain, Target,
 };
@@ -249,18 +250,14 @@ impl Reader<'_> {
         report: &mut Report,
     ) -> Result<(), VerifyError> {
         let word = commit.to_b256();
-        let at = BlockId::number(self.head);
-        let entry = ReleaseLedger::new(self.target.ledger, self.chain.provider())
-            .entry(word)
-            .block(at)
-            .call()
-            .await
-            .map_err(|e| {
-                self.error(
-                    format!("reading the ledger entry from {}", self.target.ledger),
-                    e,
-                )
-            })?;
+        let entry = ledger_entry(
+            self.chain,
+            self.target.ledger,
+            word,
+            (self.target.from_block, self.head),
+            self.log_chunk,
+        )
+        .await?;
         if entry.root.is_zero() {
             report.fail(format!(
                 "release {commit} is not finalised: the ledger {} has no entry for it (see `seed-eth status --commit {commit}`)",
@@ -269,8 +266,17 @@ impl Reader<'_> {
             return Ok(());
         }
         report.root = Some(entry.root);
-        report.block = Some(entry.blockNumber);
-        report.rules_version = Some(entry.rulesVersion);
+        let Some(record) = entry.record() else {
+            report.fail(format!(
+                "the ledger {} stores root {} for release {commit} but emitted {} ReleaseRecorded logs for it (exactly one naming that root is expected); the entry's finalisation block and rules version cannot be established",
+                self.target.ledger,
+                entry.root,
+                entry.records.len()
+            ));
+            return Ok(());
+        };
+        report.block = Some(record.block);
+        report.rules_version = Some(record.rules_version);
 
         let events = self.finalisations(word).await?;
         let event = match events.as_slice() {
@@ -291,7 +297,7 @@ impl Reader<'_> {
             }
         };
         report.genesis = Some(event.genesis);
-        if !check_event(event, entry.root, entry.rulesVersion, report) {
+        if !check_event(event, entry.root, record, report) {
             return Ok(());
         }
         let threshold = self.threshold_at(event).await?;
@@ -323,19 +329,27 @@ impl Reader<'_> {
     }
 }
 
-/// The event against the ledger entry: root topic, rules version, and the root recomputed
-/// from its systems and digests. Returns whether the event is usable for further checks.
-fn check_event(event: &Finalised, root: B256, rules_version: u32, report: &mut Report) -> bool {
+/// The event against the ledger entry: root topic, rules version, block, and the root
+/// recomputed from its systems and digests. Returns whether the event is usable for further
+/// checks.
+fn check_event(event: &Finalised, root: B256, record: &Recorded, report: &mut Report) -> bool {
     if event.root_topic != root {
         report.fail(format!(
             "the ReleaseFinalised event names root {} but the ledger holds {}",
             event.root_topic, root
         ));
     }
-    if event.rules_version != rules_version {
+    if event.rules_version != record.rules_version {
         report.fail(format!(
-            "the ReleaseFinalised event names rules version {} but the ledger holds {}",
-            event.rules_version, rules_version
+            "the ReleaseFinalised event names rules version {} but the ledger recorded {}",
+            event.rules_version, record.rules_version
+        ));
+    }
+    // The registry finalises and the ledger records in one call: one block.
+    if event.block != record.block {
+        report.fail(format!(
+            "the ReleaseFinalised event is in block {} but the ledger recorded the release in block {}",
+            event.block, record.block
         ));
     }
     let n = event.systems.len();
@@ -707,10 +721,25 @@ mod tests {
         release_root(&leaves(&event(B256::ZERO)).unwrap()).unwrap()
     }
 
+    /// The ledger's record of the release: in the event's block, with its rules version.
+    fn recorded(rules_version: u32, block: u64) -> Recorded {
+        Recorded {
+            root: true_root(),
+            rules_version,
+            block,
+            tx: None,
+        }
+    }
+
     #[test]
     fn an_event_giving_the_ledger_root_passes() {
         let mut r = report();
-        assert!(check_event(&event(true_root()), true_root(), 1, &mut r));
+        assert!(check_event(
+            &event(true_root()),
+            true_root(),
+            &recorded(1, 7),
+            &mut r
+        ));
         assert!(r.root_recomputed);
         assert!(r.failures.is_empty(), "{:?}", r.failures);
     }
@@ -719,7 +748,7 @@ mod tests {
     fn a_root_the_event_does_not_give_fails() {
         let other = B256::repeat_byte(9);
         let mut r = report();
-        check_event(&event(other), other, 1, &mut r);
+        check_event(&event(other), other, &recorded(1, 7), &mut r);
         assert!(!r.root_recomputed);
         assert!(
             r.failures[0].0.contains("the root recomputed"),
@@ -728,10 +757,17 @@ mod tests {
         );
 
         let mut r = report();
-        check_event(&event(other), true_root(), 2, &mut r);
+        check_event(&event(other), true_root(), &recorded(2, 8), &mut r);
         assert!(r.failures[0].0.contains("names root"), "{:?}", r.failures);
         assert!(
             r.failures[1].0.contains("rules version"),
+            "{:?}",
+            r.failures
+        );
+        assert!(
+            r.failures[2]
+                .0
+                .contains("block 7 but the ledger recorded the release in block 8"),
             "{:?}",
             r.failures
         );
@@ -742,7 +778,7 @@ mod tests {
         let mut unsorted = event(B256::ZERO);
         unsorted.systems.reverse();
         let mut r = report();
-        check_event(&unsorted, true_root(), 1, &mut r);
+        check_event(&unsorted, true_root(), &recorded(1, 7), &mut r);
         assert!(
             r.failures.iter().any(|f| f.0.contains("sorted")),
             "{:?}",
@@ -752,11 +788,11 @@ mod tests {
         let mut short = event(true_root());
         short.voters.pop();
         let mut r = report();
-        assert!(!check_event(&short, true_root(), 1, &mut r));
+        assert!(!check_event(&short, true_root(), &recorded(1, 7), &mut r));
 
         let mut zero = event(true_root());
         zero.digests[0] = B256::ZERO;
         let mut r = report();
-        assert!(!check_event(&zero, true_root(), 1, &mut r));
+        assert!(!check_event(&zero, true_root(), &recorded(1, 7), &mut r));
     }
 }
