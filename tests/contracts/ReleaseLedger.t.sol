@@ -17,11 +17,6 @@ contract ReleaseLedgerTest is Test {
     bytes32 internal constant R1 = keccak256("root 1");
     bytes32 internal constant R2 = keccak256("root 2");
 
-    event ReleaseRecorded(
-        bytes32 indexed commit, bytes32 indexed root, address indexed writer, uint32 rulesVersion
-    );
-    event WriterChanged(address indexed previousWriter, address indexed newWriter);
-
     function setUp() public {
         ledger = new ReleaseLedger(owner, writer);
     }
@@ -30,7 +25,7 @@ contract ReleaseLedgerTest is Test {
         assertEq(ledger.owner(), owner);
         assertEq(ledger.writer(), writer);
         vm.expectEmit(true, true, false, false);
-        emit WriterChanged(address(0), writer);
+        emit IReleaseLedger.WriterChanged(address(0), writer);
         new ReleaseLedger(owner, writer);
     }
 
@@ -49,14 +44,14 @@ contract ReleaseLedgerTest is Test {
 
     function test_record_storesRootAndEmitsEntry() public {
         vm.expectEmit(true, true, true, true);
-        emit ReleaseRecorded(C1, R1, writer, 7);
+        emit IReleaseLedger.ReleaseRecorded(C1, R1, writer, 7);
         vm.prank(writer);
         ledger.record(C1, R1, 7);
         assertEq(ledger.rootOf(C1), R1);
         assertEq(ledger.rootOf(C2), bytes32(0), "other commits untouched");
 
         vm.expectEmit(true, true, true, true);
-        emit ReleaseRecorded(C2, R2, writer, 8);
+        emit IReleaseLedger.ReleaseRecorded(C2, R2, writer, 8);
         vm.prank(writer);
         ledger.record(C2, R2, 8);
         assertEq(ledger.rootOf(C1), R1);
@@ -115,7 +110,7 @@ contract ReleaseLedgerTest is Test {
         ledger.setWriter(next);
 
         vm.expectEmit(true, true, false, false);
-        emit WriterChanged(writer, next);
+        emit IReleaseLedger.WriterChanged(writer, next);
         vm.prank(owner);
         ledger.setWriter(next);
         assertEq(ledger.writer(), next);
@@ -165,7 +160,7 @@ contract ReleaseLedgerTest is Test {
     function testFuzz_recordRoundTrip(bytes32 commit, bytes32 root, uint32 version) public {
         vm.assume(commit != bytes32(0) && root != bytes32(0));
         vm.expectEmit(true, true, true, true);
-        emit ReleaseRecorded(commit, root, writer, version);
+        emit IReleaseLedger.ReleaseRecorded(commit, root, writer, version);
         vm.prank(writer);
         ledger.record(commit, root, version);
         assertEq(ledger.rootOf(commit), root);

@@ -13,35 +13,6 @@ import {Vm} from "forge-std/Vm.sol";
 contract SeedRegistryRulesTest is RegistryFixture {
     bytes32 internal constant C1 = bytes32(uint256(0xc1));
 
-    event BuilderAdded(
-        uint8 indexed builderId,
-        address indexed signer,
-        bytes32 organisation,
-        bytes32 jurisdiction,
-        bytes32 infrastructure,
-        uint32 rulesVersion
-    );
-    event BuilderRevoked(
-        uint8 indexed builderId, address indexed signer, address indexed by, uint32 rulesVersion
-    );
-    event BuilderKeyRotated(
-        uint8 indexed builderId,
-        address indexed previousSigner,
-        address indexed newSigner,
-        uint32 rulesVersion
-    );
-    event BuilderTagsChanged(
-        uint8 indexed builderId,
-        bytes32 organisation,
-        bytes32 jurisdiction,
-        bytes32 infrastructure,
-        uint32 rulesVersion
-    );
-    event QuorumChanged(uint8 previousQuorum, uint8 newQuorum, uint32 rulesVersion);
-    event RequiredSystemsChanged(string[] systems, uint32 rulesVersion);
-    event IndependencePolicyChanged(uint8 previousPolicy, uint8 newPolicy, uint32 rulesVersion);
-    event GuardianChanged(address indexed previousGuardian, address indexed newGuardian);
-
     function setUp() public {
         _deploy(3, 2, _systems4(), 7);
     }
@@ -107,24 +78,24 @@ contract SeedRegistryRulesTest is RegistryFixture {
         bool guardianSeen;
         for (uint256 i; i < logs.length; ++i) {
             bytes32 t = logs[i].topics[0];
-            if (t == BuilderAdded.selector) {
+            if (t == ISeedRegistry.BuilderAdded.selector) {
                 (,,, uint32 version) = abi.decode(logs[i].data, (bytes32, bytes32, bytes32, uint32));
                 assertEq(version, 1);
                 ++added;
-            } else if (t == QuorumChanged.selector) {
+            } else if (t == ISeedRegistry.QuorumChanged.selector) {
                 (uint8 prev, uint8 k, uint32 version) = abi.decode(logs[i].data, (uint8, uint8, uint32));
                 assertEq(prev, 0);
                 assertEq(k, 1);
                 assertEq(version, 1);
                 quorumSeen = true;
-            } else if (t == RequiredSystemsChanged.selector) {
+            } else if (t == ISeedRegistry.RequiredSystemsChanged.selector) {
                 (string[] memory s, uint32 version) = abi.decode(logs[i].data, (string[], uint32));
                 assertEq(s.length, 2);
                 assertEq(version, 1);
                 systemsSeen = true;
-            } else if (t == IndependencePolicyChanged.selector) {
+            } else if (t == ISeedRegistry.IndependencePolicyChanged.selector) {
                 policySeen = true;
-            } else if (t == GuardianChanged.selector) {
+            } else if (t == ISeedRegistry.GuardianChanged.selector) {
                 guardianSeen = true;
             }
         }
@@ -261,7 +232,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
     function test_addBuilder_assignsNextIdAndBumpsRules() public {
         (bytes32 org, bytes32 jur, bytes32 infra) = _tags(3);
         vm.expectEmit(true, true, false, true);
-        emit BuilderAdded(3, builderAddrs[3], org, jur, infra, 2);
+        emit ISeedRegistry.BuilderAdded(3, builderAddrs[3], org, jur, infra, 2);
         vm.prank(governance);
         uint8 id = registry.addBuilder(builderAddrs[3], org, jur, infra);
         assertEq(id, 3);
@@ -357,7 +328,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
 
     function test_revokeBuilder_byGovernanceOrGuardian() public {
         vm.expectEmit(true, true, true, true);
-        emit BuilderRevoked(1, builderAddrs[1], guardianAddr, 2);
+        emit ISeedRegistry.BuilderRevoked(1, builderAddrs[1], guardianAddr, 2);
         vm.prank(guardianAddr);
         registry.revokeBuilder(1);
         assertEq(registry.activeBuilderMask(), 5);
@@ -366,7 +337,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         assertEq(registry.threshold(), 2, "genesis unanimity is over active builders");
 
         vm.expectEmit(true, true, true, true);
-        emit BuilderRevoked(2, builderAddrs[2], governance, 3);
+        emit ISeedRegistry.BuilderRevoked(2, builderAddrs[2], governance, 3);
         vm.prank(governance);
         registry.revokeBuilder(2);
         assertEq(registry.activeBuilderMask(), 1);
@@ -410,7 +381,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
 
     function test_guardianZeroDisablesFastPath() public {
         vm.expectEmit(true, true, false, false);
-        emit GuardianChanged(guardianAddr, address(0));
+        emit ISeedRegistry.GuardianChanged(guardianAddr, address(0));
         vm.prank(governance);
         registry.setGuardian(address(0));
         assertEq(registry.guardian(), address(0));
@@ -434,7 +405,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
     function test_rotateBuilderKey_keepsIdAndRetiresOldKey() public {
         address fresh = makeAddr("fresh key");
         vm.expectEmit(true, true, true, true);
-        emit BuilderKeyRotated(1, builderAddrs[1], fresh, 2);
+        emit ISeedRegistry.BuilderKeyRotated(1, builderAddrs[1], fresh, 2);
         vm.prank(governance);
         registry.rotateBuilderKey(1, fresh);
         assertEq(registry.builder(1).signer, fresh);
@@ -488,7 +459,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         registry.setBuilderTags(1, org5, bytes32(0), infra5);
 
         vm.expectEmit(true, false, false, true);
-        emit BuilderTagsChanged(1, org5, jur5, infra5, 2);
+        emit ISeedRegistry.BuilderTagsChanged(1, org5, jur5, infra5, 2);
         registry.setBuilderTags(1, org5, jur5, infra5);
         // Keeping one's own tags is not a conflict with oneself.
         registry.setBuilderTags(1, org5, jur5, infra5);
@@ -523,7 +494,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.QuorumOutOfRange.selector, 4, 3));
         registry.setQuorum(4);
         vm.expectEmit(false, false, false, true);
-        emit QuorumChanged(2, 3, 2);
+        emit ISeedRegistry.QuorumChanged(2, 3, 2);
         registry.setQuorum(3);
         assertEq(registry.quorum(), 3);
         registry.setQuorum(1);
@@ -544,7 +515,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         s[1] = "riscv64-linux";
         s[2] = X86_64_LINUX;
         vm.expectEmit(false, false, false, true);
-        emit RequiredSystemsChanged(s, 2);
+        emit ISeedRegistry.RequiredSystemsChanged(s, 2);
         vm.prank(governance);
         registry.setRequiredSystems(s);
         string[] memory got = registry.requiredSystems();
@@ -659,7 +630,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
         registry.setIndependencePolicy(2);
 
         vm.expectEmit(false, false, false, true);
-        emit IndependencePolicyChanged(0, 0, 4);
+        emit ISeedRegistry.IndependencePolicyChanged(0, 0, 4);
         registry.setIndependencePolicy(0);
         // Once builder 1 is revoked, only the zero tags of builder 3 are in the way of the organisation rule.
         registry.revokeBuilder(1);

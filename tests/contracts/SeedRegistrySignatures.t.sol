@@ -16,17 +16,6 @@ contract SeedRegistrySignaturesTest is RegistryFixture {
     uint64 internal deadline;
     address internal relayer = makeAddr("relayer");
 
-    event Attested(
-        bytes32 indexed commit,
-        bytes32 indexed systemId,
-        address indexed signer,
-        uint8 builderId,
-        string system,
-        bytes32 manifestDigest,
-        bytes32 imageDigest,
-        bytes32 statementDigest
-    );
-
     function setUp() public {
         _deploy(3, 2, _systems1(), 7);
         vm.warp(1_700_000_000);
@@ -51,7 +40,7 @@ contract SeedRegistrySignaturesTest is RegistryFixture {
     function test_attestBySig_relayedVoteCountsForTheSigner() public {
         ISeedRegistry.SignedVote memory v = _vote(1, C1, X86_64_LINUX, X, deadline);
         vm.expectEmit(true, true, true, true);
-        emit Attested(
+        emit ISeedRegistry.Attested(
             C1, keccak256(bytes(X86_64_LINUX)), builderAddrs[1], 1, X86_64_LINUX, X, IMAGE, STATEMENT
         );
         _relay(v);
@@ -339,7 +328,7 @@ contract SeedRegistrySignaturesTest is RegistryFixture {
         uint256 attested;
         uint256 recorded;
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(registry) && logs[i].topics[0] == Attested.selector) ++attested;
+            if (logs[i].emitter == address(registry) && logs[i].topics[0] == ISeedRegistry.Attested.selector) ++attested;
             if (
                 logs[i].emitter == address(ledger)
                     && logs[i].topics[0] == IReleaseLedger.ReleaseRecorded.selector

@@ -12,32 +12,6 @@ contract SeedRegistryVotesTest is RegistryFixture {
     bytes32 internal constant C1 = bytes32(uint256(0xc1));
     bytes32 internal constant C2 = bytes32(uint256(0xc2));
 
-    event Attested(
-        bytes32 indexed commit,
-        bytes32 indexed systemId,
-        address indexed signer,
-        uint8 builderId,
-        string system,
-        bytes32 manifestDigest,
-        bytes32 imageDigest,
-        bytes32 statementDigest
-    );
-    event Disagreement(
-        bytes32 indexed commit, bytes32 indexed systemId, uint8 indexed builderId, bytes32 manifestDigest
-    );
-    event SystemQuorumReached(
-        bytes32 indexed commit, bytes32 indexed systemId, bytes32 manifestDigest, uint64 voters
-    );
-    event ReleaseFinalised(
-        bytes32 indexed commit,
-        bytes32 indexed root,
-        string[] systems,
-        bytes32[] manifestDigests,
-        uint64[] voters,
-        uint32 rulesVersion,
-        bool genesis
-    );
-
     bytes32 internal constant X = keccak256("manifest X");
     bytes32 internal constant Y = keccak256("manifest Y");
 
@@ -64,7 +38,9 @@ contract SeedRegistryVotesTest is RegistryFixture {
 
     function test_attest_recordsVoteAndEmits() public {
         vm.expectEmit(true, true, true, true);
-        emit Attested(C1, _sid(X86_64_LINUX), builderAddrs[2], 2, X86_64_LINUX, X, IMAGE, STATEMENT);
+        emit ISeedRegistry.Attested(
+            C1, _sid(X86_64_LINUX), builderAddrs[2], 2, X86_64_LINUX, X, IMAGE, STATEMENT
+        );
         _attest(2, C1, X86_64_LINUX, X);
         assertEq(registry.votedMask(C1, X86_64_LINUX), 4);
         assertEq(registry.votersFor(C1, X86_64_LINUX, X), 4);
@@ -183,11 +159,11 @@ contract SeedRegistryVotesTest is RegistryFixture {
     function test_disagreementIsVisible() public {
         _attest(0, C1, X86_64_LINUX, X);
         vm.expectEmit(true, true, true, true);
-        emit Disagreement(C1, _sid(X86_64_LINUX), 1, Y);
+        emit ISeedRegistry.Disagreement(C1, _sid(X86_64_LINUX), 1, Y);
         _attest(1, C1, X86_64_LINUX, Y);
         // Voting X again is also a disagreement with builder 1.
         vm.expectEmit(true, true, true, true);
-        emit Disagreement(C1, _sid(X86_64_LINUX), 2, X);
+        emit ISeedRegistry.Disagreement(C1, _sid(X86_64_LINUX), 2, X);
         _attest(2, C1, X86_64_LINUX, X);
         assertEq(registry.votersFor(C1, X86_64_LINUX, X), 5);
         assertEq(registry.votersFor(C1, X86_64_LINUX, Y), 2);
@@ -199,7 +175,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _attest(1, C1, X86_64_LINUX, X);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i; i < logs.length; ++i) {
-            assertTrue(logs[i].topics[0] != Disagreement.selector);
+            assertTrue(logs[i].topics[0] != ISeedRegistry.Disagreement.selector);
         }
     }
 
@@ -221,7 +197,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         voters[0] = 15;
         voters[1] = 15;
         vm.expectEmit(true, true, false, true, address(registry));
-        emit ReleaseFinalised(C1, root, _systems2(), _pair(a, x), voters, 1, true);
+        emit ISeedRegistry.ReleaseFinalised(C1, root, _systems2(), _pair(a, x), voters, 1, true);
         vm.expectEmit(true, true, true, true, address(ledger));
         emit IReleaseLedger.ReleaseRecorded(C1, root, address(registry), 1);
         _attest(3, C1, X86_64_LINUX, x);
@@ -258,7 +234,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _attest(0, C1, X86_64_LINUX, Y);
         assertFalse(registry.isFinalised(C1), "one builder cannot finalise");
         vm.expectEmit(true, true, false, true);
-        emit SystemQuorumReached(C1, _sid(AARCH64_LINUX), X, 3);
+        emit ISeedRegistry.SystemQuorumReached(C1, _sid(AARCH64_LINUX), X, 3);
         _attest(1, C1, AARCH64_LINUX, X);
         assertFalse(registry.isFinalised(C1), "every required system needs quorum");
         assertTrue(registry.hasQuorum(C1, AARCH64_LINUX, X));
@@ -320,7 +296,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         registry.revokeBuilder(1);
         _attest(2, C1, AARCH64_LINUX, Y);
         vm.expectEmit(true, true, false, true);
-        emit SystemQuorumReached(C1, _sid(AARCH64_LINUX), Y, 12);
+        emit ISeedRegistry.SystemQuorumReached(C1, _sid(AARCH64_LINUX), Y, 12);
         _attest(3, C1, AARCH64_LINUX, Y);
         assertFalse(registry.isFinalised(C1));
         _attest(2, C1, X86_64_LINUX, X);
@@ -358,12 +334,12 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _attest(2, C1, AARCH64_LINUX, a);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "only Attested");
-        assertEq(logs[0].topics[0], Attested.selector);
+        assertEq(logs[0].topics[0], ISeedRegistry.Attested.selector);
         assertEq(registry.votersFor(C1, AARCH64_LINUX, a), 7, "the late confirmation is recorded");
 
         // A late disagreeing vote is recorded and visible, but changes nothing final.
         vm.expectEmit(true, true, true, true);
-        emit Disagreement(C1, _sid(X86_64_LINUX), 3, Y);
+        emit ISeedRegistry.Disagreement(C1, _sid(X86_64_LINUX), 3, Y);
         _attest(3, C1, X86_64_LINUX, Y);
         _attest(2, C1, X86_64_LINUX, Y);
         assertEq(registry.votersFor(C1, X86_64_LINUX, Y), 12, "a quorate late digest...");
@@ -429,7 +405,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         voters[0] = 7;
         voters[1] = 7;
         vm.expectEmit(true, true, false, true);
-        emit ReleaseFinalised(
+        emit ISeedRegistry.ReleaseFinalised(
             C1, registry.computeRoot(_systems2(), _pair(a, x)), _systems2(), _pair(a, x), voters, 2, true
         );
         vm.prank(stranger);
