@@ -2,6 +2,7 @@
 pragma solidity 0.8.29;
 
 import {ISeedRegistry} from "../contracts/interfaces/ISeedRegistry.sol";
+import {BatchFloor, FloorLedger} from "./BatchFloor.sol";
 import {Deployment, SeedDeployment} from "./Deploy.s.sol";
 import {DeployConfig, DeployConfigs} from "./DeployConfig.sol";
 import {EAS} from "@ethereum-attestation-service/eas-contracts/contracts/EAS.sol";
@@ -16,6 +17,7 @@ import {
 import {
     ISchemaResolver
 } from "@ethereum-attestation-service/eas-contracts/contracts/resolver/ISchemaResolver.sol";
+import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
 import {Script} from "forge-std/Script.sol";
 
 /// @title GasBench
@@ -29,6 +31,8 @@ import {Script} from "forge-std/Script.sol";
 ///   (12 direct votes, builder by builder, the 8th finalises), then one `attestBySig` on release 3.
 /// - B: 3 builders, k = 3, 1 required system. Genesis by 3 direct votes, then a release finalised by three
 ///   signed votes in one `attestBatch`.
+/// - The same batch against `BatchFloor` (script/BatchFloor.sol): only the work issue #3 makes unavoidable,
+///   measured as `attest_batch3_floor`.
 /// - EAS 1.9.0 `attest` carrying the same five fields, deployed in the same run.
 contract GasBench is Script, SeedDeployment {
     uint32 private constant BUILDERS = 3;
@@ -37,6 +41,7 @@ contract GasBench is Script, SeedDeployment {
     function run() external {
         _scenarioFourSystems();
         _scenarioBatch();
+        _scenarioBatchFloor();
         _easBaseline();
         vm.writeJson(vm.serializeString("labels", "labels", labels), "target/bench/gas-labels.json");
     }
@@ -72,6 +77,33 @@ contract GasBench is Script, SeedDeployment {
         vm.broadcast(DeployConfigs.anvilKey(0));
         registry.attestBatch(votes);
         labels.push("attest_batch3_total");
+    }
+
+    function _scenarioBatchFloor() private {
+        address[] memory signers = new address[](BUILDERS);
+        for (uint32 b; b < BUILDERS; ++b) {
+            signers[b] = vm.addr(DeployConfigs.anvilKey(DeployConfigs.FIRST_BUILDER_ACCOUNT + b));
+        }
+        vm.startBroadcast(DeployConfigs.anvilKey(0));
+        FloorLedger ledger = new FloorLedger();
+        BatchFloor floor = BatchFloor(
+            address(
+                new ERC1967Proxy(
+                    address(new BatchFloor(ledger)),
+                    abi.encodeCall(BatchFloor.setUp, (signers, "x86_64-linux", 3))
+                )
+            )
+        );
+        ledger.setWriter(address(floor));
+        vm.stopBroadcast();
+
+        ISeedRegistry.SignedVote[] memory votes = new ISeedRegistry.SignedVote[](BUILDERS);
+        for (uint32 b; b < BUILDERS; ++b) {
+            votes[b] = _signedVote(ISeedRegistry(address(floor)), b, keccak256("release-b2"), "x86_64-linux");
+        }
+        vm.broadcast(DeployConfigs.anvilKey(0));
+        floor.attestBatch(votes);
+        labels.push("attest_batch3_floor");
     }
 
     function _easBaseline() private {

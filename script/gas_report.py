@@ -64,6 +64,7 @@ def main() -> int:
         "attest_finalising": gas(finalising[0]),
         "attest_by_sig": single["attest_by_sig"],
         "attest_batch3_total": single["attest_batch3_total"],
+        "attest_batch3_floor": single["attest_batch3_floor"],
         "release_3x4_total": sum(gas(r) for r in release),
         "eas_attest": single["eas_attest"],
     }
