@@ -44,9 +44,19 @@ pub struct ConfigFile {
     pub keystore: Option<PathBuf>,
     /// Parameters of `seed-eth deploy`.
     pub deploy: Option<DeploySection>,
+    /// OCI registry access.
+    pub oci: Option<OciSection>,
     /// Where the file was read from; relative paths in it are relative to its directory.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
+}
+
+/// The `[oci]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct OciSection {
+    /// Registries (`HOST[:PORT]`) spoken to over plain HTTP, e.g. a local test registry.
+    pub plain_http: Option<Vec<String>>,
 }
 
 /// The `[deploy]` table.
@@ -112,6 +122,14 @@ impl ConfigFile {
         })?;
         file.origin = Some(path);
         Ok(file)
+    }
+
+    /// The registries `[oci] plain-http` lists (empty when the file has none).
+    pub fn oci_plain_http(&self) -> &[String] {
+        self.oci
+            .as_ref()
+            .and_then(|oci| oci.plain_http.as_deref())
+            .unwrap_or_default()
     }
 
     /// Resolves a path written in the file against the file's directory.
@@ -446,6 +464,17 @@ mod tests {
         let mut file: ConfigFile = toml::from_str(text).unwrap();
         file.origin = Some(PathBuf::from("/etc/seed/seed-eth.toml"));
         file
+    }
+
+    #[test]
+    fn the_oci_table_lists_plain_http_registries_and_refuses_unknown_keys() {
+        assert!(file("").oci_plain_http().is_empty());
+        let with = file("[oci]\nplain-http = [\"127.0.0.1:5000\", \"localhost:5001\"]\n");
+        assert_eq!(with.oci_plain_http(), ["127.0.0.1:5000", "localhost:5001"]);
+        let unknown = toml::from_str::<ConfigFile>("[oci]\npassword = \"secret\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("unknown field `password`"), "{unknown}");
     }
 
     #[test]

@@ -260,7 +260,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "REPO", requires = "statements")]
     pub repository: Option<String>,
 
-    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat.
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat. Replaces
+    /// `[oci] plain-http` of seed-eth.toml.
     #[arg(long = "plain-http", value_name = "HOST")]
     pub plain_http: Vec<String>,
 
@@ -338,7 +339,8 @@ pub struct AttestArgs {
     #[arg(long)]
     pub no_push: bool,
 
-    /// Talk plain HTTP to this registry host (`HOST[:PORT]`, repeatable; local registries only).
+    /// Talk plain HTTP to this registry host (`HOST[:PORT]`, repeatable; local registries only). Replaces
+    /// `[oci] plain-http` of seed-eth.toml.
     #[arg(long = "plain-http", value_name = "HOST")]
     pub plain_http: Vec<String>,
 

@@ -206,7 +206,18 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
         images.push(format!("{repo}@{}", pushed.descriptor().digest));
     }
 
+    // Builders 1 and 2 name the plain-HTTP registry with the flag, builder 3 through
+    // `[oci] plain-http` in seed-eth.toml.
+    std::fs::write(
+        setup.cwd().join("seed-eth.toml"),
+        format!("[oci]\nplain-http = [\"{host}\"]\n"),
+    )
+    .unwrap();
     for builder in 1..=3 {
+        let plain_http: &[&str] = match builder {
+            3 => &[],
+            _ => &["--plain-http", host.as_str()],
+        };
         for (system, image) in SYSTEMS.iter().zip(&images) {
             let out = setup.attest(
                 builder,
@@ -214,7 +225,7 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
                 system,
                 &manifest(system),
                 image,
-                &["--plain-http", host.as_str()],
+                plain_http,
             );
             assert_exit(&out, 0, "");
             let report = json(&out);

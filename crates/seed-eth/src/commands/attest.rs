@@ -19,13 +19,14 @@ use seed_chain::{
     vote::{builder_state, hash_vote_on_chain, prior_vote, required_systems, send_attest},
     BuilderState, Chain, ChainSettings, PriorVote, Target, Vote,
 };
-use seed_oci::{ClientOptions, Credentials, OciError, RegistryClient, Repository};
+use seed_oci::{OciError, RegistryClient, Repository};
 use seed_statement::{BuilderKey, Predicate, SignedStatement, Source, Statement, Timestamp};
 use serde_json::{json, Value};
 
 use super::{
     build_inputs::{gather, BuildInputs},
     chain::{block_on, config_file, failure, overrides, settings},
+    oci::registry_client,
     vote_file::{self, VoteFile},
 };
 use crate::{
@@ -34,14 +35,16 @@ use crate::{
     output::{Failure, Outcome, Report},
 };
 
-/// Environment variables holding registry credentials (never flags).
-const OCI_USERNAME_ENV: &str = "SEED_ETH_OCI_USERNAME";
-const OCI_PASSWORD_ENV: &str = "SEED_ETH_OCI_PASSWORD";
-
 /// Gathers the inputs, then attests (or signs for a relayer).
 pub fn run(args: &AttestArgs) -> Outcome {
     let inputs = gather(args, |name| std::env::var(name).ok())?;
     let file = config_file(&args.chain)?;
+    // Only a push needs the registry; a bad registry configuration fails before anything is signed.
+    let oci = match args.no_push {
+        true => None,
+        false => Some(registry_client(&args.plain_http, &file).map_err(oci_failure)?),
+    };
+    let oci = oci.as_ref();
     let mut chain_overrides = overrides(&args.chain);
     chain_overrides.registry = args.registry;
     chain_overrides.keystore = args.keystore.clone();
@@ -68,12 +71,12 @@ pub fn run(args: &AttestArgs) -> Outcome {
         };
         let signer = load_key(&keys)?;
         return block_on(async {
-            sign_only(args, &inputs, &signer, None, chain_id, registry).await
+            sign_only(args, &inputs, &signer, oci, None, chain_id, registry).await
         });
     }
     let settings = settings(chain_overrides, &file)?;
     let signer = load_key(&settings.keys)?;
-    block_on(online(args, &inputs, &settings, signer))
+    block_on(online(args, &inputs, &settings, signer, oci))
 }
 
 fn load_key(keys: &KeySources) -> Result<PrivateKeySigner, Failure> {
@@ -85,6 +88,7 @@ async fn online(
     inputs: &BuildInputs,
     settings: &ChainSettings,
     signer: PrivateKeySigner,
+    oci: Option<&RegistryClient>,
 ) -> Outcome {
     let chain = settings
         .connect(|b| b.signer(signer.clone()))
@@ -98,6 +102,7 @@ async fn online(
             args,
             inputs,
             &signer,
+            oci,
             Some(&chain),
             chain.chain_id(),
             target.registry,
@@ -123,7 +128,7 @@ async fn online(
         PriorVote::Conflict { earlier } => return Ok(conflict(inputs, signer.address(), earlier)),
     }
     let signed = sign_statement(inputs, &signer, chain.chain_id(), target.registry)?;
-    let pushed = publish(args, inputs, &signed).await?;
+    let pushed = publish(args, inputs, &signed, oci).await?;
     let vote = vote_of(inputs, signer.address(), signed.digest().as_b256(), 0);
     let receipt = send_attest(&chain, target.registry, &vote)
         .await
@@ -234,32 +239,20 @@ fn sign_statement(
     seed_statement::sign(&statement, &key).map_err(Failure::usage)
 }
 
-/// Writes `--statement-out` and attaches the envelope to the image unless `--no-push`; returns
-/// the referrer digest when pushed.
+/// Writes `--statement-out` and attaches the envelope to the image when a registry client is
+/// given (none with `--no-push`); returns the referrer digest when pushed.
 async fn publish(
     args: &AttestArgs,
     inputs: &BuildInputs,
     signed: &SignedStatement,
+    oci: Option<&RegistryClient>,
 ) -> Result<Option<String>, Failure> {
     if let Some(path) = &args.statement_out {
         write_file(path, signed.bytes())?;
     }
-    if args.no_push {
+    let Some(client) = oci else {
         return Ok(None);
-    }
-    let credentials = match (
-        std::env::var(OCI_USERNAME_ENV).ok(),
-        std::env::var(OCI_PASSWORD_ENV).ok(),
-    ) {
-        (Some(username), Some(password)) => Credentials::Basic { username, password },
-        _ => Credentials::Anonymous,
     };
-    let client = RegistryClient::new(ClientOptions {
-        plain_http: args.plain_http.clone(),
-        credentials,
-        ..ClientOptions::default()
-    })
-    .map_err(oci_failure)?;
     let repo = Repository::from(&inputs.image);
     let attached = client
         .attach_statement(&repo, &inputs.image.digest(), signed.bytes())
@@ -296,6 +289,7 @@ async fn sign_only(
     args: &AttestArgs,
     inputs: &BuildInputs,
     signer: &PrivateKeySigner,
+    oci: Option<&RegistryClient>,
     chain: Option<&Chain>,
     chain_id: u64,
     registry: Address,
@@ -305,7 +299,7 @@ async fn sign_only(
         .clone()
         .ok_or_else(|| Failure::usage(eyre!("--sign-only FILE is required here")))?;
     let signed = sign_statement(inputs, signer, chain_id, registry)?;
-    let pushed = publish(args, inputs, &signed).await?;
+    let pushed = publish(args, inputs, &signed, oci).await?;
     let deadline = Timestamp::now()
         .unix_seconds()
         .saturating_add(args.valid_for);

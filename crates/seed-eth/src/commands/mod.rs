@@ -5,6 +5,7 @@ mod build_inputs;
 mod chain;
 mod deploy;
 mod manifest;
+mod oci;
 mod relay;
 mod root;
 mod status;

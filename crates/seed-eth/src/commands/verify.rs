@@ -2,12 +2,16 @@
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
+use seed_chain::ConfigFile;
 use seed_core::{CommitId, Sha256Digest, System};
 use seed_nix::{ImageRef, SeedLock};
-use seed_oci::{ClientOptions, RegistryClient, Repository};
+use seed_oci::Repository;
 use seed_verify::{Report, Request, StatementCheck, StatementSource, VerifyError};
 
-use super::chain::{block_on, config_file, failure, overrides, settings};
+use super::{
+    chain::{block_on, config_file, failure, overrides, settings},
+    oci::registry_client,
+};
 use crate::{
     cli::VerifyArgs,
     exit::ExitCode,
@@ -16,8 +20,8 @@ use crate::{
 
 /// Parses and checks every input, then verifies; exits 0 only when everything verified.
 pub fn run(args: &VerifyArgs) -> Outcome {
-    let mut request = request(args)?;
     let file = config_file(&args.chain)?;
+    let mut request = request(args, &file)?;
     let mut chain_overrides = overrides(&args.chain);
     chain_overrides.registry = args.registry;
     chain_overrides.from_block = args.from_block;
@@ -65,7 +69,7 @@ fn usage(flag: &str, error: impl std::error::Error + Send + Sync + 'static) -> F
 }
 
 /// Everything the command line asks for, parsed before any network access.
-fn request(args: &VerifyArgs) -> Result<Request, Failure> {
+fn request(args: &VerifyArgs, file: &ConfigFile) -> Result<Request, Failure> {
     let mut request = Request {
         commit: args
             .commit
@@ -110,11 +114,8 @@ fn request(args: &VerifyArgs) -> Result<Request, Failure> {
                 "--statements needs to know where the statements are: give --repository REGISTRY/REPO (or use --lock or --image)"
             )));
         }
-        let client = RegistryClient::new(ClientOptions {
-            plain_http: args.plain_http.clone(),
-            ..ClientOptions::default()
-        })
-        .map_err(|e| usage("--statements", e))?;
+        let client =
+            registry_client(&args.plain_http, file).map_err(|e| usage("--statements", e))?;
         request.statements = Some(StatementSource {
             client,
             per_system,
