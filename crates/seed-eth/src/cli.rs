@@ -79,6 +79,14 @@ pub enum Command {
     /// verified, 1 when a check failed (the reason is printed), 2 on bad input, 3 when the
     /// chain or the registry could not be asked.
     Verify(VerifyArgs),
+
+    /// Governance through the Safe and the timelock: propose, show, sign, submit, execute,
+    /// cancel and list rule changes and upgrades (docs/governance.md, docs/runbooks.md).
+    ///
+    /// Exit codes: 0 done; 1 a check said not yet (missing signatures, an operation still
+    /// waiting, an inconsistent proposal file); 2 bad input or a refused proposal (non-owner,
+    /// wrong nonce, DELEGATECALL, incompatible storage layout); 3 the chain could not be asked.
+    Gov(crate::commands::gov::GovArgs),
 }
 
 /// Arguments of `seed-eth root`.

@@ -617,6 +617,46 @@ pub fn human_duration(seconds: u64) -> String {
     parts.join(" ")
 }
 
+/// Runs the proposal's effective call with `eth_call` as it will run (from the timelock for
+/// timelocked actions, from the Safe for direct ones), so a call that would revert today (a
+/// quorum out of range, a duplicate signer, an inactive builder) is refused when proposing
+/// rather than discovered after the delay. State may still change before execution.
+pub async fn simulate(chain: &Chain, proposal: &Proposal) -> Result<()> {
+    use alloy::network::TransactionBuilder;
+    let (from, to, data) = match &proposal.timelock_operation {
+        Some(op) => (proposal.contracts.timelock, op.target, op.data.clone()),
+        None => (
+            proposal.contracts.safe,
+            proposal.safe_tx.to,
+            proposal.safe_tx.data.clone(),
+        ),
+    };
+    let request = TransactionRequest::default()
+        .with_from(from)
+        .with_to(to)
+        .with_input(data);
+    match chain.provider().call(request).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let decoded = e
+                .as_error_resp()
+                .and_then(|payload| payload.as_revert_data())
+                .and_then(|data| seed_chain::bindings::describe_revert(&data));
+            match (decoded, e.as_error_resp()) {
+                (Some(decoded), _) => Err(GovError::Invalid(format!(
+                    "the proposed call would revert today with {decoded}: {}",
+                    proposal.action.describe()
+                ))),
+                (None, Some(_)) => Err(GovError::Invalid(format!(
+                    "the proposed call would revert today ({e}): {}",
+                    proposal.action.describe()
+                ))),
+                (None, None) => Err(rpc(chain, "simulating the proposed call", e)),
+            }
+        }
+    }
+}
+
 /// The registry proxy's current implementation.
 pub async fn current_implementation(chain: &Chain, registry: Address) -> Result<Address> {
     let word = chain.storage_at(registry, IMPLEMENTATION_SLOT).await?;

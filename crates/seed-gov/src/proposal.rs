@@ -188,6 +188,17 @@ impl Proposal {
         Ok(proposal)
     }
 
+    /// Reads a proposal file without the consistency checks, so `show` can still display (and
+    /// flag) a file that [`load`](Self::load) refuses. Never sign or submit what this returns.
+    pub fn load_unchecked(path: &Path) -> Result<Self> {
+        let bad = |reason: String| GovError::Proposal {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| bad(format!("not a valid proposal file: {e}")))
+    }
+
     /// Reads and checks a proposal file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = fs::read_to_string(path).map_err(|e| GovError::Proposal {

@@ -4,6 +4,7 @@ mod attest;
 mod build_inputs;
 mod chain;
 mod deploy;
+pub(crate) mod gov;
 mod manifest;
 mod oci;
 mod relay;
@@ -24,5 +25,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Attest(args) => attest::run(args),
         Command::Relay(args) => relay::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Gov(args) => gov::run(args),
     }
 }

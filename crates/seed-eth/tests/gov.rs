@@ -1,0 +1,886 @@
+//! `seed-eth gov` against a real anvil, on a deployment made by `seed-eth deploy`: a real Safe
+//! 1.4.1 (2-of-3, owners = anvil accounts 4, 5, 6) proposes to a real TimelockController (one
+//! day) that owns the registry and the ledger. Every action goes propose → show → two
+//! signatures → submit → execute refused before the delay → execute after it; cancellation,
+//! listing, the emergency revocation path, refused signatures and nonces, and registry upgrades
+//! (an incompatible storage layout refused, a compatible one preserving all state) are covered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    sol,
+};
+use seed_chain::bindings::{ReleaseLedger, Safe, SeedRegistry, TimelockController};
+use seed_gov::{safe::sign_hash, Proposal, SafeOperation, SignatureEntry};
+use seed_testkit::anvil::TestAnvil;
+use serde_json::Value;
+
+const DAY: u64 = 86_400;
+const OWNERS: [usize; 3] = [4, 5, 6];
+const NON_OWNER: usize = 7;
+const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
+
+sol! {
+    #[sol(rpc)]
+    interface IGovRegistryV2 {
+        function govVersion() external pure returns (uint256);
+        function govMigration() external view returns (uint256 migratedAtBlock, string memory note);
+        function initializeGovV2(string calldata note_) external;
+    }
+}
+
+fn seed_eth(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .current_dir(cwd)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run seed-eth")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32, needle: &str) {
+    let all = text(out);
+    assert_eq!(out.status.code(), Some(code), "{all}");
+    assert!(all.contains(needle), "expected '{needle}' in {all}");
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+struct Setup {
+    anvil: TestAnvil,
+    dir: tempfile::TempDir,
+    deployment: Value,
+    provider: DynProvider,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let anvil = TestAnvil::spawn().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = seed_eth(
+            dir.path(),
+            &["deploy", "--rpc-url", &anvil.endpoint()],
+            &[("SEED_ETH_PRIVATE_KEY", &anvil.private_key_hex(0))],
+        );
+        assert_exit(&out, 0, "");
+        let deployment: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("deployments/31337.json")).unwrap(),
+        )
+        .unwrap();
+        let provider = ProviderBuilder::new()
+            .connect_http(anvil.endpoint().parse().unwrap())
+            .erased();
+        Self {
+            anvil,
+            dir,
+            deployment,
+            provider,
+        }
+    }
+
+    fn cwd(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn address(&self, name: &str) -> Address {
+        self.deployment["contracts"][name]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.cwd().join(name)
+    }
+
+    /// `seed-eth gov ARGS --rpc-url URL`, with account `key`'s private key in the environment.
+    fn gov(&self, key: Option<usize>, args: &[&str]) -> Output {
+        let url = self.anvil.endpoint();
+        let mut all = vec!["gov"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--rpc-url", &url]);
+        let key = key.map(|k| self.anvil.private_key_hex(k));
+        let envs: Vec<(&str, &str)> = key
+            .as_deref()
+            .map(|k| vec![("SEED_ETH_PRIVATE_KEY", k)])
+            .unwrap_or_default();
+        seed_eth(self.cwd(), &all, &envs)
+    }
+
+    fn gov_json(&self, key: Option<usize>, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.gov(key, &all);
+        assert_exit(&out, 0, "");
+        json(&out)
+    }
+
+    /// propose (args), show, sign by two owners (submit in between must name the missing
+    /// signers), submit; returns the scheduled operation id, if any.
+    fn approve(&self, file: &str, propose: &[&str]) -> Option<String> {
+        let mut args = vec!["propose"];
+        args.extend_from_slice(propose);
+        args.extend_from_slice(&["--out", file]);
+        let out = self.gov(None, &args);
+        assert_exit(&out, 0, "safeTxHash");
+        let show = self.gov(None, &["show", file]);
+        assert_exit(&show, 0, "dangers:     none found");
+        assert_exit(
+            &self.gov(Some(OWNERS[0]), &["sign", file]),
+            0,
+            "1 of 2 signatures",
+        );
+        let early = self.gov(Some(0), &["submit", file]);
+        assert_exit(&early, 1, "1 of 2 required signatures present");
+        assert!(
+            text(&early).contains(&self.anvil.address(OWNERS[1]).to_string()),
+            "the missing signers are named: {}",
+            text(&early)
+        );
+        assert_exit(
+            &self.gov(Some(OWNERS[2]), &["sign", file]),
+            0,
+            "2 of 2 signatures",
+        );
+        let submitted = self.gov_json(Some(0), &["submit", file]);
+        submitted["operationId"].as_str().map(str::to_owned)
+    }
+
+    /// execute is refused before the delay (naming the time left), succeeds after it.
+    async fn execute_after_delay(&self, id: &str, delay: u64) {
+        let early = self.gov(Some(0), &["execute", id]);
+        assert_exit(&early, 1, "is not ready");
+        assert!(text(&early).contains("left"), "{}", text(&early));
+        self.warp(delay).await;
+        let out = self.gov(Some(0), &["execute", id]);
+        assert_exit(&out, 0, "executed operation");
+        let again = self.gov(Some(0), &["execute", id]);
+        assert_exit(&again, 1, "already executed");
+    }
+
+    async fn warp(&self, seconds: u64) {
+        let _: Value = self
+            .provider
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .unwrap();
+        let _: Value = self
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .unwrap();
+    }
+
+    fn registry(&self) -> SeedRegistry::SeedRegistryInstance<DynProvider> {
+        SeedRegistry::new(self.address("registry"), self.provider.clone())
+    }
+
+    fn as_account(&self, index: usize) -> DynProvider {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(self.anvil.signer(index)))
+            .connect_http(self.anvil.endpoint().parse().unwrap())
+            .erased()
+    }
+
+    /// Builder account `account` votes `digest` for (commit, system).
+    async fn attest(&self, account: usize, commit: B256, system: &str, digest: B256) {
+        SeedRegistry::new(self.address("registry"), self.as_account(account))
+            .attest(
+                commit,
+                system.to_owned(),
+                digest,
+                keccak256(format!("image {system}")),
+                keccak256(format!("statement {account} {system}")),
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+
+    /// Genesis: all three builders vote the same digests for both systems.
+    async fn genesis(&self) -> B256 {
+        let commit = keccak256("genesis");
+        for account in [1, 2, 3] {
+            for system in SYSTEMS {
+                self.attest(account, commit, system, keccak256(format!("m {system}")))
+                    .await;
+            }
+        }
+        assert!(self.registry().isFinalised(commit).call().await.unwrap());
+        commit
+    }
+
+    async fn safe_nonce(&self) -> U256 {
+        Safe::new(self.address("safe"), self.provider.clone())
+            .nonce()
+            .call()
+            .await
+            .unwrap()
+    }
+
+    async fn block(&self) -> u64 {
+        self.provider.get_block_number().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn registry_rule_changes_go_through_safe_and_timelock() {
+    let s = Setup::new();
+    let registry = s.registry();
+
+    // set-quorum
+    let id = s
+        .approve("quorum.json", &["set-quorum", "--quorum", "3"])
+        .unwrap();
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(registry.quorum().call().await.unwrap(), 3);
+
+    // add-builder (tags distinct from the three default builders: the policy requires it)
+    let new_builder = s.anvil.address(7);
+    let id = s
+        .approve(
+            "add.json",
+            &[
+                "add-builder",
+                "--signer",
+                &new_builder.to_string(),
+                "--organisation",
+                "delta-builders",
+                "--jurisdiction",
+                "JP",
+                "--infrastructure",
+                "hetzner",
+            ],
+        )
+        .unwrap();
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(registry.builderCount().call().await.unwrap(), 4);
+    assert_eq!(registry.builderIdOf(new_builder).call().await.unwrap(), 3);
+
+    // rotate-key: builder 0 moves to account 8
+    let rotated = s.anvil.address(8);
+    let id = s
+        .approve(
+            "rotate.json",
+            &[
+                "rotate-key",
+                "--builder",
+                "0",
+                "--new-signer",
+                &rotated.to_string(),
+            ],
+        )
+        .unwrap();
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(registry.builder(0).call().await.unwrap().signer, rotated);
+
+    // set-systems
+    let id = s
+        .approve(
+            "systems.json",
+            &[
+                "set-systems",
+                "--system",
+                "aarch64-darwin",
+                "--system",
+                "aarch64-linux",
+                "--system",
+                "x86_64-linux",
+            ],
+        )
+        .unwrap();
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(
+        registry.requiredSystems().call().await.unwrap(),
+        vec!["aarch64-darwin", "aarch64-linux", "x86_64-linux"]
+    );
+
+    // set-independence-policy
+    let id = s
+        .approve("policy.json", &["set-independence-policy", "--policy", "3"])
+        .unwrap();
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(registry.independencePolicy().call().await.unwrap(), 3);
+
+    // revoke-builder through the timelock
+    let id = s
+        .approve("revoke.json", &["revoke-builder", "--builder", "3"])
+        .unwrap();
+    let before = registry.activeBuilderMask().call().await.unwrap();
+    assert_eq!(before & (1 << 3), 1 << 3);
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(
+        registry.activeBuilderMask().call().await.unwrap(),
+        before & !(1 << 3)
+    );
+
+    // A proposal that would revert today is refused when proposing: k above the active builders.
+    let out = s.gov(
+        None,
+        &[
+            "propose",
+            "set-quorum",
+            "--quorum",
+            "9",
+            "--out",
+            "bad.json",
+        ],
+    );
+    assert_exit(&out, 2, "QuorumOutOfRange");
+    assert!(!s.file("bad.json").exists());
+}
+
+#[tokio::test]
+async fn timelock_delay_and_ledger_writer_changes() {
+    let s = Setup::new();
+    let timelock = TimelockController::new(s.address("timelock"), s.provider.clone());
+    let ledger = ReleaseLedger::new(s.address("ledger"), s.provider.clone());
+
+    // Raising the delay: no danger.
+    let id = s
+        .approve(
+            "delay.json",
+            &["set-delay", "--seconds", &(2 * DAY).to_string()],
+        )
+        .unwrap();
+    s.execute_after_delay(&id, DAY).await;
+    assert_eq!(
+        timelock.getMinDelay().call().await.unwrap(),
+        U256::from(2 * DAY)
+    );
+
+    // Lowering it is flagged by show (and still possible: the Safe decides).
+    let out = s.gov(
+        None,
+        &[
+            "propose",
+            "set-delay",
+            "--seconds",
+            "3600",
+            "--out",
+            "lower.json",
+        ],
+    );
+    assert_exit(&out, 0, "DANGER");
+    let show = s.gov(None, &["show", "lower.json"]);
+    assert_exit(
+        &show,
+        0,
+        "timelock delay would drop from 172800 s to 3600 s",
+    );
+
+    // A delay below the minimum is refused.
+    let out = s.gov(
+        None,
+        &[
+            "propose",
+            "set-quorum",
+            "--quorum",
+            "2",
+            "--delay",
+            "60",
+            "--out",
+            "short.json",
+        ],
+    );
+    assert_exit(&out, 2, "below the timelock's minimum delay");
+
+    // The ledger writer: flagged as a call to the ledger, executed after the (new) delay.
+    let writer = s.anvil.address(9);
+    let out = s.gov(
+        None,
+        &[
+            "propose",
+            "set-ledger-writer",
+            "--writer",
+            &writer.to_string(),
+            "--out",
+            "writer.json",
+        ],
+    );
+    assert_exit(&out, 0, "calls the release ledger");
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "writer.json"]),
+        0,
+        "1 of 2",
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[0]), &["sign", "writer.json"]),
+        0,
+        "2 of 2",
+    );
+    let submitted = s.gov_json(Some(0), &["submit", "writer.json"]);
+    let id = submitted["operationId"].as_str().unwrap().to_owned();
+    s.execute_after_delay(&id, 2 * DAY).await;
+    assert_eq!(ledger.writer().call().await.unwrap(), writer);
+}
+
+#[tokio::test]
+async fn cancel_and_list() {
+    let s = Setup::new();
+    let listed = s.gov_json(None, &["list"]);
+    assert_eq!(listed["operations"].as_array().unwrap().len(), 0);
+
+    let done = s
+        .approve("q2.json", &["set-quorum", "--quorum", "3"])
+        .unwrap();
+    let cancelled = s
+        .approve("q1.json", &["set-quorum", "--quorum", "1"])
+        .unwrap();
+    let listed = s.gov_json(None, &["list"]);
+    let ops = listed["operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 2);
+    assert!(ops.iter().all(|o| o["state"] == "pending"), "{listed}");
+    assert!(ops
+        .iter()
+        .all(|o| o["secondsLeft"].as_u64().unwrap() > DAY - 60));
+    let text_list = s.gov(None, &["list"]);
+    assert_exit(&text_list, 0, "set the quorum k to 1");
+
+    // Cancel through the Safe: a proposal like any other.
+    let out = s.gov(None, &["cancel", &cancelled, "--out", "cancel.json"]);
+    assert_exit(&out, 0, "cancel the scheduled timelock operation");
+    assert_exit(
+        &s.gov(Some(OWNERS[0]), &["sign", "cancel.json"]),
+        0,
+        "1 of 2",
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "cancel.json"]),
+        0,
+        "2 of 2",
+    );
+    let submitted = s.gov_json(Some(0), &["submit", "cancel.json"]);
+    assert!(submitted["operationId"].is_null());
+
+    s.warp(DAY).await;
+    assert_exit(
+        &s.gov(Some(0), &["execute", &cancelled]),
+        1,
+        "was cancelled",
+    );
+    assert_exit(
+        &s.gov(Some(0), &["execute", &done]),
+        0,
+        "executed operation",
+    );
+    assert_eq!(s.registry().quorum().call().await.unwrap(), 3);
+
+    let listed = s.gov_json(None, &["list"]);
+    let state_of = |id: &str| {
+        listed["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["operation"]["id"] == id)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state_of(&done), "done");
+    assert_eq!(state_of(&cancelled), "cancelled");
+    // Cancelling again, or cancelling what is done, is refused.
+    assert_exit(
+        &s.gov(None, &["cancel", &done, "--out", "again.json"]),
+        1,
+        "only a pending or ready operation",
+    );
+    assert_exit(
+        &s.gov(Some(0), &["execute", &format!("0x{}", "ab".repeat(32))]),
+        2,
+        "no operation",
+    );
+}
+
+#[tokio::test]
+async fn bad_signatures_and_nonces_are_rejected_before_sending() {
+    let s = Setup::new();
+    let propose = |file: &str, extra: &[&str]| {
+        let mut args = vec!["propose", "set-quorum", "--quorum", "3", "--out", file];
+        args.extend_from_slice(extra);
+        assert_exit(&s.gov(None, &args), 0, "wrote");
+    };
+
+    // A non-owner cannot sign...
+    propose("p.json", &[]);
+    assert_exit(
+        &s.gov(Some(NON_OWNER), &["sign", "p.json"]),
+        2,
+        "is not an owner",
+    );
+    // ...and a non-owner signature slipped into the file is refused before anything is sent.
+    assert_exit(&s.gov(Some(OWNERS[0]), &["sign", "p.json"]), 0, "1 of 2");
+    let mut proposal = Proposal::load(&s.file("p.json")).unwrap();
+    let outsider = s.anvil.signer(NON_OWNER);
+    proposal.signatures.push(SignatureEntry {
+        signer: outsider.address(),
+        signature: sign_hash(&outsider, proposal.safe_tx_hash).unwrap(),
+    });
+    proposal.write(&s.file("p.json")).unwrap();
+    let block = s.block().await;
+    let out = s.gov(Some(0), &["submit", "p.json"]);
+    assert_exit(&out, 2, "is not an owner of the Safe");
+    assert_eq!(s.block().await, block, "nothing was sent");
+    assert_eq!(s.safe_nonce().await, U256::ZERO);
+
+    // A signature made for another transaction (another nonce) does not recover to its owner.
+    let mut other = Proposal::load(&s.file("p.json")).unwrap();
+    other.signatures.clear();
+    other.safe_tx.nonce = U256::from(1);
+    other.safe_tx_hash = other.hash();
+    let owner = s.anvil.signer(OWNERS[1]);
+    let foreign = sign_hash(&owner, other.safe_tx_hash).unwrap();
+    let mut proposal = Proposal::load(&s.file("p.json")).unwrap();
+    proposal.signatures = vec![SignatureEntry {
+        signer: owner.address(),
+        signature: foreign,
+    }];
+    proposal.write(&s.file("p.json")).unwrap();
+    assert_exit(&s.gov(Some(0), &["submit", "p.json"]), 2, "recovers to");
+
+    // A wrong (future) nonce: signed fine, refused at submit, nothing sent.
+    propose("future.json", &["--nonce", "1"]);
+    assert_exit(
+        &s.gov(Some(OWNERS[0]), &["sign", "future.json"]),
+        0,
+        "after the ones before it",
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "future.json"]),
+        0,
+        "2 of 2",
+    );
+    let block = s.block().await;
+    assert_exit(
+        &s.gov(Some(0), &["submit", "future.json"]),
+        2,
+        "Safe's nonce is 0",
+    );
+    assert_eq!(s.block().await, block, "nothing was sent");
+
+    // A used nonce: two proposals for nonce 0, the second is stale once the first is submitted.
+    propose("a.json", &[]);
+    propose("b.json", &["--salt", &format!("0x{}", "11".repeat(32))]);
+    for file in ["a.json", "b.json"] {
+        assert_exit(&s.gov(Some(OWNERS[0]), &["sign", file]), 0, "signed");
+        assert_exit(&s.gov(Some(OWNERS[2]), &["sign", file]), 0, "signed");
+    }
+    assert_exit(
+        &s.gov(Some(0), &["submit", "a.json"]),
+        0,
+        "scheduled timelock operation",
+    );
+    assert_exit(&s.gov(Some(0), &["submit", "b.json"]), 2, "already used");
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "b.json"]),
+        2,
+        "can never execute",
+    );
+    assert_exit(&s.gov(None, &["show", "b.json"]), 0, "is already used");
+
+    // A file whose description differs from what it signs is refused; show says why.
+    let mut text = std::fs::read_to_string(s.file("future.json")).unwrap();
+    text = text.replace("\"quorum\": 3", "\"quorum\": 1");
+    std::fs::write(s.file("tampered.json"), text).unwrap();
+    assert_exit(
+        &s.gov(Some(OWNERS[0]), &["sign", "tampered.json"]),
+        2,
+        "the file was altered",
+    );
+    assert_exit(&s.gov(None, &["show", "tampered.json"]), 1, "INVALID FILE");
+
+    // DELEGATECALL is flagged and refused unless forced.
+    let mut proposal = Proposal::load(&s.file("future.json")).unwrap();
+    proposal.signatures.clear();
+    proposal.safe_tx.operation = SafeOperation::Delegatecall;
+    proposal.safe_tx_hash = proposal.hash();
+    proposal.write(&s.file("delegate.json")).unwrap();
+    assert_exit(
+        &s.gov(None, &["show", "delegate.json"]),
+        0,
+        "DANGER:      DELEGATECALL",
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[0]), &["sign", "delegate.json"]),
+        2,
+        "refusing to sign a DELEGATECALL",
+    );
+    assert_exit(
+        &s.gov(
+            Some(OWNERS[0]),
+            &["sign", "delegate.json", "--force-delegatecall"],
+        ),
+        0,
+        "signed",
+    );
+}
+
+#[tokio::test]
+async fn emergency_revocation_removes_weight_from_a_pending_release_at_once() {
+    let s = Setup::new();
+    s.genesis().await;
+    let registry = s.registry();
+
+    // After genesis k = 2: builders 0 and 1 agree on one system of a new release.
+    let commit = keccak256("release 2");
+    let digest = keccak256("m2 aarch64-linux");
+    s.attest(1, commit, "aarch64-linux", digest).await;
+    s.attest(2, commit, "aarch64-linux", digest).await;
+    assert!(registry
+        .hasQuorum(commit, "aarch64-linux".into(), digest)
+        .call()
+        .await
+        .unwrap());
+
+    // The guardian path: no timelock operation, effective on submit.
+    let out = s.gov(
+        None,
+        &[
+            "propose",
+            "revoke-builder",
+            "--builder",
+            "1",
+            "--emergency",
+            "--out",
+            "revoke.json",
+        ],
+    );
+    assert_exit(&out, 0, "EMERGENCY: revoke builder 1 immediately");
+    assert!(text(&out).contains("takes effect as soon as it is submitted"));
+    assert_exit(
+        &s.gov(Some(OWNERS[2]), &["sign", "revoke.json"]),
+        0,
+        "1 of 2",
+    );
+    assert_exit(
+        &s.gov(Some(0), &["submit", "revoke.json"]),
+        1,
+        "missing a signature",
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "revoke.json"]),
+        0,
+        "2 of 2",
+    );
+    let out = s.gov(Some(0), &["submit", "revoke.json"]);
+    assert_exit(&out, 0, "in effect now");
+
+    assert_eq!(registry.activeBuilderMask().call().await.unwrap(), 0b101);
+    assert!(!registry
+        .hasQuorum(commit, "aarch64-linux".into(), digest)
+        .call()
+        .await
+        .unwrap());
+    // Nothing went through the timelock.
+    let listed = s.gov_json(None, &["list"]);
+    assert_eq!(listed["operations"].as_array().unwrap().len(), 0);
+    // The release now needs another active builder's vote.
+    s.attest(3, commit, "aarch64-linux", digest).await;
+    assert!(registry
+        .hasQuorum(commit, "aarch64-linux".into(), digest)
+        .call()
+        .await
+        .unwrap());
+}
+
+/// Builds the registry and the two test upgrade candidates with forge into `dir`.
+fn forge_build(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = dir.join("out");
+    let status = Command::new(root.join("script/foundry"))
+        .current_dir(&root)
+        .args([
+            "forge",
+            "build",
+            "contracts/SeedRegistry.sol",
+            "tests/contracts/utils/GovRegistryV2.sol",
+            "tests/contracts/utils/GovRegistryIncompatible.sol",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--cache-path")
+        .arg(dir.join("cache"))
+        .output()
+        .expect("run forge");
+    assert!(
+        status.status.success(),
+        "forge build failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+#[tokio::test]
+async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
+    let s = Setup::new();
+    let build = tempfile::tempdir().unwrap();
+    let out = forge_build(build.path());
+    let artifact = |file: &str, name: &str| {
+        out.join(format!("{file}.sol/{name}.json"))
+            .display()
+            .to_string()
+    };
+    let current = artifact("SeedRegistry", "SeedRegistry");
+    let genesis = s.genesis().await;
+    let registry = s.registry();
+    let ledger = ReleaseLedger::new(s.address("ledger"), s.provider.clone());
+    let root_before = ledger.rootOf(genesis).call().await.unwrap();
+    let deployer_nonce =
+        |p: DynProvider, a: Address| async move { p.get_transaction_count(a).await.unwrap() };
+    let deployer = s.anvil.address(9);
+
+    // Incompatible: refused before anything is deployed or written.
+    let nonce = deployer_nonce(s.provider.clone(), deployer).await;
+    let refused = s.gov(
+        Some(9),
+        &[
+            "propose",
+            "upgrade-registry",
+            "--artifact",
+            &artifact("GovRegistryIncompatible", "GovRegistryIncompatible"),
+            "--current-artifact",
+            &current,
+            "--out",
+            "broken.json",
+        ],
+    );
+    assert_exit(&refused, 2, "storage layout is incompatible");
+    assert!(text(&refused).contains("member 0"), "{}", text(&refused));
+    assert!(!s.file("broken.json").exists());
+    assert_eq!(deployer_nonce(s.provider.clone(), deployer).await, nonce);
+
+    // A wrong current artefact is refused too (the layout must be the running one's).
+    let wrong = s.gov(
+        Some(9),
+        &[
+            "propose",
+            "upgrade-registry",
+            "--artifact",
+            &artifact("GovRegistryV2", "GovRegistryV2"),
+            "--current-artifact",
+            &artifact("GovRegistryV2", "GovRegistryV2"),
+            "--out",
+            "wrong.json",
+        ],
+    );
+    assert_exit(
+        &wrong,
+        2,
+        "is not the code of the registry's current implementation",
+    );
+
+    // Compatible: deployed, proposed, approved, executed with its reinitializer.
+    let state_before = (
+        registry.quorum().call().await.unwrap(),
+        registry.builderCount().call().await.unwrap(),
+        registry.activeBuilderMask().call().await.unwrap(),
+        registry.requiredSystems().call().await.unwrap(),
+        registry.guardian().call().await.unwrap(),
+        registry.owner().call().await.unwrap(),
+        registry.builder(2).call().await.unwrap(),
+    );
+    let call = IGovRegistryV2::initializeGovV2Call {
+        note_: "v2 via seed-eth gov".into(),
+    };
+    let call_hex = Bytes::from(alloy::sol_types::SolCall::abi_encode(&call)).to_string();
+    let v2 = artifact("GovRegistryV2", "GovRegistryV2");
+    let proposed = s.gov(
+        Some(9),
+        &[
+            "--json",
+            "propose",
+            "upgrade-registry",
+            "--artifact",
+            &v2,
+            "--current-artifact",
+            &current,
+            "--call",
+            &call_hex,
+            "--out",
+            "upgrade.json",
+        ],
+    );
+    assert_exit(&proposed, 0, "");
+    let proposed = json(&proposed);
+    let implementation: Address = proposed["upgrade"]["implementation"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_exit(
+        &s.gov(None, &["show", "upgrade.json"]),
+        0,
+        &format!("upgrade the registry to implementation {implementation}"),
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[0]), &["sign", "upgrade.json"]),
+        0,
+        "1 of 2",
+    );
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "upgrade.json"]),
+        0,
+        "2 of 2",
+    );
+    let submitted = s.gov_json(Some(0), &["submit", "upgrade.json"]);
+    let id = submitted["operationId"].as_str().unwrap().to_owned();
+    s.execute_after_delay(&id, DAY).await;
+
+    let v2 = IGovRegistryV2::new(s.address("registry"), s.provider.clone());
+    assert_eq!(v2.govVersion().call().await.unwrap(), U256::from(2));
+    assert_eq!(
+        v2.govMigration().call().await.unwrap().note,
+        "v2 via seed-eth gov"
+    );
+    let state_after = (
+        registry.quorum().call().await.unwrap(),
+        registry.builderCount().call().await.unwrap(),
+        registry.activeBuilderMask().call().await.unwrap(),
+        registry.requiredSystems().call().await.unwrap(),
+        registry.guardian().call().await.unwrap(),
+        registry.owner().call().await.unwrap(),
+        registry.builder(2).call().await.unwrap(),
+    );
+    assert_eq!(state_after, state_before);
+    assert!(registry.isFinalised(genesis).call().await.unwrap());
+    assert_eq!(ledger.rootOf(genesis).call().await.unwrap(), root_before);
+    assert_eq!(ledger.writer().call().await.unwrap(), s.address("registry"));
+    // Votes still count after the upgrade.
+    let commit = keccak256("after upgrade");
+    for account in [1, 2] {
+        for system in SYSTEMS {
+            s.attest(account, commit, system, keccak256(format!("u {system}")))
+                .await;
+        }
+    }
+    assert!(registry.isFinalised(commit).call().await.unwrap());
+}
