@@ -87,6 +87,15 @@ pub enum Command {
     /// waiting, an inconsistent proposal file); 2 bad input or a refused proposal (non-owner,
     /// wrong nonce, DELEGATECALL, incompatible storage layout); 3 the chain could not be asked.
     Gov(crate::commands::gov::GovArgs),
+
+    /// Promote finalised releases: follow the ledger at chain finality and copy each system's
+    /// attested image, bit-exact, to the release tags, with a verdict referrer.
+    ///
+    /// Runs as a service (`/healthz`, `/metrics` with --metrics-addr; stops on SIGTERM or
+    /// SIGINT) or, with --once, catches up and exits: 0 when everything final is promoted, 1
+    /// when some promotion is still failing (named), 2 on bad configuration, 3 when the chain
+    /// could not be read. Progress is kept in --state; restarts resume there.
+    Keeper(KeeperArgs),
 }
 
 /// Arguments of `seed-eth root`.
@@ -395,4 +404,88 @@ pub struct RelayArgs {
     /// Encrypted keystore holding the relayer key, which pays (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
     #[arg(long, value_name = "FILE")]
     pub keystore: Option<PathBuf>,
+}
+
+/// Arguments of `seed-eth keeper`.
+#[derive(Debug, Args)]
+pub struct KeeperArgs {
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file (the ledger is read from it).
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// With --registry: the first block to scan [default: 0].
+    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
+    pub from_block: Option<u64>,
+
+    /// Blocks per eth_getLogs request and per state transaction [default: 10000].
+    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
+    pub log_chunk: Option<u64>,
+
+    /// The repository builders push images to (REGISTRY/REPO; may contain {system}).
+    #[arg(long, value_name = "REPO", env = "SEED_ETH_KEEPER_SOURCE")]
+    pub source: String,
+
+    /// The repository to promote to, on the same registry (may contain {system}) [default: --source].
+    #[arg(long, value_name = "REPO", env = "SEED_ETH_KEEPER_TARGET")]
+    pub target: Option<String>,
+
+    /// A tag template ({commit}, {system}); repeat. Tags with {commit} are permanent, the others move with each release.
+    #[arg(
+        long = "tag",
+        value_name = "TEMPLATE",
+        env = "SEED_ETH_KEEPER_TAGS",
+        value_delimiter = ',',
+        default_values_t = ["{commit}-{system}".to_owned(), "release-{system}".to_owned()]
+    )]
+    pub tags: Vec<String>,
+
+    /// Treat `latest - N` as final, for chains without a `finalized` block tag (anvil) [default: the `finalized` tag].
+    #[arg(long, value_name = "N", env = "SEED_ETH_KEEPER_CONFIRMATIONS")]
+    pub confirmations: Option<u64>,
+
+    /// The SQLite state file (cursor and promotion progress).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SEED_ETH_KEEPER_STATE",
+        default_value = "seed-eth-keeper.sqlite"
+    )]
+    pub state: PathBuf,
+
+    /// Catch up to the final block, attempt every pending promotion, and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// How often to look for new final blocks, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        env = "SEED_ETH_KEEPER_POLL_MS",
+        default_value_t = 2000
+    )]
+    pub poll_ms: u64,
+
+    /// First retry delay of a failed promotion or pass, in milliseconds (doubles per attempt).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+
+    /// Longest retry delay, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 300_000)]
+    pub retry_max_ms: u64,
+
+    /// Promotions run at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+
+    /// Serve /healthz and /metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR", env = "SEED_ETH_KEEPER_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Talk plain HTTP to this registry host (HOST[:PORT], repeatable; local registries only).
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
 }

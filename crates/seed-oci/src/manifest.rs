@@ -285,12 +285,29 @@ impl ImageContent {
 /// image: artifact type in-toto, the empty config, one DSSE layer, the image
 /// as subject.
 pub fn statement_referrer_manifest(subject: &Descriptor, envelope: &[u8]) -> RawManifest {
+    referrer_manifest(
+        subject,
+        STATEMENT_ARTIFACT_TYPE,
+        DSSE_ENVELOPE_MEDIA_TYPE,
+        envelope,
+    )
+}
+
+/// An OCI 1.1 artifact manifest of `artifact_type` with the empty config and
+/// one layer (`content`, of `layer_media_type`), referring to `subject`.
+/// Canonical JSON: the same inputs always give the same digest.
+pub fn referrer_manifest(
+    subject: &Descriptor,
+    artifact_type: &str,
+    layer_media_type: &str,
+    content: &[u8],
+) -> RawManifest {
     let fields = ManifestFields {
         schema_version: 2,
         media_type: Some(OCI_MANIFEST.to_owned()),
-        artifact_type: Some(STATEMENT_ARTIFACT_TYPE.to_owned()),
+        artifact_type: Some(artifact_type.to_owned()),
         config: Some(Descriptor::of(EMPTY_MEDIA_TYPE, EMPTY_JSON)),
-        layers: Some(vec![Descriptor::of(DSSE_ENVELOPE_MEDIA_TYPE, envelope)]),
+        layers: Some(vec![Descriptor::of(layer_media_type, content)]),
         subject: Some(Descriptor {
             artifact_type: None,
             annotations: None,

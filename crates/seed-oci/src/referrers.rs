@@ -22,8 +22,8 @@ use crate::{
     client::RegistryClient,
     error::OciError,
     manifest::{
-        statement_referrer_manifest, Descriptor, RawManifest, DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_JSON,
-        OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
+        referrer_manifest, statement_referrer_manifest, Descriptor, RawManifest,
+        DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_JSON, OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
     },
     name::{Repository, Tag},
 };
@@ -102,6 +102,88 @@ impl RegistryClient {
             statement,
             index_updated,
         })
+    }
+
+    /// Attaches an arbitrary artifact (one layer of `layer_media_type`
+    /// holding `content`) of `artifact_type` to `repo@subject`, as
+    /// [`Self::attach_statement`] does for statements (the keeper's verdicts
+    /// use it). Idempotent: the same content gives the same referrer digest,
+    /// and nothing that exists is written again. Returns the referrer digest.
+    pub async fn attach_referrer(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        artifact_type: &str,
+        layer_media_type: &str,
+        content: &[u8],
+    ) -> Result<Sha256Digest, OciError> {
+        if content.len() > MAX_STATEMENT_BYTES {
+            return Err(OciError::Invalid {
+                what: format!("{artifact_type} referrer"),
+                reason: format!(
+                    "{} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
+                    content.len()
+                ),
+            });
+        }
+        let subject_manifest = self.pull_manifest(repo, subject).await?;
+        self.push_blob(repo, EMPTY_JSON).await?;
+        self.push_blob(repo, content).await?;
+        let referrer = referrer_manifest(
+            &subject_manifest.descriptor(),
+            artifact_type,
+            layer_media_type,
+            content,
+        );
+        self.push_manifest(repo, &referrer).await?;
+        let listed = self
+            .list_referrers(repo, subject, Some(artifact_type))
+            .await?;
+        if !listed
+            .iter()
+            .any(|d| d.digest == referrer.digest().to_string())
+        {
+            let mut descriptor = referrer.descriptor();
+            descriptor.artifact_type = Some(artifact_type.to_owned());
+            self.add_to_fallback_index(repo, subject, &descriptor)
+                .await?;
+        }
+        Ok(referrer.digest())
+    }
+
+    /// Fetches the single-layer content of referrer `referrer` of
+    /// `repo@subject`, checking its artifact type and subject; at most
+    /// [`MAX_STATEMENT_BYTES`].
+    pub async fn fetch_referrer_content(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        referrer: &Sha256Digest,
+        artifact_type: &str,
+    ) -> Result<Vec<u8>, OciError> {
+        let manifest = self.pull_manifest(repo, referrer).await?;
+        let what = format!("referrer {repo}@{referrer}");
+        let invalid = |reason: String| OciError::Invalid {
+            what: what.clone(),
+            reason,
+        };
+        let fields = manifest.fields()?;
+        if fields.artifact_type.as_deref() != Some(artifact_type) {
+            return Err(invalid(format!(
+                "artifactType is {:?}, not '{artifact_type}'",
+                fields.artifact_type
+            )));
+        }
+        match fields.subject {
+            Some(s) if s.sha256()? == *subject => {}
+            _ => return Err(invalid(format!("its subject is not {subject}"))),
+        }
+        let layer = match fields.layers.as_deref() {
+            Some([layer]) => layer.clone(),
+            _ => return Err(invalid("expected exactly one layer".to_owned())),
+        };
+        self.fetch_blob(repo, &layer.sha256()?, MAX_STATEMENT_BYTES)
+            .await
     }
 
     /// Lists the referrers of `repo@subject`, optionally only those of one

@@ -5,6 +5,7 @@ mod build_inputs;
 mod chain;
 mod deploy;
 pub(crate) mod gov;
+mod keeper;
 mod manifest;
 mod oci;
 mod relay;
@@ -26,5 +27,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Relay(args) => relay::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Gov(args) => gov::run(args),
+        Command::Keeper(args) => keeper::run(args),
     }
 }

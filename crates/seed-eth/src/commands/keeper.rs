@@ -1,0 +1,172 @@
+//! `seed-eth keeper`: the promotion service (or, with --once, one catch-up).
+//! Everything it does lives in the seed-keeper crate; this module resolves
+//! the configuration, maps errors to exit codes and prints the result.
+
+use std::{fmt::Write as _, sync::Arc, time::Duration};
+
+use seed_keeper::{
+    Contracts, FaultPoint, Finality, Keeper, KeeperConfig, KeeperError, Metrics, Promotion,
+    PromotionRow, Template,
+};
+use serde_json::json;
+
+use super::chain::{block_on, config_file, failure, overrides, settings};
+use crate::{
+    cli::KeeperArgs,
+    exit::ExitCode,
+    output::{Failure, Outcome, Report},
+};
+
+/// Test hook: stop the process at a named point (docs/cli.md, "keeper").
+const FAULT_ENV: &str = "SEED_ETH_KEEPER_FAULT";
+
+fn keeper_failure(error: KeeperError) -> Failure {
+    let code = if error.is_config() {
+        ExitCode::Usage
+    } else {
+        ExitCode::Network
+    };
+    Failure {
+        code,
+        error: eyre::Report::new(error),
+    }
+}
+
+/// Runs the keeper.
+pub fn run(args: &KeeperArgs) -> Outcome {
+    let template = |text: &str| Template::new(text).map_err(keeper_failure);
+    let source = template(&args.source)?;
+    let promotion = Promotion {
+        target: match &args.target {
+            Some(target) => template(target)?,
+            None => source.clone(),
+        },
+        source,
+        tags: args
+            .tags
+            .iter()
+            .map(|t| template(t))
+            .collect::<Result<_, _>>()?,
+    };
+    let fault = match std::env::var(FAULT_ENV) {
+        Ok(point) if !point.is_empty() => Some(FaultPoint::parse(&point).map_err(keeper_failure)?),
+        _ => None,
+    };
+    let file = config_file(&args.chain)?;
+    let mut chain_overrides = overrides(&args.chain);
+    chain_overrides.registry = args.registry;
+    chain_overrides.from_block = args.from_block;
+    chain_overrides.log_chunk = args.log_chunk;
+    let settings = settings(chain_overrides, &file)?;
+    let config = KeeperConfig {
+        state: args.state.clone(),
+        finality: args
+            .confirmations
+            .map_or(Finality::FinalizedTag, Finality::Confirmations),
+        promotion,
+        poll_interval: Duration::from_millis(args.poll_ms.max(1)),
+        log_chunk: settings.log_chunk,
+        concurrency: args.concurrency,
+        retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
+        retry_max: Duration::from_millis(args.retry_max_ms.max(1)),
+        fault,
+    };
+    let client = super::oci::registry_client(&args.plain_http, &file)
+        .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
+
+    block_on(async {
+        let chain = settings.connect(|b| b).await.map_err(failure)?;
+        let target = settings.open(&chain).await.map_err(failure)?;
+        let contracts = Contracts {
+            registry: target.registry,
+            ledger: target.ledger,
+            from_block: target.from_block,
+        };
+        let metrics = Arc::new(Metrics::default());
+        if let Some(addr) = args.metrics_addr {
+            let bound = seed_keeper::metrics::serve(addr, metrics.clone())
+                .await
+                .map_err(keeper_failure)?;
+            eprintln!("keeper: /healthz and /metrics on http://{bound}");
+        }
+        let mut keeper =
+            Keeper::new(chain, client, contracts, config, metrics).map_err(keeper_failure)?;
+        if args.once {
+            let (pass, remaining) = keeper.run_once().await.map_err(keeper_failure)?;
+            let promotions = keeper.store().all_promotions().map_err(keeper_failure)?;
+            return Ok(once_report(&pass, &promotions, &remaining));
+        }
+        let shutdown = seed_keeper::shutdown_on_signals().map_err(keeper_failure)?;
+        keeper.run(shutdown).await.map_err(keeper_failure)?;
+        Ok(Report {
+            code: ExitCode::Ok,
+            text: "keeper: stopped\n".to_owned(),
+            json: json!({"stopped": true}),
+        })
+    })
+}
+
+fn row_json(p: &PromotionRow) -> serde_json::Value {
+    json!({
+        "commit": seed_keeper::promote::commit_text(&p.commit).unwrap_or_else(|_| p.commit.clone()),
+        "system": p.system,
+        "image": p.image.replacen("0x", "sha256:", 1),
+        "builder": p.builder,
+        "block": p.block,
+        "state": p.state,
+        "attempts": p.attempts,
+        "lastError": p.last_error,
+    })
+}
+
+fn once_report(
+    pass: &seed_keeper::Pass,
+    promotions: &[PromotionRow],
+    remaining: &[PromotionRow],
+) -> Report {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "keeper: caught up to final block {}; {} promoted now, {} moving tags moved, {} still pending",
+        pass.final_block,
+        pass.promoted,
+        pass.moved.len(),
+        remaining.len()
+    );
+    for p in promotions {
+        let commit =
+            seed_keeper::promote::commit_text(&p.commit).unwrap_or_else(|_| p.commit.clone());
+        let _ = writeln!(
+            text,
+            "  {commit} {}: {} image {} (builder {}){}",
+            p.system,
+            p.state,
+            p.image.replacen("0x", "sha256:", 1),
+            p.builder,
+            p.last_error
+                .as_ref()
+                .filter(|_| p.state != "done")
+                .map(|e| format!(" last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    for tag in &pass.moved {
+        let _ = writeln!(text, "  moved {tag}");
+    }
+    Report {
+        code: if remaining.is_empty() {
+            ExitCode::Ok
+        } else {
+            ExitCode::CheckFailed
+        },
+        text,
+        json: json!({
+            "finalBlock": pass.final_block,
+            "promoted": pass.promoted,
+            "failed": pass.failed,
+            "moved": pass.moved,
+            "pending": remaining.iter().map(row_json).collect::<Vec<_>>(),
+            "promotions": promotions.iter().map(row_json).collect::<Vec<_>>(),
+        }),
+    }
+}

@@ -1,0 +1,781 @@
+//! `seed-eth keeper` against a real anvil and a real OCI registry (Debian's
+//! `docker-registry`): releases deployed with `seed-eth deploy` and voted by
+//! the three default builders (anvil accounts 1-3), then promoted by the
+//! keeper binary. Faults are real too: the keeper reaches the chain and the
+//! registry through loopback TCP relays that the tests cut and restore, it
+//! is stopped at named points of a promotion (`SEED_ETH_KEEPER_FAULT`) and
+//! restarted, and anvil reorganises its chain (`anvil_reorg`).
+//!
+//! Needs anvil and `docker-registry`: `make setup` installs them. Missing
+//! binaries fail the tests, they never skip them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::{keccak256, Address},
+    providers::{Provider, ProviderBuilder},
+};
+use seed_chain::{bindings::SeedRegistry, Deployment};
+use seed_core::{CommitId, Sha256Digest};
+use seed_oci::{ImageContent, RegistryClient, Repository, Tag};
+use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
+use serde_json::Value;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+
+const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
+/// Anvil accounts of the default builders (ids 0, 1, 2).
+const BUILDERS: [usize; 3] = [1, 2, 3];
+const VERDICT: &str = "application/vnd.seed-eth.verdict.v1+json";
+const CONFIRMATIONS: u64 = 3;
+
+fn commit(label: &str) -> String {
+    alloy::hex::encode(&keccak256(label.as_bytes())[..20])
+}
+
+fn digest(label: &str) -> Sha256Digest {
+    Sha256Digest::from_bytes(keccak256(label.as_bytes())).unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A loopback TCP relay that can be cut (new connections are dropped, open
+/// ones closed) and restored: a real network fault between the keeper and a
+/// real service.
+struct Relay {
+    addr: SocketAddr,
+    up: watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (up, rx) = watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !*rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut rx = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = async { while rx.changed().await.is_ok() { if !*rx.borrow() { break; } } } => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+
+    fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+struct World {
+    anvil: TestAnvil,
+    _registry: TestRegistry,
+    client: RegistryClient,
+    /// The repository, addressed directly (for the test's own checks).
+    repo: Repository,
+    rpc: Relay,
+    oci: Relay,
+    dir: tempfile::TempDir,
+    deployment: Deployment,
+}
+
+impl World {
+    async fn new() -> Self {
+        let anvil = TestAnvil::spawn().unwrap();
+        let registry = TestRegistry::start().unwrap();
+        let client = RegistryClient::plain_http(&[&registry.host()]).unwrap();
+        let repo = format!("{}/seed", registry.host()).parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let deployment = deploy(&anvil, dir.path());
+        let rpc_addr: SocketAddr = anvil
+            .endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap();
+        let rpc = Relay::start(rpc_addr).await;
+        let oci = Relay::start(registry.host().parse().unwrap()).await;
+        Self {
+            anvil,
+            _registry: registry,
+            client,
+            repo,
+            rpc,
+            oci,
+            dir,
+            deployment,
+        }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("keeper.sqlite")
+    }
+
+    fn keeper_command(&self, state: &Path, extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("SEED_ETH_") {
+                command.env_remove(name);
+            }
+        }
+        let rpc = format!("http://{}", self.rpc.host());
+        let source = format!("{}/seed", self.oci.host());
+        command
+            .current_dir(self.dir.path())
+            .args(["keeper", "--rpc-url", &rpc, "--source", &source])
+            .args(["--plain-http", &self.oci.host()])
+            .args(["--confirmations", &CONFIRMATIONS.to_string()])
+            .arg("--state")
+            .arg(state)
+            .args(["--retry-base-ms", "100", "--retry-max-ms", "400"])
+            .args(extra);
+        command
+    }
+
+    /// `seed-eth --json keeper --once`, with `fault` as the fault point.
+    fn once_with(&self, state: &Path, fault: Option<&str>, extra: &[&str]) -> Output {
+        let mut command = self.keeper_command(state, &["--once"]);
+        command.args(extra);
+        command.arg("--json");
+        if let Some(fault) = fault {
+            command.env("SEED_ETH_KEEPER_FAULT", fault);
+        }
+        command.output().unwrap()
+    }
+
+    /// Runs `keeper --once` and expects `code`; returns its JSON.
+    fn once(&self, code: i32) -> Value {
+        let out = self.once_with(&self.state(), None, &[]);
+        assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+    }
+
+    async fn provider(&self) -> impl Provider {
+        ProviderBuilder::new().connect_http(self.anvil.endpoint().parse().unwrap())
+    }
+
+    async fn mine(&self, blocks: u64) {
+        let _: Value = self
+            .provider()
+            .await
+            .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
+            .await
+            .unwrap();
+    }
+
+    async fn block(&self) -> u64 {
+        self.provider().await.get_block_number().await.unwrap()
+    }
+
+    /// Pushes the image builder `account` built for `system` of `commit`.
+    async fn image(&self, commit: &str, account: usize, system: &str) -> Sha256Digest {
+        let content = ImageContent::synthetic(&format!("{commit} {account} {system}"));
+        self.client
+            .push_image(&self.repo, &content, None)
+            .await
+            .unwrap()
+            .digest()
+    }
+
+    /// `attest` from anvil account `account`.
+    async fn attest(
+        &self,
+        account: usize,
+        commit: &str,
+        system: &str,
+        manifest: Sha256Digest,
+        image: Sha256Digest,
+    ) {
+        let provider = ProviderBuilder::new()
+            .wallet(self.anvil.signer(account))
+            .connect_http(self.anvil.endpoint().parse().unwrap());
+        let receipt = SeedRegistry::new(self.registry(), provider)
+            .attest(
+                commit.parse::<CommitId>().unwrap().to_b256(),
+                system.to_owned(),
+                manifest.as_b256(),
+                image.as_b256(),
+                digest(&format!("statement {account} {commit} {system}")).as_b256(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "vote by account {account} reverted");
+    }
+
+    fn registry(&self) -> Address {
+        self.deployment.contracts.registry
+    }
+
+    /// Builder `account` builds and votes every system of `commit` honestly.
+    /// Returns its images.
+    async fn vote(&self, account: usize, commit: &str) -> Vec<Sha256Digest> {
+        let mut images = Vec::new();
+        for system in SYSTEMS {
+            let image = self.image(commit, account, system).await;
+            self.attest(account, commit, system, manifest(commit, system), image)
+                .await;
+            images.push(image);
+        }
+        images
+    }
+
+    /// A release after genesis: builders 0 and 1 vote honestly (k = 2).
+    /// Returns builder 0's images (the ones promoted: the lowest id wins a tie).
+    async fn release(&self, commit: &str) -> Vec<Sha256Digest> {
+        let images = self.vote(BUILDERS[0], commit).await;
+        self.vote(BUILDERS[1], commit).await;
+        images
+    }
+
+    /// Genesis: all three builders. Returns builder 0's images.
+    async fn genesis(&self, commit: &str) -> Vec<Sha256Digest> {
+        let images = self.release(commit).await;
+        self.vote(BUILDERS[2], commit).await;
+        images
+    }
+
+    async fn tag(&self, tag: &str) -> Option<Sha256Digest> {
+        let tag: Tag = tag.parse().unwrap();
+        self.client
+            .pull_tag(&self.repo, &tag)
+            .await
+            .unwrap()
+            .map(|m| m.digest())
+    }
+
+    /// The verdicts attached to `image`.
+    async fn verdicts(&self, image: &Sha256Digest) -> Vec<Value> {
+        let mut out = Vec::new();
+        for referrer in self
+            .client
+            .list_referrers(&self.repo, image, Some(VERDICT))
+            .await
+            .unwrap()
+        {
+            let bytes = self
+                .client
+                .fetch_referrer_content(&self.repo, image, &referrer.sha256().unwrap(), VERDICT)
+                .await
+                .unwrap();
+            out.push(serde_json::from_slice(&bytes).unwrap());
+        }
+        out
+    }
+
+    /// Checks that `commit` is promoted exactly once: its permanent tags serve
+    /// `images`, and each image carries exactly one verdict naming the release.
+    async fn assert_promoted(&self, commit: &str, images: &[Sha256Digest]) {
+        for (system, image) in SYSTEMS.iter().zip(images) {
+            assert_eq!(
+                self.tag(&format!("{commit}-{system}")).await,
+                Some(*image),
+                "{commit}-{system}"
+            );
+            let verdicts = self.verdicts(image).await;
+            assert_eq!(
+                verdicts.len(),
+                1,
+                "exactly one verdict on {image}: {verdicts:?}"
+            );
+            let v = &verdicts[0];
+            assert_eq!(v["commit"], commit);
+            assert_eq!(v["system"], *system);
+            assert_eq!(v["imageDigest"], image.to_string());
+            assert_eq!(v["manifestDigest"], manifest(commit, system).to_string());
+            assert_eq!(v["chainId"], 31337);
+            assert_eq!(
+                v["ledger"].as_str().unwrap().to_lowercase(),
+                self.deployment.contracts.ledger.to_string().to_lowercase()
+            );
+        }
+    }
+
+    async fn assert_not_promoted(&self, commit: &str) {
+        for system in SYSTEMS {
+            assert_eq!(
+                self.tag(&format!("{commit}-{system}")).await,
+                None,
+                "{commit}-{system}"
+            );
+        }
+    }
+
+    async fn assert_release_tags(&self, images: &[Sha256Digest]) {
+        for (system, image) in SYSTEMS.iter().zip(images) {
+            assert_eq!(
+                self.tag(&format!("release-{system}")).await,
+                Some(*image),
+                "release-{system}"
+            );
+        }
+    }
+}
+
+fn manifest(commit: &str, system: &str) -> Sha256Digest {
+    digest(&format!("closure {commit} {system}"))
+}
+
+/// `seed-eth deploy` from anvil account 0 on the default configuration
+/// (3 builders from 3 organisations, k = 2, two required systems).
+fn deploy(anvil: &TestAnvil, cwd: &Path) -> Deployment {
+    let url = anvil.endpoint();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") {
+            command.env_remove(name);
+        }
+    }
+    let out = command
+        .current_dir(cwd)
+        .args(["deploy", "--rpc-url", &url])
+        .env("SEED_ETH_PRIVATE_KEY", anvil.private_key_hex(0))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "deploy: {}", text(&out));
+    Deployment::load(&cwd.join("deployments/31337.json")).unwrap()
+}
+
+fn promoted(report: &Value) -> u64 {
+    report["promoted"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
+    let world = World::new().await;
+
+    // Genesis, unanimous. Not final until CONFIRMATIONS more blocks exist.
+    let genesis = commit("genesis");
+    let genesis_images = world.genesis(&genesis).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 0, "{report}");
+    world.assert_not_promoted(&genesis).await;
+
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_promoted(&genesis, &genesis_images).await;
+    world.assert_release_tags(&genesis_images).await;
+
+    // A release where builder 2 disagrees on x86_64-linux: the quorum of
+    // builders 0 and 1 decides, and of their images builder 0's (lowest id).
+    let two = commit("two");
+    let two_images = world.vote(BUILDERS[0], &two).await;
+    let bad = world.image(&two, BUILDERS[2], "x86_64-linux").await;
+    world
+        .attest(BUILDERS[2], &two, "x86_64-linux", digest("tampered"), bad)
+        .await;
+    let arm_2 = world.image(&two, BUILDERS[2], "aarch64-linux").await;
+    world
+        .attest(
+            BUILDERS[2],
+            &two,
+            "aarch64-linux",
+            manifest(&two, "aarch64-linux"),
+            arm_2,
+        )
+        .await;
+    world.vote(BUILDERS[1], &two).await;
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_promoted(&two, &two_images).await;
+    world.assert_release_tags(&two_images).await;
+    // The genesis tags are permanent.
+    world.assert_promoted(&genesis, &genesis_images).await;
+    assert!(world.verdicts(&bad).await.is_empty());
+    let v = &world.verdicts(&two_images[1]).await[0];
+    assert_eq!(v["voters"], serde_json::json!([0, 1]));
+    assert_eq!(v["imageBuilder"], 0);
+    assert_eq!(v["genesis"], false);
+
+    // Again: nothing to do. A second keeper with its own state does the same
+    // work again and changes nothing.
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 0, "{report}");
+    let other = world.dir.path().join("other.sqlite");
+    let out = world.once_with(&other, None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.assert_promoted(&genesis, &genesis_images).await;
+    world.assert_promoted(&two, &two_images).await;
+    world.assert_release_tags(&two_images).await;
+
+    // Many releases finalised while no keeper ran: a fresh keeper catches up
+    // in chain order, and the moving tags end on the newest.
+    let mut latest = Vec::new();
+    let mut commits = Vec::new();
+    for i in 0..6 {
+        let c = commit(&format!("backlog {i}"));
+        latest = world.release(&c).await;
+        commits.push((c, latest.clone()));
+    }
+    world.mine(CONFIRMATIONS).await;
+    let fresh = world.dir.path().join("fresh.sqlite");
+    let out = world.once_with(&fresh, None, &["--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let blocks: Vec<u64> = report["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["block"].as_u64().unwrap())
+        .collect();
+    assert!(blocks.windows(2).all(|w| w[0] <= w[1]), "{blocks:?}");
+    assert_eq!(blocks.len(), 16);
+    for (c, images) in &commits {
+        world.assert_promoted(c, images).await;
+    }
+    world.assert_release_tags(&latest).await;
+    // The first keeper catches up too, with the same result.
+    world.once(0);
+    world.assert_release_tags(&latest).await;
+    for (c, images) in &commits {
+        world.assert_promoted(c, images).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_at_any_point_has_exactly_once_effects() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    world.once(0);
+    world.assert_promoted(&genesis, &images).await;
+
+    for fault in [
+        "scan-before-commit",
+        "after-pull",
+        "after-first-tag",
+        "after-verdict",
+        "after-done",
+    ] {
+        let c = commit(fault);
+        let images = world.release(&c).await;
+        world.mine(CONFIRMATIONS).await;
+        let out = world.once_with(&world.state(), Some(fault), &[]);
+        assert_eq!(out.status.code(), Some(86), "{fault}: {}", text(&out));
+        if fault == "scan-before-commit" {
+            world.assert_not_promoted(&c).await;
+        }
+        let report = world.once(0);
+        assert!(
+            report["pending"].as_array().unwrap().is_empty(),
+            "{fault}: {report}"
+        );
+        world.assert_promoted(&c, &images).await;
+        world.assert_release_tags(&images).await;
+        // Each promotion is recorded once, as done.
+        let rows: Vec<&Value> = report["promotions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["commit"] == c)
+            .collect();
+        assert_eq!(rows.len(), 2, "{fault}: {report}");
+        assert!(
+            rows.iter().all(|p| p["state"] == "done"),
+            "{fault}: {report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finalisation_reorganised_away_before_finality_is_never_promoted() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    world.once(0);
+    world.assert_promoted(&genesis, &images).await;
+
+    // Release "doomed" finalises (its last vote, in the newest block), but
+    // the newest CONFIRMATIONS blocks are replaced before they are final; the
+    // keeper looks in between and must not act.
+    let before = world.block().await;
+    let doomed = commit("doomed");
+    world.release(&doomed).await;
+    assert_eq!(world.block().await - before, 4, "one block per vote");
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 0, "{report}");
+    let _: Value = world
+        .provider()
+        .await
+        .raw_request("anvil_reorg".into(), (CONFIRMATIONS, Vec::<Value>::new()))
+        .await
+        .unwrap();
+    world.mine(CONFIRMATIONS + 2).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 0, "{report}");
+    world.assert_not_promoted(&doomed).await;
+    world.assert_release_tags(&images).await;
+
+    // A release finalised on the new chain is promoted; "doomed" still not.
+    let after = commit("after");
+    let images = world.release(&after).await;
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_promoted(&after, &images).await;
+    world.assert_not_promoted(&doomed).await;
+
+    // A reorganisation deeper than the configured finality changes blocks
+    // the keeper already acted on: it stops and says so (exit 3).
+    let _: Value = world
+        .provider()
+        .await
+        .raw_request(
+            "anvil_reorg".into(),
+            (CONFIRMATIONS + 2, Vec::<Value>::new()),
+        )
+        .await
+        .unwrap();
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("deeper than the configured finality"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn poisoned_releases_are_retried_without_blocking_later_ones() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let genesis_images = world.genesis(&genesis).await;
+
+    // Builders attest an image that was never pushed.
+    let poisoned = commit("poisoned");
+    let missing: Vec<Sha256Digest> = SYSTEMS
+        .iter()
+        .map(|s| {
+            ImageContent::synthetic(&format!("{poisoned} 1 {s}"))
+                .manifest()
+                .digest()
+        })
+        .collect();
+    for account in [BUILDERS[0], BUILDERS[1]] {
+        for (system, image) in SYSTEMS.iter().zip(&missing) {
+            world
+                .attest(
+                    account,
+                    &poisoned,
+                    system,
+                    manifest(&poisoned, system),
+                    *image,
+                )
+                .await;
+        }
+    }
+    let good = commit("good");
+    let good_images = world.release(&good).await;
+    world.mine(CONFIRMATIONS).await;
+
+    // The later release is promoted; the poisoned one is reported (exit 1).
+    let report = world.once(1);
+    let pending = report["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 2, "{report}");
+    assert!(pending.iter().all(|p| p["commit"] == poisoned), "{report}");
+    assert!(
+        pending[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{report}"
+    );
+    world.assert_promoted(&genesis, &genesis_images).await;
+    world.assert_promoted(&good, &good_images).await;
+    world.assert_release_tags(&good_images).await;
+
+    // Once the image appears it is promoted, and the moving tags stay on the
+    // newer release.
+    world.vote_images_only(&poisoned).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_promoted(&poisoned, &missing).await;
+    world.assert_release_tags(&good_images).await;
+}
+
+impl World {
+    /// Pushes builder 0's images of `commit` without voting.
+    async fn vote_images_only(&self, commit: &str) {
+        for system in SYSTEMS {
+            self.image(commit, BUILDERS[0], system).await;
+        }
+    }
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (_, body) = http_get(addr, "/metrics");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
+    let world = World::new().await;
+    let metrics = free_port();
+    let mut command = world.keeper_command(
+        &world.state(),
+        &["--poll-ms", "200", "--metrics-addr", &metrics.to_string()],
+    );
+    command.env("SEED_ETH_LOG", "info");
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut service = Service(command.spawn().unwrap());
+    wait_for("/healthz", Duration::from_secs(20), async || {
+        http_get(metrics, "/healthz").0 == 200
+    })
+    .await;
+
+    // The registry goes away while a release becomes final.
+    world.oci.set(false);
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    wait_for(
+        "failed promotion attempts",
+        Duration::from_secs(20),
+        async || metric(metrics, "seed_keeper_promotion_failures_total") >= 2,
+    )
+    .await;
+    world.assert_not_promoted(&genesis).await;
+    world.oci.set(true);
+    wait_for(
+        "promotion after the registry returned",
+        Duration::from_secs(20),
+        async || metric(metrics, "seed_keeper_promotions_total") == 2,
+    )
+    .await;
+    world.assert_promoted(&genesis, &images).await;
+
+    // The RPC endpoint goes away: unhealthy, then healthy again, and a
+    // release finalised during the outage is promoted.
+    world.rpc.set(false);
+    wait_for("/healthz 503", Duration::from_secs(20), async || {
+        http_get(metrics, "/healthz").0 == 503
+    })
+    .await;
+    let two = commit("two");
+    let two_images = world.release(&two).await;
+    world.mine(CONFIRMATIONS).await;
+    world.rpc.set(true);
+    wait_for(
+        "promotion after the RPC returned",
+        Duration::from_secs(20),
+        async || metric(metrics, "seed_keeper_promotions_total") == 4,
+    )
+    .await;
+    wait_for("/healthz 200", Duration::from_secs(20), async || {
+        http_get(metrics, "/healthz").0 == 200
+    })
+    .await;
+    world.assert_promoted(&two, &two_images).await;
+    world.assert_release_tags(&two_images).await;
+    assert!(metric(metrics, "seed_keeper_loop_failures_total") >= 1);
+    let cursor = metric(metrics, "seed_keeper_cursor_block");
+    let head = world.block().await;
+    assert!(
+        cursor + CONFIRMATIONS >= head,
+        "cursor {cursor} head {head}: {}",
+        http_get(metrics, "/metrics").1
+    );
+
+    // SIGTERM: a clean exit.
+    let pid = service.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = service.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,80 @@
+//! The keeper's errors, and whether retrying later can help.
+
+use seed_chain::{ChainError, ErrorClass};
+use seed_oci::OciError;
+
+/// Why a keeper operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    /// The chain could not be read, or answered something we refuse.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A registry operation failed.
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    /// The state database failed.
+    #[error("keeper state database {path}: {source}")]
+    Store {
+        /// The database file.
+        path: String,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The configuration is wrong (tag templates, repositories, options).
+    #[error("keeper configuration: {0}")]
+    Config(String),
+    /// The chain's events contradict each other or the state database (a
+    /// registry event without its ledger record, a root that does not
+    /// recompute, a reorganisation below finality, a database for another
+    /// deployment). The keeper stops rather than guess.
+    #[error("inconsistent on-chain data: {0}")]
+    Inconsistent(String),
+    /// An immutable tag already points at another digest: it is never moved.
+    #[error(
+        "tag {tag} already points at {existing}, not {wanted}; immutable tags are never moved"
+    )]
+    TagConflict {
+        /// The tag reference.
+        tag: String,
+        /// What it points at.
+        existing: String,
+        /// What the release needs.
+        wanted: String,
+    },
+    /// The metrics endpoint could not be served.
+    #[error("metrics endpoint {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl KeeperError {
+    /// Whether the error is about configuration or input (exit code 2) rather
+    /// than the network, the chain or the registry (exit code 3).
+    pub fn is_config(&self) -> bool {
+        match self {
+            Self::Chain(e) => e.class() == ErrorClass::Config,
+            Self::Config(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the promotion failed because of what the registry holds (image
+    /// missing, digest mismatch, conflicting immutable tag): a poisoned
+    /// release, reported and retried later, rather than a transient fault.
+    pub fn is_poison(&self) -> bool {
+        match self {
+            Self::Oci(e) => !e.is_transient(),
+            Self::TagConflict { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// The keeper's result type.
+pub type Result<T> = std::result::Result<T, KeeperError>;

@@ -1,0 +1,274 @@
+//! Promoting one system of one finalised release, bit-exact and
+//! idempotently, and moving the moving tags in chain order.
+//!
+//! Every step can be repeated with the same effect, so a keeper that dies
+//! anywhere (or a second keeper doing the same work) leaves the registry as
+//! one clean run would: the image is pulled by digest and checked; immutable
+//! tags (those naming `{commit}`) are written unless they already serve the
+//! digest, and are never moved once they serve another; the verdict is
+//! canonical JSON, so it always has the same referrer digest; moving tags
+//! only ever move forward in chain order.
+
+use alloy::primitives::Address;
+use seed_core::{CommitId, Sha256Digest};
+use seed_oci::{RegistryClient, Repository};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::{Destination, FaultPoint, Promotion, FAULT_EXIT_CODE},
+    error::{KeeperError, Result},
+    store::{PromotionRow, StoredRelease},
+};
+
+/// Artifact type of a keeper verdict referrer.
+pub const VERDICT_ARTIFACT_TYPE: &str = "application/vnd.seed-eth.verdict.v1+json";
+
+/// The keeper's verdict, attached to every promoted image as an OCI
+/// referrer: what made the keeper promote it, all checkable on-chain. It
+/// holds no time and no keeper identity, so every keeper writes the same
+/// bytes for the same release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// Always `seed-eth/keeper-verdict/v1`.
+    pub kind: String,
+    /// The chain.
+    pub chain_id: u64,
+    /// The registry that finalised the release.
+    pub registry: String,
+    /// The ledger that records it.
+    pub ledger: String,
+    /// The release (git commit id).
+    pub commit: String,
+    /// The system.
+    pub system: String,
+    /// The finalised closure-manifest digest.
+    pub manifest_digest: String,
+    /// The promoted image.
+    pub image_digest: String,
+    /// The builder whose attested image this is.
+    pub image_builder: u8,
+    /// The counted voters of the system.
+    pub voters: Vec<u8>,
+    /// The release root.
+    pub root: String,
+    /// The transaction that finalised it.
+    pub transaction: String,
+    /// Its block.
+    pub block: u64,
+    /// The ledger record's log index in that block.
+    pub log_index: u64,
+    /// The rules version that finalised it.
+    pub rules_version: u32,
+    /// Whether it was the genesis release.
+    pub genesis: bool,
+}
+
+/// What every promotion shares.
+#[derive(Debug)]
+pub struct Context {
+    /// The registry client.
+    pub client: RegistryClient,
+    /// Sources, targets, tags.
+    pub promotion: Promotion,
+    /// The chain id.
+    pub chain_id: u64,
+    /// The registry contract.
+    pub registry: Address,
+    /// The ledger contract.
+    pub ledger: Address,
+    /// Test hook.
+    pub fault: Option<FaultPoint>,
+}
+
+impl Context {
+    /// Exits the process if `point` is the configured fault point (tests of
+    /// restarts; see [`FaultPoint`]).
+    pub fn fault(&self, point: FaultPoint) {
+        if self.fault == Some(point) {
+            tracing::error!(?point, "fault injection: exiting");
+            std::process::exit(FAULT_EXIT_CODE);
+        }
+    }
+
+    /// The verdict for a promotion.
+    pub fn verdict(&self, row: &PromotionRow, release: &StoredRelease) -> Result<Verdict> {
+        Ok(Verdict {
+            kind: "seed-eth/keeper-verdict/v1".to_owned(),
+            chain_id: self.chain_id,
+            registry: self.registry.to_checksum(None),
+            ledger: self.ledger.to_checksum(None),
+            commit: commit_text(&row.commit)?,
+            system: row.system.clone(),
+            manifest_digest: oci_digest(&row.manifest)?.to_string(),
+            image_digest: oci_digest(&row.image)?.to_string(),
+            image_builder: row.builder,
+            voters: row
+                .voters
+                .split(',')
+                .filter_map(|v| v.parse().ok())
+                .collect(),
+            root: release.root.clone(),
+            transaction: release.tx.clone(),
+            block: release.block,
+            log_index: release.log_index,
+            rules_version: release.rules_version,
+            genesis: release.genesis,
+        })
+    }
+
+    /// Pulls the image, writes the immutable tags and attaches the verdict.
+    /// `step` is called after each completed step (for the state database).
+    pub async fn promote(
+        &self,
+        row: &PromotionRow,
+        release: &StoredRelease,
+        mut step: impl FnMut(&str),
+    ) -> Result<()> {
+        let digest = oci_digest(&row.image)?;
+        let source = self.promotion.source_repo(&row.system)?;
+        let target = self.promotion.target_repo(&row.system)?;
+        // 1. The attested image, by digest, checked (pull_manifest hashes it).
+        self.client.pull_manifest(&source, &digest).await?;
+        step("pulled");
+        self.fault(FaultPoint::AfterPull);
+        // 2. Immutable tags: never moved once they serve another digest.
+        let commit = commit_text(&row.commit)?;
+        let destinations = self.promotion.destinations(&commit, &row.system)?;
+        let mut first = true;
+        for d in destinations.iter().filter(|d| !d.moving) {
+            self.write_immutable(&source, &digest, d).await?;
+            step(&format!("tagged {}:{}", d.repository, d.tag.as_str()));
+            if first {
+                first = false;
+                self.fault(FaultPoint::AfterFirstTag);
+            }
+        }
+        // 3. The verdict, next to the promoted image.
+        let verdict = self.verdict(row, release)?;
+        let bytes = seed_statement::to_canonical_json(&verdict)
+            .map_err(|e| KeeperError::Config(format!("verdict is not canonical JSON: {e}")))?;
+        self.client
+            .attach_referrer(
+                &target,
+                &digest,
+                VERDICT_ARTIFACT_TYPE,
+                VERDICT_ARTIFACT_TYPE,
+                &bytes,
+            )
+            .await?;
+        step("verdict");
+        self.fault(FaultPoint::AfterVerdict);
+        Ok(())
+    }
+
+    async fn write_immutable(
+        &self,
+        source: &Repository,
+        digest: &Sha256Digest,
+        d: &Destination,
+    ) -> Result<()> {
+        if let Some(existing) = self.client.pull_tag(&d.repository, &d.tag).await? {
+            if existing.digest() != *digest {
+                return Err(KeeperError::TagConflict {
+                    tag: format!("{}:{}", d.repository, d.tag.as_str()),
+                    existing: existing.digest().to_string(),
+                    wanted: digest.to_string(),
+                });
+            }
+        }
+        let done = self
+            .client
+            .promote(source, digest, &d.repository, &d.tag)
+            .await?;
+        tracing::info!(
+            tag = %format!("{}:{}", d.repository, d.tag.as_str()),
+            digest = %digest,
+            changed = done.changed(),
+            "promoted"
+        );
+        Ok(())
+    }
+
+    /// Points the moving tags of `row.system` at `row`'s image, unless the
+    /// tag already serves an image whose verdict (from this chain and
+    /// ledger) is of a later release. Returns the tags moved.
+    pub async fn move_tags(&self, row: &PromotionRow) -> Result<Vec<String>> {
+        let digest = oci_digest(&row.image)?;
+        let commit = commit_text(&row.commit)?;
+        let target = self.promotion.target_repo(&row.system)?;
+        let mut moved = Vec::new();
+        for d in self
+            .promotion
+            .destinations(&commit, &row.system)?
+            .into_iter()
+            .filter(|d| d.moving)
+        {
+            let current = self.client.pull_tag(&d.repository, &d.tag).await?;
+            if let Some(current) = &current {
+                if current.digest() == digest {
+                    continue;
+                }
+                if let Some(position) = self.position_of(&target, &current.digest()).await? {
+                    if position > (row.block, row.log_index) {
+                        tracing::info!(tag = %d.tag.as_str(), "moving tag holds a later release; left alone");
+                        continue;
+                    }
+                }
+            }
+            self.client
+                .promote(&target, &digest, &d.repository, &d.tag)
+                .await?;
+            let name = format!("{}:{}", d.repository, d.tag.as_str());
+            tracing::info!(tag = %name, digest = %digest, "moving tag moved");
+            moved.push(name);
+        }
+        Ok(moved)
+    }
+
+    /// The latest (block, log index) any verdict of this chain and ledger
+    /// gives for `image`, if it has one.
+    async fn position_of(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+    ) -> Result<Option<(u64, u64)>> {
+        let mut best = None;
+        for referrer in self
+            .client
+            .list_referrers(repo, image, Some(VERDICT_ARTIFACT_TYPE))
+            .await?
+        {
+            let bytes = self
+                .client
+                .fetch_referrer_content(repo, image, &referrer.sha256()?, VERDICT_ARTIFACT_TYPE)
+                .await?;
+            let Ok(verdict) = serde_json::from_slice::<Verdict>(&bytes) else {
+                continue;
+            };
+            if verdict.chain_id == self.chain_id
+                && verdict
+                    .ledger
+                    .eq_ignore_ascii_case(&self.ledger.to_string())
+            {
+                let position = (verdict.block, verdict.log_index);
+                best = Some(best.map_or(position, |b: (u64, u64)| b.max(position)));
+            }
+        }
+        Ok(best)
+    }
+}
+
+/// `0x…` (as stored) to `sha256:…`.
+pub fn oci_digest(hex: &str) -> Result<Sha256Digest> {
+    hex.parse()
+        .map_err(|e| KeeperError::Inconsistent(format!("stored digest {hex}: {e}")))
+}
+
+/// `0x…` commit word (as stored) to the git commit id.
+pub fn commit_text(hex: &str) -> Result<String> {
+    let word: alloy::primitives::B256 = hex
+        .parse()
+        .map_err(|e| KeeperError::Inconsistent(format!("stored commit {hex}: {e}")))?;
+    Ok(CommitId::from_b256(word).to_string())
+}

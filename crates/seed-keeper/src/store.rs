@@ -1,0 +1,452 @@
+//! The keeper's state in SQLite: the cursor (the last block fully
+//! processed), the votes seen, the finalised releases and the progress of
+//! each promotion. Everything a scanned window produces is written in one
+//! transaction with the cursor, so a crash either loses the whole window
+//! (it is scanned again) or none of it.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::error::{KeeperError, Result};
+
+/// The schema; `IF NOT EXISTS` so opening is idempotent. Digests and commits
+/// are stored as 0x-hex text so the file is readable with `sqlite3`.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (
+    commit_id TEXT NOT NULL, system TEXT NOT NULL, builder INTEGER NOT NULL,
+    manifest TEXT NOT NULL, image TEXT NOT NULL, block INTEGER NOT NULL,
+    PRIMARY KEY (commit_id, system, builder));
+CREATE TABLE IF NOT EXISTS releases (
+    commit_id TEXT PRIMARY KEY, root TEXT NOT NULL, block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL, tx TEXT NOT NULL, rules_version INTEGER NOT NULL,
+    genesis INTEGER NOT NULL, seen_final_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS promotions (
+    commit_id TEXT NOT NULL, system TEXT NOT NULL, manifest TEXT NOT NULL,
+    image TEXT NOT NULL, builder INTEGER NOT NULL, voters TEXT NOT NULL,
+    block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+    state TEXT NOT NULL, step TEXT NOT NULL, attempts INTEGER NOT NULL,
+    last_error TEXT, next_attempt_ms INTEGER NOT NULL, done_ms INTEGER,
+    PRIMARY KEY (commit_id, system));
+CREATE INDEX IF NOT EXISTS promotions_order ON promotions (state, block, log_index, system);
+";
+
+/// A vote as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVote {
+    /// Builder id.
+    pub builder: u8,
+    /// Manifest digest (0x-hex).
+    pub manifest: String,
+    /// Image digest (0x-hex).
+    pub image: String,
+}
+
+/// A finalised release as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRelease {
+    /// The commit word (0x-hex).
+    pub commit: String,
+    /// The release root (0x-hex).
+    pub root: String,
+    /// Block of the ledger record.
+    pub block: u64,
+    /// Log index of the ledger record.
+    pub log_index: u64,
+    /// The transaction (0x-hex).
+    pub tx: String,
+    /// Rules version that finalised it.
+    pub rules_version: u32,
+    /// Whether it was the genesis release.
+    pub genesis: bool,
+    /// When the keeper first saw it final (ms since the Unix epoch).
+    pub seen_final_ms: u64,
+}
+
+/// One promotion (one system of one release).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionRow {
+    /// The commit word (0x-hex).
+    pub commit: String,
+    /// The system.
+    pub system: String,
+    /// The finalised manifest digest (0x-hex).
+    pub manifest: String,
+    /// The image chosen (0x-hex).
+    pub image: String,
+    /// The builder whose image it is.
+    pub builder: u8,
+    /// The counted voters, comma-separated ids.
+    pub voters: String,
+    /// Block of the release's ledger record.
+    pub block: u64,
+    /// Log index of the record.
+    pub log_index: u64,
+    /// `pending` or `done`.
+    pub state: String,
+    /// The last step completed.
+    pub step: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Not before (ms since the Unix epoch).
+    pub next_attempt_ms: u64,
+}
+
+/// The state database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`. WAL mode and a busy
+    /// timeout make a second keeper on the same file wait rather than fail.
+    pub fn open(path: &Path) -> Result<Self> {
+        let name = path.display().to_string();
+        let err = |source| KeeperError::Store {
+            path: name.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                KeeperError::Config(format!(
+                    "cannot create the state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        // FULL: a promotion recorded as done survives a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self { conn, path: name })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> KeeperError {
+        KeeperError::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Reads a meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Binds the database to one deployment, or checks that it is bound to
+    /// this one: a state file reused for another chain or ledger would skip
+    /// that deployment's history.
+    pub fn bind(&self, identity: &str) -> Result<()> {
+        match self.meta("identity")? {
+            Some(existing) if existing == identity => Ok(()),
+            Some(existing) => Err(KeeperError::Config(format!(
+                "state database {} belongs to {existing}, not {identity}; use another --state file",
+                self.path
+            ))),
+            None => self
+                .conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('identity', ?1)",
+                    [identity],
+                )
+                .map(|_| ())
+                .map_err(|e| self.err(e)),
+        }
+    }
+
+    /// The last block fully processed and its hash, if any.
+    pub fn cursor(&self) -> Result<Option<(u64, String)>> {
+        let block = self.meta("cursor")?;
+        let hash = self.meta("cursor_hash")?;
+        Ok(match (block, hash) {
+            (Some(b), Some(h)) => b.parse().ok().map(|b| (b, h)),
+            _ => None,
+        })
+    }
+
+    /// Starts the transaction of one scanned window.
+    pub fn window(&mut self) -> Result<Window<'_>> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| KeeperError::Store {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Window { tx, path })
+    }
+
+    /// Pending promotions due at `now`, in chain order.
+    pub fn due(&self, now: u64, limit: usize) -> Result<Vec<PromotionRow>> {
+        self.promotions(
+            "WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY block, log_index, system LIMIT ?2",
+            params![i(now), i(limit as u64)],
+        )
+    }
+
+    /// Every promotion, in chain order.
+    pub fn all_promotions(&self) -> Result<Vec<PromotionRow>> {
+        self.promotions("ORDER BY block, log_index, system", params![])
+    }
+
+    fn promotions(&self, tail: &str, args: impl rusqlite::Params) -> Result<Vec<PromotionRow>> {
+        let sql = format!(
+            "SELECT commit_id, system, manifest, image, builder, voters, block, log_index, state, step, attempts, last_error, next_attempt_ms FROM promotions {tail}"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok(PromotionRow {
+                    commit: r.get(0)?,
+                    system: r.get(1)?,
+                    manifest: r.get(2)?,
+                    image: r.get(3)?,
+                    builder: r.get(4)?,
+                    voters: r.get(5)?,
+                    block: u(r.get(6)?),
+                    log_index: u(r.get(7)?),
+                    state: r.get(8)?,
+                    step: r.get(9)?,
+                    attempts: r.get(10)?,
+                    last_error: r.get(11)?,
+                    next_attempt_ms: u(r.get(12)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The release of a promotion.
+    pub fn release(&self, commit: &str) -> Result<Option<StoredRelease>> {
+        self.conn
+            .query_row(
+                "SELECT commit_id, root, block, log_index, tx, rules_version, genesis, seen_final_ms FROM releases WHERE commit_id = ?1",
+                [commit],
+                |r| {
+                    Ok(StoredRelease {
+                        commit: r.get(0)?,
+                        root: r.get(1)?,
+                        block: u(r.get(2)?),
+                        log_index: u(r.get(3)?),
+                        tx: r.get(4)?,
+                        rules_version: r.get(5)?,
+                        genesis: r.get::<_, i64>(6)? != 0,
+                        seen_final_ms: u(r.get(7)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records the last step a promotion completed.
+    pub fn set_step(&self, commit: &str, system: &str, step: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE promotions SET step = ?3 WHERE commit_id = ?1 AND system = ?2",
+                params![commit, system, step],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Marks a promotion done.
+    pub fn done(&self, commit: &str, system: &str, now: u64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE promotions SET state = 'done', step = 'done', last_error = NULL, done_ms = ?3 WHERE commit_id = ?1 AND system = ?2",
+                params![commit, system, i(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub fn failed(&self, commit: &str, system: &str, error: &str, next: u64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE promotions SET attempts = attempts + 1, last_error = ?3, next_attempt_ms = ?4 WHERE commit_id = ?1 AND system = ?2",
+                params![commit, system, error, i(next)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The newest done promotion of `system`, in chain order: what the
+    /// moving tags of that system should point at.
+    pub fn newest_done(&self, system: &str) -> Result<Option<PromotionRow>> {
+        Ok(self
+            .promotions(
+                "WHERE state = 'done' AND system = ?1 ORDER BY block DESC, log_index DESC LIMIT 1",
+                params![system],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// Counts of promotions: (pending, done, pending with at least one failure).
+    pub fn counts(&self) -> Result<(u64, u64, u64)> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'done'), 0), COALESCE(SUM(state = 'pending' AND attempts > 0), 0) FROM promotions",
+                [],
+                |r| Ok((u(r.get(0)?), u(r.get(1)?), u(r.get(2)?))),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// A meta value written outside a window.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// The writes of one scanned window, committed together with the cursor.
+pub struct Window<'a> {
+    tx: Transaction<'a>,
+    path: String,
+}
+
+impl Window<'_> {
+    fn err(&self, source: rusqlite::Error) -> KeeperError {
+        KeeperError::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Stores a vote (a vote seen again, after a crash, is ignored).
+    pub fn vote(
+        &self,
+        commit: &str,
+        system: &str,
+        builder: u8,
+        manifest: &str,
+        image: &str,
+        block: u64,
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO votes (commit_id, system, builder, manifest, image, block) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![commit, system, builder, manifest, image, i(block)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The votes for `commit`/`system`.
+    pub fn votes(&self, commit: &str, system: &str) -> Result<Vec<StoredVote>> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT builder, manifest, image FROM votes WHERE commit_id = ?1 AND system = ?2 ORDER BY builder")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([commit, system], |r| {
+                Ok(StoredVote {
+                    builder: r.get(0)?,
+                    manifest: r.get(1)?,
+                    image: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores a finalised release.
+    pub fn release(&self, r: &StoredRelease) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO releases (commit_id, root, block, log_index, tx, rules_version, genesis, seen_final_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    r.commit,
+                    r.root,
+                    i(r.block),
+                    i(r.log_index),
+                    r.tx,
+                    r.rules_version,
+                    i64::from(r.genesis),
+                    i(r.seen_final_ms)
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Plans a promotion (pending, due now).
+    pub fn plan(&self, p: &PromotionRow) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO promotions (commit_id, system, manifest, image, builder, voters, block, log_index, state, step, attempts, last_error, next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 'planned', 0, NULL, 0)",
+                params![
+                    p.commit,
+                    p.system,
+                    p.manifest,
+                    p.image,
+                    p.builder,
+                    p.voters,
+                    i(p.block),
+                    i(p.log_index)
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Advances the cursor and commits everything.
+    pub fn commit(self, block: u64, hash: &str) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| KeeperError::Store {
+            path: path.clone(),
+            source,
+        };
+        for (key, value) in [
+            ("cursor", block.to_string()),
+            ("cursor_hash", hash.to_owned()),
+        ] {
+            self.tx
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )
+                .map_err(err)?;
+        }
+        self.tx.commit().map_err(err)
+    }
+}
