@@ -59,10 +59,12 @@ fmt: setup ## Reformat Rust and Solidity sources
 
 demo: setup ## Run the demo on local defaults
 	cargo build --locked --quiet --bin seed-eth
+	cargo build --locked --quiet -p seed-oci --example push_synthetic
 	script/demo
 
 demo-check: setup ## The demo must keep working from a fresh clone: run it, keep its output
 	cargo build --locked --quiet --bin seed-eth
+	cargo build --locked --quiet -p seed-oci --example push_synthetic
 	script/demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
 	@echo "make demo-check: the demo ran to the end (output in target/demo.log)"
 
