@@ -841,6 +841,17 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
         0,
         &format!("upgrade the registry to implementation {implementation}"),
     );
+    // Signers compare the deployed code with their own build of the audited source.
+    assert_exit(
+        &s.gov(None, &["show", "upgrade.json", "--artifact", &v2]),
+        0,
+        "new code matches",
+    );
+    assert_exit(
+        &s.gov(None, &["show", "upgrade.json", "--artifact", &current]),
+        1,
+        "NEW CODE DOES NOT MATCH",
+    );
     assert_exit(
         &s.gov(Some(OWNERS[0]), &["sign", "upgrade.json"]),
         0,

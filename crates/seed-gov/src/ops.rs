@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{b256, Address, Bytes, B256, U256},
+    primitives::{b256, keccak256, Address, Bytes, B256, U256},
     providers::Provider,
     rpc::types::{Filter, TransactionReceipt, TransactionRequest},
     sol_types::SolEvent,
@@ -24,7 +24,7 @@ use crate::{
     error::{GovError, Result},
     layout::{compare, Artifact},
     proposal::Proposal,
-    review::ChainFacts,
+    review::{ChainFacts, CodeInfo},
     safe::{pack_signatures, recover},
     timelock::Operation,
 };
@@ -126,11 +126,25 @@ pub async fn chain_facts(
         Some(op) => Some(operation_timestamp(chain, contracts.timelock, op.id).await?),
         None => None,
     };
+    let implementation = match operation
+        .and_then(|op| Action::from_timelocked_call(contracts, op.target, &op.data))
+    {
+        Some(Action::UpgradeRegistry { implementation, .. }) => {
+            let code = chain.code_at(implementation).await?;
+            Some(CodeInfo {
+                address: implementation,
+                size: code.len(),
+                code_hash: keccak256(&code),
+            })
+        }
+        _ => None,
+    };
     Ok(ChainFacts {
         now,
         min_delay,
         safe_nonce,
         operation_timestamp,
+        implementation,
     })
 }
 

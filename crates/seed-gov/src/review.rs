@@ -55,6 +55,12 @@ pub enum Danger {
     },
     /// Gas refund parameters are set: the Safe would pay the submitter.
     Refund,
+    /// The new implementation of an upgrade has no code.
+    #[serde(rename_all = "camelCase")]
+    NoCode {
+        /// The address.
+        address: Address,
+    },
     /// The Safe nonce is already used: the transaction can never execute.
     #[serde(rename_all = "camelCase")]
     StaleNonce {
@@ -77,6 +83,7 @@ impl Danger {
             Self::BelowMinDelay { min_delay, delay } => format!("scheduled with a delay of {delay} s, below the timelock's minimum {min_delay} s (it would revert)"),
             Self::SendsValue { value } => format!("sends {value} wei"),
             Self::Refund => "gas refund parameters are set: the Safe would pay whoever submits it".to_owned(),
+            Self::NoCode { address } => format!("the upgrade's new implementation {address} has no code"),
             Self::StaleNonce { nonce, current } => format!("nonce {nonce} is already used (the Safe is at {current}): this transaction can never execute"),
         }
     }
@@ -93,6 +100,20 @@ pub struct ChainFacts {
     pub safe_nonce: U256,
     /// `getTimestamp(id)` of the scheduled operation (0 when not scheduled, 1 when done).
     pub operation_timestamp: Option<U256>,
+    /// The code at the address an upgrade would install, when the proposal is an upgrade.
+    pub implementation: Option<CodeInfo>,
+}
+
+/// What is deployed at an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeInfo {
+    /// The address.
+    pub address: Address,
+    /// Runtime code size in bytes (0: no contract).
+    pub size: usize,
+    /// keccak256 of the runtime code, to compare with an independent build.
+    pub code_hash: B256,
 }
 
 /// A decoded Safe transaction.
@@ -191,6 +212,15 @@ impl Review {
                         .map(|d| facts.now.saturating_add(d)),
                 };
             }
+            if let (Some(Action::UpgradeRegistry { .. }), Some(code)) =
+                (&action, &facts.implementation)
+            {
+                if code.size == 0 {
+                    dangers.push(Danger::NoCode {
+                        address: code.address,
+                    });
+                }
+            }
             if let Some(Action::SetTimelockDelay { seconds }) = &action {
                 if *seconds < facts.min_delay {
                     dangers.push(Danger::DelayReduction {
@@ -260,6 +290,7 @@ mod tests {
             min_delay: U256::from(86_400),
             safe_nonce: U256::from(4),
             operation_timestamp: None,
+            implementation: None,
         }
     }
 

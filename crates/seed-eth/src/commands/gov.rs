@@ -246,8 +246,12 @@ pub struct ShowArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Decode without asking the chain (no nonce, delay or time checks).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "artifact")]
     pub offline: bool,
+    /// For an upgrade: a forge artefact you built yourself from the audited source; the new
+    /// implementation's code on chain must be its runtime code (exit 1 otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub artifact: Option<PathBuf>,
     /// Chain and deployment file.
     #[command(flatten)]
     pub chain: ChainArgs,
@@ -647,6 +651,13 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
             "  timelock:    none: takes effect as soon as it is submitted"
         );
     }
+    if let Some(code) = &facts.implementation {
+        let _ = writeln!(
+            out,
+            "  new code:    {} holds {} bytes of runtime code, keccak256 {}",
+            code.address, code.size, code.code_hash
+        );
+    }
     let _ = writeln!(out, "  safeTxHash:  {}", review.safe_tx_hash);
     let _ = writeln!(
         out,
@@ -675,26 +686,44 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
 fn show(args: &ShowArgs) -> Outcome {
     let proposal = Proposal::load_unchecked(&args.file).map_err(gov_failure)?;
     let consistency = proposal.check();
+    let artifact = match &args.artifact {
+        Some(path) => Some(Artifact::load(path).map_err(gov_failure)?),
+        None => None,
+    };
     let settings = if args.offline {
         None
     } else {
         Some(resolve(&args.chain, None, None)?)
     };
-    let facts = match &settings {
-        None => None,
-        Some(settings) => Some(block_on(async {
+    let (facts, artifact_match) = match &settings {
+        None => (None, None),
+        Some(settings) => block_on(async {
             let chain = settings.connect(|b| b).await.map_err(failure)?;
             ops::check_against_chain(&chain, &proposal)
                 .await
                 .map_err(gov_failure)?;
-            ops::chain_facts(
+            let facts = ops::chain_facts(
                 &chain,
                 &proposal.contracts,
                 proposal.timelock_operation.as_ref(),
             )
             .await
-            .map_err(gov_failure)
-        })?),
+            .map_err(gov_failure)?;
+            let artifact_match = match (&artifact, &facts.implementation) {
+                (Some(artifact), Some(code)) => {
+                    let bytes = chain.code_at(code.address).await.map_err(failure)?;
+                    Some(artifact.runtime_matches(&bytes))
+                }
+                (Some(_), None) => {
+                    return Err(Failure::usage(eyre!(
+                        "--artifact applies to registry upgrades only; this proposal is: {}",
+                        proposal.action.describe()
+                    )))
+                }
+                (None, _) => None,
+            };
+            Ok((Some(facts), artifact_match))
+        })?,
     };
     let review = Review::of(
         proposal.chain_id,
@@ -708,13 +737,29 @@ fn show(args: &ShowArgs) -> Outcome {
             "  (offline: the nonce, the delay and the hash were not checked against the chain)\n",
         );
     }
-    let code = match &consistency {
-        Ok(()) => ExitCode::Ok,
-        Err(reason) => {
-            let _ = writeln!(text, "  INVALID FILE: {reason}; do not sign it");
-            ExitCode::CheckFailed
+    let mut code = ExitCode::Ok;
+    if let (Some(matches), Some(artifact)) = (artifact_match, &artifact) {
+        if matches {
+            let _ = writeln!(
+                text,
+                "  new code matches {} ({}), immutables aside",
+                artifact.path.display(),
+                artifact.name
+            );
+        } else {
+            let _ = writeln!(
+                text,
+                "  NEW CODE DOES NOT MATCH {} ({}); do not sign",
+                artifact.path.display(),
+                artifact.name
+            );
+            code = ExitCode::CheckFailed;
         }
-    };
+    }
+    if let Err(reason) = &consistency {
+        let _ = writeln!(text, "  INVALID FILE: {reason}; do not sign it");
+        code = ExitCode::CheckFailed;
+    }
     Ok(Report {
         code,
         text,
@@ -724,6 +769,8 @@ fn show(args: &ShowArgs) -> Outcome {
             "signatures": proposal.signatures,
             "consistent": consistency.is_ok(),
             "problem": consistency.err(),
+            "implementation": facts.as_ref().and_then(|f| f.implementation.clone()),
+            "artifactMatches": artifact_match,
         }),
     })
 }
