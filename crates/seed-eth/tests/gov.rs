@@ -676,11 +676,31 @@ async fn emergency_revocation_removes_weight_from_a_pending_release_at_once() {
     );
     assert_exit(&out, 0, "EMERGENCY: revoke builder 1 immediately");
     assert!(text(&out).contains("takes effect as soon as it is submitted"));
-    assert_exit(
-        &s.gov(Some(OWNERS[2]), &["sign", "revoke.json"]),
-        0,
-        "1 of 2",
+    // The first owner signs from an encrypted keystore (password from the environment).
+    alloy::signers::local::PrivateKeySigner::encrypt_keystore(
+        s.cwd(),
+        &mut rand::thread_rng(),
+        s.anvil.signer(OWNERS[2]).to_bytes(),
+        "owner password",
+        Some("owner.json"),
+    )
+    .unwrap();
+    let url = s.anvil.endpoint();
+    let signed = seed_eth(
+        s.cwd(),
+        &[
+            "gov",
+            "sign",
+            "revoke.json",
+            "--keystore",
+            "owner.json",
+            "--rpc-url",
+            &url,
+        ],
+        &[("SEED_ETH_KEYSTORE_PASSWORD", "owner password")],
     );
+    assert_exit(&signed, 0, "1 of 2");
+    assert!(text(&signed).contains(&s.anvil.address(OWNERS[2]).to_string()));
     assert_exit(
         &s.gov(Some(0), &["submit", "revoke.json"]),
         1,
