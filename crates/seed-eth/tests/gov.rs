@@ -30,10 +30,10 @@ const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 
 sol! {
     #[sol(rpc)]
-    interface IGovRegistryV2 {
-        function govVersion() external pure returns (uint256);
-        function govMigration() external view returns (uint256 migratedAtBlock, string memory note);
-        function initializeGovV2(string calldata note_) external;
+    interface ISeedRegistryV2 {
+        function implementationVersion() external pure returns (uint256);
+        function migration() external view returns (uint256 migratedAt, string memory note);
+        function initializeV2(string calldata note_) external;
     }
 }
 
@@ -742,7 +742,7 @@ fn forge_build(dir: &Path) -> PathBuf {
             "forge",
             "build",
             "contracts/SeedRegistry.sol",
-            "tests/contracts/utils/GovRegistryV2.sol",
+            "tests/contracts/utils/SeedRegistryV2.sol",
             "tests/contracts/utils/GovRegistryIncompatible.sol",
             "--out",
         ])
@@ -805,9 +805,9 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
             "propose",
             "upgrade-registry",
             "--artifact",
-            &artifact("GovRegistryV2", "GovRegistryV2"),
+            &artifact("SeedRegistryV2", "SeedRegistryV2"),
             "--current-artifact",
-            &artifact("GovRegistryV2", "GovRegistryV2"),
+            &artifact("SeedRegistryV2", "SeedRegistryV2"),
             "--out",
             "wrong.json",
         ],
@@ -828,11 +828,11 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
         registry.owner().call().await.unwrap(),
         registry.builder(2).call().await.unwrap(),
     );
-    let call = IGovRegistryV2::initializeGovV2Call {
+    let call = ISeedRegistryV2::initializeV2Call {
         note_: "v2 via seed-eth gov".into(),
     };
     let call_hex = Bytes::from(alloy::sol_types::SolCall::abi_encode(&call)).to_string();
-    let v2 = artifact("GovRegistryV2", "GovRegistryV2");
+    let v2 = artifact("SeedRegistryV2", "SeedRegistryV2");
     let proposed = s.gov(
         Some(9),
         &[
@@ -886,10 +886,10 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
     let id = submitted["operationId"].as_str().unwrap().to_owned();
     s.execute_after_delay(&id, DAY).await;
 
-    let v2 = IGovRegistryV2::new(s.address("registry"), s.provider.clone());
-    assert_eq!(v2.govVersion().call().await.unwrap(), U256::from(2));
+    let v2 = ISeedRegistryV2::new(s.address("registry"), s.provider.clone());
+    assert_eq!(v2.implementationVersion().call().await.unwrap(), U256::from(2));
     assert_eq!(
-        v2.govMigration().call().await.unwrap().note,
+        v2.migration().call().await.unwrap().note,
         "v2 via seed-eth gov"
     );
     let state_after = (

@@ -16,7 +16,7 @@ contract SeedRegistryV2 is SeedRegistry {
         address guardian;
         mapping(address signer => uint256) signerRecord;
         mapping(uint256 builderId => BuilderRecord) builders;
-        mapping(bytes32 systemId => uint8) systemNumber;
+        mapping(bytes32 systemId => uint16) systemNumber;
         mapping(uint256 systemNumber => string) systemName;
         mapping(bytes32 commit => Release) releases;
         // v2 tail
