@@ -19,46 +19,14 @@ use seed_statement::Expected;
 use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
 use serde_json::Value;
 
+mod support;
+use support::{assert_exit, json, seed_eth, text};
+
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const COMMIT_2: &str = "89abcdef0123456789abcdef0123456789abcdef";
 const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 const NIX_CONFIG: &str =
     "sandbox = true\nsubstituters = https://cache.nixos.org/\ntrusted-substituters = \ncores = 0\n";
-
-/// Runs seed-eth in `cwd` with exactly the given SEED_ETH_* and CI variables.
-fn seed_eth(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SEED_ETH_") || name.ends_with("_RUN_ID") || name.ends_with("_JOB_ID") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .current_dir(cwd)
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run seed-eth")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn assert_exit(out: &Output, code: i32, needle: &str) {
-    assert_eq!(out.status.code(), Some(code), "{}", text(out));
-    let all = text(out);
-    assert!(all.contains(needle), "expected '{needle}' in {all}");
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
-}
 
 /// A deployed registry and a working directory holding flake.lock and a Nix configuration.
 struct Setup {

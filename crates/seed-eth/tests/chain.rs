@@ -27,6 +27,9 @@ use seed_core::{release_root, Sha256Digest};
 use seed_testkit::anvil::TestAnvil;
 use serde_json::Value;
 
+mod support;
+use support::{assert_exit, json, seed_eth};
+
 const COMMIT_A: &str = "0123456789abcdef0123456789abcdef01234567";
 const COMMIT_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
@@ -37,50 +40,8 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-/// Runs seed-eth in `cwd` with exactly the given SEED_ETH_* variables (inherited ones are
-/// removed so a developer's environment cannot change the outcome).
-fn seed_eth(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SEED_ETH_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .current_dir(cwd)
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run seed-eth")
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
-}
-
-fn assert_exit(out: &Output, code: i32, needle: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "expected exit {code}; stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-    assert!(
-        stderr(out).contains(needle),
-        "stderr should contain '{needle}': {}",
-        stderr(out)
-    );
 }
 
 /// `seed-eth deploy` with anvil account 0 on the default configuration.
@@ -149,7 +110,7 @@ fn status(anvil: &TestAnvil, cwd: &Path, commit: &str, extra: &[&str]) -> (i32, 
     let mut args = vec!["--json", "status", "--commit", commit, "--rpc-url", &url];
     args.extend_from_slice(extra);
     let out = seed_eth(cwd, &args, &[]);
-    (out.status.code().unwrap(), stdout_json(&out))
+    (out.status.code().unwrap(), json(&out))
 }
 
 fn system<'a>(status: &'a Value, name: &str) -> &'a Value {
@@ -640,7 +601,7 @@ async fn bad_configuration_fails_closed_with_the_right_exit_code() {
         &[("SEED_ETH_RPC_URL", &closed)],
     );
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(stdout_json(&out)["exitCode"], 3);
+    assert_eq!(json(&out)["exitCode"], 3);
 
     // No RPC configured at all, a bad commit, a bad URL: usage errors.
     assert_exit(
@@ -788,7 +749,7 @@ async fn logs_go_to_stderr_and_leave_json_output_intact() {
         &[("SEED_ETH_PRIVATE_KEY", &key), ("SEED_ETH_LOG", "info")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = stdout_json(&out);
+    let report = json(&out);
     let transactions = report["transactions"].as_array().unwrap();
     let mined = stderr(&out).matches("transaction mined").count();
     assert_eq!(

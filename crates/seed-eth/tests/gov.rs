@@ -23,6 +23,9 @@ use seed_gov::{safe::sign_hash, Proposal, SafeOperation, SignatureEntry};
 use seed_testkit::anvil::TestAnvil;
 use serde_json::Value;
 
+mod support;
+use support::{assert_exit, json, seed_eth, text};
+
 const DAY: u64 = 86_400;
 const OWNERS: [usize; 3] = [4, 5, 6];
 const NON_OWNER: usize = 7;
@@ -35,41 +38,6 @@ sol! {
         function migration() external view returns (uint256 migratedAt, string memory note);
         function initializeV2(string calldata note_) external;
     }
-}
-
-fn seed_eth(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SEED_ETH_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .current_dir(cwd)
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run seed-eth")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32, needle: &str) {
-    let all = text(out);
-    assert_eq!(out.status.code(), Some(code), "{all}");
-    assert!(all.contains(needle), "expected '{needle}' in {all}");
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
 }
 
 struct Setup {
@@ -887,7 +855,10 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
     s.execute_after_delay(&id, DAY).await;
 
     let v2 = ISeedRegistryV2::new(s.address("registry"), s.provider.clone());
-    assert_eq!(v2.implementationVersion().call().await.unwrap(), U256::from(2));
+    assert_eq!(
+        v2.implementationVersion().call().await.unwrap(),
+        U256::from(2)
+    );
     assert_eq!(
         v2.migration().call().await.unwrap().note,
         "v2 via seed-eth gov"

@@ -24,43 +24,14 @@ use seed_statement::{sign, Builder, BuilderKey, NixSettings, Predicate, Source, 
 use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
 use serde_json::Value;
 
+mod support;
+use support::{assert_exit, json, seed_eth, text};
+
 const COMMIT_A: &str = "0123456789abcdef0123456789abcdef01234567";
 const COMMIT_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
 const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
 const BUILDERS: [usize; 3] = [1, 2, 3];
-
-/// Runs seed-eth in `cwd` with no inherited SEED_ETH_* variable.
-fn seed_eth(cwd: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SEED_ETH_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("run seed-eth")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn assert_exit(out: &Output, code: i32, needle: &str) {
-    let all = text(out);
-    assert_eq!(out.status.code(), Some(code), "expected exit {code}; {all}");
-    assert!(
-        all.contains(needle),
-        "output should contain '{needle}': {all}"
-    );
-}
 
 fn manifest_of(system: &str) -> Sha256Digest {
     Sha256Digest::from_bytes(keccak256(format!("closure {system}").as_bytes())).unwrap()
@@ -98,7 +69,7 @@ impl World {
         let url = self.anvil.endpoint();
         let mut all = vec!["verify", "--rpc-url", &url];
         all.extend_from_slice(args);
-        seed_eth(self.dir.path(), &all)
+        seed_eth(self.dir.path(), &all, &[])
     }
 
     fn run_statements(&self, args: &[&str]) -> Output {
@@ -245,10 +216,6 @@ async fn attest(
         .await
         .unwrap();
     assert!(receipt.status(), "vote by account {account} reverted");
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
 }
 
 fn lock(world: &World, name: &str, entries: &[(&str, Sha256Digest, Sha256Digest)]) -> String {
@@ -502,7 +469,7 @@ async fn bad_inputs_fail_closed_with_their_exit_codes() {
     let run = |args: &[&str]| {
         let mut all = vec!["verify", "--rpc-url", &url];
         all.extend_from_slice(args);
-        seed_eth(dir.path(), &all)
+        seed_eth(dir.path(), &all, &[])
     };
     // Before any deployment file exists.
     assert_exit(&run(&["--commit", COMMIT_A]), 2, "deployment file");
@@ -561,6 +528,7 @@ async fn bad_inputs_fail_closed_with_their_exit_codes() {
             "--commit",
             COMMIT_A,
         ],
+        &[],
     );
     assert_exit(&out, 3, "cannot reach the RPC endpoint");
     let out = seed_eth(
@@ -573,6 +541,7 @@ async fn bad_inputs_fail_closed_with_their_exit_codes() {
             "--commit",
             COMMIT_A,
         ],
+        &[],
     );
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(json(&out)["exitCode"], 3);

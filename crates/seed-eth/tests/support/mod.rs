@@ -1,0 +1,51 @@
+//! What the CLI integration tests share: running the binary in a clean
+//! environment and reading its output. Each test file uses a subset.
+#![allow(dead_code)]
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+/// Runs seed-eth in `cwd` with exactly the given `SEED_ETH_*` and CI variables: inherited ones
+/// are removed, so a developer's environment cannot change the outcome.
+pub fn seed_eth(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") || name.ends_with("_RUN_ID") || name.ends_with("_JOB_ID") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .current_dir(cwd)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run seed-eth")
+}
+
+/// Exit code, stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The run exited with `code` and said `needle` (on stdout or stderr).
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32, needle: &str) {
+    let all = text(out);
+    assert_eq!(out.status.code(), Some(code), "expected exit {code}; {all}");
+    assert!(all.contains(needle), "expected '{needle}' in {all}");
+}
+
+/// Stdout as the one JSON document `--json` prints.
+#[track_caller]
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
