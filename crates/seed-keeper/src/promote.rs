@@ -11,7 +11,7 @@
 
 use alloy::primitives::Address;
 use seed_core::{CommitId, Sha256Digest};
-use seed_oci::{RegistryClient, Repository};
+use seed_oci::{RawManifest, RegistryClient, Repository};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -129,7 +129,7 @@ impl Context {
         let source = self.promotion.source_repo(&row.system)?;
         let target = self.promotion.target_repo(&row.system)?;
         // 1. The attested image, by digest, checked (pull_manifest hashes it).
-        self.client.pull_manifest(&source, &digest).await?;
+        let manifest = self.client.pull_manifest(&source, &digest).await?;
         step("pulled");
         self.fault(FaultPoint::AfterPull);
         // 2. Immutable tags: never moved once they serve another digest.
@@ -137,21 +137,22 @@ impl Context {
         let destinations = self.promotion.destinations(&commit, &row.system)?;
         let mut first = true;
         for d in destinations.iter().filter(|d| !d.moving) {
-            self.write_immutable(&source, &digest, d).await?;
+            self.write_immutable(&source, &manifest, d).await?;
             step(&format!("tagged {}:{}", d.repository, d.tag.as_str()));
             if first {
                 first = false;
                 self.fault(FaultPoint::AfterFirstTag);
             }
         }
-        // 3. The verdict, next to the promoted image.
+        // 3. The verdict, next to the promoted image (which step 2 put into
+        // the target repository).
         let verdict = self.verdict(row, release)?;
         let bytes = seed_statement::to_canonical_json(&verdict)
             .map_err(|e| KeeperError::Config(format!("verdict is not canonical JSON: {e}")))?;
         self.client
             .attach_referrer(
                 &target,
-                &digest,
+                &manifest,
                 VERDICT_ARTIFACT_TYPE,
                 VERDICT_ARTIFACT_TYPE,
                 &bytes,
@@ -165,28 +166,39 @@ impl Context {
     async fn write_immutable(
         &self,
         source: &Repository,
-        digest: &Sha256Digest,
+        manifest: &RawManifest,
         d: &Destination,
     ) -> Result<()> {
-        if let Some(existing) = self.client.pull_tag(&d.repository, &d.tag).await? {
-            if existing.digest() != *digest {
+        let digest = manifest.digest();
+        let existing = self.client.pull_tag(&d.repository, &d.tag).await?;
+        let name = format!("{}:{}", d.repository, d.tag.as_str());
+        match existing {
+            Some(existing) if existing.digest() == digest => {
+                tracing::debug!(tag = %name, digest = %digest, "already promoted");
+                return Ok(());
+            }
+            Some(existing) => {
                 return Err(KeeperError::TagConflict {
-                    tag: format!("{}:{}", d.repository, d.tag.as_str()),
+                    tag: name,
                     existing: existing.digest().to_string(),
                     wanted: digest.to_string(),
-                });
+                })
             }
+            None => {}
         }
-        let done = self
-            .client
-            .promote(source, digest, &d.repository, &d.tag)
-            .await?;
-        tracing::info!(
-            tag = %format!("{}:{}", d.repository, d.tag.as_str()),
-            digest = %digest,
-            changed = done.changed(),
-            "promoted"
-        );
+        if *source == d.repository {
+            // Same repository: the manifest bytes just pulled and checked go
+            // under the tag, which is read back and compared.
+            self.client
+                .push_manifest_to_tag(&d.repository, &d.tag, manifest)
+                .await?;
+        } else {
+            // Another repository: the client mounts the blobs first.
+            self.client
+                .promote(source, &digest, &d.repository, &d.tag)
+                .await?;
+        }
+        tracing::info!(tag = %name, digest = %digest, "promoted");
         Ok(())
     }
 

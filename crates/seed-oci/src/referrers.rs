@@ -105,18 +105,21 @@ impl RegistryClient {
     }
 
     /// Attaches an arbitrary artifact (one layer of `layer_media_type`
-    /// holding `content`) of `artifact_type` to `repo@subject`, as
+    /// holding `content`) of `artifact_type` to an image in `repo`, as
     /// [`Self::attach_statement`] does for statements (the keeper's verdicts
     /// use it). Idempotent: the same content gives the same referrer digest,
     /// and nothing that exists is written again. Returns the referrer digest.
+    /// The subject is passed as the manifest the caller already pulled (and
+    /// checked), so attaching costs no extra read of it.
     pub async fn attach_referrer(
         &self,
         repo: &Repository,
-        subject: &Sha256Digest,
+        subject_manifest: &RawManifest,
         artifact_type: &str,
         layer_media_type: &str,
         content: &[u8],
     ) -> Result<Sha256Digest, OciError> {
+        let subject = &subject_manifest.digest();
         if content.len() > MAX_STATEMENT_BYTES {
             return Err(OciError::Invalid {
                 what: format!("{artifact_type} referrer"),
@@ -126,7 +129,6 @@ impl RegistryClient {
                 ),
             });
         }
-        let subject_manifest = self.pull_manifest(repo, subject).await?;
         self.push_blob(repo, EMPTY_JSON).await?;
         self.push_blob(repo, content).await?;
         let referrer = referrer_manifest(

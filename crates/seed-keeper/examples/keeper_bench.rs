@@ -1,0 +1,348 @@
+//! `make bench`'s keeper benchmark (docs/benchmarks.md): writes
+//! `promotion_latency_ms_p50` / `_p95`, `backlog_releases`,
+//! `backlog_seconds` and `rss_mb` to a JSON file.
+//!
+//! Real components only: a fresh anvil and a fresh CNCF Distribution registry
+//! on loopback, the contracts deployed with `seed-eth deploy`, and the keeper
+//! as the release `seed-eth keeper` process.
+//!
+//! 1. Latency: a keeper service (`--poll-ms`, `--confirmations 2`) runs while
+//!    `LATENCY` releases are finalised one by one; for each, the clock starts
+//!    when the block that makes the finalisation final is mined and stops when
+//!    both systems' `{commit}-{system}` tags are readable in the registry.
+//! 2. Backlog: with no keeper running, `BACKLOG` more releases are
+//!    finalised; a fresh keeper (`--once`, new state file) then catches up on
+//!    every release on the chain; its wall time is `backlog_seconds`.
+//! 3. `rss_mb`: the peak resident set (VmHWM) of either keeper process.
+//!
+//! Usage: `keeper_bench SEED_ETH_BINARY OUT.json [LATENCY] [BACKLOG] [POLL_MS]`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{keccak256, B256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+use futures_util::StreamExt;
+use seed_chain::{bindings::SeedRegistry, Deployment};
+use seed_oci::{ImageContent, RegistryClient, Repository, Tag};
+use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
+
+const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
+const CONFIRMATIONS: u64 = 2;
+
+struct Bench {
+    anvil: TestAnvil,
+    client: RegistryClient,
+    repo: Repository,
+    host: String,
+    registry: alloy::primitives::Address,
+    builders: Vec<DynProvider>,
+}
+
+fn commit_of(i: usize) -> String {
+    alloy::hex::encode(&keccak256(format!("bench release {i}").as_bytes())[..20])
+}
+
+fn word(label: &str) -> B256 {
+    keccak256(label.as_bytes())
+}
+
+impl Bench {
+    async fn images(&self, commits: &[String]) -> Vec<Vec<seed_core::Sha256Digest>> {
+        let jobs = commits.iter().map(|c| async move {
+            let mut out = Vec::new();
+            for s in SYSTEMS {
+                let image = ImageContent::synthetic(&format!("{c} {s}"));
+                out.push(
+                    self.client
+                        .push_image(&self.repo, &image, None)
+                        .await
+                        .unwrap()
+                        .digest(),
+                );
+            }
+            out
+        });
+        futures_util::stream::iter(jobs).buffered(8).collect().await
+    }
+
+    /// Builders `voters` vote every system of `commit` (the last vote finalises).
+    async fn vote(&self, commit: &str, images: &[seed_core::Sha256Digest], voters: &[usize]) {
+        let word_commit = commit.parse::<seed_core::CommitId>().unwrap().to_b256();
+        for &b in voters {
+            for (s, image) in SYSTEMS.iter().zip(images) {
+                let registry = SeedRegistry::new(self.registry, &self.builders[b]);
+                // Automine: the transaction is mined when the call returns;
+                // receipts are not awaited (alloy would poll for them).
+                let pending = registry
+                    .attest(
+                        word_commit,
+                        (*s).to_owned(),
+                        word(&format!("closure {commit} {s}")),
+                        image.as_b256(),
+                        word(&format!("statement {b} {commit} {s}")),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                let _ = pending.tx_hash();
+            }
+        }
+    }
+
+    async fn mine(&self, blocks: u64) {
+        let provider = ProviderBuilder::new().connect_http(self.anvil.endpoint().parse().unwrap());
+        let _: serde_json::Value = provider
+            .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
+            .await
+            .unwrap();
+    }
+
+    async fn tagged(&self, commit: &str) -> bool {
+        for s in SYSTEMS {
+            let tag: Tag = format!("{commit}-{s}").parse().unwrap();
+            if self
+                .client
+                .pull_tag(&self.repo, &tag)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Waits (up to 10 s) until the registry says `commit` is final: sent
+    /// transactions are mined right after `send` returns, not before.
+    async fn is_finalised(&self, commit: &str) -> bool {
+        let registry = SeedRegistry::new(self.registry, &self.builders[0]);
+        let word_commit = commit.parse::<seed_core::CommitId>().unwrap().to_b256();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if registry.isFinalised(word_commit).call().await.unwrap() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        false
+    }
+}
+
+fn keeper(seed_eth: &Path, dir: &Path, bench: &Bench, state: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(seed_eth);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEED_ETH_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .current_dir(dir)
+        .args(["keeper", "--rpc-url", &bench.anvil.endpoint()])
+        .args([
+            "--source",
+            &bench.repo.to_string(),
+            "--plain-http",
+            &bench.host,
+        ])
+        .args([
+            "--confirmations",
+            &CONFIRMATIONS.to_string(),
+            "--state",
+            state,
+        ])
+        .args(extra)
+        .stdout(Stdio::null());
+    match std::env::var_os("KEEPER_BENCH_LOG") {
+        Some(path) => {
+            command
+                .env("SEED_ETH_LOG", "info")
+                .stderr(std::fs::File::create(path).unwrap());
+        }
+        None => {
+            command.stderr(Stdio::null());
+        }
+    }
+    command
+}
+
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Waits for `child`, sampling its peak RSS; returns (exit ok, peak kB).
+fn wait_sampling(child: &mut Child) -> (bool, u64) {
+    let mut peak = 0;
+    loop {
+        if let Some(kb) = peak_rss_kb(child.id()) {
+            peak = peak.max(kb);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.success(), peak);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p / 100.0 * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seed_eth = std::fs::canonicalize(&args[1]).expect("the seed-eth binary");
+    let out = &args[2];
+    let latency_releases: usize = args.get(3).map_or(50, |v| v.parse().unwrap());
+    let backlog_releases: usize = args.get(4).map_or(1000, |v| v.parse().unwrap());
+    let poll_ms: u64 = args.get(5).map_or(500, |v| v.parse().unwrap());
+
+    let anvil = TestAnvil::spawn().unwrap();
+    let registry = TestRegistry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = Command::new(&seed_eth)
+        .current_dir(dir.path())
+        .args(["deploy", "--rpc-url", &anvil.endpoint()])
+        .env("SEED_ETH_PRIVATE_KEY", anvil.private_key_hex(0))
+        .output()
+        .unwrap();
+    assert!(
+        deploy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let deployment = Deployment::load(&dir.path().join("deployments/31337.json")).unwrap();
+    let builders = (1..=3)
+        .map(|i| {
+            ProviderBuilder::new()
+                .wallet(EthereumWallet::from(anvil.signer(i)))
+                .connect_http(anvil.endpoint().parse().unwrap())
+                .erased()
+        })
+        .collect();
+    let host = registry.host();
+    let bench = Bench {
+        client: RegistryClient::plain_http(&[&host]).unwrap(),
+        repo: format!("{host}/seed").parse().unwrap(),
+        host,
+        registry: deployment.contracts.registry,
+        builders,
+        anvil,
+    };
+
+    // Genesis (all three builders), promoted by the service below.
+    let genesis = commit_of(usize::MAX);
+    let images = bench.images(std::slice::from_ref(&genesis)).await;
+    bench.vote(&genesis, &images[0], &[0, 1, 2]).await;
+    assert!(bench.is_finalised(&genesis).await);
+
+    // 1. Latency, against the keeper service.
+    let poll = poll_ms.to_string();
+    let mut service = keeper(
+        &seed_eth,
+        dir.path(),
+        &bench,
+        "service.sqlite",
+        &["--poll-ms", &poll],
+    )
+    .spawn()
+    .unwrap();
+    bench.mine(CONFIRMATIONS).await;
+    let start = Instant::now();
+    while !bench.tagged(&genesis).await {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the keeper did not promote genesis"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let commits: Vec<String> = (0..latency_releases).map(commit_of).collect();
+    let images = bench.images(&commits).await;
+    let mut latencies = Vec::new();
+    let mut service_peak = 0;
+    for (commit, images) in commits.iter().zip(&images) {
+        bench.vote(commit, images, &[0, 1]).await;
+        assert!(bench.is_finalised(commit).await);
+        // Desynchronise from the keeper's poll phase, as real blocks are.
+        tokio::time::sleep(Duration::from_millis(rand_ms(commit, poll_ms))).await;
+        bench.mine(CONFIRMATIONS).await;
+        let t0 = Instant::now();
+        while !bench.tagged(commit).await {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "no promotion of {commit}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+        service_peak = service_peak.max(peak_rss_kb(service.id()).unwrap_or(0));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &service.id().to_string()])
+        .status();
+    let _ = service.wait();
+
+    // 2. Backlog: finalise many releases with no keeper running.
+    let commits: Vec<String> = (latency_releases..latency_releases + backlog_releases)
+        .map(commit_of)
+        .collect();
+    let t = Instant::now();
+    let images = bench.images(&commits).await;
+    eprintln!("pushed {} images in {:?}", images.len() * 2, t.elapsed());
+    let t = Instant::now();
+    for (commit, images) in commits.iter().zip(&images) {
+        bench.vote(commit, images, &[0, 1]).await;
+    }
+    assert!(bench.is_finalised(commits.last().unwrap()).await);
+    eprintln!("finalised {} releases in {:?}", commits.len(), t.elapsed());
+    bench.mine(CONFIRMATIONS).await;
+    let total_releases = 1 + latency_releases + backlog_releases;
+    let t = Instant::now();
+    let mut catch_up = keeper(&seed_eth, dir.path(), &bench, "backlog.sqlite", &["--once"])
+        .spawn()
+        .unwrap();
+    let (ok, backlog_peak) = wait_sampling(&mut catch_up);
+    let backlog_seconds = t.elapsed().as_secs_f64();
+    assert!(ok, "the catch-up keeper failed");
+    assert!(bench.tagged(commits.last().unwrap()).await);
+
+    latencies.sort_by(f64::total_cmp);
+    let round = |v: f64, digits: i32| (v * 10f64.powi(digits)).round() / 10f64.powi(digits);
+    let result = serde_json::json!({
+        "promotion_latency_ms_p50": round(percentile(&latencies, 50.0), 1),
+        "promotion_latency_ms_p95": round(percentile(&latencies, 95.0), 1),
+        "promotion_latency_releases": latencies.len(),
+        "poll_interval_ms": poll_ms,
+        "confirmations": CONFIRMATIONS,
+        "backlog_releases": total_releases,
+        "backlog_promotions": total_releases * SYSTEMS.len(),
+        "backlog_seconds": round(backlog_seconds, 2),
+        "rss_mb": round(service_peak.max(backlog_peak) as f64 / 1024.0, 1),
+        "rss_mb_service": round(service_peak as f64 / 1024.0, 1),
+        "rss_mb_backlog": round(backlog_peak as f64 / 1024.0, 1),
+        "binary": "target/release/seed-eth keeper",
+    });
+    std::fs::write(out, serde_json::to_string_pretty(&result).unwrap()).unwrap();
+    println!("{result}");
+}
+
+/// A deterministic pseudo-random delay in `0..poll_ms` per release.
+fn rand_ms(commit: &str, poll_ms: u64) -> u64 {
+    let h = keccak256(commit.as_bytes());
+    u64::from(u16::from_be_bytes([h[0], h[1]])) % poll_ms.max(1)
+}
