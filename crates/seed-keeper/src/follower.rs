@@ -164,6 +164,26 @@ pub async fn scan(
             ))
         })?;
         check_root(&d.commit, d.root, f)?;
+        // The ledger itself, read at the final block, must hold that root:
+        // the ledger is the authority, events are how we find its entries.
+        let stored = ReleaseLedger::new(ledger, chain.provider())
+            .rootOf(d.commit)
+            .block(to.into())
+            .call()
+            .await
+            .map_err(|e| {
+                chain.rpc_error(
+                    format!("reading rootOf({}) from the ledger", hex(&d.commit)),
+                    e,
+                )
+            })?;
+        if stored != d.root {
+            return Err(KeeperError::Inconsistent(format!(
+                "release {}: the ledger holds root {stored} at block {to}, its event says {}",
+                hex(&d.commit),
+                d.root
+            )));
+        }
         let commit = hex(&d.commit);
         window.release(&StoredRelease {
             commit: commit.clone(),
