@@ -22,7 +22,7 @@ pub mod promote;
 pub mod store;
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashSet},
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -197,12 +197,31 @@ impl Keeper {
     /// `ignore_backoff`), `concurrency` at a time, started in chain order.
     /// Returns (done, failed).
     pub async fn promote_due(&mut self, ignore_backoff: bool) -> Result<(usize, usize)> {
+        let mut attempted = HashSet::new();
+        self.promote_due_except(ignore_backoff, &mut attempted)
+            .await
+    }
+
+    /// [`Self::promote_due`], leaving out the promotions in `attempted` and
+    /// adding those it attempts (so `--once` tries each exactly once, however
+    /// large the backlog and however many fail).
+    async fn promote_due_except(
+        &mut self,
+        ignore_backoff: bool,
+        attempted: &mut HashSet<(String, String)>,
+    ) -> Result<(usize, usize)> {
         let now = if ignore_backoff {
             u64::MAX / 2
         } else {
             now_ms()
         };
-        let due = self.store.due(now, 1024)?;
+        let due: Vec<PromotionRow> = self
+            .store
+            .due(now, usize::MAX >> 1)?
+            .into_iter()
+            .filter(|p| attempted.insert((p.commit.clone(), p.system.clone())))
+            .take(BATCH)
+            .collect();
         let mut done = 0;
         let mut failed = 0;
         let mut jobs = Vec::new();
@@ -321,23 +340,28 @@ impl Keeper {
     /// promotion once (backoff ignored), move tags, and return the promotions
     /// still pending (poisoned or failing).
     pub async fn run_once(&mut self) -> Result<(Pass, Vec<PromotionRow>)> {
-        let mut total = self.pass(true).await?;
-        // A full backlog is promoted in batches of 1024.
+        let mut attempted = HashSet::new();
+        let mut total = Pass::default();
         loop {
-            let pending = self.store.due(u64::MAX / 2, usize::MAX >> 1)?;
-            if pending.iter().all(|p| p.attempts > 0) {
-                let remaining = pending;
-                self.metrics.healthy.store(true, Ordering::Relaxed);
-                return Ok((total, remaining));
+            // Follow once (to the final block at the start), then promote in
+            // batches until every pending promotion was attempted once.
+            if total.final_block == 0 {
+                let (final_block, releases) = self.follow().await?;
+                total.final_block = final_block;
+                total.releases = releases;
             }
-            let more = self.pass(true).await?;
-            total.promoted += more.promoted;
-            total.failed += more.failed;
-            total.moved.extend(more.moved);
-            if more.promoted == 0 && more.failed == 0 {
-                return Ok((total, pending));
+            let (promoted, failed) = self.promote_due_except(true, &mut attempted).await?;
+            total.promoted += promoted;
+            total.failed += failed;
+            if promoted == 0 && failed == 0 {
+                break;
             }
         }
+        total.moved = self.move_tags().await?;
+        self.update_gauges()?;
+        self.metrics.healthy.store(true, Ordering::Relaxed);
+        let remaining = self.store.due(u64::MAX / 2, usize::MAX >> 1)?;
+        Ok((total, remaining))
     }
 
     /// The service loop: a pass every poll interval until `shutdown` turns
@@ -400,6 +424,10 @@ pub fn shutdown_on_signals() -> Result<watch::Receiver<bool>> {
     });
     Ok(rx)
 }
+
+/// Promotions started per batch (bounded so a large backlog is worked
+/// through, and recorded, in steps).
+const BATCH: usize = 1024;
 
 /// The default poll interval.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
