@@ -157,19 +157,21 @@ impl World {
             .current_dir(self.dir.path())
             .args(["keeper", "--rpc-url", &rpc, "--source", &source])
             .args(["--plain-http", &self.oci.host()])
-            .args(["--confirmations", &CONFIRMATIONS.to_string()])
             .arg("--state")
             .arg(state)
             .args(["--retry-base-ms", "100", "--retry-max-ms", "400"])
             .args(extra);
+        if !extra.contains(&"--confirmations") {
+            command.args(["--confirmations", &CONFIRMATIONS.to_string()]);
+        }
         command
     }
 
     /// `seed-eth --json keeper --once`, with `fault` as the fault point.
     fn once_with(&self, state: &Path, fault: Option<&str>, extra: &[&str]) -> Output {
-        let mut command = self.keeper_command(state, &["--once"]);
-        command.args(extra);
-        command.arg("--json");
+        let mut all = vec!["--once", "--json"];
+        all.extend_from_slice(extra);
+        let mut command = self.keeper_command(state, &all);
         if let Some(fault) = fault {
             command.env("SEED_ETH_KEEPER_FAULT", fault);
         }
@@ -425,6 +427,20 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
     assert_eq!(v["imageBuilder"], 0);
     assert_eq!(v["genesis"], false);
 
+    // A keeper that sees less of the chain (a deeper finality) finds only
+    // genesis final: it must not move the moving tags back to genesis, whose
+    // verdict is of an earlier release than the one they serve.
+    let lagging = world.dir.path().join("lagging.sqlite");
+    let out = world.once_with(&lagging, None, &["--confirmations", "8"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["promotions"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    world.assert_release_tags(&two_images).await;
+
     // Again: nothing to do. A second keeper with its own state does the same
     // work again and changes nothing.
     let report = world.once(0);
@@ -446,9 +462,20 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
         commits.push((c, latest.clone()));
     }
     world.mine(CONFIRMATIONS).await;
+    // Two fresh keepers at the same time: one in strict chain order, one
+    // concurrent; their effects must be those of one.
     let fresh = world.dir.path().join("fresh.sqlite");
+    let other_fresh = world.dir.path().join("fresh-2.sqlite");
+    let racing = world
+        .keeper_command(&other_fresh, &["--once", "--concurrency", "8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let out = world.once_with(&fresh, None, &["--concurrency", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let racing = racing.wait_with_output().unwrap();
+    assert_eq!(racing.status.code(), Some(0), "{}", text(&racing));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let blocks: Vec<u64> = report["promotions"]
         .as_array()
