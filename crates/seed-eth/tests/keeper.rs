@@ -161,6 +161,22 @@ impl World {
             .arg(state)
             .args(["--retry-base-ms", "100", "--retry-max-ms", "400"])
             .args(extra);
+        // "--finalized-tag" is this test's way of saying: no --confirmations.
+        if extra.contains(&"--finalized-tag") {
+            let args: Vec<String> = command
+                .get_args()
+                .filter(|a| *a != "--finalized-tag")
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let mut bare = Command::new(command.get_program());
+            bare.current_dir(self.dir.path()).args(args);
+            for (name, _) in std::env::vars() {
+                if name.starts_with("SEED_ETH_") {
+                    bare.env_remove(name);
+                }
+            }
+            return bare;
+        }
         if !extra.contains(&"--confirmations") {
             command.args(["--confirmations", &CONFIRMATIONS.to_string()]);
         }
@@ -805,4 +821,20 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_confirmations_the_chains_finalized_tag_decides() {
+    // anvil's `finalized` block is 64 blocks behind its head.
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(60).await;
+    let out = world.once_with(&world.state(), None, &["--finalized-tag"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.assert_not_promoted(&genesis).await;
+    world.mine(4).await;
+    let out = world.once_with(&world.state(), None, &["--finalized-tag"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.assert_promoted(&genesis, &images).await;
 }
