@@ -481,6 +481,10 @@ pub struct KeeperArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub concurrency: usize,
 
+    /// Longest a service pass may take before it is abandoned and retried, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 600_000)]
+    pub pass_timeout_ms: u64,
+
     /// Serve /healthz and /metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR", env = "SEED_ETH_KEEPER_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,

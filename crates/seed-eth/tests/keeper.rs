@@ -55,45 +55,67 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// What a [`Relay`] does with connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Forwards them.
+    Up,
+    /// Closes them (connection refused or reset, as a service that is down).
+    Down,
+    /// Accepts them and never answers (a hung service).
+    Hang,
+}
+
 /// A loopback TCP relay that can be cut (new connections are dropped, open
-/// ones closed) and restored: a real network fault between the keeper and a
-/// real service.
+/// ones closed), made to hang, and restored: a real network fault between the
+/// keeper and a real service.
 struct Relay {
     addr: SocketAddr,
-    up: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
 }
 
 impl Relay {
     async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (up, rx) = watch::channel(true);
+        let (mode, rx) = watch::channel(Mode::Up);
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     continue;
                 };
-                if !*rx.borrow() {
-                    drop(inbound);
-                    continue;
-                }
                 let mut rx = rx.clone();
+                let initial = *rx.borrow();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        return;
+                    let changed = async {
+                        while rx.changed().await.is_ok() {
+                            if *rx.borrow() != initial {
+                                break;
+                            }
+                        }
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = async { while rx.changed().await.is_ok() { if !*rx.borrow() { break; } } } => {}
+                    match initial {
+                        Mode::Down => drop(inbound),
+                        // Held open without a byte until the mode changes.
+                        Mode::Hang => changed.await,
+                        Mode::Up => {
+                            let Ok(mut outbound) = TcpStream::connect(target).await else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                () = changed => {}
+                            }
+                        }
                     }
                 });
             }
         });
-        Self { addr, up }
+        Self { addr, mode }
     }
 
-    fn set(&self, up: bool) {
-        self.up.send_replace(up);
+    fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
     }
 
     fn host(&self) -> String {
@@ -291,11 +313,17 @@ impl World {
 
     async fn tag(&self, tag: &str) -> Option<Sha256Digest> {
         let tag: Tag = tag.parse().unwrap();
-        self.client
-            .pull_tag(&self.repo, &tag)
-            .await
-            .unwrap()
-            .map(|m| m.digest())
+        // Distribution answers 500 to a read racing a write of the same tag
+        // (the keeper service may be writing it): read again.
+        let mut attempts = 0;
+        loop {
+            match self.client.pull_tag(&self.repo, &tag).await {
+                Ok(found) => return found.map(|m| m.digest()),
+                Err(e) if e.is_transient() && attempts < 10 => attempts += 1,
+                Err(e) => panic!("reading tag {}: {e}", tag.as_str()),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The verdicts attached to `image`.
@@ -739,7 +767,14 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
     let metrics = free_port();
     let mut command = world.keeper_command(
         &world.state(),
-        &["--poll-ms", "200", "--metrics-addr", &metrics.to_string()],
+        &[
+            "--poll-ms",
+            "200",
+            "--pass-timeout-ms",
+            "1500",
+            "--metrics-addr",
+            &metrics.to_string(),
+        ],
     );
     command.env("SEED_ETH_LOG", "info");
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -750,7 +785,7 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
     .await;
 
     // The registry goes away while a release becomes final.
-    world.oci.set(false);
+    world.oci.set(Mode::Down);
     let genesis = commit("genesis");
     let images = world.genesis(&genesis).await;
     world.mine(CONFIRMATIONS).await;
@@ -761,7 +796,7 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
     )
     .await;
     world.assert_not_promoted(&genesis).await;
-    world.oci.set(true);
+    world.oci.set(Mode::Up);
     wait_for(
         "promotion after the registry returned",
         Duration::from_secs(20),
@@ -772,7 +807,7 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
 
     // The RPC endpoint goes away: unhealthy, then healthy again, and a
     // release finalised during the outage is promoted.
-    world.rpc.set(false);
+    world.rpc.set(Mode::Down);
     wait_for("/healthz 503", Duration::from_secs(20), async || {
         http_get(metrics, "/healthz").0 == 503
     })
@@ -780,7 +815,7 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
     let two = commit("two");
     let two_images = world.release(&two).await;
     world.mine(CONFIRMATIONS).await;
-    world.rpc.set(true);
+    world.rpc.set(Mode::Up);
     wait_for(
         "promotion after the RPC returned",
         Duration::from_secs(20),
@@ -801,6 +836,27 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
         "cursor {cursor} head {head}: {}",
         http_get(metrics, "/metrics").1
     );
+
+    // The RPC endpoint hangs: the pass is abandoned after --pass-timeout-ms
+    // (unhealthy), and everything resumes when it answers again.
+    world.rpc.set(Mode::Hang);
+    wait_for(
+        "/healthz 503 on a hung RPC",
+        Duration::from_secs(20),
+        async || http_get(metrics, "/healthz").0 == 503,
+    )
+    .await;
+    let three = commit("three");
+    let three_images = world.release(&three).await;
+    world.mine(CONFIRMATIONS).await;
+    world.rpc.set(Mode::Up);
+    wait_for(
+        "promotion after the RPC stopped hanging",
+        Duration::from_secs(20),
+        async || metric(metrics, "seed_keeper_promotions_total") == 6,
+    )
+    .await;
+    world.assert_promoted(&three, &three_images).await;
 
     // SIGTERM: a clean exit.
     let pid = service.0.id().to_string();

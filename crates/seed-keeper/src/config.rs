@@ -225,6 +225,10 @@ pub struct KeeperConfig {
     pub retry_base: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// Longest a service pass may take before it is abandoned and retried
+    /// (a hung RPC endpoint or registry must not stall the keeper; every step
+    /// is idempotent, so an abandoned pass is safe to repeat).
+    pub pass_timeout: Duration,
     /// Test hook: exit at this point (see [`FaultPoint`]).
     pub fault: Option<FaultPoint>,
 }

@@ -42,6 +42,11 @@ pub enum KeeperError {
         /// What the release needs.
         wanted: String,
     },
+    /// A service pass took longer than the configured limit and was abandoned.
+    #[error(
+        "the pass took longer than {0:?} and was abandoned (a hung RPC endpoint or registry?)"
+    )]
+    Timeout(std::time::Duration),
     /// The metrics endpoint could not be served.
     #[error("metrics endpoint {addr}: {source}")]
     Http {

@@ -373,7 +373,12 @@ impl Keeper {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            let wait = match self.pass(false).await {
+            let timeout = self.config.pass_timeout;
+            let outcome = match tokio::time::timeout(timeout, self.pass(false)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(KeeperError::Timeout(timeout)),
+            };
+            let wait = match outcome {
                 Ok(pass) => {
                     failures = 0;
                     self.metrics.healthy.store(true, Ordering::Relaxed);
