@@ -450,3 +450,98 @@ impl Window<'_> {
         self.tx.commit().map_err(err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(commit: &str, system: &str, block: u64) -> PromotionRow {
+        PromotionRow {
+            commit: commit.to_owned(),
+            system: system.to_owned(),
+            manifest: "0xm".to_owned(),
+            image: "0xi".to_owned(),
+            builder: 0,
+            voters: "0,1".to_owned(),
+            block,
+            log_index: 0,
+            state: "pending".to_owned(),
+            step: "planned".to_owned(),
+            attempts: 0,
+            last_error: None,
+            next_attempt_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_window_is_all_or_nothing_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let mut store = Store::open(&path).unwrap();
+        store.bind("chain 1 ledger a registry b").unwrap();
+        {
+            // Dropped without commit: as if the process died mid-window.
+            let window = store.window().unwrap();
+            window
+                .vote("0xc", "x86_64-linux", 0, "0xm", "0xi", 5)
+                .unwrap();
+            window.plan(&row("0xc", "x86_64-linux", 5)).unwrap();
+        }
+        assert_eq!(store.cursor().unwrap(), None);
+        assert!(store.all_promotions().unwrap().is_empty());
+
+        let window = store.window().unwrap();
+        window.plan(&row("0xc", "x86_64-linux", 5)).unwrap();
+        window.plan(&row("0xd", "x86_64-linux", 9)).unwrap();
+        // Planning again (a rescanned window) changes nothing.
+        window.plan(&row("0xc", "x86_64-linux", 5)).unwrap();
+        window.commit(9, "0xhash").unwrap();
+        drop(store);
+
+        let store = Store::open(&path).unwrap();
+        store.bind("chain 1 ledger a registry b").unwrap();
+        assert!(store.bind("chain 2 ledger a registry b").is_err());
+        assert_eq!(store.cursor().unwrap(), Some((9, "0xhash".to_owned())));
+        let due = store.due(now_ms(), 10).unwrap();
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].commit, "0xc", "chain order");
+
+        store
+            .failed("0xc", "x86_64-linux", "boom", u64::MAX / 4)
+            .unwrap();
+        let due = store.due(now_ms(), 10).unwrap();
+        assert_eq!(due.len(), 1, "backing off");
+        assert_eq!(store.counts().unwrap(), (2, 0, 1));
+        store.done("0xd", "x86_64-linux", 1).unwrap();
+        assert_eq!(
+            store.newest_done("x86_64-linux").unwrap().unwrap().commit,
+            "0xd"
+        );
+        assert_eq!(store.counts().unwrap(), (1, 1, 1));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit() {
+        let config = crate::config::KeeperConfig {
+            state: "x".into(),
+            finality: crate::config::Finality::Confirmations(1),
+            promotion: crate::config::Promotion {
+                source: crate::config::Template::new("r/s").unwrap(),
+                target: crate::config::Template::new("r/s").unwrap(),
+                tags: Vec::new(),
+            },
+            poll_interval: std::time::Duration::from_secs(1),
+            log_chunk: 1,
+            concurrency: 1,
+            retry_base: std::time::Duration::from_millis(100),
+            retry_max: std::time::Duration::from_millis(1000),
+            pass_timeout: std::time::Duration::from_secs(1),
+            fault: None,
+        };
+        let ms = |n| config.backoff(n).as_millis();
+        assert_eq!(
+            (ms(0), ms(1), ms(3), ms(4), ms(40)),
+            (100, 200, 800, 1000, 1000)
+        );
+    }
+}
