@@ -125,7 +125,7 @@ impl Relay {
 
 struct World {
     anvil: TestAnvil,
-    _registry: TestRegistry,
+    registry: TestRegistry,
     client: RegistryClient,
     /// The repository, addressed directly (for the test's own checks).
     repo: Repository,
@@ -152,7 +152,7 @@ impl World {
         let oci = Relay::start(registry.host().parse().unwrap()).await;
         Self {
             anvil,
-            _registry: registry,
+            registry,
             client,
             repo,
             rpc,
@@ -893,4 +893,69 @@ async fn without_confirmations_the_chains_finalized_tag_decides() {
     let out = world.once_with(&world.state(), None, &["--finalized-tag"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     world.assert_promoted(&genesis, &images).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn promotes_into_per_system_repositories_of_the_same_registry() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    let target = format!("{}/seed-{{system}}", world.oci.host());
+    let out = world.once_with(
+        &world.state(),
+        None,
+        &["--target", &target, "--tag", "{commit}", "--tag", "release"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (system, image) in SYSTEMS.iter().zip(&images) {
+        let repo: Repository = format!("{}/seed-{system}", world.registry.host())
+            .parse()
+            .unwrap();
+        for tag in [genesis.as_str(), "release"] {
+            let manifest = world
+                .client
+                .pull_tag(&repo, &tag.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{repo}:{tag} missing"));
+            assert_eq!(manifest.digest(), *image, "{repo}:{tag}");
+        }
+        // The blobs were mounted, so the promoted image is complete there.
+        let fields = world
+            .client
+            .pull_manifest(&repo, image)
+            .await
+            .unwrap()
+            .fields()
+            .unwrap();
+        for layer in fields.layers.unwrap() {
+            assert!(world
+                .client
+                .blob_exists(&repo, &layer.sha256().unwrap())
+                .await
+                .unwrap());
+        }
+        let verdicts = world
+            .client
+            .list_referrers(&repo, image, Some(VERDICT))
+            .await
+            .unwrap();
+        assert_eq!(verdicts.len(), 1, "{repo}");
+    }
+    // Nothing was tagged in the source repository.
+    assert_eq!(world.tag(&format!("{genesis}-x86_64-linux")).await, None);
+
+    // A template set where two systems would share a tag is refused (exit 2).
+    let out = world.once_with(
+        &world.dir.path().join("bad.sqlite"),
+        None,
+        &["--tag", "{commit}"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("every system would write the same tag"),
+        "{}",
+        text(&out)
+    );
 }
