@@ -23,6 +23,21 @@ pub struct Contracts {
     pub ledger: Address,
 }
 
+impl Contracts {
+    /// `address` with the role it has in this deployment, so a signer reads which contract a
+    /// transaction touches rather than comparing hex: `0x… (timelock)`, or `(not this deployment)`.
+    pub fn label(&self, address: Address) -> String {
+        let role = match address {
+            a if a == self.timelock => "timelock",
+            a if a == self.registry => "registry proxy",
+            a if a == self.ledger => "release ledger",
+            a if a == self.safe => "Safe",
+            _ => "not this deployment",
+        };
+        format!("{address} ({role})")
+    }
+}
+
 /// One governance action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
@@ -339,6 +354,17 @@ mod tests {
             registry: address!("0x0000000000000000000000000000000000000003"),
             ledger: address!("0x0000000000000000000000000000000000000004"),
         }
+    }
+
+    #[test]
+    fn addresses_are_labelled_with_their_role_or_as_foreign() {
+        let c = contracts();
+        assert!(c.label(c.timelock).ends_with("(timelock)"));
+        assert!(c.label(c.registry).ends_with("(registry proxy)"));
+        assert!(c.label(c.ledger).ends_with("(release ledger)"));
+        assert!(c.label(c.safe).ends_with("(Safe)"));
+        let other = address!("0x00000000000000000000000000000000000000ff");
+        assert_eq!(c.label(other), format!("{other} (not this deployment)"));
     }
 
     #[test]

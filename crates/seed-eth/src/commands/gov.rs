@@ -612,9 +612,9 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
     let _ = writeln!(out, "  action:      {}", review.summary);
     let _ = writeln!(
         out,
-        "  Safe tx:     Safe {} calls {} ({}), value {}, nonce {} (Safe nonce now {})",
+        "  Safe tx:     Safe {} calls {} with {}, value {}, nonce {} (Safe nonce now {})",
         proposal.contracts.safe,
-        tx.to,
+        proposal.contracts.label(tx.to),
         if tx.operation == seed_gov::SafeOperation::Call {
             "CALL"
         } else {
@@ -629,7 +629,8 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
         let _ = writeln!(
             out,
             "               target {}, calldata {}",
-            op.target, op.data
+            proposal.contracts.label(op.target),
+            op.data
         );
         let _ = writeln!(
             out,
