@@ -481,6 +481,11 @@ pub struct KeeperArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub concurrency: usize,
 
+    /// Also run `seed-eth verify`'s checks on each release before promoting it (reads state at each
+    /// finalisation block: releases older than the node's state window need an archive endpoint).
+    #[arg(long)]
+    pub verify: bool,
+
     /// Longest a service pass may take before it is abandoned and retried, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 600_000)]
     pub pass_timeout_ms: u64,

@@ -489,8 +489,9 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
     // work again and changes nothing.
     let report = world.once(0);
     assert_eq!(promoted(&report), 0, "{report}");
+    // (This one also runs seed-eth verify's checks before promoting.)
     let other = world.dir.path().join("other.sqlite");
-    let out = world.once_with(&other, None, &[]);
+    let out = world.once_with(&other, None, &["--verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     world.assert_promoted(&genesis, &genesis_images).await;
     world.assert_promoted(&two, &two_images).await;

@@ -229,6 +229,10 @@ pub struct KeeperConfig {
     /// (a hung RPC endpoint or registry must not stall the keeper; every step
     /// is idempotent, so an abandoned pass is safe to repeat).
     pub pass_timeout: Duration,
+    /// Also run `seed-eth verify`'s checks (seed-verify) on each release
+    /// before promoting it. They read state at the finalisation block, so
+    /// catching up on old releases then needs an archive endpoint.
+    pub verify: bool,
     /// Test hook: exit at this point (see [`FaultPoint`]).
     pub fault: Option<FaultPoint>,
 }

@@ -42,6 +42,9 @@ pub enum KeeperError {
         /// What the release needs.
         wanted: String,
     },
+    /// seed-verify refused the release, or could not check it.
+    #[error("{0}")]
+    Refused(String),
     /// A service pass took longer than the configured limit and was abandoned.
     #[error(
         "the pass took longer than {0:?} and was abandoned (a hung RPC endpoint or registry?)"
@@ -75,7 +78,7 @@ impl KeeperError {
     pub fn is_poison(&self) -> bool {
         match self {
             Self::Oci(e) => !e.is_transient(),
-            Self::TagConflict { .. } => true,
+            Self::TagConflict { .. } | Self::Refused(_) => true,
             _ => false,
         }
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256},
+    primitives::B256,
     providers::Provider,
     rpc::types::{Filter, Log},
     sol_types::SolEvent,
@@ -83,17 +83,19 @@ pub struct WindowSummary {
     pub releases: usize,
 }
 
-/// Reads the logs of blocks `from..=to` (all final) and stores their votes,
-/// releases and planned promotions in `window` (not yet committed).
+/// Reads the logs of blocks `from..=to` (all final, `final_block` the newest
+/// final block) and stores their votes, releases and planned promotions in
+/// `window` (not yet committed).
 pub async fn scan(
     chain: &Chain,
-    registry: Address,
-    ledger: Address,
+    contracts: &crate::Contracts,
     from: u64,
     to: u64,
+    final_block: u64,
     log_chunk: u64,
     window: &Window<'_>,
 ) -> Result<WindowSummary> {
+    let (registry, ledger) = (contracts.registry, contracts.ledger);
     let registry_filter = Filter::new().event_signature(vec![
         SeedRegistry::Attested::SIGNATURE_HASH,
         SeedRegistry::ReleaseFinalised::SIGNATURE_HASH,
@@ -164,11 +166,13 @@ pub async fn scan(
             ))
         })?;
         check_root(&d.commit, d.root, f)?;
-        // The ledger itself, read at the final block, must hold that root:
-        // the ledger is the authority, events are how we find its entries.
+        // The ledger itself, read at the newest final block, must hold that
+        // root: the ledger is the authority, events are how we find its
+        // entries. Entries are write-once, so the newest final block gives the
+        // same answer as the record's block, and needs no archive state.
         let stored = ReleaseLedger::new(ledger, chain.provider())
             .rootOf(d.commit)
-            .block(to.into())
+            .block(final_block.into())
             .call()
             .await
             .map_err(|e| {
@@ -179,7 +183,7 @@ pub async fn scan(
             })?;
         if stored != d.root {
             return Err(KeeperError::Inconsistent(format!(
-                "release {}: the ledger holds root {stored} at block {to}, its event says {}",
+                "release {}: the ledger holds root {stored} at block {final_block}, its event says {}",
                 hex(&d.commit),
                 d.root
             )));

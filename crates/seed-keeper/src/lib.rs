@@ -22,7 +22,7 @@ pub mod promote;
 pub mod store;
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -76,6 +76,8 @@ pub struct Keeper {
     config: KeeperConfig,
     contracts: Contracts,
     metrics: Arc<Metrics>,
+    /// Releases seed-verify accepted (in this process).
+    verified: HashSet<String>,
 }
 
 impl Keeper {
@@ -116,6 +118,7 @@ impl Keeper {
             config,
             contracts,
             metrics,
+            verified: HashSet::new(),
         })
     }
 
@@ -165,10 +168,10 @@ impl Keeper {
             let window = self.store.window()?;
             let summary = follower::scan(
                 &self.chain,
-                self.contracts.registry,
-                self.contracts.ledger,
+                &self.contracts,
                 next,
                 to,
+                final_number,
                 self.config.log_chunk,
                 &window,
             )
@@ -225,7 +228,26 @@ impl Keeper {
         let mut done = 0;
         let mut failed = 0;
         let mut jobs = Vec::new();
+        // Releases seed-verify refused (or could not check) in this call.
+        let mut refused: HashMap<String, String> = HashMap::new();
         for row in due {
+            if self.config.verify && !self.verified.contains(&row.commit) {
+                if !refused.contains_key(&row.commit) {
+                    match self.verify_release(&row.commit).await {
+                        Ok(()) => {
+                            self.verified.insert(row.commit.clone());
+                        }
+                        Err(reason) => {
+                            refused.insert(row.commit.clone(), reason);
+                        }
+                    }
+                }
+                if let Some(reason) = refused.get(&row.commit) {
+                    self.record_failure(&row, &KeeperError::Refused(reason.clone()))?;
+                    failed += 1;
+                    continue;
+                }
+            }
             let release = self.store.release(&row.commit)?.ok_or_else(|| {
                 KeeperError::Inconsistent(format!("promotion of unknown release {}", row.commit))
             })?;
@@ -266,25 +288,49 @@ impl Keeper {
                     done += 1;
                 }
                 Err(error) => {
-                    let next = now_ms().saturating_add(
-                        u64::try_from(self.config.backoff(row.attempts).as_millis())
-                            .unwrap_or(u64::MAX),
-                    );
-                    if error.is_poison() {
-                        tracing::warn!(commit = %row.commit, system = %row.system, %error, "poisoned release: promotion refused, retried later");
-                    } else {
-                        tracing::warn!(commit = %row.commit, system = %row.system, %error, "promotion failed, retried later");
-                    }
-                    store.failed(&row.commit, &row.system, &error.to_string(), next)?;
-                    self.metrics
-                        .promotion_failures
-                        .fetch_add(1, Ordering::Relaxed);
+                    record_failure(store, &self.config, &self.metrics, &row, &error)?;
                     failed += 1;
                 }
             }
         }
         drop(results);
         Ok((done, failed))
+    }
+
+    /// Runs seed-verify's checks (those of `seed-eth verify --commit`) on a
+    /// release; `Err` carries why it was refused or could not be checked.
+    async fn verify_release(&self, commit: &str) -> std::result::Result<(), String> {
+        let word: alloy::primitives::B256 = commit
+            .parse()
+            .map_err(|e| format!("stored commit {commit}: {e}"))?;
+        let target = seed_chain::Target {
+            registry: self.contracts.registry,
+            ledger: self.contracts.ledger,
+            from_block: self.contracts.from_block,
+            file: None,
+        };
+        let request = seed_verify::Request {
+            commit: Some(seed_core::CommitId::from_b256(word)),
+            log_chunk: self.config.log_chunk,
+            ..seed_verify::Request::default()
+        };
+        match seed_verify::verify(&self.chain, &target, request).await {
+            Ok(report) if report.verified => Ok(()),
+            Ok(report) => Err(format!(
+                "seed-eth verify refuses the release: {}",
+                report
+                    .failures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            Err(e) => Err(format!("the release could not be verified: {e}")),
+        }
+    }
+
+    fn record_failure(&self, row: &PromotionRow, error: &KeeperError) -> Result<()> {
+        record_failure(&self.store, &self.config, &self.metrics, row, error)
     }
 
     /// Points each system's moving tags at its newest promoted release.
@@ -413,6 +459,27 @@ impl Keeper {
             }
         }
     }
+}
+
+/// Records a failed attempt with its backoff, and logs it.
+fn record_failure(
+    store: &Store,
+    config: &KeeperConfig,
+    metrics: &Metrics,
+    row: &PromotionRow,
+    error: &KeeperError,
+) -> Result<()> {
+    let next = now_ms().saturating_add(
+        u64::try_from(config.backoff(row.attempts).as_millis()).unwrap_or(u64::MAX),
+    );
+    if error.is_poison() {
+        tracing::warn!(commit = %row.commit, system = %row.system, %error, "poisoned release: promotion refused, retried later");
+    } else {
+        tracing::warn!(commit = %row.commit, system = %row.system, %error, "promotion failed, retried later");
+    }
+    store.failed(&row.commit, &row.system, &error.to_string(), next)?;
+    metrics.promotion_failures.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
 /// A shutdown signal that turns true on SIGTERM or SIGINT.

@@ -536,6 +536,7 @@ mod tests {
             retry_base: std::time::Duration::from_millis(100),
             retry_max: std::time::Duration::from_millis(1000),
             pass_timeout: std::time::Duration::from_secs(1),
+            verify: true,
             fault: None,
         };
         let ms = |n| config.backoff(n).as_millis();

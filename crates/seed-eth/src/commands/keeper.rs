@@ -70,6 +70,7 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
         retry_max: Duration::from_millis(args.retry_max_ms.max(1)),
         pass_timeout: Duration::from_millis(args.pass_timeout_ms.max(1)),
+        verify: args.verify,
         fault,
     };
     let client = super::oci::registry_client(&args.plain_http, &file)
