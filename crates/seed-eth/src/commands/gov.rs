@@ -600,8 +600,12 @@ async fn build(
     Ok(Proposal::new(&params, action))
 }
 
+/// A chain time (Unix seconds) for people: the UTC date and time.
 fn time(unix: u64) -> String {
-    format!("unix {unix}")
+    match seed_statement::Timestamp::from_unix_seconds(unix) {
+        Some(at) => at.to_string(),
+        None => format!("unix {unix}"),
+    }
 }
 
 /// The human review of a proposal.
