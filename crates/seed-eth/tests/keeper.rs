@@ -32,6 +32,9 @@ use tokio::{
     sync::watch,
 };
 
+mod support;
+use support::text;
+
 const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
 const BUILDERS: [usize; 3] = [1, 2, 3];
@@ -44,15 +47,6 @@ fn commit(label: &str) -> String {
 
 fn digest(label: &str) -> Sha256Digest {
     Sha256Digest::from_bytes(keccak256(label.as_bytes())).unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// What a [`Relay`] does with connections.
