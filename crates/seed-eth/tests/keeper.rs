@@ -22,8 +22,11 @@ use alloy::{
     primitives::{keccak256, Address},
     providers::{Provider, ProviderBuilder},
 };
-use seed_chain::{bindings::SeedRegistry, Deployment};
-use seed_core::{CommitId, Sha256Digest};
+use seed_chain::{
+    bindings::{ReleaseLedger, SeedRegistry},
+    Deployment,
+};
+use seed_core::{release_root, CommitId, Sha256Digest, System};
 use seed_oci::{ImageContent, RegistryClient, Repository, Tag};
 use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
 use serde_json::Value;
@@ -953,4 +956,76 @@ async fn promotes_into_per_system_repositories_of_the_same_registry() {
         "{}",
         text(&out)
     );
+}
+
+/// Trust property: the keeper promotes only what the registry finalised. Governance hands the
+/// ledger's writer to an account that records a release one builder voted for (no quorum); a
+/// keeper that trusted `ReleaseRecorded` alone would promote that builder's images. Ours stops,
+/// naming the foreign writer, and promotes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ledger_entry_the_registry_did_not_finalise_is_never_promoted() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    world.once(0);
+    world.assert_promoted(&genesis, &images).await;
+
+    // One vote per system: pending, not final.
+    let forged = commit("forged");
+    world.vote(BUILDERS[0], &forged).await;
+
+    // The timelock (impersonated: the governance path is tested in gov.rs) moves the writer.
+    let provider = world.provider().await;
+    let timelock = world.deployment.contracts.timelock;
+    let _: Value = provider
+        .raw_request("anvil_impersonateAccount".into(), (timelock,))
+        .await
+        .unwrap();
+    let _: Value = provider
+        .raw_request("anvil_setBalance".into(), (timelock, "0xde0b6b3a7640000"))
+        .await
+        .unwrap();
+    let ledger = world.deployment.contracts.ledger;
+    let hostile = world.anvil.address(9);
+    let moved = ReleaseLedger::new(ledger, &provider)
+        .setWriter(hostile)
+        .from(timelock)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(moved.status());
+    let leaves: Vec<_> = SYSTEMS
+        .iter()
+        .map(|s| (s.parse::<System>().unwrap(), manifest(&forged, s)))
+        .collect();
+    let root = release_root(&leaves).unwrap();
+    let recorded = ReleaseLedger::new(
+        ledger,
+        ProviderBuilder::new()
+            .wallet(world.anvil.signer(9))
+            .connect_http(world.anvil.endpoint().parse().unwrap()),
+    )
+    .record(forged.parse::<CommitId>().unwrap().to_b256(), root, 1)
+    .send()
+    .await
+    .unwrap()
+    .get_receipt()
+    .await
+    .unwrap();
+    assert!(recorded.status());
+    world.mine(CONFIRMATIONS).await;
+
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("from writer {hostile}, not the registry")),
+        "{}",
+        text(&out)
+    );
+    world.assert_not_promoted(&forged).await;
+    world.assert_release_tags(&images).await;
 }
