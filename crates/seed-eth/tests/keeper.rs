@@ -504,20 +504,27 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
         commits.push((c, latest.clone()));
     }
     world.mine(CONFIRMATIONS).await;
-    // Two fresh keepers at the same time: one in strict chain order, one
-    // concurrent; their effects must be those of one.
+    // Three fresh keepers at the same time: one in strict chain order, one
+    // concurrent with its own state, one sharing the first one's state file;
+    // their effects must be those of one.
     let fresh = world.dir.path().join("fresh.sqlite");
     let other_fresh = world.dir.path().join("fresh-2.sqlite");
-    let racing = world
-        .keeper_command(&other_fresh, &["--once", "--concurrency", "8"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spawn = |state: &Path, extra: &[&str]| {
+        world
+            .keeper_command(state, extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let racing = spawn(&other_fresh, &["--once", "--concurrency", "8"]);
+    let sharing = spawn(&fresh, &["--once", "--concurrency", "8"]);
     let out = world.once_with(&fresh, None, &["--concurrency", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let racing = racing.wait_with_output().unwrap();
-    assert_eq!(racing.status.code(), Some(0), "{}", text(&racing));
+    for racer in [racing, sharing] {
+        let racer = racer.wait_with_output().unwrap();
+        assert_eq!(racer.status.code(), Some(0), "{}", text(&racer));
+    }
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let blocks: Vec<u64> = report["promotions"]
         .as_array()

@@ -9,6 +9,8 @@
 //! canonical JSON, so it always has the same referrer digest; moving tags
 //! only ever move forward in chain order.
 
+use std::cell::RefCell;
+
 use alloy::primitives::Address;
 use seed_core::{CommitId, Sha256Digest};
 use seed_oci::{RawManifest, RegistryClient, Repository};
@@ -19,6 +21,35 @@ use crate::{
     error::{KeeperError, Result},
     store::{PromotionRow, StoredRelease},
 };
+
+/// Retries of a promotion attempt after a transient registry fault.
+const TRANSIENT_RETRIES: usize = 3;
+/// The first pause before such a retry; it doubles each time (100, 200, 400 ms).
+const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs `op`, and again after a transient registry fault (a 5xx, a dropped
+/// connection, a concurrent writer of the same blob or tag, as when two
+/// keepers race), a few times with a short, doubling pause. `op` must be
+/// idempotent. Anything else, and a fault that outlasts the retries, is
+/// returned: the caller records the failed attempt and retries it later with
+/// backoff.
+async fn retry_transient<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut pause = TRANSIENT_PAUSE;
+    for _ in 0..TRANSIENT_RETRIES {
+        match op().await {
+            Err(KeeperError::Oci(e)) if e.is_transient() => {
+                tracing::debug!(error = %e, "transient registry fault, retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    op().await
+}
 
 /// Artifact type of a keeper verdict referrer.
 pub const VERDICT_ARTIFACT_TYPE: &str = "application/vnd.seed-eth.verdict.v1+json";
@@ -119,11 +150,25 @@ impl Context {
 
     /// Pulls the image, writes the immutable tags and attaches the verdict.
     /// `step` is called after each completed step (for the state database).
+    ///
+    /// Transient registry faults are retried at once ([`retry_transient`]);
+    /// every step is idempotent, so a retry redoes only what did not land.
     pub async fn promote(
         &self,
         row: &PromotionRow,
         release: &StoredRelease,
-        mut step: impl FnMut(&str),
+        step: impl FnMut(&str),
+    ) -> Result<()> {
+        let step = RefCell::new(step);
+        let record = |done: &str| (step.borrow_mut())(done);
+        retry_transient(|| self.promote_attempt(row, release, &record)).await
+    }
+
+    async fn promote_attempt(
+        &self,
+        row: &PromotionRow,
+        release: &StoredRelease,
+        step: &impl Fn(&str),
     ) -> Result<()> {
         let digest = oci_digest(&row.image)?;
         let source = self.promotion.source_repo(&row.system)?;
@@ -216,26 +261,39 @@ impl Context {
             .into_iter()
             .filter(|d| d.moving)
         {
-            let current = self.client.pull_tag(&d.repository, &d.tag).await?;
-            if let Some(current) = &current {
-                if current.digest() == digest {
-                    continue;
-                }
-                if let Some(position) = self.position_of(&target, &current.digest()).await? {
-                    if position > (row.block, row.log_index) {
-                        tracing::info!(tag = %d.tag.as_str(), "moving tag holds a later release; left alone");
-                        continue;
-                    }
-                }
+            if retry_transient(|| self.move_tag(row, &d, &target, &digest)).await? {
+                let name = format!("{}:{}", d.repository, d.tag.as_str());
+                tracing::info!(tag = %name, digest = %digest, "moving tag moved");
+                moved.push(name);
             }
-            self.client
-                .promote(&target, &digest, &d.repository, &d.tag)
-                .await?;
-            let name = format!("{}:{}", d.repository, d.tag.as_str());
-            tracing::info!(tag = %name, digest = %digest, "moving tag moved");
-            moved.push(name);
         }
         Ok(moved)
+    }
+
+    /// Points one moving tag at `digest` unless it already serves it or a
+    /// later release; returns whether it moved.
+    async fn move_tag(
+        &self,
+        row: &PromotionRow,
+        d: &Destination,
+        target: &Repository,
+        digest: &Sha256Digest,
+    ) -> Result<bool> {
+        if let Some(current) = self.client.pull_tag(&d.repository, &d.tag).await? {
+            if current.digest() == *digest {
+                return Ok(false);
+            }
+            if let Some(position) = self.position_of(target, &current.digest()).await? {
+                if position > (row.block, row.log_index) {
+                    tracing::info!(tag = %d.tag.as_str(), "moving tag holds a later release; left alone");
+                    return Ok(false);
+                }
+            }
+        }
+        self.client
+            .promote(target, digest, &d.repository, &d.tag)
+            .await?;
+        Ok(true)
     }
 
     /// The latest (block, log index) any verdict of this chain and ledger
