@@ -9,7 +9,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
 use alloy::{
@@ -24,7 +24,7 @@ use seed_testkit::anvil::TestAnvil;
 use serde_json::Value;
 
 mod support;
-use support::{assert_exit, json, seed_eth, text};
+use support::{assert_exit, forge_build, json, seed_eth, text};
 
 const DAY: u64 = 86_400;
 const OWNERS: [usize; 3] = [4, 5, 6];
@@ -700,38 +700,18 @@ async fn emergency_revocation_removes_weight_from_a_pending_release_at_once() {
         .unwrap());
 }
 
-/// Builds the registry and the two test upgrade candidates with forge into `dir`.
-fn forge_build(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = dir.join("out");
-    let status = Command::new(root.join("script/foundry"))
-        .current_dir(&root)
-        .args([
-            "forge",
-            "build",
-            "contracts/SeedRegistry.sol",
-            "tests/contracts/utils/SeedRegistryV2.sol",
-            "tests/contracts/utils/GovRegistryIncompatible.sol",
-            "--out",
-        ])
-        .arg(&out)
-        .arg("--cache-path")
-        .arg(dir.join("cache"))
-        .output()
-        .expect("run forge");
-    assert!(
-        status.status.success(),
-        "forge build failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    out
-}
-
 #[tokio::test]
 async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
     let s = Setup::new();
     let build = tempfile::tempdir().unwrap();
-    let out = forge_build(build.path());
+    let out = forge_build(
+        build.path(),
+        &[
+            "contracts/SeedRegistry.sol",
+            "tests/contracts/utils/SeedRegistryV2.sol",
+            "tests/contracts/utils/GovRegistryIncompatible.sol",
+        ],
+    );
     let artifact = |file: &str, name: &str| {
         out.join(format!("{file}.sol/{name}.json"))
             .display()

@@ -19,8 +19,11 @@ use std::{
 };
 
 use alloy::{
+    network::TransactionBuilder,
     primitives::{keccak256, Address},
     providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    sol,
 };
 use seed_chain::{
     bindings::{ReleaseLedger, SeedRegistry},
@@ -36,7 +39,7 @@ use tokio::{
 };
 
 mod support;
-use support::text;
+use support::{assert_exit, creation_code, forge_build, seed_eth, text};
 
 const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
@@ -398,19 +401,11 @@ fn manifest(commit: &str, system: &str) -> Sha256Digest {
 /// `seed-eth deploy` from anvil account 0 on the default configuration
 /// (3 builders from 3 organisations, k = 2, two required systems).
 fn deploy(anvil: &TestAnvil, cwd: &Path) -> Deployment {
-    let url = anvil.endpoint();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SEED_ETH_") {
-            command.env_remove(name);
-        }
-    }
-    let out = command
-        .current_dir(cwd)
-        .args(["deploy", "--rpc-url", &url])
-        .env("SEED_ETH_PRIVATE_KEY", anvil.private_key_hex(0))
-        .output()
-        .unwrap();
+    let out = seed_eth(
+        cwd,
+        &["deploy", "--rpc-url", &anvil.endpoint()],
+        &[("SEED_ETH_PRIVATE_KEY", &anvil.private_key_hex(0))],
+    );
     assert_eq!(out.status.code(), Some(0), "deploy: {}", text(&out));
     Deployment::load(&cwd.join("deployments/31337.json")).unwrap()
 }
@@ -1035,4 +1030,119 @@ async fn a_ledger_entry_the_registry_did_not_finalise_is_never_promoted() {
     );
     world.assert_not_promoted(&forged).await;
     world.assert_release_tags(&images).await;
+}
+
+sol! {
+    #[sol(rpc)]
+    interface IMaliciousRegistry {
+        function rewrite(bytes32 commit, bytes32 root) external;
+    }
+}
+
+/// Trust properties 5 and 9 against a captured governance: the registry is upgraded to
+/// `MaliciousRegistry`, which appends a release to the ledger (it is still the writer) without
+/// any quorum or `ReleaseFinalised` event. The keeper promotes nothing of it and stops, naming
+/// the record it cannot account for; earlier promotions stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
+    let build = tempfile::tempdir().unwrap();
+    let out = forge_build(
+        build.path(),
+        &["tests/contracts/utils/MaliciousRegistry.sol"],
+    );
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    world.once(0);
+    world.assert_promoted(&genesis, &images).await;
+
+    let forged = commit("forged");
+    world.vote(BUILDERS[0], &forged).await;
+
+    // Deploy the hostile implementation and upgrade to it as the timelock (impersonated: the
+    // governance path itself is tested in gov.rs).
+    let deployer = ProviderBuilder::new()
+        .wallet(world.anvil.signer(9))
+        .connect_http(world.anvil.endpoint().parse().unwrap());
+    let deployed = deployer
+        .send_transaction(
+            TransactionRequest::default().with_deploy_code(creation_code(
+                &out,
+                "MaliciousRegistry",
+                "MaliciousRegistry",
+            )),
+        )
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let malicious = deployed.contract_address.unwrap();
+    let provider = world.provider().await;
+    let timelock = world.deployment.contracts.timelock;
+    let _: Value = provider
+        .raw_request("anvil_impersonateAccount".into(), (timelock,))
+        .await
+        .unwrap();
+    let _: Value = provider
+        .raw_request("anvil_setBalance".into(), (timelock, "0xde0b6b3a7640000"))
+        .await
+        .unwrap();
+    let upgraded = SeedRegistry::new(world.registry(), &provider)
+        .upgradeToAndCall(malicious, Default::default())
+        .from(timelock)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(upgraded.status());
+
+    let leaves: Vec<_> = SYSTEMS
+        .iter()
+        .map(|s| (s.parse::<System>().unwrap(), manifest(&forged, s)))
+        .collect();
+    let recorded = IMaliciousRegistry::new(world.registry(), &deployer)
+        .rewrite(
+            forged.parse::<CommitId>().unwrap().to_b256(),
+            release_root(&leaves).unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(recorded.status());
+    world.mine(CONFIRMATIONS).await;
+
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("without a ReleaseFinalised event of the registry"),
+        "{}",
+        text(&out)
+    );
+    world.assert_not_promoted(&forged).await;
+    world.assert_release_tags(&images).await;
+
+    // `seed-eth verify` refuses it too, for the same reason.
+    let verify = seed_eth(
+        world.dir.path(),
+        &[
+            "verify",
+            "--rpc-url",
+            &world.anvil.endpoint(),
+            "--commit",
+            &forged,
+        ],
+        &[],
+    );
+    assert_exit(
+        &verify,
+        1,
+        "emitted no ReleaseFinalised event for it: the root cannot be recomputed",
+    );
 }

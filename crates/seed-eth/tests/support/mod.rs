@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Output},
 };
 
@@ -48,4 +48,38 @@ pub fn assert_exit(out: &Output, code: i32, needle: &str) {
 #[track_caller]
 pub fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// Compiles `sources` (paths from the repository root) with the project's forge into `dir`;
+/// returns the output directory (`<File>.sol/<Contract>.json` artefacts).
+pub fn forge_build(dir: &Path, sources: &[&str]) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = dir.join("out");
+    let status = Command::new(root.join("script/foundry"))
+        .current_dir(&root)
+        .args(["forge", "build"])
+        .args(sources)
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache-path")
+        .arg(dir.join("cache"))
+        .output()
+        .expect("run forge");
+    assert!(
+        status.status.success(),
+        "forge build failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+/// The creation bytecode of `contract` (declared in `file`.sol) from a [`forge_build`] output.
+pub fn creation_code(out: &Path, file: &str, contract: &str) -> Vec<u8> {
+    let path = out.join(format!("{file}.sol/{contract}.json"));
+    let artefact: Value = serde_json::from_slice(&std::fs::read(&path).expect("read artefact"))
+        .expect("artefact is JSON");
+    let hex = artefact["bytecode"]["object"]
+        .as_str()
+        .expect("bytecode.object");
+    alloy::hex::decode(hex).expect("bytecode is hex")
 }
