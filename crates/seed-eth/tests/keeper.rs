@@ -304,6 +304,32 @@ impl World {
         images
     }
 
+    /// Genesis, made final and promoted (checked). Returns the promoted images.
+    async fn promoted_genesis(&self) -> Vec<Sha256Digest> {
+        let genesis = commit("genesis");
+        let images = self.genesis(&genesis).await;
+        self.mine(CONFIRMATIONS).await;
+        self.once(0);
+        self.assert_promoted(&genesis, &images).await;
+        images
+    }
+
+    /// Lets the test send as the governance timelock (anvil impersonation, with gas money): the
+    /// governance path itself is tested in gov.rs. Returns the timelock's address.
+    async fn impersonate_timelock(&self) -> Address {
+        let provider = self.provider().await;
+        let timelock = self.deployment.contracts.timelock;
+        let _: Value = provider
+            .raw_request("anvil_impersonateAccount".into(), (timelock,))
+            .await
+            .unwrap();
+        let _: Value = provider
+            .raw_request("anvil_setBalance".into(), (timelock, "0xde0b6b3a7640000"))
+            .await
+            .unwrap();
+        timelock
+    }
+
     /// Genesis: all three builders. Returns builder 0's images.
     async fn genesis(&self, commit: &str) -> Vec<Sha256Digest> {
         let images = self.release(commit).await;
@@ -544,11 +570,7 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_at_any_point_has_exactly_once_effects() {
     let world = World::new().await;
-    let genesis = commit("genesis");
-    let images = world.genesis(&genesis).await;
-    world.mine(CONFIRMATIONS).await;
-    world.once(0);
-    world.assert_promoted(&genesis, &images).await;
+    world.promoted_genesis().await;
 
     for fault in [
         "scan-before-commit",
@@ -590,11 +612,7 @@ async fn a_restart_at_any_point_has_exactly_once_effects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_finalisation_reorganised_away_before_finality_is_never_promoted() {
     let world = World::new().await;
-    let genesis = commit("genesis");
-    let images = world.genesis(&genesis).await;
-    world.mine(CONFIRMATIONS).await;
-    world.once(0);
-    world.assert_promoted(&genesis, &images).await;
+    let images = world.promoted_genesis().await;
 
     // Release "doomed" finalises (its last vote, in the newest block), but
     // the newest CONFIRMATIONS blocks are replaced before they are final; the
@@ -967,27 +985,15 @@ async fn promotes_into_per_system_repositories_of_the_same_registry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_ledger_entry_the_registry_did_not_finalise_is_never_promoted() {
     let world = World::new().await;
-    let genesis = commit("genesis");
-    let images = world.genesis(&genesis).await;
-    world.mine(CONFIRMATIONS).await;
-    world.once(0);
-    world.assert_promoted(&genesis, &images).await;
+    let images = world.promoted_genesis().await;
 
     // One vote per system: pending, not final.
     let forged = commit("forged");
     world.vote(BUILDERS[0], &forged).await;
 
-    // The timelock (impersonated: the governance path is tested in gov.rs) moves the writer.
+    // The timelock moves the writer.
     let provider = world.provider().await;
-    let timelock = world.deployment.contracts.timelock;
-    let _: Value = provider
-        .raw_request("anvil_impersonateAccount".into(), (timelock,))
-        .await
-        .unwrap();
-    let _: Value = provider
-        .raw_request("anvil_setBalance".into(), (timelock, "0xde0b6b3a7640000"))
-        .await
-        .unwrap();
+    let timelock = world.impersonate_timelock().await;
     let ledger = world.deployment.contracts.ledger;
     let hostile = world.anvil.address(9);
     let moved = ReleaseLedger::new(ledger, &provider)
@@ -1051,17 +1057,12 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
         &["tests/contracts/utils/MaliciousRegistry.sol"],
     );
     let world = World::new().await;
-    let genesis = commit("genesis");
-    let images = world.genesis(&genesis).await;
-    world.mine(CONFIRMATIONS).await;
-    world.once(0);
-    world.assert_promoted(&genesis, &images).await;
+    let images = world.promoted_genesis().await;
 
     let forged = commit("forged");
     world.vote(BUILDERS[0], &forged).await;
 
-    // Deploy the hostile implementation and upgrade to it as the timelock (impersonated: the
-    // governance path itself is tested in gov.rs).
+    // Deploy the hostile implementation and upgrade to it as the timelock.
     let deployer = ProviderBuilder::new()
         .wallet(world.anvil.signer(9))
         .connect_http(world.anvil.endpoint().parse().unwrap());
@@ -1080,15 +1081,7 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
         .unwrap();
     let malicious = deployed.contract_address.unwrap();
     let provider = world.provider().await;
-    let timelock = world.deployment.contracts.timelock;
-    let _: Value = provider
-        .raw_request("anvil_impersonateAccount".into(), (timelock,))
-        .await
-        .unwrap();
-    let _: Value = provider
-        .raw_request("anvil_setBalance".into(), (timelock, "0xde0b6b3a7640000"))
-        .await
-        .unwrap();
+    let timelock = world.impersonate_timelock().await;
     let upgraded = SeedRegistry::new(world.registry(), &provider)
         .upgradeToAndCall(malicious, Default::default())
         .from(timelock)
