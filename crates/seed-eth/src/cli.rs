@@ -221,6 +221,23 @@ pub struct DeployArgs {
     pub independence_policy: Option<u8>,
 }
 
+/// Where the commands that read events find them: the deployment file's contracts (from
+/// `ChainArgs`) or a registry given directly, and the `eth_getLogs` window.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The registry proxy, instead of a deployment file (the ledger is read from it).
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// With --registry: the first block to scan for events [default: 0].
+    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
+    pub from_block: Option<u64>,
+
+    /// Blocks per eth_getLogs request (the keeper also commits its state per window) [default: 10000].
+    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
+    pub log_chunk: Option<u64>,
+}
+
 /// Arguments of `seed-eth status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -232,17 +249,9 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
 
-    /// The registry proxy, instead of a deployment file (the ledger is read from it).
-    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
-    pub registry: Option<Address>,
-
-    /// With --registry: the first block to scan for votes [default: 0].
-    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
-    pub from_block: Option<u64>,
-
-    /// Blocks per eth_getLogs request [default: 10000].
-    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
-    pub log_chunk: Option<u64>,
+    /// Which contracts, and how their events are read.
+    #[command(flatten)]
+    pub scan: ScanArgs,
 }
 
 /// Arguments of `seed-eth verify`.
@@ -286,17 +295,9 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
 
-    /// The registry proxy, instead of a deployment file (the ledger is read from it).
-    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
-    pub registry: Option<Address>,
-
-    /// With --registry: the first block to scan for events [default: 0].
-    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
-    pub from_block: Option<u64>,
-
-    /// Blocks per eth_getLogs request [default: 10000].
-    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
-    pub log_chunk: Option<u64>,
+    /// Which contracts, and how their events are read.
+    #[command(flatten)]
+    pub scan: ScanArgs,
 }
 
 /// Arguments of `seed-eth attest`.
@@ -413,17 +414,9 @@ pub struct KeeperArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
 
-    /// The registry proxy, instead of a deployment file (the ledger is read from it).
-    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
-    pub registry: Option<Address>,
-
-    /// With --registry: the first block to scan [default: 0].
-    #[arg(long, value_name = "BLOCK", env = "SEED_ETH_FROM_BLOCK")]
-    pub from_block: Option<u64>,
-
-    /// Blocks per eth_getLogs request and per state transaction [default: 10000].
-    #[arg(long, value_name = "BLOCKS", env = "SEED_ETH_LOG_CHUNK")]
-    pub log_chunk: Option<u64>,
+    /// Which contracts, and how their events are read.
+    #[command(flatten)]
+    pub scan: ScanArgs,
 
     /// The repository builders push images to (REGISTRY/REPO; may contain {system}).
     #[arg(long, value_name = "REPO", env = "SEED_ETH_KEEPER_SOURCE")]

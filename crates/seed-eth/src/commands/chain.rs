@@ -5,7 +5,11 @@ use std::{future::Future, path::PathBuf};
 
 use seed_chain::{ChainError, ChainOverrides, ChainSettings, ConfigFile, ErrorClass};
 
-use crate::{cli::ChainArgs, exit::ExitCode, output::Failure};
+use crate::{
+    cli::{ChainArgs, ScanArgs},
+    exit::ExitCode,
+    output::Failure,
+};
 
 /// Maps a chain error to its exit code: 2 for configuration and input, 3 for the network.
 pub fn failure(error: ChainError) -> Failure {
@@ -50,6 +54,16 @@ pub fn overrides(args: &ChainArgs) -> ChainOverrides {
         chain_id: args.chain_id,
         deployment: args.deployment.clone(),
         ..ChainOverrides::default()
+    }
+}
+
+/// Flags and environment for the connection and the contracts whose events are read.
+pub fn scan_overrides(args: &ChainArgs, scan: &ScanArgs) -> ChainOverrides {
+    ChainOverrides {
+        registry: scan.registry,
+        from_block: scan.from_block,
+        log_chunk: scan.log_chunk,
+        ..overrides(args)
     }
 }
 

@@ -10,7 +10,7 @@ use seed_keeper::{
 };
 use serde_json::json;
 
-use super::chain::{block_on, config_file, failure, overrides, settings};
+use super::chain::{block_on, config_file, failure, scan_overrides, settings};
 use crate::{
     cli::KeeperArgs,
     exit::ExitCode,
@@ -53,10 +53,7 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         _ => None,
     };
     let file = config_file(&args.chain)?;
-    let mut chain_overrides = overrides(&args.chain);
-    chain_overrides.registry = args.registry;
-    chain_overrides.from_block = args.from_block;
-    chain_overrides.log_chunk = args.log_chunk;
+    let chain_overrides = scan_overrides(&args.chain, &args.scan);
     let settings = settings(chain_overrides, &file)?;
     let config = KeeperConfig {
         state: args.state.clone(),

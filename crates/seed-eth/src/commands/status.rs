@@ -7,7 +7,7 @@ use seed_chain::{release_status, status::SystemStatus, ReleaseStatus};
 use seed_core::CommitId;
 use serde_json::json;
 
-use super::chain::{block_on, config_file, failure, overrides, settings};
+use super::chain::{block_on, config_file, failure, scan_overrides, settings};
 use crate::{
     cli::StatusArgs,
     exit::ExitCode,
@@ -21,10 +21,7 @@ pub fn run(args: &StatusArgs) -> Outcome {
         .parse()
         .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--commit")))?;
     let file = config_file(&args.chain)?;
-    let mut chain_overrides = overrides(&args.chain);
-    chain_overrides.registry = args.registry;
-    chain_overrides.from_block = args.from_block;
-    chain_overrides.log_chunk = args.log_chunk;
+    let chain_overrides = scan_overrides(&args.chain, &args.scan);
     let settings = settings(chain_overrides, &file)?;
 
     block_on(async {

@@ -9,7 +9,7 @@ use seed_oci::Repository;
 use seed_verify::{Report, Request, StatementCheck, StatementSource, VerifyError};
 
 use super::{
-    chain::{block_on, config_file, failure, overrides, settings},
+    chain::{block_on, config_file, failure, scan_overrides, settings},
     oci::registry_client,
 };
 use crate::{
@@ -22,10 +22,7 @@ use crate::{
 pub fn run(args: &VerifyArgs) -> Outcome {
     let file = config_file(&args.chain)?;
     let mut request = request(args, &file)?;
-    let mut chain_overrides = overrides(&args.chain);
-    chain_overrides.registry = args.registry;
-    chain_overrides.from_block = args.from_block;
-    chain_overrides.log_chunk = args.log_chunk;
+    let chain_overrides = scan_overrides(&args.chain, &args.scan);
     let settings = settings(chain_overrides, &file)?;
     request.log_chunk = settings.log_chunk;
 
