@@ -46,6 +46,8 @@ pub struct ConfigFile {
     pub deploy: Option<DeploySection>,
     /// OCI registry access.
     pub oci: Option<OciSection>,
+    /// Settings of `seed-eth keeper`.
+    pub keeper: Option<KeeperSection>,
     /// Where the file was read from; relative paths in it are relative to its directory.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
@@ -57,6 +59,27 @@ pub struct ConfigFile {
 pub struct OciSection {
     /// Registries (`HOST[:PORT]`) spoken to over plain HTTP, e.g. a local test registry.
     pub plain_http: Option<Vec<String>>,
+}
+
+/// The `[keeper]` table: what `seed-eth keeper` promotes, where, and how it runs. Every key is
+/// optional and a flag or environment variable overrides it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct KeeperSection {
+    /// The repository builders push images to (`REGISTRY/REPO`, may contain `{system}`).
+    pub source: Option<String>,
+    /// The repository to promote to.
+    pub target: Option<String>,
+    /// Tag templates.
+    pub tags: Option<Vec<String>>,
+    /// `latest - N` counts as final (chains without a `finalized` tag).
+    pub confirmations: Option<u64>,
+    /// The SQLite state file (relative to the configuration file).
+    pub state: Option<PathBuf>,
+    /// Poll interval, milliseconds.
+    pub poll_ms: Option<u64>,
+    /// Address for `/healthz` and `/metrics`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The `[deploy]` table.
@@ -130,6 +153,14 @@ impl ConfigFile {
             .as_ref()
             .and_then(|oci| oci.plain_http.as_deref())
             .unwrap_or_default()
+    }
+
+    /// The `[keeper]` table (empty when absent), its state path resolved against the file's
+    /// directory.
+    pub fn keeper_section(&self) -> KeeperSection {
+        let mut section = self.keeper.clone().unwrap_or_default();
+        section.state = section.state.map(|path| self.resolve_path(&path));
+        section
     }
 
     /// Resolves a path written in the file against the file's directory.
@@ -464,6 +495,25 @@ mod tests {
         let mut file: ConfigFile = toml::from_str(text).unwrap();
         file.origin = Some(PathBuf::from("/etc/seed/seed-eth.toml"));
         file
+    }
+
+    #[test]
+    fn the_keeper_table_is_read_with_its_state_next_to_the_file() {
+        assert!(file("").keeper_section().source.is_none());
+        let with = file(
+            "[keeper]\nsource = \"r.example/seed\"\ntags = [\"{commit}-{system}\"]\nconfirmations = 2\nstate = \"k.sqlite\"\npoll-ms = 500\nmetrics-addr = \"127.0.0.1:9464\"\n",
+        );
+        let keeper = with.keeper_section();
+        assert_eq!(keeper.source.as_deref(), Some("r.example/seed"));
+        assert_eq!(keeper.tags, Some(vec!["{commit}-{system}".to_owned()]));
+        assert_eq!(keeper.confirmations, Some(2));
+        assert_eq!(keeper.state, Some(PathBuf::from("/etc/seed/k.sqlite")));
+        assert_eq!(keeper.poll_ms, Some(500));
+        assert_eq!(keeper.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
+        let unknown = toml::from_str::<ConfigFile>("[keeper]\nsoruce = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("unknown field `soruce`"), "{unknown}");
     }
 
     #[test]

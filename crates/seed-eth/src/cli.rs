@@ -418,21 +418,22 @@ pub struct KeeperArgs {
     #[command(flatten)]
     pub scan: ScanArgs,
 
-    /// The repository builders push images to (REGISTRY/REPO; may contain {system}).
+    /// The repository builders push images to (REGISTRY/REPO; may contain {system}); required
+    /// here or as `source` in `[keeper]` of seed-eth.toml.
     #[arg(long, value_name = "REPO", env = "SEED_ETH_KEEPER_SOURCE")]
-    pub source: String,
+    pub source: Option<String>,
 
     /// The repository to promote to, on the same registry (may contain {system}) [default: --source].
     #[arg(long, value_name = "REPO", env = "SEED_ETH_KEEPER_TARGET")]
     pub target: Option<String>,
 
-    /// A tag template ({commit}, {system}); repeat. Tags with {commit} are permanent, the others move with each release.
+    /// A tag template ({commit}, {system}); repeat. Tags with {commit} are permanent, the others move with each release
+    /// [default: {commit}-{system}, release-{system}].
     #[arg(
         long = "tag",
         value_name = "TEMPLATE",
         env = "SEED_ETH_KEEPER_TAGS",
-        value_delimiter = ',',
-        default_values_t = ["{commit}-{system}".to_owned(), "release-{system}".to_owned()]
+        value_delimiter = ','
     )]
     pub tags: Vec<String>,
 
@@ -440,27 +441,17 @@ pub struct KeeperArgs {
     #[arg(long, value_name = "N", env = "SEED_ETH_KEEPER_CONFIRMATIONS")]
     pub confirmations: Option<u64>,
 
-    /// The SQLite state file (cursor and promotion progress).
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "SEED_ETH_KEEPER_STATE",
-        default_value = "seed-eth-keeper.sqlite"
-    )]
-    pub state: PathBuf,
+    /// The SQLite state file (cursor and promotion progress) [default: seed-eth-keeper.sqlite].
+    #[arg(long, value_name = "FILE", env = "SEED_ETH_KEEPER_STATE")]
+    pub state: Option<PathBuf>,
 
     /// Catch up to the final block, attempt every pending promotion, and exit.
     #[arg(long)]
     pub once: bool,
 
-    /// How often to look for new final blocks, in milliseconds.
-    #[arg(
-        long,
-        value_name = "MS",
-        env = "SEED_ETH_KEEPER_POLL_MS",
-        default_value_t = 2000
-    )]
-    pub poll_ms: u64,
+    /// How often to look for new final blocks, in milliseconds [default: 2000].
+    #[arg(long, value_name = "MS", env = "SEED_ETH_KEEPER_POLL_MS")]
+    pub poll_ms: Option<u64>,
 
     /// First retry delay of a failed promotion or pass, in milliseconds (doubles per attempt).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
@@ -487,7 +478,8 @@ pub struct KeeperArgs {
     #[arg(long, value_name = "ADDR", env = "SEED_ETH_KEEPER_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
-    /// Talk plain HTTP to this registry host (HOST[:PORT], repeatable; local registries only).
+    /// Talk plain HTTP to this registry host (HOST[:PORT], repeatable; local registries only). Replaces
+    /// `[oci] plain-http` of seed-eth.toml.
     #[arg(long = "plain-http", value_name = "HOST")]
     pub plain_http: Vec<String>,
 }

@@ -39,7 +39,7 @@ use tokio::{
 };
 
 mod support;
-use support::{assert_exit, creation_code, forge_build, seed_eth, text};
+use support::{assert_exit, creation_code, forge_build, json, seed_eth, text};
 
 const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
@@ -1138,4 +1138,39 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
         1,
         "emitted no ReleaseFinalised event for it: the root cannot be recomputed",
     );
+}
+
+/// The keeper's settings can live in seed-eth.toml (`[keeper]`, `[oci]`), under flags and the
+/// environment; without a source anywhere it refuses to start and says where to give one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_keeper_reads_its_settings_from_seed_eth_toml() {
+    let world = World::new().await;
+    let rpc = world.anvil.endpoint();
+    let out = seed_eth(
+        world.dir.path(),
+        &["keeper", "--once", "--rpc-url", &rpc],
+        &[],
+    );
+    assert_exit(&out, 2, "`source` in the [keeper] table of seed-eth.toml");
+
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    std::fs::write(
+        world.dir.path().join("seed-eth.toml"),
+        format!(
+            "[oci]\nplain-http = [\"{host}\"]\n\n[keeper]\nsource = \"{host}/seed\"\nconfirmations = {CONFIRMATIONS}\nstate = \"from-file.sqlite\"\n",
+            host = world.registry.host()
+        ),
+    )
+    .unwrap();
+    let out = seed_eth(
+        world.dir.path(),
+        &["--json", "keeper", "--once", "--rpc-url", &rpc],
+        &[],
+    );
+    assert_exit(&out, 0, "");
+    assert_eq!(promoted(&json(&out)), 2, "{}", text(&out));
+    assert!(world.dir.path().join("from-file.sqlite").exists());
+    world.assert_promoted(&genesis, &images).await;
 }

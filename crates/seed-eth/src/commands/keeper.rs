@@ -32,36 +32,61 @@ fn keeper_failure(error: KeeperError) -> Failure {
     }
 }
 
+/// Tag templates when neither flags, the environment nor the file name any.
+const DEFAULT_TAGS: [&str; 2] = ["{commit}-{system}", "release-{system}"];
+/// The state file when neither flags, the environment nor the file name one.
+const DEFAULT_STATE: &str = "seed-eth-keeper.sqlite";
+/// The poll interval when neither flags, the environment nor the file set one, milliseconds.
+const DEFAULT_POLL_MS: u64 = 2000;
+
 /// Runs the keeper.
 pub fn run(args: &KeeperArgs) -> Outcome {
+    let file = config_file(&args.chain)?;
+    // Flags and environment (clap merges them) beat the `[keeper]` table.
+    let section = file.keeper_section();
     let template = |text: &str| Template::new(text).map_err(keeper_failure);
-    let source = template(&args.source)?;
+    let source = args.source.clone().or(section.source).ok_or_else(|| {
+        Failure::usage(eyre::eyre!(
+            "no repository to promote from: give --source REGISTRY/REPO, SEED_ETH_KEEPER_SOURCE, or `source` in the [keeper] table of seed-eth.toml"
+        ))
+    })?;
+    let source = template(&source)?;
+    let tags = match (args.tags.is_empty(), section.tags) {
+        (false, _) => args.tags.clone(),
+        (true, Some(tags)) => tags,
+        (true, None) => DEFAULT_TAGS.iter().map(|t| (*t).to_owned()).collect(),
+    };
     let promotion = Promotion {
-        target: match &args.target {
-            Some(target) => template(target)?,
+        target: match args.target.clone().or(section.target) {
+            Some(target) => template(&target)?,
             None => source.clone(),
         },
         source,
-        tags: args
-            .tags
-            .iter()
-            .map(|t| template(t))
-            .collect::<Result<_, _>>()?,
+        tags: tags.iter().map(|t| template(t)).collect::<Result<_, _>>()?,
     };
     let fault = match std::env::var(FAULT_ENV) {
         Ok(point) if !point.is_empty() => Some(FaultPoint::parse(&point).map_err(keeper_failure)?),
         _ => None,
     };
-    let file = config_file(&args.chain)?;
     let chain_overrides = scan_overrides(&args.chain, &args.scan);
     let settings = settings(chain_overrides, &file)?;
     let config = KeeperConfig {
-        state: args.state.clone(),
+        state: args
+            .state
+            .clone()
+            .or(section.state)
+            .unwrap_or_else(|| DEFAULT_STATE.into()),
         finality: args
             .confirmations
+            .or(section.confirmations)
             .map_or(Finality::FinalizedTag, Finality::Confirmations),
         promotion,
-        poll_interval: Duration::from_millis(args.poll_ms.max(1)),
+        poll_interval: Duration::from_millis(
+            args.poll_ms
+                .or(section.poll_ms)
+                .unwrap_or(DEFAULT_POLL_MS)
+                .max(1),
+        ),
         log_chunk: settings.log_chunk,
         concurrency: args.concurrency,
         retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
@@ -82,7 +107,7 @@ pub fn run(args: &KeeperArgs) -> Outcome {
             from_block: target.from_block,
         };
         let metrics = Arc::new(Metrics::default());
-        if let Some(addr) = args.metrics_addr {
+        if let Some(addr) = args.metrics_addr.or(section.metrics_addr) {
             let bound = seed_keeper::metrics::serve(addr, metrics.clone())
                 .await
                 .map_err(keeper_failure)?;
