@@ -866,3 +866,72 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
     }
     assert!(registry.isFinalised(commit).call().await.unwrap());
 }
+
+/// Governance signer loss: the Safe replaces the lost owner with a new key by its own threshold,
+/// at once (no timelock); afterwards the new key signs proposals and the old one is refused.
+#[tokio::test]
+async fn a_lost_governance_signer_is_replaced_through_the_safe() {
+    let s = Setup::new();
+    let lost = s.anvil.address(OWNERS[1]);
+    let replacement = s.anvil.address(NON_OWNER);
+
+    let refused = s.gov(
+        None,
+        &[
+            "propose",
+            "swap-owner",
+            "--old",
+            &replacement.to_string(),
+            "--new",
+            &lost.to_string(),
+            "--out",
+            "wrong.json",
+        ],
+    );
+    assert_exit(&refused, 2, "is not an owner of the Safe");
+    assert!(!s.file("wrong.json").exists());
+
+    let id = s.approve(
+        "swap.json",
+        &[
+            "swap-owner",
+            "--old",
+            &lost.to_string(),
+            "--new",
+            &replacement.to_string(),
+        ],
+    );
+    assert_eq!(id, None, "an owner change is not timelocked");
+    let owners = Safe::new(s.address("safe"), s.provider.clone())
+        .getOwners()
+        .call()
+        .await
+        .unwrap();
+    assert!(
+        owners.contains(&replacement) && !owners.contains(&lost),
+        "{owners:?}"
+    );
+
+    let out = s.gov(
+        None,
+        &[
+            "propose",
+            "set-quorum",
+            "--quorum",
+            "3",
+            "--out",
+            "next.json",
+        ],
+    );
+    assert_exit(&out, 0, "safeTxHash");
+    assert_exit(
+        &s.gov(Some(OWNERS[1]), &["sign", "next.json"]),
+        2,
+        "is not an owner",
+    );
+    assert_exit(
+        &s.gov(Some(NON_OWNER), &["sign", "next.json"]),
+        0,
+        "1 of 2 signatures",
+    );
+}

@@ -6,7 +6,7 @@ use alloy::{
     primitives::{Address, Bytes, B256, U256},
     sol_types::{SolCall, SolInterface},
 };
-use seed_chain::bindings::{ReleaseLedger, SeedRegistry, TimelockController};
+use seed_chain::bindings::{ReleaseLedger, Safe, SeedRegistry, TimelockController};
 use serde::{Deserialize, Serialize};
 
 /// The governed contracts of one deployment.
@@ -109,6 +109,18 @@ pub enum Action {
         /// The operation id.
         id: B256,
     },
+    /// `safe.swapOwner(prevOwner, oldOwner, newOwner)`, the Safe calling itself: replaces a
+    /// governance signer (a lost or compromised key). Not timelocked: Safe membership is not a
+    /// registry rule, and the Safe's own threshold approves it (D-042).
+    #[serde(rename_all = "camelCase")]
+    SwapSafeOwner {
+        /// The owner before `old_owner` in the Safe's owner list (the sentinel `0x…01` for the first).
+        prev_owner: Address,
+        /// The owner leaving.
+        old_owner: Address,
+        /// The owner joining.
+        new_owner: Address,
+    },
 }
 
 /// Where an action's call goes and how it gets there.
@@ -127,7 +139,8 @@ impl Action {
             Self::RevokeBuilder {
                 emergency: true, ..
             }
-            | Self::CancelOperation { .. } => Route::Direct,
+            | Self::CancelOperation { .. }
+            | Self::SwapSafeOwner { .. } => Route::Direct,
             _ => Route::Timelocked,
         }
     }
@@ -206,6 +219,20 @@ impl Action {
                 TimelockController::cancelCall { id: *id }
                     .abi_encode()
                     .into(),
+            ),
+            Self::SwapSafeOwner {
+                prev_owner,
+                old_owner,
+                new_owner,
+            } => (
+                contracts.safe,
+                Safe::swapOwnerCall {
+                    prevOwner: *prev_owner,
+                    oldOwner: *old_owner,
+                    newOwner: *new_owner,
+                }
+                .abi_encode()
+                .into(),
             ),
         }
     }
@@ -315,6 +342,13 @@ impl Action {
                 "make {writer} the release ledger's writer (the only contract that may append finalised releases)"
             ),
             Self::CancelOperation { id } => format!("cancel the scheduled timelock operation {id}"),
+            Self::SwapSafeOwner {
+                old_owner,
+                new_owner,
+                ..
+            } => format!(
+                "replace governance signer {old_owner} with {new_owner} as an owner of the Safe (threshold unchanged; no timelock)"
+            ),
         }
     }
 }

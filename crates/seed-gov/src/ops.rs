@@ -84,6 +84,28 @@ pub async fn safe_state(chain: &Chain, safe: Address) -> Result<SafeState> {
     })
 }
 
+/// The end of the Safe's linked owner list, and the "previous owner" of its first owner.
+const SENTINEL_OWNER: Address =
+    Address::new([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+
+/// The owner before `owner` in the Safe's linked owner list (the sentinel for the first), which
+/// `swapOwner` takes; an address that is not an owner is refused, naming the owners.
+pub async fn previous_owner(chain: &Chain, safe: Address, owner: Address) -> Result<Address> {
+    let owners = safe_state(chain, safe).await?.owners;
+    match owners.iter().position(|o| *o == owner) {
+        Some(0) => Ok(SENTINEL_OWNER),
+        Some(i) => Ok(owners[i - 1]),
+        None => Err(GovError::Invalid(format!(
+            "{owner} is not an owner of the Safe {safe}; its owners are {}",
+            owners
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 /// The latest block's timestamp: what the timelock compares ready times with.
 pub async fn latest_timestamp(chain: &Chain) -> Result<u64> {
     let block = chain

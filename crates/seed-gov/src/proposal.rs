@@ -17,7 +17,7 @@ use alloy::{
     primitives::{Address, Bytes, B256, U256},
     sol_types::SolCall,
 };
-use seed_chain::bindings::{SeedRegistry, TimelockController};
+use seed_chain::bindings::{Safe, SeedRegistry, TimelockController};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -77,7 +77,7 @@ pub enum Decoded {
         /// The action it performs, if recognised.
         action: Option<Action>,
     },
-    /// A call the Safe makes itself: emergency revocation or cancellation.
+    /// A call the Safe makes itself: emergency revocation, cancellation or an owner change.
     Direct(Action),
     /// Anything else.
     Unrecognised,
@@ -102,6 +102,15 @@ pub fn decode(contracts: &Contracts, tx: &SafeTransaction) -> Decoded {
         }
         if let Ok(call) = TimelockController::cancelCall::abi_decode(&tx.data) {
             return Decoded::Direct(Action::CancelOperation { id: call.id });
+        }
+    }
+    if tx.to == contracts.safe {
+        if let Ok(call) = Safe::swapOwnerCall::abi_decode(&tx.data) {
+            return Decoded::Direct(Action::SwapSafeOwner {
+                prev_owner: call.prevOwner,
+                old_owner: call.oldOwner,
+                new_owner: call.newOwner,
+            });
         }
     }
     if tx.to == contracts.registry {

@@ -76,7 +76,7 @@ impl Danger {
     pub fn describe(&self) -> String {
         match self {
             Self::Delegatecall => "DELEGATECALL: the Safe would run the target's code with its own storage and authority (how the Bybit Safe was drained); never sign unless you know exactly why".to_owned(),
-            Self::UnknownTarget { target } => format!("the Safe transaction calls {target}, which is not this deployment's timelock or registry"),
+            Self::UnknownTarget { target } => format!("the Safe transaction calls {target}, which is not this deployment's timelock, registry or Safe"),
             Self::UnrecognisedCall { target } => format!("the call to {target} is not a governance action seed-eth knows; decode it independently before signing"),
             Self::CallsLedger => "the operation calls the release ledger: its writer decides who may append finalised releases".to_owned(),
             Self::DelayReduction { current, proposed } => format!("the timelock delay would drop from {current} s to {proposed} s, shortening everyone's time to react to later proposals"),
@@ -151,7 +151,9 @@ impl Review {
         if tx.operation == SafeOperation::Delegatecall {
             dangers.push(Danger::Delegatecall);
         }
-        if tx.to != contracts.timelock && tx.to != contracts.registry {
+        // The Safe may call itself (owner changes); any self-call other than those decodes to no
+        // action and is flagged as unrecognised below.
+        if tx.to != contracts.timelock && tx.to != contracts.registry && tx.to != contracts.safe {
             dangers.push(Danger::UnknownTarget { target: tx.to });
         }
         if !tx.value.is_zero() {
@@ -263,7 +265,10 @@ impl Review {
 
 #[cfg(test)]
 mod tests {
-    use alloy::primitives::{address, Bytes};
+    use alloy::{
+        primitives::{address, Bytes},
+        sol_types::SolCall,
+    };
 
     use super::*;
     use crate::proposal::{NewProposal, Proposal};
@@ -304,6 +309,40 @@ mod tests {
             review.summary.contains("quorum k to 2"),
             "{}",
             review.summary
+        );
+    }
+
+    #[test]
+    fn the_safe_may_swap_an_owner_but_no_other_self_call_passes_unflagged() {
+        let c = params().contracts;
+        let swap = Proposal::new(
+            &params(),
+            Action::SwapSafeOwner {
+                prev_owner: address!("0x0000000000000000000000000000000000000001"),
+                old_owner: address!("0x00000000000000000000000000000000000000aa"),
+                new_owner: address!("0x00000000000000000000000000000000000000bb"),
+            },
+        );
+        assert_eq!(swap.safe_tx.to, c.safe);
+        let review = Review::of(31337, &c, &swap.safe_tx, Some(&facts()));
+        assert!(review.dangers.is_empty(), "{:?}", review.dangers);
+        assert!(
+            review.summary.contains("replace governance signer"),
+            "{}",
+            review.summary
+        );
+
+        // Same target, another Safe function (here: a module that could act without signatures).
+        let mut module = swap.clone();
+        module.safe_tx.data = seed_chain::bindings::Safe::enableModuleCall {
+            module: address!("0x00000000000000000000000000000000000000cc"),
+        }
+        .abi_encode()
+        .into();
+        let review = Review::of(31337, &c, &module.safe_tx, Some(&facts()));
+        assert_eq!(
+            review.dangers,
+            vec![Danger::UnrecognisedCall { target: c.safe }]
         );
     }
 

@@ -237,6 +237,19 @@ pub enum ProposeAction {
         #[command(flatten)]
         common: ProposeCommon,
     },
+    /// Replace a governance signer (an owner of the Safe) whose key is lost or compromised; the
+    /// Safe's threshold approves it and it takes effect when submitted (no timelock).
+    SwapOwner {
+        /// The owner leaving.
+        #[arg(long, value_name = "ADDRESS")]
+        old: Address,
+        /// The owner joining.
+        #[arg(long, value_name = "ADDRESS")]
+        new: Address,
+        /// Common options.
+        #[command(flatten)]
+        common: ProposeCommon,
+    },
 }
 
 /// Arguments of `seed-eth gov show`.
@@ -415,7 +428,8 @@ fn propose(action: &ProposeAction) -> Outcome {
         | ProposeAction::SetSystems { common, .. }
         | ProposeAction::SetIndependencePolicy { common, .. }
         | ProposeAction::SetDelay { common, .. }
-        | ProposeAction::SetLedgerWriter { common, .. } => (common, None),
+        | ProposeAction::SetLedgerWriter { common, .. }
+        | ProposeAction::SwapOwner { common, .. } => (common, None),
         ProposeAction::UpgradeRegistry {
             common, keystore, ..
         } => (common, keystore.as_ref()),
@@ -474,6 +488,13 @@ fn propose(action: &ProposeAction) -> Outcome {
             ProposeAction::SetLedgerWriter { writer, .. } => {
                 Action::SetLedgerWriter { writer: *writer }
             }
+            ProposeAction::SwapOwner { old, new, .. } => Action::SwapSafeOwner {
+                prev_owner: ops::previous_owner(&chain, contracts.safe, *old)
+                    .await
+                    .map_err(gov_failure)?,
+                old_owner: *old,
+                new_owner: *new,
+            },
             ProposeAction::UpgradeRegistry {
                 artifact,
                 current_artifact,
