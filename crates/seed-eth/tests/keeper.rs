@@ -424,6 +424,15 @@ fn manifest(commit: &str, system: &str) -> Sha256Digest {
     digest(&format!("closure {commit} {system}"))
 }
 
+/// The root a release of `commit` would have if every system finalised its honest manifest.
+fn root_of(commit: &str) -> alloy::primitives::B256 {
+    let leaves: Vec<_> = SYSTEMS
+        .iter()
+        .map(|s| (s.parse::<System>().unwrap(), manifest(commit, s)))
+        .collect();
+    release_root(&leaves).unwrap()
+}
+
 /// `seed-eth deploy` from anvil account 0 on the default configuration
 /// (3 builders from 3 organisations, k = 2, two required systems).
 fn deploy(anvil: &TestAnvil, cwd: &Path) -> Deployment {
@@ -1006,11 +1015,7 @@ async fn a_ledger_entry_the_registry_did_not_finalise_is_never_promoted() {
         .await
         .unwrap();
     assert!(moved.status());
-    let leaves: Vec<_> = SYSTEMS
-        .iter()
-        .map(|s| (s.parse::<System>().unwrap(), manifest(&forged, s)))
-        .collect();
-    let root = release_root(&leaves).unwrap();
+    let root = root_of(&forged);
     let recorded = ReleaseLedger::new(
         ledger,
         ProviderBuilder::new()
@@ -1093,14 +1098,10 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
         .unwrap();
     assert!(upgraded.status());
 
-    let leaves: Vec<_> = SYSTEMS
-        .iter()
-        .map(|s| (s.parse::<System>().unwrap(), manifest(&forged, s)))
-        .collect();
     let recorded = IMaliciousRegistry::new(world.registry(), &deployer)
         .rewrite(
             forged.parse::<CommitId>().unwrap().to_b256(),
-            release_root(&leaves).unwrap(),
+            root_of(&forged),
         )
         .send()
         .await
