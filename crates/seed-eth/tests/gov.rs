@@ -434,6 +434,14 @@ async fn cancel_and_list() {
         .all(|o| o["secondsLeft"].as_u64().unwrap() > DAY - 60));
     let text_list = s.gov(None, &["list"]);
     assert_exit(&text_list, 0, "set the quorum k to 1");
+    // Times for people: the UTC date the operation becomes ready, from its ready time.
+    let ready_at = ops[0]["readyAt"].as_u64().unwrap();
+    let ready = seed_statement::Timestamp::from_unix_seconds(ready_at).unwrap();
+    assert!(
+        text(&text_list).contains(&format!("ready at {ready}")),
+        "{}",
+        text(&text_list)
+    );
 
     // Cancel through the Safe: a proposal like any other.
     let out = s.gov(None, &["cancel", &cancelled, "--out", "cancel.json"]);
