@@ -282,8 +282,7 @@ fn nix_errors_are_reported_with_a_way_forward() {
         ("echo '{\"broken\"'", "unexpected output"),
     ] {
         let fake = dir.path().join("fake-nix");
-        fs::write(&fake, format!("#!/bin/sh\n{script}\n")).unwrap();
-        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&fake, &format!("#!/bin/sh\n{script}\n"));
         let err = Nix::new(&fake).closure(&fx.top).unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");
     }
@@ -294,6 +293,25 @@ fn nix_errors_are_reported_with_a_way_forward() {
         err.to_string().contains("install Nix") && err.to_string().contains("--tree"),
         "{err}"
     );
+}
+
+/// Writes a script that this process will execute, from a child process.
+///
+/// Writing it here would race with the other tests' threads: a thread that
+/// forks to run Nix while this one holds the script open for writing gives the
+/// child a copy of that descriptor until it execs, and executing the script in
+/// that window fails with "Text file busy" (ETXTBSY). A descriptor that only a
+/// short-lived child ever holds cannot leak into another thread's fork.
+fn write_executable(path: &Path, body: &str) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(r#"printf '%s' "$2" > "$1" && chmod 755 "$1""#)
+        .arg("write_executable")
+        .arg(path)
+        .arg(body)
+        .status()
+        .unwrap();
+    assert!(status.success(), "could not write {}", path.display());
 }
 
 /// Copied store paths are read-only; make them removable so the temporary
