@@ -330,6 +330,39 @@ impl World {
         timelock
     }
 
+    /// Deploys `contract` (from `tests/contracts/utils/<contract>.sol`, built into `out`) and
+    /// upgrades the registry proxy to it as the timelock: what a captured governance can do.
+    /// Returns a provider for anvil account 9, which the hostile registry's backdoors obey.
+    async fn upgrade_registry_to(&self, out: &Path, contract: &str) -> impl Provider {
+        let deployer = ProviderBuilder::new()
+            .wallet(self.anvil.signer(9))
+            .connect_http(self.anvil.endpoint().parse().unwrap());
+        let deployed = deployer
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_deploy_code(creation_code(out, contract, contract)),
+            )
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let implementation = deployed.contract_address.unwrap();
+        let provider = self.provider().await;
+        let timelock = self.impersonate_timelock().await;
+        let upgraded = SeedRegistry::new(self.registry(), &provider)
+            .upgradeToAndCall(implementation, Default::default())
+            .from(timelock)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(upgraded.status(), "upgrade to {contract}");
+        deployer
+    }
+
     /// Genesis: all three builders. Returns builder 0's images.
     async fn genesis(&self, commit: &str) -> Vec<Sha256Digest> {
         let images = self.release(commit).await;
@@ -1067,37 +1100,7 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
     let forged = commit("forged");
     world.vote(BUILDERS[0], &forged).await;
 
-    // Deploy the hostile implementation and upgrade to it as the timelock.
-    let deployer = ProviderBuilder::new()
-        .wallet(world.anvil.signer(9))
-        .connect_http(world.anvil.endpoint().parse().unwrap());
-    let deployed = deployer
-        .send_transaction(
-            TransactionRequest::default().with_deploy_code(creation_code(
-                &out,
-                "MaliciousRegistry",
-                "MaliciousRegistry",
-            )),
-        )
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let malicious = deployed.contract_address.unwrap();
-    let provider = world.provider().await;
-    let timelock = world.impersonate_timelock().await;
-    let upgraded = SeedRegistry::new(world.registry(), &provider)
-        .upgradeToAndCall(malicious, Default::default())
-        .from(timelock)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(upgraded.status());
-
+    let deployer = world.upgrade_registry_to(&out, "MaliciousRegistry").await;
     let recorded = IMaliciousRegistry::new(world.registry(), &deployer)
         .rewrite(
             forged.parse::<CommitId>().unwrap().to_b256(),
@@ -1139,6 +1142,101 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
         1,
         "emitted no ReleaseFinalised event for it: the root cannot be recomputed",
     );
+}
+
+sol! {
+    #[sol(rpc)]
+    interface IForgingRegistry {
+        function forgeFinalisation(
+            bytes32 commit,
+            string[] systems,
+            bytes32[] digests,
+            uint64[] voters
+        ) external;
+    }
+}
+
+/// A captured governance that forges well: the registry is upgraded to `ForgingRegistry`, which
+/// keeps every view and records a release whose `ReleaseFinalised` event and ledger entry agree
+/// with each other and with its leaves, in one transaction, counting `voters` (the same bitmap
+/// for every system). Builder 0 alone voted the release, honestly. Returns its commit, made final.
+async fn forged_release(world: &World, label: &str, voters: u64) -> String {
+    let build = tempfile::tempdir().unwrap();
+    let out = forge_build(build.path(), &["tests/contracts/utils/ForgingRegistry.sol"]);
+    let backdoor = world.upgrade_registry_to(&out, "ForgingRegistry").await;
+    let forged = commit(label);
+    world.vote(BUILDERS[0], &forged).await;
+    let recorded = IForgingRegistry::new(world.registry(), &backdoor)
+        .forgeFinalisation(
+            forged.parse::<CommitId>().unwrap().to_b256(),
+            SYSTEMS.map(str::to_owned).to_vec(),
+            SYSTEMS.map(|s| manifest(&forged, s).as_b256()).to_vec(),
+            vec![voters; SYSTEMS.len()],
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(recorded.status());
+    world.mine(CONFIRMATIONS).await;
+    forged
+}
+
+/// Trust properties 1 and 9: a finalisation that counts a builder with no vote for the release
+/// is refused by the keeper's follower itself, without `--verify` (it needs no state at old
+/// blocks): the keeper stops, naming the builder, and promotes nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finalisation_counting_a_builder_that_never_voted_is_never_promoted() {
+    let world = World::new().await;
+    let images = world.promoted_genesis().await;
+    let forged = forged_release(&world, "phantom voter", 0b011).await;
+
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("the registry counts builder 1, which has no Attested vote"),
+        "{}",
+        text(&out)
+    );
+    world.assert_not_promoted(&forged).await;
+    world.assert_release_tags(&images).await;
+}
+
+/// Trust properties 1 and 9: a forged finalisation whose counted voters all voted, but fewer
+/// than k = 2 of them, is consistent in every log; only the threshold in force at the
+/// finalisation block shows it. `keeper --verify` reads it (seed-verify) and refuses the
+/// release: reported, kept for retry, never promoted. `seed-eth verify` names the shortfall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keeper_verify_refuses_a_forged_finalisation_below_the_threshold() {
+    let world = World::new().await;
+    let images = world.promoted_genesis().await;
+    let forged = forged_release(&world, "one voter", 0b001).await;
+    let shortfall = "1 verified voters, below the threshold of 2";
+
+    for _attempt in 0..2 {
+        let out = world.once_with(&world.state(), None, &["--verify"]);
+        assert_exit(&out, 1, shortfall);
+        let report = json(&out);
+        assert_eq!(report["promoted"], 0, "{}", text(&out));
+        assert_eq!(report["pending"].as_array().unwrap().len(), SYSTEMS.len());
+    }
+    world.assert_not_promoted(&forged).await;
+    world.assert_release_tags(&images).await;
+
+    let verify = seed_eth(
+        world.dir.path(),
+        &[
+            "verify",
+            "--rpc-url",
+            &world.anvil.endpoint(),
+            "--commit",
+            &forged,
+        ],
+        &[],
+    );
+    assert_exit(&verify, 1, shortfall);
 }
 
 /// The keeper's settings can live in seed-eth.toml (`[keeper]`, `[oci]`), under flags and the

@@ -203,6 +203,11 @@ pub async fn scan(
             let manifest = hex(&f.digests[i]);
             let voters = f.voters.get(i).copied().unwrap_or_default();
             let votes = window.votes(&commit, system)?;
+            if let Some(id) = unbacked_voter(&votes, &manifest, voters, block) {
+                return Err(KeeperError::Inconsistent(format!(
+                    "release {commit} {system}: the registry counts builder {id}, which has no Attested vote for {manifest} at or before block {block}"
+                )));
+            }
             let (builder, image) = choose_image(&votes, &manifest, voters).ok_or_else(|| {
                 KeeperError::Inconsistent(format!(
                     "release {commit} {system}: no stored vote of a counted voter for {manifest}"
@@ -273,6 +278,24 @@ pub fn voter_ids(bitmap: u64) -> Vec<u8> {
     (0u8..64).filter(|i| bitmap & (1u64 << i) != 0).collect()
 }
 
+/// The first voter that a finalisation counts for one system without a vote of
+/// that builder for the finalised manifest at or before the finalisation
+/// block, if any (seed-verify's `check_voters` applies the same rule). The
+/// registry never counts such a voter; a registry upgraded to forge
+/// finalisations would.
+pub fn unbacked_voter(
+    votes: &[crate::store::StoredVote],
+    manifest: &str,
+    voters: u64,
+    block: u64,
+) -> Option<u8> {
+    voter_ids(voters).into_iter().find(|&id| {
+        !votes
+            .iter()
+            .any(|v| v.builder == id && v.manifest == manifest && v.block <= block)
+    })
+}
+
 /// The image to promote for one system (docs/decisions.md, D-030): among the
 /// counted voters' votes for the finalised manifest, the image digest the
 /// most of them attested; a tie goes to the image of the lowest builder id.
@@ -304,11 +327,28 @@ mod tests {
     use crate::store::StoredVote;
 
     fn v(builder: u8, manifest: &str, image: &str) -> StoredVote {
+        at(builder, manifest, image, 10)
+    }
+
+    fn at(builder: u8, manifest: &str, image: &str, block: u64) -> StoredVote {
         StoredVote {
             builder,
             manifest: manifest.to_owned(),
             image: image.to_owned(),
+            block,
         }
+    }
+
+    #[test]
+    fn every_counted_voter_needs_a_vote_for_the_manifest_no_later_than_the_finalisation() {
+        let votes = [v(0, "m", "i0"), v(1, "m2", "i1"), at(2, "m", "i2", 11)];
+        assert_eq!(unbacked_voter(&votes, "m", 0b001, 10), None);
+        // Builder 1 voted another manifest, builder 3 never voted.
+        assert_eq!(unbacked_voter(&votes, "m", 0b011, 10), Some(1));
+        assert_eq!(unbacked_voter(&votes, "m", 0b1001, 10), Some(3));
+        // Builder 2's vote came a block after the finalisation.
+        assert_eq!(unbacked_voter(&votes, "m", 0b101, 10), Some(2));
+        assert_eq!(unbacked_voter(&votes, "m", 0b101, 11), None);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct StoredVote {
     pub manifest: String,
     /// Image digest (0x-hex).
     pub image: String,
+    /// The block of its `Attested` log.
+    pub block: u64,
 }
 
 /// A finalised release as stored.
@@ -374,7 +376,7 @@ impl Window<'_> {
     pub fn votes(&self, commit: &str, system: &str) -> Result<Vec<StoredVote>> {
         let mut stmt = self
             .tx
-            .prepare("SELECT builder, manifest, image FROM votes WHERE commit_id = ?1 AND system = ?2 ORDER BY builder")
+            .prepare("SELECT builder, manifest, image, block FROM votes WHERE commit_id = ?1 AND system = ?2 ORDER BY builder")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([commit, system], |r| {
@@ -382,6 +384,7 @@ impl Window<'_> {
                     builder: r.get(0)?,
                     manifest: r.get(1)?,
                     image: r.get(2)?,
+                    block: u(r.get(3)?),
                 })
             })
             .map_err(|e| self.err(e))?;
