@@ -363,6 +363,16 @@ impl World {
         deployer
     }
 
+    /// `seed-eth verify --commit` against the chain.
+    fn verify(&self, commit: &str) -> Output {
+        let rpc = self.anvil.endpoint();
+        seed_eth(
+            self.dir.path(),
+            &["verify", "--rpc-url", &rpc, "--commit", commit],
+            &[],
+        )
+    }
+
     /// Genesis: all three builders. Returns builder 0's images.
     async fn genesis(&self, commit: &str) -> Vec<Sha256Digest> {
         let images = self.release(commit).await;
@@ -440,6 +450,15 @@ impl World {
                 "{commit}-{system}"
             );
         }
+    }
+
+    /// A keeper run meets the forged release `forged` and stops (exit 3) saying `reason`; nothing
+    /// of it is promoted and the moving tags still serve `images`.
+    async fn assert_keeper_stops_at(&self, forged: &str, reason: &str, images: &[Sha256Digest]) {
+        let out = self.once_with(&self.state(), None, &[]);
+        assert_exit(&out, 3, reason);
+        self.assert_not_promoted(forged).await;
+        self.assert_release_tags(images).await;
     }
 
     async fn assert_release_tags(&self, images: &[Sha256Digest]) {
@@ -1065,15 +1084,13 @@ async fn a_ledger_entry_the_registry_did_not_finalise_is_never_promoted() {
     assert!(recorded.status());
     world.mine(CONFIRMATIONS).await;
 
-    let out = world.once_with(&world.state(), None, &[]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("from writer {hostile}, not the registry")),
-        "{}",
-        text(&out)
-    );
-    world.assert_not_promoted(&forged).await;
-    world.assert_release_tags(&images).await;
+    world
+        .assert_keeper_stops_at(
+            &forged,
+            &format!("from writer {hostile}, not the registry"),
+            &images,
+        )
+        .await;
 }
 
 sol! {
@@ -1115,28 +1132,16 @@ async fn a_release_a_hostile_registry_upgrade_records_is_never_promoted() {
     assert!(recorded.status());
     world.mine(CONFIRMATIONS).await;
 
-    let out = world.once_with(&world.state(), None, &[]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(
-        text(&out).contains("without a ReleaseFinalised event of the registry"),
-        "{}",
-        text(&out)
-    );
-    world.assert_not_promoted(&forged).await;
-    world.assert_release_tags(&images).await;
+    world
+        .assert_keeper_stops_at(
+            &forged,
+            "without a ReleaseFinalised event of the registry",
+            &images,
+        )
+        .await;
 
     // `seed-eth verify` refuses it too, for the same reason.
-    let verify = seed_eth(
-        world.dir.path(),
-        &[
-            "verify",
-            "--rpc-url",
-            &world.anvil.endpoint(),
-            "--commit",
-            &forged,
-        ],
-        &[],
-    );
+    let verify = world.verify(&forged);
     assert_exit(
         &verify,
         1,
@@ -1193,15 +1198,13 @@ async fn a_finalisation_counting_a_builder_that_never_voted_is_never_promoted() 
     let images = world.promoted_genesis().await;
     let forged = forged_release(&world, "phantom voter", 0b011).await;
 
-    let out = world.once_with(&world.state(), None, &[]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(
-        text(&out).contains("the registry counts builder 1, which has no Attested vote"),
-        "{}",
-        text(&out)
-    );
-    world.assert_not_promoted(&forged).await;
-    world.assert_release_tags(&images).await;
+    world
+        .assert_keeper_stops_at(
+            &forged,
+            "the registry counts builder 1, which has no Attested vote",
+            &images,
+        )
+        .await;
 }
 
 /// Trust properties 1 and 9: a forged finalisation whose counted voters all voted, but fewer
@@ -1225,17 +1228,7 @@ async fn keeper_verify_refuses_a_forged_finalisation_below_the_threshold() {
     world.assert_not_promoted(&forged).await;
     world.assert_release_tags(&images).await;
 
-    let verify = seed_eth(
-        world.dir.path(),
-        &[
-            "verify",
-            "--rpc-url",
-            &world.anvil.endpoint(),
-            "--commit",
-            &forged,
-        ],
-        &[],
-    );
+    let verify = world.verify(&forged);
     assert_exit(&verify, 1, shortfall);
 }
 
