@@ -282,9 +282,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub statements: bool,
 
-    /// With --statements and --commit: the repository (REGISTRY/REPO) holding the statements.
+    /// With --statements: a repository (REGISTRY/REPO) to fetch statements from; repeat for
+    /// builders that publish in repositories of their own. Needed with --commit alone.
     #[arg(long, value_name = "REPO", requires = "statements")]
-    pub repository: Option<String>,
+    pub repository: Vec<String>,
 
     /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat. Replaces
     /// `[oci] plain-http` of seed-eth.toml.

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
+    collections::BTreeMap,
     path::Path,
     process::{Command, Output},
 };
@@ -43,6 +44,8 @@ struct World {
     registry: TestRegistry,
     client: RegistryClient,
     repo: Repository,
+    /// Builders (anvil accounts) that publish somewhere other than `repo`.
+    published_at: BTreeMap<usize, Repository>,
     dir: tempfile::TempDir,
     deployment: Deployment,
 }
@@ -60,9 +63,26 @@ impl World {
             registry,
             client,
             repo,
+            published_at: BTreeMap::new(),
             dir,
             deployment,
         }
+    }
+
+    /// Starts a second registry, where builder `account` publishes its images and statements
+    /// from now on (infrastructure of its own). Returns it (dropping it stops it) and the
+    /// repository.
+    fn publish_elsewhere(&mut self, account: usize) -> (TestRegistry, Repository) {
+        let other = TestRegistry::start().unwrap();
+        let repo: Repository = format!("{}/seed", other.host()).parse().unwrap();
+        self.client = RegistryClient::plain_http(&[&self.registry.host(), &other.host()]).unwrap();
+        self.published_at.insert(account, repo.clone());
+        (other, repo)
+    }
+
+    /// Where builder `account` publishes.
+    fn repo_of(&self, account: usize) -> &Repository {
+        self.published_at.get(&account).unwrap_or(&self.repo)
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -84,16 +104,17 @@ impl World {
     async fn image(&self, commit: &str, account: usize, system: &str) -> Sha256Digest {
         let content = ImageContent::synthetic(&format!("{commit} {account} {system}"));
         self.client
-            .push_image(&self.repo, &content, None)
+            .push_image(self.repo_of(account), &content, None)
             .await
             .unwrap()
             .digest()
     }
 
     /// Signs a statement with `signer`'s key (an anvil account) naming it as builder,
-    /// attaches it to the image and returns its digest.
+    /// attaches it to the image in `repo` and returns its digest.
     async fn statement(
         &self,
+        repo: &Repository,
         signer: usize,
         commit: &str,
         system: &str,
@@ -109,7 +130,7 @@ impl World {
             },
             system: system.parse().unwrap(),
             closure_manifest: manifest,
-            image: self.repo.image_ref(&image).unwrap(),
+            image: repo.image_ref(&image).unwrap(),
             builder: Builder {
                 address: key.address(),
                 chain_id: self.anvil.chain_id(),
@@ -121,7 +142,7 @@ impl World {
         };
         let signed = sign(&Statement::new(predicate).unwrap(), &key).unwrap();
         self.client
-            .attach_statement(&self.repo, &image, signed.bytes())
+            .attach_statement(repo, &image, signed.bytes())
             .await
             .unwrap()
             .statement
@@ -141,7 +162,14 @@ impl World {
             let manifest = manifest_of(system);
             let image = self.image(commit, account, system).await;
             let statement = self
-                .statement(signer, commit, system, manifest, image)
+                .statement(
+                    self.repo_of(account),
+                    signer,
+                    commit,
+                    system,
+                    manifest,
+                    image,
+                )
                 .await;
             attest(
                 &self.anvil,
@@ -356,6 +384,7 @@ async fn a_finalised_release_verifies_and_every_mismatch_fails() {
     // on-chain digest, not by browsing referrers.
     world
         .statement(
+            &world.repo,
             7,
             COMMIT_A,
             "x86_64-linux",
@@ -459,6 +488,80 @@ async fn statements_by_a_non_builder_and_look_alike_registries_fail() {
     world.registry.stop();
     let out = world.run_statements(&["--commit", COMMIT_A]);
     assert_exit(&out, 3, "registry error");
+}
+
+/// Trust property 8 in practice: independent builders publish on infrastructure of their own.
+/// Builder 1's images and statements live on a second registry; a statement is found by its
+/// on-chain digest in whichever given repository holds it, and is missing only if none does.
+#[tokio::test]
+async fn statements_are_found_in_each_builders_own_repository() {
+    let mut world = World::new().await;
+    let (mut elsewhere, other_repo) = world.publish_elsewhere(BUILDERS[1]);
+    let mut images_0 = Vec::new();
+    for account in BUILDERS {
+        let images = world.vote(account, COMMIT_A).await;
+        if account == BUILDERS[0] {
+            images_0 = images;
+        }
+    }
+    let (shared, own) = (world.repo.to_string(), other_repo.to_string());
+    let (host, other_host) = (world.registry.host(), elsewhere.host());
+    let statements = |repositories: &[&str]| {
+        let mut args = vec!["--commit", COMMIT_A, "--statements"];
+        for repository in repositories {
+            args.extend(["--repository", repository]);
+        }
+        args.extend(["--plain-http", &host, "--plain-http", &other_host]);
+        world.run(&args)
+    };
+
+    for order in [[&shared, &own], [&own, &shared]] {
+        let out = statements(&[order[0], order[1]]);
+        assert_exit(&out, 0, "VERIFIED");
+        assert_eq!(
+            text(&out).matches("(verified)").count(),
+            6,
+            "{}",
+            text(&out)
+        );
+    }
+    // Without builder 1's repository its statements are missing, and named.
+    let out = statements(&[&shared]);
+    assert_exit(&out, 1, "statement of builder 1");
+    assert!(text(&out).contains("not found"), "{}", text(&out));
+    assert!(
+        !text(&out).contains("statement of builder 0"),
+        "{}",
+        text(&out)
+    );
+    // A repository that holds nothing of the release finds nothing.
+    let empty = format!("{host}/nothing-here");
+    assert_exit(&statements(&[&empty]), 1, "statement of builder 0");
+    // A lock's image repository is searched first, then the given ones.
+    let lock = lock(
+        &world,
+        "seed.lock",
+        &[
+            ("aarch64-linux", manifest_of("aarch64-linux"), images_0[0]),
+            ("x86_64-linux", manifest_of("x86_64-linux"), images_0[1]),
+        ],
+    );
+    let out = world.run(&[
+        "--lock",
+        &lock,
+        "--statements",
+        "--repository",
+        &own,
+        "--plain-http",
+        &host,
+        "--plain-http",
+        &other_host,
+    ]);
+    assert_exit(&out, 0, "VERIFIED");
+
+    // Builder 1's registry is down: whether it holds the statements cannot be known.
+    elsewhere.stop();
+    assert_exit(&statements(&[&shared, &own]), 3, "registry error");
 }
 
 #[tokio::test]

@@ -16,9 +16,10 @@
 //!    commit, system and manifest digest, no later than the finalisation;
 //! 4. the digests the caller expects (from `--manifest` or a `.seed.lock`) are the
 //!    finalised ones, and a lock's image digests were attested by counted voters;
-//! 5. optionally, every counted voter's statement is fetched from the registry by
-//!    its on-chain digest, its DSSE signature recovers to the voter's key (the
-//!    `Attested` event's signer), and it attests exactly that vote.
+//! 5. optionally, every counted voter's statement is fetched by its on-chain digest
+//!    from the first of the given repositories that has it, its DSSE signature
+//!    recovers to the voter's key (the `Attested` event's signer), and it attests
+//!    exactly that vote.
 //!
 //! A check that says no is a [`Finding`] in the [`Report`] (exit 1); a question
 //! that could not be asked is a [`VerifyError`] (exit 2 or 3).
@@ -48,19 +49,63 @@ pub use error::VerifyError;
 pub use report::{Finding, Report, StatementCheck, SystemReport, VoterReport};
 
 /// Where the statements of `--statements` are fetched from.
+///
+/// A statement is fetched by the digest its builder voted on-chain, so any repository that serves
+/// bytes with that digest serves the builder's statement: independent builders may publish in
+/// repositories of their own, on registries of their own, and each is searched.
 #[derive(Debug)]
 pub struct StatementSource {
     /// The registry client.
     pub client: RegistryClient,
-    /// The repository per system (from a `.seed.lock` or `--image`).
+    /// The repository per system, searched first (from a `.seed.lock`).
     pub per_system: BTreeMap<System, Repository>,
-    /// The repository for systems not in `per_system` (`--repository`).
-    pub fallback: Option<Repository>,
+    /// Repositories searched for every system, in order (`--image`'s, then each `--repository`).
+    pub repositories: Vec<Repository>,
 }
 
 impl StatementSource {
-    fn repository(&self, system: &System) -> Option<&Repository> {
-        self.per_system.get(system).or(self.fallback.as_ref())
+    /// The repositories to search for a statement of `system`, in order, each once.
+    fn candidates(&self, system: &System) -> Vec<&Repository> {
+        let mut candidates: Vec<&Repository> = Vec::new();
+        for repository in self
+            .per_system
+            .get(system)
+            .into_iter()
+            .chain(&self.repositories)
+        {
+            if !candidates.contains(&repository) {
+                candidates.push(repository);
+            }
+        }
+        candidates
+    }
+
+    /// The statement with `digest` from the first candidate repository that serves it.
+    /// `Ok(Err(reason))` when none does; `Err` when none does and one of them could not be asked
+    /// (it may hold the statement: no verdict).
+    async fn fetch(
+        &self,
+        candidates: &[&Repository],
+        digest: &Sha256Digest,
+    ) -> Result<Result<Vec<u8>, String>, VerifyError> {
+        let mut misses = Vec::new();
+        let mut unanswered = None;
+        for repository in candidates {
+            match self.client.fetch_statement(repository, digest).await {
+                Ok(bytes) => return Ok(Ok(bytes)),
+                Err(e) if e.is_transient() => {
+                    unanswered.get_or_insert(VerifyError::Registry {
+                        repository: repository.to_string(),
+                        source: e,
+                    });
+                }
+                Err(e) => misses.push(format!("fetching {digest} from {repository}: {e}")),
+            }
+        }
+        match unanswered {
+            Some(error) => Err(error),
+            None => Ok(Err(misses.join("; "))),
+        }
     }
 }
 
@@ -622,26 +667,21 @@ async fn check_statement(
     source: &StatementSource,
     voter: &VoterReport,
 ) -> Result<Result<(), String>, VerifyError> {
-    let Some(repository) = source.repository(system) else {
+    let candidates = source.candidates(system);
+    if candidates.is_empty() {
         return Err(VerifyError::NoRepository {
             system: system.to_string(),
         });
-    };
+    }
     let Ok(digest) = Sha256Digest::from_bytes(voter.statement_digest) else {
         return Ok(Err("the vote carries a zero statement digest".to_owned()));
     };
     let Ok(image) = Sha256Digest::from_bytes(voter.image_digest) else {
         return Ok(Err("the vote carries a zero image digest".to_owned()));
     };
-    let bytes = match source.client.fetch_statement(repository, &digest).await {
+    let bytes = match source.fetch(&candidates, &digest).await? {
         Ok(bytes) => bytes,
-        Err(e) if e.is_transient() => {
-            return Err(VerifyError::Registry {
-                repository: repository.to_string(),
-                source: e,
-            })
-        }
-        Err(e) => return Ok(Err(format!("fetching {digest} from {repository}: {e}"))),
+        Err(misses) => return Ok(Err(misses)),
     };
     let expected = Expected::new(voter.signer, chain_id, registry).with_digest(digest);
     let verified = match seed_statement::verify(&bytes, &expected) {

@@ -96,17 +96,17 @@ fn request(args: &VerifyArgs, file: &ConfigFile) -> Result<Request, Failure> {
             )));
         }
     }
-    let mut fallback = None;
+    let mut repositories = Vec::new();
     if let Some(image) = &args.image {
         let image: ImageRef = image.parse().map_err(|e| usage("--image", e))?;
         request.any_image = Some(image.digest());
-        fallback = Some(Repository::from(&image));
+        repositories.push(Repository::from(&image));
     }
-    if let Some(repository) = &args.repository {
-        fallback = Some(repository.parse().map_err(|e| usage("--repository", e))?);
+    for repository in &args.repository {
+        repositories.push(repository.parse().map_err(|e| usage("--repository", e))?);
     }
     if args.statements {
-        if per_system.is_empty() && fallback.is_none() {
+        if per_system.is_empty() && repositories.is_empty() {
             return Err(Failure::usage(eyre::eyre!(
                 "--statements needs to know where the statements are: give --repository REGISTRY/REPO (or use --lock or --image)"
             )));
@@ -116,7 +116,7 @@ fn request(args: &VerifyArgs, file: &ConfigFile) -> Result<Request, Failure> {
         request.statements = Some(StatementSource {
             client,
             per_system,
-            fallback,
+            repositories,
         });
     }
     Ok(request)
