@@ -10,7 +10,6 @@
 
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -274,7 +273,13 @@ impl Deployment {
     /// Writes the file atomically: a temporary file in the same directory, fsynced, renamed
     /// over `path`, then the directory fsynced. Creates the directory if needed.
     pub fn write(&self, path: &Path) -> Result<()> {
-        write_atomically(path, self.to_json().as_bytes())
+        let write_error = |reason: String| ChainError::Write {
+            path: path.to_path_buf(),
+            reason,
+        };
+        fs::create_dir_all(parent_dir(path)).map_err(|e| write_error(e.to_string()))?;
+        seed_fs::write_atomic(path, self.to_json().as_bytes())
+            .map_err(|e| write_error(e.source.to_string()))
     }
 
     /// Fails closed unless the endpoint serves this deployment's chain and every contract
@@ -317,32 +322,6 @@ fn parent_dir(path: &Path) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write_error = |e: std::io::Error| ChainError::Write {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let dir = parent_dir(path);
-    fs::create_dir_all(&dir).map_err(write_error)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "deployment.json".to_owned());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write_error)
 }
 
 #[cfg(test)]

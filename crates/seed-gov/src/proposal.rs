@@ -7,11 +7,7 @@
 //! bytes do, or a signature that does not recover to its signer are all
 //! errors. The file therefore cannot describe one thing and sign another.
 
-use std::{
-    fs,
-    io::Write as _,
-    path::{Path, PathBuf},
-};
+use std::{fs, path::Path};
 
 use alloy::{
     primitives::{Address, Bytes, B256, U256},
@@ -292,30 +288,13 @@ impl Proposal {
         text
     }
 
-    /// Writes the proposal atomically (a temporary file renamed over the target), so a signer
-    /// never leaves a half-written file behind.
+    /// Writes the proposal atomically, so a signer never leaves a half-written file behind and
+    /// two signers adding signatures at once never share a temporary file.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let write_error = |reason: String| GovError::Write {
+        seed_fs::write_atomic(path, self.to_json().as_bytes()).map_err(|e| GovError::Write {
             path: path.to_path_buf(),
-            reason,
-        };
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut temp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name()
-                .map_or_else(|| "proposal".into(), |n| n.to_string_lossy())
-        ));
-        if temp == path {
-            temp.set_extension("tmp2");
-        }
-        let mut file = fs::File::create(&temp).map_err(|e| write_error(e.to_string()))?;
-        file.write_all(self.to_json().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| write_error(e.to_string()))?;
-        fs::rename(&temp, path).map_err(|e| write_error(e.to_string()))
+            reason: e.source.to_string(),
+        })
     }
 }
 

@@ -11,7 +11,6 @@
 //!
 //! Formats and the reasons for them: docs/decisions.md, D-017 and D-018.
 
-pub mod atomic;
 pub mod lock;
 pub mod manifest;
 pub mod nar;
@@ -21,7 +20,6 @@ pub mod nix_cli;
 pub mod store_path;
 pub mod tree;
 
-pub use atomic::{write_atomic, WriteError};
 pub use lock::{
     DeliveryKind, ImageRef, ImageRefError, LockEntry, LockError, SeedLock, LOCK_VERSION,
 };

@@ -33,7 +33,7 @@ use serde::{
     Deserialize, Deserializer, Serialize,
 };
 
-use crate::atomic::{write_atomic, WriteError};
+use seed_fs::{write_atomic, WriteError};
 
 /// The lock format version this crate reads and writes.
 pub const LOCK_VERSION: u64 = 1;

@@ -279,7 +279,7 @@ fn oci_failure(error: OciError) -> Failure {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    seed_nix::write_atomic(path, bytes)
+    seed_fs::write_atomic(path, bytes)
         .wrap_err_with(|| format!("writing {}", path.display()))
         .map_err(Failure::usage)
 }

@@ -2,7 +2,8 @@
 //! an unpacked tree (without Nix), and its digest.
 
 use eyre::WrapErr;
-use seed_nix::{tree_manifest, write_atomic, ClosureManifest, Nix};
+use seed_fs::write_atomic;
+use seed_nix::{tree_manifest, ClosureManifest, Nix};
 use serde_json::json;
 
 use crate::{

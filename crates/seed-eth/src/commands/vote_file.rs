@@ -142,7 +142,7 @@ pub fn load(path: &Path) -> eyre::Result<LoadedVote> {
 pub fn write(path: &Path, file: &VoteFile) -> eyre::Result<()> {
     let mut json = serde_json::to_vec_pretty(file).wrap_err("encoding the signed vote")?;
     json.push(b'\n');
-    seed_nix::write_atomic(path, &json)
+    seed_fs::write_atomic(path, &json)
         .wrap_err_with(|| format!("writing the signed vote {}", path.display()))
 }
 

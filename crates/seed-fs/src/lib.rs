@@ -1,5 +1,9 @@
 //! Replacing a file atomically: readers see the old content or the new,
 //! never a torn write, even if the process or the machine dies midway.
+//!
+//! Every file seed-eth writes (deployment files, proposal files, lock files,
+//! manifests, statements, signed votes) goes through [`write_atomic`], so a
+//! failure or a crash never leaves a half-written file where one was expected.
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -89,6 +93,22 @@ mod tests {
         );
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn concurrent_writers_never_tear_or_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let contents: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 64 * 1024]).collect();
+        std::thread::scope(|scope| {
+            for content in &contents {
+                let path = &path;
+                scope.spawn(move || write_atomic(path, content).unwrap());
+            }
+        });
+        assert!(contents.contains(&fs::read(&path).unwrap()));
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temporary files left behind: {names:?}");
     }
 
     #[test]
