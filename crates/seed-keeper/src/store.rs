@@ -166,21 +166,24 @@ impl Store {
     /// Binds the database to one deployment, or checks that it is bound to
     /// this one: a state file reused for another chain or ledger would skip
     /// that deployment's history.
+    ///
+    /// Insert-if-absent, then compare: one statement decides, so keepers that
+    /// open a fresh file at the same moment agree instead of one of them
+    /// failing on the other's row.
     pub fn bind(&self, identity: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('identity', ?1) ON CONFLICT(key) DO NOTHING",
+                [identity],
+            )
+            .map_err(|e| self.err(e))?;
         match self.meta("identity")? {
             Some(existing) if existing == identity => Ok(()),
-            Some(existing) => Err(KeeperError::Config(format!(
-                "state database {} belongs to {existing}, not {identity}; use another --state file",
-                self.path
+            existing => Err(KeeperError::Config(format!(
+                "state database {} belongs to {}, not {identity}; use another --state file",
+                self.path,
+                existing.unwrap_or_default()
             ))),
-            None => self
-                .conn
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ('identity', ?1)",
-                    [identity],
-                )
-                .map(|_| ())
-                .map_err(|e| self.err(e)),
         }
     }
 
@@ -457,6 +460,29 @@ impl Window<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keepers started together on a fresh state file all bind it; none fails
+    /// on another's row (CI saw exactly that: "UNIQUE constraint failed").
+    #[test]
+    fn keepers_binding_a_fresh_file_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..20 {
+            let path = dir.path().join(format!("fresh-{round}.sqlite"));
+            let barrier = std::sync::Barrier::new(6);
+            std::thread::scope(|scope| {
+                for _ in 0..6 {
+                    scope.spawn(|| {
+                        let store = Store::open(&path).unwrap();
+                        barrier.wait();
+                        store.bind("chain 1 ledger a registry b").unwrap();
+                    });
+                }
+            });
+            let store = Store::open(&path).unwrap();
+            let err = store.bind("chain 2 ledger a registry b").unwrap_err();
+            assert!(err.to_string().contains("belongs to chain 1"), "{err}");
+        }
+    }
 
     fn row(commit: &str, system: &str, block: u64) -> PromotionRow {
         PromotionRow {
