@@ -4,9 +4,12 @@
 //! transaction with the cursor, so a crash either loses the whole window
 //! (it is scanned again) or none of it.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use crate::error::{KeeperError, Result};
 
@@ -111,6 +114,27 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// How long a keeper waits for another one holding the state file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Switches the file to WAL (a no-op once it is). On a fresh file the switch
+/// needs the file to itself, and SQLite answers "database is locked" at once,
+/// without its busy handler, while another keeper opens the same file; so the
+/// switch is retried for up to `BUSY_TIMEOUT`, like every other lock wait.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let start = Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::DatabaseBusy && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -137,10 +161,8 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        enable_wal(&conn).map_err(err)?;
         // FULL: a promotion recorded as done survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
@@ -461,23 +483,34 @@ impl Window<'_> {
 mod tests {
     use super::*;
 
-    /// Keepers started together on a fresh state file all bind it; none fails
-    /// on another's row (CI saw exactly that: "UNIQUE constraint failed").
+    /// Keepers started together on a fresh state file all open and bind it;
+    /// none fails on another's initialisation or row (CI saw "UNIQUE
+    /// constraint failed" from the binding).
     #[test]
     fn keepers_binding_a_fresh_file_at_once_all_succeed() {
         let dir = tempfile::tempdir().unwrap();
         for round in 0..20 {
             let path = dir.path().join(format!("fresh-{round}.sqlite"));
             let barrier = std::sync::Barrier::new(6);
-            std::thread::scope(|scope| {
-                for _ in 0..6 {
-                    scope.spawn(|| {
-                        let store = Store::open(&path).unwrap();
-                        barrier.wait();
-                        store.bind("chain 1 ledger a registry b").unwrap();
-                    });
-                }
+            let failures: Vec<String> = std::thread::scope(|scope| {
+                let keepers: Vec<_> = (0..6)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            // Nothing fallible before the barrier: a keeper that
+                            // failed early would leave the others waiting.
+                            barrier.wait();
+                            Store::open(&path)
+                                .and_then(|store| store.bind("chain 1 ledger a registry b"))
+                        })
+                    })
+                    .collect();
+                keepers
+                    .into_iter()
+                    .filter_map(|keeper| keeper.join().unwrap().err())
+                    .map(|e| e.to_string())
+                    .collect()
             });
+            assert!(failures.is_empty(), "round {round}: {failures:?}");
             let store = Store::open(&path).unwrap();
             let err = store.bind("chain 2 ledger a registry b").unwrap_err();
             assert!(err.to_string().contains("belongs to chain 1"), "{err}");
