@@ -19,6 +19,7 @@ use std::{
 };
 
 use alloy::{
+    contract::{CallBuilder, CallDecoder},
     network::TransactionBuilder,
     primitives::{keccak256, Address},
     providers::{Provider, ProviderBuilder},
@@ -349,9 +350,19 @@ impl World {
             .unwrap();
         let implementation = deployed.contract_address.unwrap();
         let provider = self.provider().await;
+        self.as_timelock(
+            SeedRegistry::new(self.registry(), &provider)
+                .upgradeToAndCall(implementation, Default::default()),
+            &format!("upgrade to {contract}"),
+        )
+        .await;
+        deployer
+    }
+
+    /// Sends `call` as the governance timelock (impersonated) and expects it to succeed.
+    async fn as_timelock<P: Provider, D: CallDecoder>(&self, call: CallBuilder<P, D>, what: &str) {
         let timelock = self.impersonate_timelock().await;
-        let upgraded = SeedRegistry::new(self.registry(), &provider)
-            .upgradeToAndCall(implementation, Default::default())
+        let receipt = call
             .from(timelock)
             .send()
             .await
@@ -359,8 +370,7 @@ impl World {
             .get_receipt()
             .await
             .unwrap();
-        assert!(upgraded.status(), "upgrade to {contract}");
-        deployer
+        assert!(receipt.status(), "{what} as the timelock");
     }
 
     /// `seed-eth verify --commit` against the chain.
@@ -1054,19 +1064,14 @@ async fn a_ledger_entry_the_registry_did_not_finalise_is_never_promoted() {
 
     // The timelock moves the writer.
     let provider = world.provider().await;
-    let timelock = world.impersonate_timelock().await;
     let ledger = world.deployment.contracts.ledger;
     let hostile = world.anvil.address(9);
-    let moved = ReleaseLedger::new(ledger, &provider)
-        .setWriter(hostile)
-        .from(timelock)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(moved.status());
+    world
+        .as_timelock(
+            ReleaseLedger::new(ledger, &provider).setWriter(hostile),
+            "setWriter",
+        )
+        .await;
     let root = root_of(&forged);
     let recorded = ReleaseLedger::new(
         ledger,
