@@ -46,6 +46,8 @@ const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
 const BUILDERS: [usize; 3] = [1, 2, 3];
 const VERDICT: &str = "application/vnd.seed-eth.verdict.v1+json";
+/// The verdict referrer's annotation holding the verdict (D-032).
+const VERDICT_ANNOTATION: &str = "dev.seed-eth.verdict";
 const CONFIRMATIONS: u64 = 3;
 
 fn commit(label: &str) -> String {
@@ -414,12 +416,14 @@ impl World {
             .await
             .unwrap()
         {
-            let bytes = self
+            let annotations = self
                 .client
-                .fetch_referrer_content(&self.repo, image, &referrer.sha256().unwrap(), VERDICT)
+                .referrer_annotations(&self.repo, image, &referrer.sha256().unwrap(), VERDICT)
                 .await
                 .unwrap();
-            out.push(serde_json::from_slice(&bytes).unwrap());
+            // The listing shows the verdict too, as the manifest holds it.
+            assert_eq!(referrer.annotations, Some(annotations.clone()));
+            out.push(serde_json::from_str(&annotations[VERDICT_ANNOTATION]).unwrap());
         }
         out
     }

@@ -312,6 +312,8 @@ async fn main() {
     eprintln!("finalised {} releases in {:?}", commits.len(), t.elapsed());
     bench.mine(CONFIRMATIONS).await;
     let total_releases = 1 + latency_releases + backlog_releases;
+    let round = |v: f64, digits: i32| (v * 10f64.powi(digits)).round() / 10f64.powi(digits);
+    let served_before = registry.requests().len();
     let t = Instant::now();
     let mut catch_up = keeper(&seed_eth, dir.path(), &bench, "backlog.sqlite", &["--once"])
         .spawn()
@@ -319,10 +321,15 @@ async fn main() {
     let (ok, backlog_peak) = wait_sampling(&mut catch_up);
     let backlog_seconds = t.elapsed().as_secs_f64();
     assert!(ok, "the catch-up keeper failed");
+    let served = registry.requests().split_off(served_before);
+    let backlog_promotions = total_releases * SYSTEMS.len();
+    let per_promotion = |n: usize| round(n as f64 / backlog_promotions as f64, 2);
+    // oci-client asks `/v2/` for an auth challenge before every request to a
+    // registry that sets none (as this one); counted apart.
+    let auth_probes = served.iter().filter(|r| r.path == "/v2/").count();
     assert!(bench.tagged(commits.last().unwrap()).await);
 
     latencies.sort_by(f64::total_cmp);
-    let round = |v: f64, digits: i32| (v * 10f64.powi(digits)).round() / 10f64.powi(digits);
     let result = serde_json::json!({
         "promotion_latency_ms_p50": round(percentile(&latencies, 50.0), 1),
         "promotion_latency_ms_p95": round(percentile(&latencies, 95.0), 1),
@@ -330,8 +337,10 @@ async fn main() {
         "poll_interval_ms": poll_ms,
         "confirmations": CONFIRMATIONS,
         "backlog_releases": total_releases,
-        "backlog_promotions": total_releases * SYSTEMS.len(),
+        "backlog_promotions": backlog_promotions,
         "backlog_seconds": round(backlog_seconds, 2),
+        "backlog_registry_requests_per_promotion": per_promotion(served.len() - auth_probes),
+        "backlog_auth_probes_per_promotion": per_promotion(auth_probes),
         "rss_mb": round(service_peak.max(backlog_peak) as f64 / 1024.0, 1),
         "rss_mb_service": round(service_peak as f64 / 1024.0, 1),
         "rss_mb_backlog": round(backlog_peak as f64 / 1024.0, 1),

@@ -36,7 +36,7 @@ use tokio::sync::watch;
 pub use config::{FaultPoint, Finality, KeeperConfig, Promotion, Template, FAULT_EXIT_CODE};
 pub use error::{KeeperError, Result};
 pub use metrics::Metrics;
-pub use promote::{Verdict, VERDICT_ARTIFACT_TYPE};
+pub use promote::{Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE};
 pub use store::{PromotionRow, Store};
 
 use crate::{follower::hex, promote::Context, store::now_ms};

@@ -9,7 +9,7 @@
 //! canonical JSON, so it always has the same referrer digest; moving tags
 //! only ever move forward in chain order.
 
-use std::cell::RefCell;
+use std::{cell::RefCell, collections::BTreeMap};
 
 use alloy::primitives::Address;
 use seed_core::{CommitId, Sha256Digest};
@@ -53,6 +53,10 @@ where
 
 /// Artifact type of a keeper verdict referrer.
 pub const VERDICT_ARTIFACT_TYPE: &str = "application/vnd.seed-eth.verdict.v1+json";
+
+/// The annotation of a verdict referrer that holds the verdict, as canonical
+/// JSON (the referrer has no content of its own; D-032).
+pub const VERDICT_ANNOTATION: &str = "dev.seed-eth.verdict";
 
 /// The keeper's verdict, attached to every promoted image as an OCI
 /// referrer: what made the keeper promote it, all checkable on-chain. It
@@ -192,15 +196,16 @@ impl Context {
         // 3. The verdict, next to the promoted image (which step 2 put into
         // the target repository).
         let verdict = self.verdict(row, release)?;
-        let bytes = seed_statement::to_canonical_json(&verdict)
-            .map_err(|e| KeeperError::Config(format!("verdict is not canonical JSON: {e}")))?;
+        let json = seed_statement::to_canonical_json(&verdict)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
+            .map_err(|e| KeeperError::Config(format!("the verdict is not canonical JSON: {e}")))?;
         self.client
-            .attach_referrer(
+            .attach_annotated_referrer(
                 &target,
                 &manifest,
                 VERDICT_ARTIFACT_TYPE,
-                VERDICT_ARTIFACT_TYPE,
-                &bytes,
+                BTreeMap::from([(VERDICT_ANNOTATION.to_owned(), json)]),
             )
             .await?;
         step("verdict");
@@ -309,11 +314,14 @@ impl Context {
             .list_referrers(repo, image, Some(VERDICT_ARTIFACT_TYPE))
             .await?
         {
-            let bytes = self
+            let annotations = self
                 .client
-                .fetch_referrer_content(repo, image, &referrer.sha256()?, VERDICT_ARTIFACT_TYPE)
+                .referrer_annotations(repo, image, &referrer.sha256()?, VERDICT_ARTIFACT_TYPE)
                 .await?;
-            let Ok(verdict) = serde_json::from_slice::<Verdict>(&bytes) else {
+            let Some(Ok(verdict)) = annotations
+                .get(VERDICT_ANNOTATION)
+                .map(|json| serde_json::from_str::<Verdict>(json))
+            else {
                 continue;
             };
             if verdict.chain_id == self.chain_id

@@ -5,7 +5,7 @@
 //! byte read is checked against its digest here, whatever the library or the
 //! registry already checked.
 
-use std::{fmt, time::Duration};
+use std::{collections::HashSet, fmt, sync::Mutex, time::Duration};
 
 use futures_util::StreamExt;
 use http::HeaderValue;
@@ -102,6 +102,10 @@ pub struct RegistryClient {
     pub(crate) inner: Client,
     auth: RegistryAuth,
     plain_http: Vec<String>,
+    /// Registries this client has seen not to list a referrer it had just
+    /// pushed (no referrers API, as in CNCF Distribution 2.8): their
+    /// referrers live in the fallback tag index alone (see `referrers.rs`).
+    pub(crate) without_referrers_api: Mutex<HashSet<String>>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -136,6 +140,7 @@ impl RegistryClient {
             inner,
             auth,
             plain_http: options.plain_http,
+            without_referrers_api: Mutex::default(),
         })
     }
 
@@ -233,25 +238,6 @@ impl RegistryClient {
         Ok(bytes)
     }
 
-    /// Whether a manifest with this digest exists in the repository.
-    pub async fn manifest_exists(
-        &self,
-        repo: &Repository,
-        digest: &Sha256Digest,
-    ) -> Result<bool, OciError> {
-        self.prepare(repo).await;
-        match self
-            .inner
-            .fetch_manifest_digest(&repo.at_digest(digest), &self.auth)
-            .await
-            .map_err(|e| OciError::from_client(e, format!("manifest {repo}@{digest}")))
-        {
-            Ok(_) => Ok(true),
-            Err(OciError::NotFound { .. }) => Ok(false),
-            Err(err) => Err(err),
-        }
-    }
-
     /// Pulls a manifest by digest, exactly as stored, and checks that its
     /// bytes hash to `digest`.
     pub async fn pull_manifest(
@@ -304,16 +290,16 @@ impl RegistryClient {
         RawManifest::from_bytes(bytes.to_vec(), what)
     }
 
-    /// Stores a manifest under its digest, unless it is already there.
+    /// Stores a manifest under its digest. Idempotent without a look first:
+    /// the same bytes under their own digest are the same write, and asking
+    /// whether they are there would cost more requests than writing them
+    /// (a missing manifest takes oci-client a HEAD and a GET to establish).
     pub async fn push_manifest(
         &self,
         repo: &Repository,
         manifest: &RawManifest,
     ) -> Result<(), OciError> {
         let digest = manifest.digest();
-        if self.manifest_exists(repo, &digest).await? {
-            return Ok(());
-        }
         self.put_manifest(
             repo,
             &repo.at_digest(&digest),

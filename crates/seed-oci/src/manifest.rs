@@ -283,36 +283,53 @@ impl ImageContent {
 
 /// The OCI 1.1 artifact manifest that attaches a statement envelope to an
 /// image: artifact type in-toto, the empty config, one DSSE layer, the image
-/// as subject.
+/// as subject. Canonical JSON: the same envelope always gives the same
+/// digest.
 pub fn statement_referrer_manifest(subject: &Descriptor, envelope: &[u8]) -> RawManifest {
-    referrer_manifest(
+    artifact_manifest(
         subject,
         STATEMENT_ARTIFACT_TYPE,
-        DSSE_ENVELOPE_MEDIA_TYPE,
-        envelope,
+        Descriptor::of(DSSE_ENVELOPE_MEDIA_TYPE, envelope),
+        None,
     )
 }
 
-/// An OCI 1.1 artifact manifest of `artifact_type` with the empty config and
-/// one layer (`content`, of `layer_media_type`), referring to `subject`.
-/// Canonical JSON: the same inputs always give the same digest.
-pub fn referrer_manifest(
+/// An OCI 1.1 artifact manifest of `artifact_type` that carries all its data
+/// in `annotations`, referring to `subject`: its config and its one layer are
+/// the empty descriptor, as the image spec asks of artifacts with no content
+/// of their own. Small, fixed records (the keeper's verdicts) travel this
+/// way: one manifest to write and read, no blob. Canonical JSON.
+pub fn annotated_referrer_manifest(
     subject: &Descriptor,
     artifact_type: &str,
-    layer_media_type: &str,
-    content: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> RawManifest {
+    artifact_manifest(
+        subject,
+        artifact_type,
+        Descriptor::of(EMPTY_MEDIA_TYPE, EMPTY_JSON),
+        Some(annotations),
+    )
+}
+
+fn artifact_manifest(
+    subject: &Descriptor,
+    artifact_type: &str,
+    layer: Descriptor,
+    annotations: Option<BTreeMap<String, String>>,
 ) -> RawManifest {
     let fields = ManifestFields {
         schema_version: 2,
         media_type: Some(OCI_MANIFEST.to_owned()),
         artifact_type: Some(artifact_type.to_owned()),
         config: Some(Descriptor::of(EMPTY_MEDIA_TYPE, EMPTY_JSON)),
-        layers: Some(vec![Descriptor::of(layer_media_type, content)]),
+        layers: Some(vec![layer]),
         subject: Some(Descriptor {
             artifact_type: None,
             annotations: None,
             ..subject.clone()
         }),
+        annotations,
         ..ManifestFields::default()
     };
     let bytes = canonical_bytes(&fields);
@@ -416,6 +433,23 @@ mod tests {
         assert_eq!(layers.len(), 1);
         assert_eq!(layers[0].media_type, DSSE_ENVELOPE_MEDIA_TYPE);
         assert_eq!(fields.subject.unwrap(), image.descriptor());
+    }
+
+    #[test]
+    fn annotated_referrers_carry_no_content_of_their_own() {
+        let image = ImageContent::synthetic("x").manifest();
+        let annotations = BTreeMap::from([("k".to_owned(), "{\"v\":1}".to_owned())]);
+        let referrer = annotated_referrer_manifest(&image.descriptor(), "a/b", annotations.clone());
+        let fields = referrer.fields().unwrap();
+        assert_eq!(fields.artifact_type.as_deref(), Some("a/b"));
+        let empty = Descriptor::of(EMPTY_MEDIA_TYPE, EMPTY_JSON);
+        assert_eq!(fields.config, Some(empty.clone()));
+        assert_eq!(fields.layers, Some(vec![empty]));
+        assert_eq!(fields.annotations, Some(annotations.clone()));
+        assert_eq!(fields.subject.unwrap(), image.descriptor());
+        // Canonical: the same record is the same referrer.
+        let again = annotated_referrer_manifest(&image.descriptor(), "a/b", annotations);
+        assert_eq!(again.digest(), referrer.digest());
     }
 
     #[test]

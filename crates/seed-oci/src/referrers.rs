@@ -13,7 +13,7 @@
 //! digest ([`RegistryClient::fetch_statement`]) and checked against it, so a
 //! lost or tampered index can hide a statement but never substitute one.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use seed_core::Sha256Digest;
 use serde_json::{json, Value};
@@ -22,7 +22,7 @@ use crate::{
     client::RegistryClient,
     error::OciError,
     manifest::{
-        referrer_manifest, statement_referrer_manifest, Descriptor, RawManifest,
+        annotated_referrer_manifest, statement_referrer_manifest, Descriptor, RawManifest,
         DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_JSON, OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
     },
     name::{Repository, Tag},
@@ -83,20 +83,9 @@ impl RegistryClient {
         let statement = self.push_blob(repo, envelope).await?;
         let referrer = statement_referrer_manifest(&subject.descriptor(), envelope);
         self.push_manifest(repo, &referrer).await?;
-
-        let listed = self
-            .list_referrers(repo, image, Some(STATEMENT_ARTIFACT_TYPE))
+        let index_updated = self
+            .make_discoverable(repo, image, &referrer, STATEMENT_ARTIFACT_TYPE)
             .await?;
-        let index_updated = if listed
-            .iter()
-            .any(|d| d.digest == referrer.digest().to_string())
-        {
-            false
-        } else {
-            let mut descriptor = referrer.descriptor();
-            descriptor.artifact_type = Some(STATEMENT_ARTIFACT_TYPE.to_owned());
-            self.add_to_fallback_index(repo, image, &descriptor).await?
-        };
         Ok(AttachedStatement {
             referrer: referrer.digest(),
             statement,
@@ -104,53 +93,112 @@ impl RegistryClient {
         })
     }
 
-    /// Attaches an arbitrary artifact (one layer of `layer_media_type`
-    /// holding `content`) of `artifact_type` to an image in `repo`, as
-    /// [`Self::attach_statement`] does for statements (the keeper's verdicts
-    /// use it). Idempotent: the same content gives the same referrer digest,
-    /// and nothing that exists is written again. Returns the referrer digest.
-    /// The subject is passed as the manifest the caller already pulled (and
-    /// checked), so attaching costs no extra read of it.
-    pub async fn attach_referrer(
+    /// Attaches an artifact of `artifact_type` whose data is all in
+    /// `annotations` ([`annotated_referrer_manifest`]; the keeper's verdicts)
+    /// to an image in `repo`, as [`Self::attach_statement`] does for
+    /// statements. Idempotent: the same annotations give the same referrer
+    /// digest. Returns it. The subject is passed as the manifest the caller
+    /// already pulled (and checked), so attaching costs no extra read of it.
+    pub async fn attach_annotated_referrer(
         &self,
         repo: &Repository,
         subject_manifest: &RawManifest,
         artifact_type: &str,
-        layer_media_type: &str,
-        content: &[u8],
+        annotations: BTreeMap<String, String>,
     ) -> Result<Sha256Digest, OciError> {
-        let subject = &subject_manifest.digest();
-        if content.len() > MAX_STATEMENT_BYTES {
+        let size: usize = annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > MAX_STATEMENT_BYTES {
             return Err(OciError::Invalid {
                 what: format!("{artifact_type} referrer"),
                 reason: format!(
-                    "{} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
-                    content.len()
+                    "{size} bytes of annotations, more than the {MAX_STATEMENT_BYTES} allowed"
                 ),
             });
         }
         self.push_blob(repo, EMPTY_JSON).await?;
-        self.push_blob(repo, content).await?;
-        let referrer = referrer_manifest(
-            &subject_manifest.descriptor(),
-            artifact_type,
-            layer_media_type,
-            content,
-        );
+        let referrer =
+            annotated_referrer_manifest(&subject_manifest.descriptor(), artifact_type, annotations);
         self.push_manifest(repo, &referrer).await?;
-        let listed = self
-            .list_referrers(repo, subject, Some(artifact_type))
+        self.make_discoverable(repo, &subject_manifest.digest(), &referrer, artifact_type)
             .await?;
-        if !listed
-            .iter()
-            .any(|d| d.digest == referrer.digest().to_string())
-        {
-            let mut descriptor = referrer.descriptor();
-            descriptor.artifact_type = Some(artifact_type.to_owned());
-            self.add_to_fallback_index(repo, subject, &descriptor)
-                .await?;
-        }
         Ok(referrer.digest())
+    }
+
+    /// The annotations of referrer `referrer` of `repo@subject`, after
+    /// checking its artifact type and subject.
+    pub async fn referrer_annotations(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        referrer: &Sha256Digest,
+        artifact_type: &str,
+    ) -> Result<BTreeMap<String, String>, OciError> {
+        let manifest = self.pull_manifest(repo, referrer).await?;
+        let fields = manifest.fields()?;
+        let invalid = |reason: String| OciError::Invalid {
+            what: format!("referrer {repo}@{referrer}"),
+            reason,
+        };
+        if fields.artifact_type.as_deref() != Some(artifact_type) {
+            return Err(invalid(format!(
+                "artifactType is {:?}, not '{artifact_type}'",
+                fields.artifact_type
+            )));
+        }
+        match fields.subject {
+            Some(s) if s.sha256()? == *subject => {}
+            _ => return Err(invalid(format!("its subject is not {subject}"))),
+        }
+        Ok(fields.annotations.unwrap_or_default())
+    }
+
+    /// Makes `referrer`, just pushed with `subject` as its subject,
+    /// discoverable from the subject; returns whether that took a write to
+    /// the fallback tag index.
+    ///
+    /// A registry with the referrers API lists the referrer on its own. One
+    /// that does not list it is remembered as having no such API, and from
+    /// then on its referrers go straight to the fallback index, which costs
+    /// three requests fewer per referrer. The memory can only make the
+    /// client write an index a registry did not need (if it was merely slow
+    /// to list), never skip one it needs.
+    async fn make_discoverable(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        referrer: &RawManifest,
+        artifact_type: &str,
+    ) -> Result<bool, OciError> {
+        // The listing entry carries the manifest's artifact type and
+        // annotations, as the distribution spec asks of referrers lists.
+        let mut descriptor = referrer.descriptor();
+        descriptor.artifact_type = Some(artifact_type.to_owned());
+        descriptor.annotations = referrer.fields()?.annotations;
+        if self.has_referrers_api(repo) {
+            let listed = self
+                .list_referrers(repo, subject, Some(artifact_type))
+                .await?;
+            if listed.iter().any(|d| d.digest == descriptor.digest) {
+                return Ok(false);
+            }
+            self.note_no_referrers_api(repo);
+        }
+        self.add_to_fallback_index(repo, subject, &descriptor).await
+    }
+
+    /// Whether `repo`'s registry may have the referrers API (false once it
+    /// failed to list a referrer this client had just pushed).
+    fn has_referrers_api(&self, repo: &Repository) -> bool {
+        // A poisoned lock only loses the memory: asking the API again is safe.
+        self.without_referrers_api
+            .lock()
+            .map_or(true, |known| !known.contains(repo.registry()))
+    }
+
+    fn note_no_referrers_api(&self, repo: &Repository) {
+        if let Ok(mut known) = self.without_referrers_api.lock() {
+            known.insert(repo.registry().to_owned());
+        }
     }
 
     /// Fetches the single-layer content of referrer `referrer` of
@@ -200,13 +248,34 @@ impl RegistryClient {
         // fallback treats every registry error as "no referrers", which
         // would turn "unauthorised" into an empty list.
         let mut found = self.read_fallback_index(repo, subject).await?.1;
+        if self.has_referrers_api(repo) {
+            found.extend(self.native_referrers(repo, subject, artifact_type).await?);
+        }
 
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|d| seen.insert(d.digest.clone()));
+        if let Some(wanted) = artifact_type {
+            found.retain(|d| d.artifact_type.as_deref() == Some(wanted));
+        }
+        Ok(found)
+    }
+
+    /// The referrers API's answer (oci-client reads the tag schema itself
+    /// where the API answers 404, swallowing its errors; the caller reads it
+    /// too, with precise errors).
+    async fn native_referrers(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, OciError> {
         self.prepare(repo).await;
         let native = self
             .inner
             .pull_referrers(&repo.at_digest(subject), artifact_type)
             .await
             .map_err(|e| OciError::from_client(e, format!("referrers of {repo}@{subject}")))?;
+        let mut found = Vec::with_capacity(native.manifests.len());
         for entry in native.manifests {
             let size = u64::try_from(entry.size).map_err(|_| OciError::Invalid {
                 what: format!("referrers of {repo}@{subject}"),
@@ -219,12 +288,6 @@ impl RegistryClient {
                 artifact_type: entry.artifact_type,
                 annotations: entry.annotations,
             });
-        }
-
-        let mut seen = std::collections::HashSet::new();
-        found.retain(|d| seen.insert(d.digest.clone()));
-        if let Some(wanted) = artifact_type {
-            found.retain(|d| d.artifact_type.as_deref() == Some(wanted));
         }
         Ok(found)
     }

@@ -189,7 +189,7 @@ async fn attaching_is_idempotent_and_accumulates() {
         .await
         .unwrap();
     assert_eq!((again.referrer, again.statement), (a.referrer, a.statement));
-    assert!(!again.index_updated, "a re-push writes nothing");
+    assert!(!again.index_updated, "a re-push leaves the index alone");
 
     let second = signed_statement(&repo, &image, "run-2");
     let b = client
@@ -208,6 +208,57 @@ async fn attaching_is_idempotent_and_accumulates() {
     let mut want = vec![first.digest(), second.digest()];
     want.sort();
     assert_eq!(found, want);
+}
+
+/// Distribution 2.8 has no referrers API. A client learns that from the
+/// first referrer it attaches, and from then on writes the fallback index
+/// without asking the API, while every referrer stays discoverable.
+#[tokio::test]
+async fn a_registry_without_the_referrers_api_is_asked_once_per_client() {
+    let (registry, client, repo) = setup("seed");
+    let api_questions = || {
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/referrers/"))
+            .count()
+    };
+    let mut images = Vec::new();
+    for name in ["one", "two", "three"] {
+        let image = client
+            .push_image(&repo, &ImageContent::synthetic(name), None)
+            .await
+            .unwrap()
+            .digest();
+        let signed = signed_statement(&repo, &image, name);
+        let attached = client
+            .attach_statement(&repo, &image, signed.bytes())
+            .await
+            .unwrap();
+        assert!(
+            attached.index_updated,
+            "{name}: the fallback index is written"
+        );
+        images.push((image, signed.digest()));
+    }
+    assert_eq!(api_questions(), 1, "{}", registry.log());
+
+    // Listing skips the API too, and finds each statement.
+    for (image, statement) in &images {
+        let found = client.statements(&repo, image).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].statement, *statement);
+    }
+    assert_eq!(api_questions(), 1);
+
+    // A new client (another process) does not assume: it asks again.
+    let fresh = RegistryClient::plain_http(&[&registry.host()]).unwrap();
+    let listed = fresh
+        .list_referrers(&repo, &images[0].0, Some(STATEMENT_ARTIFACT_TYPE))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(api_questions(), 2);
 }
 
 #[tokio::test]

@@ -155,10 +155,11 @@ impl TestRegistry {
         fs::create_dir_all(&storage).map_err(io)?;
         let config = dir.join("config.yml");
         // `delete` lets tests remove manifests; no blob-descriptor cache, so
-        // a blob changed on disk is served as it is now (tamper tests).
+        // a blob changed on disk is served as it is now (tamper tests); the
+        // access log is what `requests` reads.
         let mut yaml = format!(
             "version: 0.1\n\
-             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+             log:\n  level: warn\n  accesslog:\n    disabled: false\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
              http:\n  addr: {addr}\n  secret: seed-eth-test-registry\n",
             storage.display()
@@ -234,8 +235,27 @@ impl TestRegistry {
             .join("data")
     }
 
-    /// The registry's log so far (useful in assertion messages).
+    /// The registry's own log so far, without the access log (useful in
+    /// assertion messages; [`Self::requests`] has the access log).
     pub fn log(&self) -> String {
+        self.raw_log()
+            .lines()
+            .filter(|line| ServedRequest::parse(line).is_none())
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
+    /// Every request the registry has answered so far, in order, from its
+    /// access log: what a client really cost it, whatever the client
+    /// believes it sent.
+    pub fn requests(&self) -> Vec<ServedRequest> {
+        self.raw_log()
+            .lines()
+            .filter_map(ServedRequest::parse)
+            .collect()
+    }
+
+    fn raw_log(&self) -> String {
         fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
@@ -252,6 +272,38 @@ impl TestRegistry {
 impl Drop for TestRegistry {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// One request a [`TestRegistry`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedRequest {
+    /// `GET`, `HEAD`, `PUT`, ...
+    pub method: String,
+    /// The path and query, as requested (`/v2/seed/manifests/latest`).
+    pub path: String,
+    /// The response status.
+    pub status: u16,
+}
+
+impl ServedRequest {
+    /// Parses one access-log line, in the combined log format Distribution
+    /// writes: `host - - [time] "GET /v2/ HTTP/1.1" 200 2 "referer" "agent"`.
+    /// Other log lines give `None`.
+    fn parse(line: &str) -> Option<Self> {
+        let (_, rest) = line.split_once("] \"")?;
+        let (request, rest) = rest.split_once('"')?;
+        let mut parts = request.split(' ');
+        let (method, path, version) = (parts.next()?, parts.next()?, parts.next()?);
+        if !version.starts_with("HTTP/") || parts.next().is_some() {
+            return None;
+        }
+        let status = rest.split_whitespace().next()?.parse().ok()?;
+        Some(Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+        })
     }
 }
 
@@ -293,6 +345,50 @@ mod tests {
         assert!(!v2_answers(addr));
         drop(registry);
         assert!(!storage.exists(), "storage is removed on drop");
+    }
+
+    #[test]
+    fn served_requests_are_read_from_the_access_log() {
+        let registry = TestRegistry::start().unwrap();
+        let before = registry.requests().len();
+        let mut stream = TcpStream::connect(registry.addr).unwrap();
+        write!(
+            stream,
+            "HEAD /v2/absent/manifests/latest HTTP/1.0\r\nHost: x\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        drop(stream);
+        // The log line is written as the response completes: wait for it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while registry.requests().len() == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let requests = registry.requests();
+        assert_eq!(
+            requests[before..],
+            [ServedRequest {
+                method: "HEAD".to_owned(),
+                path: "/v2/absent/manifests/latest".to_owned(),
+                status: 404,
+            }],
+            "{}",
+            registry.log()
+        );
+        let line = r#"127.0.0.1 - - [01/Dec/2026:17:04:03 +0000] "PUT /v2/a/manifests/b HTTP/1.1" 201 0 "" "oci-client/0.18.0""#;
+        assert_eq!(
+            ServedRequest::parse(line).map(|r| (r.method, r.status)),
+            Some(("PUT".to_owned(), 201))
+        );
+        let app_line = r#"time="2026-12-01T17:04:03Z" level=warning msg="something" "#;
+        assert_eq!(ServedRequest::parse(app_line), None);
+        assert!(
+            !registry
+                .log()
+                .contains("\"HEAD /v2/absent/manifests/latest HTTP/1.0\""),
+            "log() leaves the access log out"
+        );
     }
 
     #[test]
