@@ -1,6 +1,7 @@
 //! `make bench`'s keeper benchmark (docs/benchmarks.md): writes
 //! `promotion_latency_ms_p50` / `_p95`, `backlog_releases`,
-//! `backlog_seconds` and `rss_mb` to a JSON file.
+//! `backlog_seconds`, registry requests per promotion and `rss_mb` to a JSON
+//! file.
 //!
 //! Real components only: a fresh anvil and a fresh CNCF Distribution registry
 //! on loopback, the contracts deployed with `seed-eth deploy`, and the keeper
@@ -12,7 +13,12 @@
 //!    both systems' `{commit}-{system}` tags are readable in the registry.
 //! 2. Backlog: with no keeper running, `BACKLOG` more releases are
 //!    finalised; a fresh keeper (`--once`, new state file) then catches up on
-//!    every release on the chain; its wall time is `backlog_seconds`.
+//!    every release on the chain; its wall time is `backlog_seconds`, and
+//!    the registry's access log gives what each promotion cost it
+//!    (`backlog_registry_requests_per_promotion`, and apart from those the
+//!    `/v2/` probes oci-client makes before each request to a registry that
+//!    sets no auth challenge, `backlog_auth_probes_per_promotion`): counts,
+//!    so unlike the seconds they do not depend on the host.
 //! 3. `rss_mb`: the peak resident set (VmHWM) of either keeper process.
 //!
 //! Usage: `keeper_bench SEED_ETH_BINARY OUT.json [LATENCY] [BACKLOG] [POLL_MS]`

@@ -155,7 +155,7 @@ impl Context {
     /// Pulls the image, writes the immutable tags and attaches the verdict.
     /// `step` is called after each completed step (for the state database).
     ///
-    /// Transient registry faults are retried at once ([`retry_transient`]);
+    /// Transient registry faults are retried at once (`retry_transient`);
     /// every step is idempotent, so a retry redoes only what did not land.
     pub async fn promote(
         &self,

@@ -5,6 +5,9 @@
 //!   [`RegistryClient::fetch_statement`]: statement envelopes as OCI 1.1
 //!   referrers of the image they attest, with the referrers tag schema for
 //!   registries without the referrers API (CNCF Distribution 2.8, ghcr.io);
+//! - [`RegistryClient::attach_annotated_referrer`],
+//!   [`RegistryClient::referrer_annotations`]: small records carried in a
+//!   referrer's annotations (the keeper's verdicts);
 //! - [`RegistryClient::promote`]: pull a manifest by digest, check it, store
 //!   the same bytes under a tag, read the tag back (what the keeper does);
 //! - [`RegistryClient::push_image`] with [`ImageContent::synthetic`]: small

@@ -201,41 +201,6 @@ impl RegistryClient {
         }
     }
 
-    /// Fetches the single-layer content of referrer `referrer` of
-    /// `repo@subject`, checking its artifact type and subject; at most
-    /// [`MAX_STATEMENT_BYTES`].
-    pub async fn fetch_referrer_content(
-        &self,
-        repo: &Repository,
-        subject: &Sha256Digest,
-        referrer: &Sha256Digest,
-        artifact_type: &str,
-    ) -> Result<Vec<u8>, OciError> {
-        let manifest = self.pull_manifest(repo, referrer).await?;
-        let what = format!("referrer {repo}@{referrer}");
-        let invalid = |reason: String| OciError::Invalid {
-            what: what.clone(),
-            reason,
-        };
-        let fields = manifest.fields()?;
-        if fields.artifact_type.as_deref() != Some(artifact_type) {
-            return Err(invalid(format!(
-                "artifactType is {:?}, not '{artifact_type}'",
-                fields.artifact_type
-            )));
-        }
-        match fields.subject {
-            Some(s) if s.sha256()? == *subject => {}
-            _ => return Err(invalid(format!("its subject is not {subject}"))),
-        }
-        let layer = match fields.layers.as_deref() {
-            Some([layer]) => layer.clone(),
-            _ => return Err(invalid("expected exactly one layer".to_owned())),
-        };
-        self.fetch_blob(repo, &layer.sha256()?, MAX_STATEMENT_BYTES)
-            .await
-    }
-
     /// Lists the referrers of `repo@subject`, optionally only those of one
     /// artifact type, from the referrers API and the referrers tag schema.
     pub async fn list_referrers(
