@@ -6,13 +6,13 @@
 // failure.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+use std::{collections::BTreeMap, process::Command};
 
 use alloy_primitives::address;
 use seed_core::Sha256Digest;
 use seed_oci::{
-    manifest::sha256, ImageContent, OciError, RegistryClient, Repository, Tag, OCI_INDEX,
-    STATEMENT_ARTIFACT_TYPE,
+    manifest::sha256, ImageContent, OciError, RegistryClient, Repository, Tag, MAX_STATEMENT_BYTES,
+    OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
 };
 use seed_statement::{
     sign, verify, Builder, BuilderKey, Expected, NixSettings, Predicate, SignedStatement, Source,
@@ -447,6 +447,78 @@ async fn a_referrer_of_another_image_is_refused() {
             .await,
         Err(OciError::Invalid { .. })
     ));
+}
+
+/// An annotation-only referrer (the keeper's verdicts): attached once
+/// however often it is attached, listed with its annotations, and read back
+/// only as what it claims to be.
+#[tokio::test]
+async fn annotated_referrers_round_trip_and_are_checked() {
+    let (registry, client, repo) = setup("seed");
+    let one = client
+        .push_image(&repo, &ImageContent::synthetic("one"), None)
+        .await
+        .unwrap();
+    let two = client
+        .push_image(&repo, &ImageContent::synthetic("two"), None)
+        .await
+        .unwrap()
+        .digest();
+    let kind = "application/vnd.example.record.v1+json";
+    let record = BTreeMap::from([("dev.example.record".to_owned(), r#"{"n":1}"#.to_owned())]);
+    let referrer = client
+        .attach_annotated_referrer(&repo, &one, kind, record.clone())
+        .await
+        .unwrap();
+    let writes = || {
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET" && r.method != "HEAD")
+            .count()
+    };
+    let writes_before = writes();
+    let again = client
+        .attach_annotated_referrer(&repo, &one, kind, record.clone())
+        .await
+        .unwrap();
+    assert_eq!(again, referrer);
+    // Only the manifest, same bytes under the same digest: no blob, no index.
+    assert_eq!(writes() - writes_before, 1, "{:?}", registry.requests());
+
+    let listed = client
+        .list_referrers(&repo, &one.digest(), Some(kind))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].digest, referrer.to_string());
+    assert_eq!(listed[0].annotations, Some(record.clone()));
+    assert_eq!(
+        client
+            .referrer_annotations(&repo, &one.digest(), &referrer, kind)
+            .await
+            .unwrap(),
+        record
+    );
+    // Asked as a referrer of another image, or as another kind: refused.
+    for (subject, asked_kind) in [(two, kind), (one.digest(), "application/other")] {
+        assert!(matches!(
+            client
+                .referrer_annotations(&repo, &subject, &referrer, asked_kind)
+                .await,
+            Err(OciError::Invalid { .. })
+        ));
+    }
+    // Oversized records are refused before anything is written.
+    let huge = BTreeMap::from([("k".to_owned(), "x".repeat(MAX_STATEMENT_BYTES))]);
+    let writes_before = writes();
+    assert!(matches!(
+        client
+            .attach_annotated_referrer(&repo, &one, kind, huge)
+            .await,
+        Err(OciError::Invalid { .. })
+    ));
+    assert_eq!(writes(), writes_before);
 }
 
 #[tokio::test]
