@@ -260,35 +260,40 @@ pub async fn release_status(
     // Pin every read to one block so votes, rules and the ledger describe the same moment.
     let head = chain.block_number().await?;
     let at = alloy::eips::BlockId::number(head);
-    // Every registry view is read at `at`, and a failure names the view.
+    // Every registry view is read at `at`, all at once (one round trip's
+    // wait on a remote endpoint, not one per view), and a failure names the
+    // view.
     macro_rules! read {
-        ($view:ident ( $($arg:expr),* )) => {
-            registry
-                .$view($($arg),*)
-                .block(at)
-                .call()
-                .await
-                .map_err(|e| call_error(stringify!($view), e))?
-        };
+        ($view:ident ( $($arg:expr),* )) => {{
+            let call = registry.$view($($arg),*).block(at);
+            async move {
+                call.call()
+                    .await
+                    .map_err(|e| call_error(stringify!($view), e))
+            }
+        }};
     }
 
-    let quorum = read!(quorum());
-    let threshold = read!(threshold());
-    let genesis_done = read!(genesisDone());
-    let rules_version = read!(rulesVersion());
-    let required = read!(requiredSystems());
-    let active_mask = read!(activeBuilderMask());
-    let count = read!(builderCount());
-    let mut active_builders = Vec::new();
-    for id in 0..count {
-        if active_mask >> id & 1 == 1 {
-            let b = read!(builder(id));
-            active_builders.push(BuilderRef {
-                builder_id: id,
-                signer: b.signer,
-            });
-        }
-    }
+    let (quorum, threshold, genesis_done, rules_version, required, active_mask, count) = tokio::try_join!(
+        read!(quorum()),
+        read!(threshold()),
+        read!(genesisDone()),
+        read!(rulesVersion()),
+        read!(requiredSystems()),
+        read!(activeBuilderMask()),
+        read!(builderCount()),
+    )?;
+    let active_ids: Vec<u8> = (0..count).filter(|id| active_mask >> id & 1 == 1).collect();
+    let signers =
+        futures_util::future::try_join_all(active_ids.iter().map(|&id| read!(builder(id)))).await?;
+    let active_builders: Vec<BuilderRef> = active_ids
+        .into_iter()
+        .zip(signers)
+        .map(|(builder_id, b)| BuilderRef {
+            builder_id,
+            signer: b.signer,
+        })
+        .collect();
 
     // Votes.
     let logs = commit_logs(
@@ -384,7 +389,7 @@ pub async fn release_status(
         }
         let mut candidates = Vec::new();
         for (digest, voters) in by_digest {
-            let quorum_reached = read!(hasQuorum(commit_word, system.clone(), digest));
+            let quorum_reached = read!(hasQuorum(commit_word, system.clone(), digest)).await?;
             let active_voters = voters
                 .iter()
                 .copied()
@@ -398,7 +403,7 @@ pub async fn release_status(
             });
         }
         candidates.sort_by_key(|c| std::cmp::Reverse(c.active_voters.len()));
-        let voted = read!(votedMask(commit_word, system.clone()));
+        let voted = read!(votedMask(commit_word, system.clone())).await?;
         let missing = active_builders
             .iter()
             .filter(|b| voted >> b.builder_id & 1 == 0)
