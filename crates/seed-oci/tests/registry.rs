@@ -11,8 +11,8 @@ use std::{collections::BTreeMap, process::Command};
 use alloy_primitives::address;
 use seed_core::Sha256Digest;
 use seed_oci::{
-    manifest::sha256, ImageContent, OciError, RegistryClient, Repository, Tag, MAX_STATEMENT_BYTES,
-    OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
+    manifest::sha256, ImageContent, OciError, RawManifest, RegistryClient, Repository, Tag,
+    MAX_STATEMENT_BYTES, OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
 };
 use seed_statement::{
     sign, verify, Builder, BuilderKey, Expected, NixSettings, Predicate, SignedStatement, Source,
@@ -28,6 +28,14 @@ fn setup(repo: &str) -> (TestRegistry, RegistryClient, Repository) {
     let client = RegistryClient::plain_http(&[&registry.host()]).unwrap();
     let repo = format!("{}/{repo}", registry.host()).parse().unwrap();
     (registry, client, repo)
+}
+
+/// Pushes the synthetic image `name` (a test image with one small layer).
+async fn synthetic(client: &RegistryClient, repo: &Repository, name: &str) -> RawManifest {
+    client
+        .push_image(repo, &ImageContent::synthetic(name), None)
+        .await
+        .unwrap()
 }
 
 /// `skopeo inspect --raw` of `docker://<reference>`: the bytes the registry
@@ -109,11 +117,7 @@ async fn synthetic_image_is_stored_bit_exact() {
 #[tokio::test]
 async fn statement_referrer_round_trip() {
     let (_registry, client, repo) = setup("org/seed");
-    let image = client
-        .push_image(&repo, &ImageContent::synthetic("img"), None)
-        .await
-        .unwrap()
-        .digest();
+    let image = synthetic(&client, &repo, "img").await.digest();
     let signed = signed_statement(&repo, &image, "run-1");
 
     let attached = client
@@ -174,11 +178,7 @@ async fn statement_referrer_round_trip() {
 #[tokio::test]
 async fn attaching_is_idempotent_and_accumulates() {
     let (_registry, client, repo) = setup("seed");
-    let image = client
-        .push_image(&repo, &ImageContent::synthetic("img"), None)
-        .await
-        .unwrap()
-        .digest();
+    let image = synthetic(&client, &repo, "img").await.digest();
     let first = signed_statement(&repo, &image, "run-1");
     let a = client
         .attach_statement(&repo, &image, first.bytes())
@@ -225,11 +225,7 @@ async fn a_registry_without_the_referrers_api_is_asked_once_per_client() {
     };
     let mut images = Vec::new();
     for name in ["one", "two", "three"] {
-        let image = client
-            .push_image(&repo, &ImageContent::synthetic(name), None)
-            .await
-            .unwrap()
-            .digest();
+        let image = synthetic(&client, &repo, name).await.digest();
         let signed = signed_statement(&repo, &image, name);
         let attached = client
             .attach_statement(&repo, &image, signed.bytes())
@@ -264,14 +260,8 @@ async fn a_registry_without_the_referrers_api_is_asked_once_per_client() {
 #[tokio::test]
 async fn promotion_is_bit_exact_and_idempotent() {
     let (_registry, client, repo) = setup("seed");
-    let one = client
-        .push_image(&repo, &ImageContent::synthetic("one"), None)
-        .await
-        .unwrap();
-    let two = client
-        .push_image(&repo, &ImageContent::synthetic("two"), None)
-        .await
-        .unwrap();
+    let one = synthetic(&client, &repo, "one").await;
+    let two = synthetic(&client, &repo, "two").await;
     let tag: Tag = "release-0123456".parse().unwrap();
 
     let first = client
@@ -329,11 +319,7 @@ async fn promotion_to_another_repository_mounts_the_content() {
 #[tokio::test]
 async fn a_tampered_statement_blob_is_a_digest_mismatch() {
     let (registry, client, repo) = setup("seed");
-    let image = client
-        .push_image(&repo, &ImageContent::synthetic("img"), None)
-        .await
-        .unwrap()
-        .digest();
+    let image = synthetic(&client, &repo, "img").await.digest();
     let signed = signed_statement(&repo, &image, "run-1");
     client
         .attach_statement(&repo, &image, signed.bytes())
@@ -364,10 +350,7 @@ async fn a_tampered_statement_blob_is_a_digest_mismatch() {
 #[tokio::test]
 async fn a_tampered_manifest_is_a_digest_mismatch() {
     let (registry, client, repo) = setup("seed");
-    let manifest = client
-        .push_image(&repo, &ImageContent::synthetic("img"), None)
-        .await
-        .unwrap();
+    let manifest = synthetic(&client, &repo, "img").await;
     // Distribution stores manifests as blobs too.
     let hex = manifest.digest().to_string()["sha256:".len()..].to_owned();
     let path = registry.blob_path(&hex);
@@ -426,16 +409,8 @@ async fn missing_content_is_not_found() {
 #[tokio::test]
 async fn a_referrer_of_another_image_is_refused() {
     let (_registry, client, repo) = setup("seed");
-    let one = client
-        .push_image(&repo, &ImageContent::synthetic("one"), None)
-        .await
-        .unwrap()
-        .digest();
-    let two = client
-        .push_image(&repo, &ImageContent::synthetic("two"), None)
-        .await
-        .unwrap()
-        .digest();
+    let one = synthetic(&client, &repo, "one").await.digest();
+    let two = synthetic(&client, &repo, "two").await.digest();
     let signed = signed_statement(&repo, &one, "run-1");
     let attached = client
         .attach_statement(&repo, &one, signed.bytes())
@@ -455,15 +430,8 @@ async fn a_referrer_of_another_image_is_refused() {
 #[tokio::test]
 async fn annotated_referrers_round_trip_and_are_checked() {
     let (registry, client, repo) = setup("seed");
-    let one = client
-        .push_image(&repo, &ImageContent::synthetic("one"), None)
-        .await
-        .unwrap();
-    let two = client
-        .push_image(&repo, &ImageContent::synthetic("two"), None)
-        .await
-        .unwrap()
-        .digest();
+    let one = synthetic(&client, &repo, "one").await;
+    let two = synthetic(&client, &repo, "two").await.digest();
     let kind = "application/vnd.example.record.v1+json";
     let record = BTreeMap::from([("dev.example.record".to_owned(), r#"{"n":1}"#.to_owned())]);
     let referrer = client
