@@ -23,8 +23,9 @@ use alloy::{
     network::TransactionBuilder,
     primitives::{keccak256, Address},
     providers::{Provider, ProviderBuilder},
-    rpc::types::TransactionRequest,
+    rpc::types::{Filter, TransactionRequest},
     sol,
+    sol_types::SolEvent,
 };
 use seed_chain::{
     bindings::{ReleaseLedger, SeedRegistry},
@@ -123,6 +124,13 @@ impl Relay {
 
     fn host(&self) -> String {
         self.addr.to_string()
+    }
+}
+
+impl World {
+    /// The repository as the keeper names it (through the registry relay).
+    fn oci_repo(&self) -> String {
+        format!("{}/seed", self.oci.host())
     }
 }
 
@@ -577,6 +585,11 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
         "{report}"
     );
     world.assert_release_tags(&two_images).await;
+    // It says why: the chain proves the tags serve a later release.
+    for tag in report["movingTags"].as_array().unwrap() {
+        assert_eq!(tag["state"], "held", "{report}");
+        assert_eq!(tag["heldBy"]["commit"], two, "{report}");
+    }
 
     // Again: nothing to do. A second keeper with its own state does the same
     // work again and changes nothing.
@@ -1274,4 +1287,232 @@ async fn the_keeper_reads_its_settings_from_seed_eth_toml() {
     assert_eq!(promoted(&json(&out)), 2, "{}", text(&out));
     assert!(world.dir.path().join("from-file.sqlite").exists());
     world.assert_promoted(&genesis, &images).await;
+}
+
+impl World {
+    /// Attaches `verdict` to `image` as anyone with push access can.
+    async fn attach_verdict(&self, image: &Sha256Digest, verdict: &Value) {
+        let subject = self.client.pull_manifest(&self.repo, image).await.unwrap();
+        self.client
+            .attach_annotated_referrer(
+                &self.repo,
+                &subject,
+                VERDICT,
+                [(VERDICT_ANNOTATION.to_owned(), verdict.to_string())].into(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Points `tag` at `image` as anyone with push access can.
+    async fn write_tag(&self, tag: &str, image: &Sha256Digest) {
+        let manifest = self.client.pull_manifest(&self.repo, image).await.unwrap();
+        self.client
+            .push_manifest_to_tag(&self.repo, &tag.parse().unwrap(), &manifest)
+            .await
+            .unwrap();
+    }
+
+    /// The ledger's `ReleaseRecorded` log of `commit`.
+    async fn record_of(&self, commit: &str) -> alloy::rpc::types::Log {
+        let filter = Filter::new()
+            .address(self.deployment.contracts.ledger)
+            .event_signature(ReleaseLedger::ReleaseRecorded::SIGNATURE_HASH)
+            .topic1(commit.parse::<CommitId>().unwrap().to_b256())
+            .from_block(0);
+        let logs = self.provider().await.get_logs(&filter).await.unwrap();
+        assert_eq!(logs.len(), 1, "{commit}: {logs:?}");
+        logs.into_iter().next().unwrap()
+    }
+
+    async fn reorg(&self, depth: u64) {
+        let _: Value = self
+            .provider()
+            .await
+            .raw_request("anvil_reorg".into(), (depth, Vec::<Value>::new()))
+            .await
+            .unwrap();
+    }
+}
+
+/// Issue 11 §1, trust property 9: anyone who can push to the target repository (every builder,
+/// by default) can attach verdicts and write tags. A verdict claiming a far-future block on the
+/// image behind `release-*` used to freeze the moving tags for good; a trojan image written under
+/// `release-*` with verdicts copied from the chain stayed there. Verdicts now count only once the
+/// chain proves them, and the moving tags are converged on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_verdicts_and_rewritten_tags_never_freeze_or_hijack_the_moving_tags() {
+    let world = World::new().await;
+    world.promoted_genesis().await;
+    let two = commit("two");
+    let two_images = world.release(&two).await;
+    world.mine(CONFIRMATIONS).await;
+    world.once(0);
+    world.assert_release_tags(&two_images).await;
+
+    // The issue's reproduction: a verdict naming block 10^12 on the image behind release-*.
+    for image in &two_images {
+        let mut forged = world.verdicts(image).await.remove(0);
+        forged["block"] = serde_json::json!(1_000_000_000_000u64);
+        world.attach_verdict(image, &forged).await;
+    }
+    let three = commit("three");
+    let three_images = world.release(&three).await;
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_release_tags(&three_images).await;
+
+    // A trojan image under release-x86_64-linux, carrying a verdict built from the chain for
+    // release "four" (finalised, but not final for this keeper yet), and the far-block one.
+    let four = commit("four");
+    let four_images = world.release(&four).await;
+    let trojan = world
+        .client
+        .push_image(&world.repo, &ImageContent::synthetic("trojan"), None)
+        .await
+        .unwrap()
+        .digest();
+    world.write_tag("release-x86_64-linux", &trojan).await;
+    let record = world.record_of(&four).await;
+    let mut copied = world.verdicts(&three_images[1]).await.remove(0);
+    copied["commit"] = four.clone().into();
+    copied["manifestDigest"] = manifest(&four, "x86_64-linux").to_string().into();
+    copied["root"] = format!("{:#x}", root_of(&four)).into();
+    copied["transaction"] = format!("{:#x}", record.transaction_hash.unwrap()).into();
+    copied["block"] = record.block_number.unwrap().into();
+    copied["logIndex"] = record.log_index.unwrap().into();
+    copied["imageDigest"] = trojan.to_string().into();
+    world.attach_verdict(&trojan, &copied).await;
+    let mut far = copied.clone();
+    far["block"] = serde_json::json!(1_000_000_000_000u64);
+    world.attach_verdict(&trojan, &far).await;
+
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_exit(&out, 0, "");
+    world.assert_release_tags(&three_images).await;
+    let log = text(&out);
+    for expected in [
+        "verdict ignored",
+        &format!("promotes builder 0's image {}", four_images[1]),
+        "beyond the chain head",
+        "moving tag serves an image of no release this keeper can prove",
+    ] {
+        assert!(log.contains(expected), "{expected}: {log}");
+    }
+    let report = json(&out);
+    assert_eq!(
+        report["moved"],
+        serde_json::json!([format!("{}:release-x86_64-linux", world.oci_repo())]),
+        "{report}"
+    );
+}
+
+/// Issue 11 §2: release D finalised on a fork that a reorganisation deeper than the keeper's
+/// finality dropped. The keeper that promoted it halts (as a service: up, unhealthy,
+/// `seed_keeper_halted 1`); the runbook's recovery (a fresh state file, a deeper finality) moves
+/// `release-*` back to the canonical newest release E, since D's verdict no longer proves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_reorganisation_deeper_than_finality_the_moving_tags_return_to_the_canonical_newest_release(
+) {
+    let world = World::new().await;
+    world.promoted_genesis().await;
+    let e = commit("E");
+    let e_images = world.release(&e).await;
+    world.mine(CONFIRMATIONS).await;
+    world.once(0);
+    let d = commit("D");
+    let d_images = world.release(&d).await;
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_release_tags(&d_images).await;
+
+    // D's finalising vote and the blocks after it are replaced by empty ones.
+    world.reorg(CONFIRMATIONS + 1).await;
+    world.mine(2).await;
+
+    // As a service, the keeper that promoted D halts and says so, and keeps running.
+    let metrics = free_port();
+    let mut command = world.keeper_command(
+        &world.state(),
+        &["--poll-ms", "200", "--metrics-addr", &metrics.to_string()],
+    );
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let service = Service(command.spawn().unwrap());
+    wait_for(
+        "seed_keeper_halted 1",
+        Duration::from_secs(20),
+        async || metric(metrics, "seed_keeper_halted") == 1,
+    )
+    .await;
+    assert_eq!(http_get(metrics, "/healthz").0, 503);
+    drop(service);
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_exit(&out, 3, "deeper than the configured finality");
+
+    // The runbook: a fresh state file and a deeper finality.
+    world.mine(10).await;
+    let recovered = world.dir.path().join("recovered.sqlite");
+    let out = world.once_with(&recovered, None, &["--confirmations", "6"]);
+    assert_exit(&out, 0, "the ledger has no record of");
+    let report = json(&out);
+    assert_eq!(report["moved"].as_array().unwrap().len(), 2, "{report}");
+    world.assert_release_tags(&e_images).await;
+    world.assert_promoted(&e, &e_images).await;
+    // D's permanent tags stay (they are never moved), and verify refuses D.
+    assert_eq!(
+        world.tag(&format!("{d}-x86_64-linux")).await,
+        Some(d_images[1])
+    );
+    assert_exit(&world.verify(&d), 1, "");
+}
+
+/// Issue 11 §1: a moving tag that cannot be moved is an error that is reported (WARN, the
+/// `/metrics` counters, the exit status of `--once`) and tried again, never recorded as done.
+/// Here the registry is down while the promotions are already done: only the moving tags
+/// (configured after the promotions) have work to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_moving_tag_that_cannot_be_moved_is_reported_and_moved_later() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    let out = world.once_with(&world.state(), None, &["--tag", "{commit}-{system}"]);
+    assert_exit(&out, 0, "");
+    world.assert_promoted(&genesis, &images).await;
+    assert_eq!(world.tag("release-x86_64-linux").await, None);
+
+    world.oci.set(Mode::Down);
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_exit(&out, 1, "moving tag not moved; retried on the next pass");
+    let report = json(&out);
+    let states: Vec<&Value> = report["movingTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["state"])
+        .collect();
+    assert_eq!(states, ["failed", "failed"], "{report}");
+
+    // The service reports it on /metrics, then moves the tags once the registry is back.
+    let metrics = free_port();
+    let mut command = world.keeper_command(
+        &world.state(),
+        &["--poll-ms", "200", "--metrics-addr", &metrics.to_string()],
+    );
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let _service = Service(command.spawn().unwrap());
+    wait_for("failing moving tags", Duration::from_secs(20), async || {
+        metric(metrics, "seed_keeper_moving_tags_failing") == 2
+            && metric(metrics, "seed_keeper_moving_tag_failures_total") >= 2
+    })
+    .await;
+    world.oci.set(Mode::Up);
+    wait_for("moved tags", Duration::from_secs(20), async || {
+        metric(metrics, "seed_keeper_moving_tags_failing") == 0
+            && metric(metrics, "seed_keeper_moving_tags_moved_total") == 2
+    })
+    .await;
+    world.assert_release_tags(&images).await;
 }

@@ -30,6 +30,18 @@ pub enum KeeperError {
     /// deployment). The keeper stops rather than guess.
     #[error("inconsistent on-chain data: {0}")]
     Inconsistent(String),
+    /// A block the keeper processed is no longer on the chain: a
+    /// reorganisation deeper than the configured finality. The keeper halts:
+    /// what it promoted from the replaced blocks may no longer be final.
+    #[error("block {block} was {was} when processed and is {now} now: a reorganisation deeper than the configured finality; the keeper halts until the chain returns to the blocks it processed, or an operator recovers it (docs/runbooks.md, \"Keeper operations\")")]
+    DeepReorg {
+        /// The block.
+        block: u64,
+        /// Its hash when the keeper processed it.
+        was: String,
+        /// Its hash now.
+        now: String,
+    },
     /// An immutable tag already points at another digest: it is never moved.
     #[error(
         "tag {tag} already points at {existing}, not {wanted}; immutable tags are never moved"
@@ -70,6 +82,12 @@ impl KeeperError {
             Self::Config(_) => true,
             _ => false,
         }
+    }
+
+    /// Whether the keeper must halt until an operator acts (or the chain
+    /// returns to what was processed): on-chain data it cannot account for.
+    pub fn is_halt(&self) -> bool {
+        matches!(self, Self::Inconsistent(_) | Self::DeepReorg { .. })
     }
 
     /// Whether the promotion failed because of what the registry holds (image

@@ -66,12 +66,38 @@ pub async fn head(chain: &Chain) -> Result<u64> {
 
 /// The registry's finalisation, as its event records it.
 #[derive(Debug, Clone)]
-struct Finalised {
-    root: B256,
-    systems: Vec<String>,
-    digests: Vec<B256>,
-    voters: Vec<u64>,
-    genesis: bool,
+pub(crate) struct Finalised {
+    /// The transaction that finalised it.
+    pub tx: B256,
+    /// The release.
+    pub commit: B256,
+    /// The release root.
+    pub root: B256,
+    /// Its systems, ascending.
+    pub systems: Vec<String>,
+    /// The manifest digest of each system.
+    pub digests: Vec<B256>,
+    /// The counted voters of each system (bitmaps).
+    pub voters: Vec<u64>,
+    /// Whether it was the genesis release.
+    pub genesis: bool,
+}
+
+/// Decodes a `ReleaseFinalised` log of the registry.
+pub(crate) fn decode_finalised(chain: &Chain, log: &Log) -> Result<Finalised> {
+    let event = log
+        .log_decode::<SeedRegistry::ReleaseFinalised>()
+        .map_err(|e| chain.rpc_error("decoding a ReleaseFinalised log", e))?;
+    let d = event.inner.data;
+    Ok(Finalised {
+        tx: tx_of(chain, log)?,
+        commit: d.commit,
+        root: d.root,
+        systems: d.systems,
+        digests: d.manifestDigests,
+        voters: d.voters,
+        genesis: d.genesis,
+    })
 }
 
 /// What one window held, for logs and metrics.
@@ -124,21 +150,8 @@ pub async fn scan(
             )?;
             summary.votes += 1;
         } else {
-            let event = log
-                .log_decode::<SeedRegistry::ReleaseFinalised>()
-                .map_err(|e| chain.rpc_error("decoding a ReleaseFinalised log", e))?;
-            let d = event.inner.data;
-            let tx = tx_of(chain, log)?;
-            finalised.insert(
-                (tx, d.commit),
-                Finalised {
-                    root: d.root,
-                    systems: d.systems,
-                    digests: d.manifestDigests,
-                    voters: d.voters,
-                    genesis: d.genesis,
-                },
-            );
+            let f = decode_finalised(chain, log)?;
+            finalised.insert((f.tx, f.commit), f);
         }
     }
 
@@ -248,7 +261,7 @@ fn tx_of(chain: &Chain, log: &Log) -> Result<B256> {
 
 /// The ledger's root must equal the registry's and the root recomputed from
 /// the event's leaves: the keeper promotes exactly what the ledger holds.
-fn check_root(commit: &B256, ledger_root: B256, f: &Finalised) -> Result<()> {
+pub(crate) fn check_root(commit: &B256, ledger_root: B256, f: &Finalised) -> Result<()> {
     let bad = |why: String| KeeperError::Inconsistent(format!("release {}: {why}", hex(commit)));
     if f.systems.len() != f.digests.len() || f.systems.is_empty() {
         return Err(bad(

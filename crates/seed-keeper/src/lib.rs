@@ -8,38 +8,44 @@
 //! retry or a second keeper never duplicates an effect.
 //!
 //! - [`follower`]: finality and the logs of final blocks;
-//! - [`promote`]: one promotion, and the moving tags;
+//! - [`promote`]: one promotion;
+//! - [`moving`]: the moving tags, converged on every pass;
+//! - [`verdict`]: verdicts, and proving one from the chain;
 //! - [`store`]: the state database;
 //! - [`metrics`]: `/metrics` and `/healthz`.
 //!
-//! Design: docs/decisions.md, D-030 to D-034.
+//! Design: docs/decisions.md, D-030 to D-034 and D-043.
 
 pub mod config;
 pub mod error;
 pub mod follower;
 pub mod metrics;
+pub mod moving;
 pub mod promote;
 pub mod store;
+pub mod verdict;
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
-    sync::{atomic::Ordering, Arc},
+    sync::{atomic::Ordering, Arc, Mutex},
     time::Duration,
 };
 
 use alloy::primitives::Address;
 use futures_util::StreamExt;
 use seed_chain::Chain;
+use seed_core::Sha256Digest;
 use seed_oci::RegistryClient;
 use tokio::sync::watch;
 
 pub use config::{FaultPoint, Finality, KeeperConfig, Promotion, Template, FAULT_EXIT_CODE};
 pub use error::{KeeperError, Result};
 pub use metrics::Metrics;
-pub use promote::{Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE};
+pub use moving::{TagOutcome, TagState};
 pub use store::{PromotionRow, Store};
+pub use verdict::{Position, Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE};
 
-use crate::{follower::hex, promote::Context, store::now_ms};
+use crate::{follower::hex, promote::Context, store::now_ms, verdict::Proven};
 
 /// The deployment a keeper follows.
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +69,20 @@ pub struct Pass {
     pub promoted: usize,
     /// Promotion attempts that failed (retried later).
     pub failed: usize,
-    /// Moving tags moved.
+    /// Moving tags moved during the pass, each once, in the order they
+    /// first moved.
     pub moved: Vec<String>,
+    /// Every moving tag as the pass left it.
+    pub tags: Vec<TagOutcome>,
+}
+
+impl Pass {
+    /// The moving tags that could not be read or moved.
+    pub fn failed_tags(&self) -> impl Iterator<Item = &TagOutcome> {
+        self.tags
+            .iter()
+            .filter(|t| matches!(t.state, TagState::Failed(_)))
+    }
 }
 
 /// The keeper.
@@ -78,6 +96,9 @@ pub struct Keeper {
     metrics: Arc<Metrics>,
     /// Releases seed-verify accepted (in this process).
     verified: HashSet<String>,
+    /// Verdicts proven from the chain (in this process), by image and
+    /// system; each is checked against its block's hash before reuse.
+    proofs: Mutex<HashMap<(Sha256Digest, String), Proven>>,
 }
 
 impl Keeper {
@@ -119,6 +140,7 @@ impl Keeper {
             contracts,
             metrics,
             verified: HashSet::new(),
+            proofs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -146,10 +168,11 @@ impl Keeper {
             if *block <= final_number {
                 let (_, now) = follower::block_at(&self.chain, (*block).into()).await?;
                 if hex(&now) != *hash {
-                    return Err(KeeperError::Inconsistent(format!(
-                        "block {block} was {hash} when processed and is {} now: a reorganisation deeper than the configured finality",
-                        hex(&now)
-                    )));
+                    return Err(KeeperError::DeepReorg {
+                        block: *block,
+                        was: hash.clone(),
+                        now: hex(&now),
+                    });
                 }
             }
             self.metrics.cursor_block.store(*block, Ordering::Relaxed);
@@ -197,9 +220,9 @@ impl Keeper {
     }
 
     /// Runs the pending promotions due now (all pending ones when
-    /// `ignore_backoff`), `concurrency` at a time, started in chain order.
-    /// Returns (done, failed).
-    pub async fn promote_due(&mut self, ignore_backoff: bool) -> Result<(usize, usize)> {
+    /// `ignore_backoff`), `concurrency` at a time, started in chain order;
+    /// each system's moving tags follow as its releases complete.
+    pub async fn promote_due(&mut self, ignore_backoff: bool) -> Result<Batch> {
         let mut attempted = HashSet::new();
         self.promote_due_except(ignore_backoff, &mut attempted)
             .await
@@ -212,7 +235,7 @@ impl Keeper {
         &mut self,
         ignore_backoff: bool,
         attempted: &mut HashSet<(String, String)>,
-    ) -> Result<(usize, usize)> {
+    ) -> Result<Batch> {
         let now = if ignore_backoff {
             u64::MAX / 2
         } else {
@@ -225,8 +248,7 @@ impl Keeper {
             .filter(|p| attempted.insert((p.commit.clone(), p.system.clone())))
             .take(BATCH)
             .collect();
-        let mut done = 0;
-        let mut failed = 0;
+        let mut batch = Batch::default();
         let mut jobs = Vec::new();
         // Releases seed-verify refused (or could not check) in this call.
         let mut refused: HashMap<String, String> = HashMap::new();
@@ -244,7 +266,7 @@ impl Keeper {
                 }
                 if let Some(reason) = refused.get(&row.commit) {
                     self.record_failure(&row, &KeeperError::Refused(reason.clone()))?;
-                    failed += 1;
+                    batch.failed += 1;
                     continue;
                 }
             }
@@ -256,45 +278,87 @@ impl Keeper {
             }
             jobs.push((row, release));
         }
-        let ctx = &self.ctx;
-        let store = &self.store;
-        let mut results =
-            futures_util::stream::iter(jobs.into_iter().map(|(row, release)| async move {
-                let mut steps = Vec::new();
-                let result = ctx
-                    .promote(&row, &release, |s| steps.push(s.to_owned()))
-                    .await;
-                (row, release, steps, result)
-            }))
-            .buffered(self.config.concurrency);
-        while let Some((row, release, steps, result)) = results.next().await {
-            if let Some(last) = steps.last() {
-                store.set_step(&row.commit, &row.system, last)?;
-            }
-            match result {
-                Ok(()) => {
-                    let at = now_ms();
-                    store.done(&row.commit, &row.system, at)?;
-                    let latency = at.saturating_sub(release.seen_final_ms);
-                    self.metrics.promotions.fetch_add(1, Ordering::Relaxed);
-                    self.metrics
-                        .latency_ms_sum
-                        .fetch_add(latency, Ordering::Relaxed);
-                    self.metrics
-                        .latency_ms_last
-                        .store(latency, Ordering::Relaxed);
-                    tracing::info!(commit = %promote::commit_text(&row.commit)?, system = %row.system, image = %row.image, builder = row.builder, "promotion done");
-                    ctx.fault(FaultPoint::AfterDone);
-                    done += 1;
+        let this = &*self;
+        // Completed promotions (their systems), in chain order, for the
+        // moving tags, which follow while later promotions run.
+        let (completed, mut completions) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let promotions = async move {
+            let (mut done, mut failed) = (0, 0);
+            let mut results =
+                futures_util::stream::iter(jobs.into_iter().map(|(row, release)| async move {
+                    let mut steps = Vec::new();
+                    let result = this
+                        .ctx
+                        .promote(&row, &release, |s| steps.push(s.to_owned()))
+                        .await;
+                    (row, release, steps, result)
+                }))
+                .buffered(this.config.concurrency);
+            while let Some((row, release, steps, result)) = results.next().await {
+                if let Some(last) = steps.last() {
+                    this.store.set_step(&row.commit, &row.system, last)?;
                 }
-                Err(error) => {
-                    record_failure(store, &self.config, &self.metrics, &row, &error)?;
-                    failed += 1;
+                match result {
+                    Ok(()) => {
+                        this.completed(&row, &release)?;
+                        done += 1;
+                        // The mover outlives this loop unless it failed, and
+                        // then its error is returned below.
+                        let _ = completed.send(row.system.clone());
+                    }
+                    Err(error) => {
+                        this.record_failure(&row, &error)?;
+                        failed += 1;
+                    }
                 }
             }
-        }
-        drop(results);
-        Ok((done, failed))
+            Ok::<_, KeeperError>((done, failed))
+        };
+        let mover = async {
+            let mut moved = Vec::new();
+            while let Some(system) = completions.recv().await {
+                // Promotions that completed meanwhile: only each system's
+                // newest matters.
+                let mut systems = BTreeSet::from([system]);
+                while let Ok(more) = completions.try_recv() {
+                    systems.insert(more);
+                }
+                for system in systems {
+                    moved.extend(
+                        this.converge_system(&system)
+                            .await?
+                            .into_iter()
+                            .filter(|t| matches!(t.state, TagState::Moved { .. }))
+                            .map(|t| t.tag),
+                    );
+                }
+            }
+            Ok::<_, KeeperError>(moved)
+        };
+        let (promoted, moved) = tokio::join!(promotions, mover);
+        (batch.done, batch.failed) = {
+            let (done, failed) = promoted?;
+            (done, batch.failed + failed)
+        };
+        batch.moved = moved?;
+        Ok(batch)
+    }
+
+    /// Records a completed promotion.
+    fn completed(&self, row: &PromotionRow, release: &store::StoredRelease) -> Result<()> {
+        let at = now_ms();
+        self.store.done(&row.commit, &row.system, at)?;
+        let latency = at.saturating_sub(release.seen_final_ms);
+        self.metrics.promotions.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .latency_ms_sum
+            .fetch_add(latency, Ordering::Relaxed);
+        self.metrics
+            .latency_ms_last
+            .store(latency, Ordering::Relaxed);
+        tracing::info!(commit = %promote::commit_text(&row.commit)?, system = %row.system, image = %row.image, builder = row.builder, "promotion done");
+        self.ctx.fault(FaultPoint::AfterDone);
+        Ok(())
     }
 
     /// Runs seed-verify's checks (those of `seed-eth verify --commit`) on a
@@ -329,62 +393,74 @@ impl Keeper {
         }
     }
 
+    /// Records a failed attempt with its backoff, and logs it.
     fn record_failure(&self, row: &PromotionRow, error: &KeeperError) -> Result<()> {
-        record_failure(&self.store, &self.config, &self.metrics, row, error)
-    }
-
-    /// Points each system's moving tags at its newest promoted release.
-    pub async fn move_tags(&mut self) -> Result<Vec<String>> {
-        let systems: BTreeSet<String> = self
-            .store
-            .all_promotions()?
-            .into_iter()
-            .map(|p| p.system)
-            .collect();
-        let mut moved = Vec::new();
-        for system in systems {
-            let Some(newest) = self.store.newest_done(&system)? else {
-                continue;
-            };
-            let key = format!("moving:{system}");
-            if self.store.meta(&key)?.as_deref() == Some(newest.commit.as_str()) {
-                continue;
-            }
-            let tags = self.ctx.move_tags(&newest).await?;
-            self.metrics
-                .moving_tags_moved
-                .fetch_add(tags.len() as u64, Ordering::Relaxed);
-            moved.extend(tags);
-            self.store.set_meta(&key, &newest.commit)?;
+        let next = now_ms().saturating_add(
+            u64::try_from(self.config.backoff(row.attempts).as_millis()).unwrap_or(u64::MAX),
+        );
+        if error.is_poison() {
+            tracing::warn!(commit = %row.commit, system = %row.system, %error, "poisoned release: promotion refused, retried later");
+        } else {
+            tracing::warn!(commit = %row.commit, system = %row.system, %error, "promotion failed, retried later");
         }
-        Ok(moved)
+        self.store
+            .failed(&row.commit, &row.system, &error.to_string(), next)?;
+        self.metrics
+            .promotion_failures
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
-    fn update_gauges(&self) -> Result<()> {
+    /// Converges every moving tag and updates the gauges: the end of every
+    /// pass.
+    async fn finish(&self, pass: &mut Pass) -> Result<()> {
+        pass.tags = self.converge_moving_tags().await?;
+        pass.moved.extend(
+            pass.tags
+                .iter()
+                .filter(|t| matches!(t.state, TagState::Moved { .. }))
+                .map(|t| t.tag.clone()),
+        );
+        // A tag that moved more than once in the pass (from release to
+        // release in a catch-up) is listed once.
+        let mut seen = HashSet::new();
+        pass.moved.retain(|tag| seen.insert(tag.clone()));
+        let count =
+            |f: fn(&TagState) -> bool| pass.tags.iter().filter(|t| f(&t.state)).count() as u64;
+        self.metrics.moving_tags_failing.store(
+            count(|s| matches!(s, TagState::Failed(_))),
+            Ordering::Relaxed,
+        );
+        self.metrics.moving_tags_held.store(
+            count(|s| matches!(s, TagState::Held { .. })),
+            Ordering::Relaxed,
+        );
         let (pending, _, failing) = self.store.counts()?;
         self.metrics.pending.store(pending, Ordering::Relaxed);
         self.metrics.failing.store(failing, Ordering::Relaxed);
         Ok(())
     }
 
-    /// One pass: follow to the final block, promote what is due, move tags.
+    /// One pass: follow to the final block, promote what is due (moving
+    /// tags following each release), converge every moving tag.
     pub async fn pass(&mut self, ignore_backoff: bool) -> Result<Pass> {
         let (final_block, releases) = self.follow().await?;
-        let (promoted, failed) = self.promote_due(ignore_backoff).await?;
-        let moved = self.move_tags().await?;
-        self.update_gauges()?;
-        Ok(Pass {
+        let batch = self.promote_due(ignore_backoff).await?;
+        let mut pass = Pass {
             final_block,
             releases,
-            promoted,
-            failed,
-            moved,
-        })
+            promoted: batch.done,
+            failed: batch.failed,
+            moved: batch.moved,
+            tags: Vec::new(),
+        };
+        self.finish(&mut pass).await?;
+        Ok(pass)
     }
 
     /// `--once`: catch up to the final block, attempt every pending
-    /// promotion once (backoff ignored), move tags, and return the promotions
-    /// still pending (poisoned or failing).
+    /// promotion once (backoff ignored), converge the moving tags, and return
+    /// the promotions still pending (poisoned or failing).
     pub async fn run_once(&mut self) -> Result<(Pass, Vec<PromotionRow>)> {
         let mut attempted = HashSet::new();
         let mut total = Pass::default();
@@ -396,15 +472,15 @@ impl Keeper {
                 total.final_block = final_block;
                 total.releases = releases;
             }
-            let (promoted, failed) = self.promote_due_except(true, &mut attempted).await?;
-            total.promoted += promoted;
-            total.failed += failed;
-            if promoted == 0 && failed == 0 {
+            let batch = self.promote_due_except(true, &mut attempted).await?;
+            total.promoted += batch.done;
+            total.failed += batch.failed;
+            total.moved.extend(batch.moved);
+            if batch.done == 0 && batch.failed == 0 {
                 break;
             }
         }
-        total.moved = self.move_tags().await?;
-        self.update_gauges()?;
+        self.finish(&mut total).await?;
         self.metrics.healthy.store(true, Ordering::Relaxed);
         let remaining = self.store.due(u64::MAX / 2, usize::MAX >> 1)?;
         Ok((total, remaining))
@@ -428,6 +504,11 @@ impl Keeper {
                 Ok(pass) => {
                     failures = 0;
                     self.metrics.healthy.store(true, Ordering::Relaxed);
+                    if self.metrics.halted.swap(false, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "the chain agrees with what the keeper processed again; resuming"
+                        );
+                    }
                     if pass.releases > 0 || pass.promoted > 0 || pass.failed > 0 {
                         tracing::info!(
                             final_block = pass.final_block,
@@ -449,7 +530,15 @@ impl Keeper {
                         .config
                         .backoff(failures - 1)
                         .max(self.config.poll_interval);
-                    tracing::warn!(%error, retry_in = ?wait, "keeper pass failed; retrying");
+                    if error.is_halt() {
+                        // Nothing is promoted while halted; the check repeats,
+                        // so a node that returns to the processed chain
+                        // resumes the keeper by itself.
+                        self.metrics.halted.store(true, Ordering::Relaxed);
+                        tracing::error!(%error, retry_in = ?wait, "keeper halted: an operator must act (docs/runbooks.md)");
+                    } else {
+                        tracing::warn!(%error, retry_in = ?wait, "keeper pass failed; retrying");
+                    }
                     wait
                 }
             };
@@ -461,25 +550,15 @@ impl Keeper {
     }
 }
 
-/// Records a failed attempt with its backoff, and logs it.
-fn record_failure(
-    store: &Store,
-    config: &KeeperConfig,
-    metrics: &Metrics,
-    row: &PromotionRow,
-    error: &KeeperError,
-) -> Result<()> {
-    let next = now_ms().saturating_add(
-        u64::try_from(config.backoff(row.attempts).as_millis()).unwrap_or(u64::MAX),
-    );
-    if error.is_poison() {
-        tracing::warn!(commit = %row.commit, system = %row.system, %error, "poisoned release: promotion refused, retried later");
-    } else {
-        tracing::warn!(commit = %row.commit, system = %row.system, %error, "promotion failed, retried later");
-    }
-    store.failed(&row.commit, &row.system, &error.to_string(), next)?;
-    metrics.promotion_failures.fetch_add(1, Ordering::Relaxed);
-    Ok(())
+/// What one batch of promotions did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Promotions completed.
+    pub done: usize,
+    /// Promotion attempts that failed.
+    pub failed: usize,
+    /// Moving tags moved as releases completed.
+    pub moved: Vec<String>,
 }
 
 /// A shutdown signal that turns true on SIGTERM or SIGINT.

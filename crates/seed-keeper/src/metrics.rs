@@ -38,6 +38,20 @@ pub struct Metrics {
     pub failing: AtomicU64,
     /// Moving tags moved.
     pub moving_tags_moved: AtomicU64,
+    /// Moving tags that could not be read or moved (each retried next pass).
+    pub moving_tag_failures: AtomicU64,
+    /// Moving tags failing after the last pass.
+    pub moving_tags_failing: AtomicU64,
+    /// Moving tags left on a later release proven from the chain after the
+    /// last pass (another keeper is ahead of this one).
+    pub moving_tags_held: AtomicU64,
+    /// Verdicts found on a moving tag's image that the chain does not
+    /// confirm (forged, from a dropped fork, or unreadable), ignored.
+    pub unproven_verdicts: AtomicU64,
+    /// 1 while the keeper refuses to go on: the chain contradicts what it
+    /// processed (a reorganisation deeper than its finality) or holds a
+    /// release it cannot account for.
+    pub halted: AtomicBool,
     /// Sum of the latencies from first seeing a release final to its
     /// promotion being done, milliseconds.
     pub latency_ms_sum: AtomicU64,
@@ -52,7 +66,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let cursor = g(&self.cursor_block);
-        let rows: [(&str, &str, &str, u64); 12] = [
+        let rows: [(&str, &str, &str, u64); 17] = [
             (
                 "seed_keeper_cursor_block",
                 "gauge",
@@ -112,6 +126,36 @@ impl Metrics {
                 "counter",
                 "Moving tags moved.",
                 g(&self.moving_tags_moved),
+            ),
+            (
+                "seed_keeper_moving_tag_failures_total",
+                "counter",
+                "Moving tags that could not be read or moved (each is retried on the next pass).",
+                g(&self.moving_tag_failures),
+            ),
+            (
+                "seed_keeper_moving_tags_failing",
+                "gauge",
+                "Moving tags that could not be read or moved in the last pass.",
+                g(&self.moving_tags_failing),
+            ),
+            (
+                "seed_keeper_moving_tags_held",
+                "gauge",
+                "Moving tags left on a later release, proven from the chain, that this keeper has not promoted yet.",
+                g(&self.moving_tags_held),
+            ),
+            (
+                "seed_keeper_unproven_verdicts_total",
+                "counter",
+                "Verdicts on a moving tag's image that the chain does not confirm (ignored).",
+                g(&self.unproven_verdicts),
+            ),
+            (
+                "seed_keeper_halted",
+                "gauge",
+                "1 while the keeper refuses to go on (a reorganisation deeper than its finality, or a release it cannot account for): an operator must act.",
+                u64::from(self.halted.load(Ordering::Relaxed)),
             ),
             (
                 "seed_keeper_promotion_latency_ms_sum",

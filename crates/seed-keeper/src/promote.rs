@@ -1,25 +1,24 @@
 //! Promoting one system of one finalised release, bit-exact and
-//! idempotently, and moving the moving tags in chain order.
+//! idempotently (the moving tags are [`crate::moving`]'s).
 //!
 //! Every step can be repeated with the same effect, so a keeper that dies
 //! anywhere (or a second keeper doing the same work) leaves the registry as
 //! one clean run would: the image is pulled by digest and checked; immutable
 //! tags (those naming `{commit}`) are written unless they already serve the
 //! digest, and are never moved once they serve another; the verdict is
-//! canonical JSON, so it always has the same referrer digest; moving tags
-//! only ever move forward in chain order.
+//! canonical JSON, so it always has the same referrer digest.
 
 use std::{cell::RefCell, collections::BTreeMap};
 
 use alloy::primitives::Address;
 use seed_core::{CommitId, Sha256Digest};
 use seed_oci::{RawManifest, RegistryClient, Repository};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     config::{Destination, FaultPoint, Promotion, FAULT_EXIT_CODE},
     error::{KeeperError, Result},
     store::{PromotionRow, StoredRelease},
+    verdict::{Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE, VERDICT_KIND},
 };
 
 /// Retries of a promotion attempt after a transient registry fault.
@@ -33,7 +32,7 @@ const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_millis(10
 /// idempotent. Anything else, and a fault that outlasts the retries, is
 /// returned: the caller records the failed attempt and retries it later with
 /// backoff.
-async fn retry_transient<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T>
+pub(crate) async fn retry_transient<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T>
 where
     Fut: std::future::Future<Output = Result<T>>,
 {
@@ -49,54 +48,6 @@ where
         }
     }
     op().await
-}
-
-/// Artifact type of a keeper verdict referrer.
-pub const VERDICT_ARTIFACT_TYPE: &str = "application/vnd.seed-eth.verdict.v1+json";
-
-/// The annotation of a verdict referrer that holds the verdict, as canonical
-/// JSON (the referrer has no content of its own; D-032).
-pub const VERDICT_ANNOTATION: &str = "dev.seed-eth.verdict";
-
-/// The keeper's verdict, attached to every promoted image as an OCI
-/// referrer: what made the keeper promote it, all checkable on-chain. It
-/// holds no time and no keeper identity, so every keeper writes the same
-/// bytes for the same release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Verdict {
-    /// Always `seed-eth/keeper-verdict/v1`.
-    pub kind: String,
-    /// The chain.
-    pub chain_id: u64,
-    /// The registry that finalised the release.
-    pub registry: String,
-    /// The ledger that records it.
-    pub ledger: String,
-    /// The release (git commit id).
-    pub commit: String,
-    /// The system.
-    pub system: String,
-    /// The finalised closure-manifest digest.
-    pub manifest_digest: String,
-    /// The promoted image.
-    pub image_digest: String,
-    /// The builder whose attested image this is.
-    pub image_builder: u8,
-    /// The counted voters of the system.
-    pub voters: Vec<u8>,
-    /// The release root.
-    pub root: String,
-    /// The transaction that finalised it.
-    pub transaction: String,
-    /// Its block.
-    pub block: u64,
-    /// The ledger record's log index in that block.
-    pub log_index: u64,
-    /// The rules version that finalised it.
-    pub rules_version: u32,
-    /// Whether it was the genesis release.
-    pub genesis: bool,
 }
 
 /// What every promotion shares.
@@ -129,7 +80,7 @@ impl Context {
     /// The verdict for a promotion.
     pub fn verdict(&self, row: &PromotionRow, release: &StoredRelease) -> Result<Verdict> {
         Ok(Verdict {
-            kind: "seed-eth/keeper-verdict/v1".to_owned(),
+            kind: VERDICT_KIND.to_owned(),
             chain_id: self.chain_id,
             registry: self.registry.to_checksum(None),
             ledger: self.ledger.to_checksum(None),
@@ -250,90 +201,6 @@ impl Context {
         }
         tracing::info!(tag = %name, digest = %digest, "promoted");
         Ok(())
-    }
-
-    /// Points the moving tags of `row.system` at `row`'s image, unless the
-    /// tag already serves an image whose verdict (from this chain and
-    /// ledger) is of a later release. Returns the tags moved.
-    pub async fn move_tags(&self, row: &PromotionRow) -> Result<Vec<String>> {
-        let digest = oci_digest(&row.image)?;
-        let commit = commit_text(&row.commit)?;
-        let target = self.promotion.target_repo(&row.system)?;
-        let mut moved = Vec::new();
-        for d in self
-            .promotion
-            .destinations(&commit, &row.system)?
-            .into_iter()
-            .filter(|d| d.moving)
-        {
-            if retry_transient(|| self.move_tag(row, &d, &target, &digest)).await? {
-                let name = format!("{}:{}", d.repository, d.tag.as_str());
-                tracing::info!(tag = %name, digest = %digest, "moving tag moved");
-                moved.push(name);
-            }
-        }
-        Ok(moved)
-    }
-
-    /// Points one moving tag at `digest` unless it already serves it or a
-    /// later release; returns whether it moved.
-    async fn move_tag(
-        &self,
-        row: &PromotionRow,
-        d: &Destination,
-        target: &Repository,
-        digest: &Sha256Digest,
-    ) -> Result<bool> {
-        if let Some(current) = self.client.pull_tag(&d.repository, &d.tag).await? {
-            if current.digest() == *digest {
-                return Ok(false);
-            }
-            if let Some(position) = self.position_of(target, &current.digest()).await? {
-                if position > (row.block, row.log_index) {
-                    tracing::info!(tag = %d.tag.as_str(), "moving tag holds a later release; left alone");
-                    return Ok(false);
-                }
-            }
-        }
-        self.client
-            .promote(target, digest, &d.repository, &d.tag)
-            .await?;
-        Ok(true)
-    }
-
-    /// The latest (block, log index) any verdict of this chain and ledger
-    /// gives for `image`, if it has one.
-    async fn position_of(
-        &self,
-        repo: &Repository,
-        image: &Sha256Digest,
-    ) -> Result<Option<(u64, u64)>> {
-        let mut best = None;
-        for referrer in self
-            .client
-            .list_referrers(repo, image, Some(VERDICT_ARTIFACT_TYPE))
-            .await?
-        {
-            let annotations = self
-                .client
-                .referrer_annotations(repo, image, &referrer.sha256()?, VERDICT_ARTIFACT_TYPE)
-                .await?;
-            let Some(Ok(verdict)) = annotations
-                .get(VERDICT_ANNOTATION)
-                .map(|json| serde_json::from_str::<Verdict>(json))
-            else {
-                continue;
-            };
-            if verdict.chain_id == self.chain_id
-                && verdict
-                    .ledger
-                    .eq_ignore_ascii_case(&self.ledger.to_string())
-            {
-                let position = (verdict.block, verdict.log_index);
-                best = Some(best.map_or(position, |b: (u64, u64)| b.max(position)));
-            }
-        }
-        Ok(best)
     }
 }
 

@@ -11,7 +11,10 @@ use std::{
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 
-use crate::error::{KeeperError, Result};
+use crate::{
+    error::{KeeperError, Result},
+    verdict::Position,
+};
 
 /// The schema; `IF NOT EXISTS` so opening is idempotent. Digests and commits
 /// are stored as 0x-hex text so the file is readable with `sqlite3`.
@@ -98,6 +101,16 @@ pub struct PromotionRow {
     pub last_error: Option<String>,
     /// Not before (ms since the Unix epoch).
     pub next_attempt_ms: u64,
+}
+
+impl PromotionRow {
+    /// Where its release sits in chain order.
+    pub fn position(&self) -> Position {
+        Position {
+            block: self.block,
+            log_index: self.log_index,
+        }
+    }
 }
 
 /// The state database.
@@ -339,6 +352,44 @@ impl Store {
             )?
             .into_iter()
             .next())
+    }
+
+    /// The systems with at least one done promotion: those whose moving
+    /// tags the keeper keeps on their newest release.
+    pub fn systems_done(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT system FROM promotions WHERE state = 'done' ORDER BY system")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The newest release this keeper knows (from final blocks it processed)
+    /// whose promotion of `system` is `image`, and the position of its
+    /// ledger record: what a moving tag serving `image` holds.
+    pub fn release_of_image(
+        &self,
+        system: &str,
+        image: &str,
+    ) -> Result<Option<(String, Position)>> {
+        self.conn
+            .query_row(
+                "SELECT commit_id, block, log_index FROM promotions WHERE system = ?1 AND image = ?2 ORDER BY block DESC, log_index DESC LIMIT 1",
+                [system, image],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        Position {
+                            block: u(r.get(1)?),
+                            log_index: u(r.get(2)?),
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// Counts of promotions: (pending, done, pending with at least one failure).

@@ -6,7 +6,7 @@ use std::{fmt::Write as _, sync::Arc, time::Duration};
 
 use seed_keeper::{
     Contracts, FaultPoint, Finality, Keeper, KeeperConfig, KeeperError, Metrics, Promotion,
-    PromotionRow, Template,
+    PromotionRow, TagOutcome, TagState, Template,
 };
 use serde_json::json;
 
@@ -143,19 +143,50 @@ fn row_json(p: &PromotionRow) -> serde_json::Value {
     })
 }
 
+fn tag_json(t: &TagOutcome) -> serde_json::Value {
+    let state = match &t.state {
+        TagState::Current => "current",
+        TagState::Moved { .. } => "moved",
+        TagState::Held { .. } => "held",
+        TagState::Failed(_) => "failed",
+    };
+    let mut out = json!({
+        "tag": t.tag,
+        "system": t.system,
+        "release": t.release,
+        "image": t.image.to_string(),
+        "state": state,
+    });
+    match &t.state {
+        TagState::Held { commit, position } => {
+            out["heldBy"] =
+                json!({"commit": commit, "block": position.block, "logIndex": position.log_index});
+        }
+        TagState::Failed(error) => out["error"] = json!(error),
+        TagState::Current | TagState::Moved { .. } => {}
+    }
+    out
+}
+
 fn once_report(
     pass: &seed_keeper::Pass,
     promotions: &[PromotionRow],
     remaining: &[PromotionRow],
 ) -> Report {
     let mut text = String::new();
+    let failed_tags = pass.failed_tags().count();
     let _ = writeln!(
         text,
-        "keeper: caught up to final block {}; {} promoted now, {} moving tags moved, {} still pending",
+        "keeper: caught up to final block {}; {} promoted now, {} moving tags moved, {} still pending{}",
         pass.final_block,
         pass.promoted,
         pass.moved.len(),
-        remaining.len()
+        remaining.len(),
+        if failed_tags > 0 {
+            format!(", {failed_tags} moving tags NOT moved")
+        } else {
+            String::new()
+        }
     );
     for p in promotions {
         let commit =
@@ -177,8 +208,27 @@ fn once_report(
     for tag in &pass.moved {
         let _ = writeln!(text, "  moved {tag}");
     }
+    for t in &pass.tags {
+        match &t.state {
+            TagState::Held { commit, position } => {
+                let _ = writeln!(
+                    text,
+                    "  {} left on release {commit} ({position}), later than this keeper's newest ({})",
+                    t.tag, t.release
+                );
+            }
+            TagState::Failed(error) => {
+                let _ = writeln!(
+                    text,
+                    "  {} NOT moved to release {}: {error} (retried on the next run)",
+                    t.tag, t.release
+                );
+            }
+            TagState::Current | TagState::Moved { .. } => {}
+        }
+    }
     Report {
-        code: if remaining.is_empty() {
+        code: if remaining.is_empty() && failed_tags == 0 {
             ExitCode::Ok
         } else {
             ExitCode::CheckFailed
@@ -189,6 +239,7 @@ fn once_report(
             "promoted": pass.promoted,
             "failed": pass.failed,
             "moved": pass.moved,
+            "movingTags": pass.tags.iter().map(tag_json).collect::<Vec<_>>(),
             "pending": remaining.iter().map(row_json).collect::<Vec<_>>(),
             "promotions": promotions.iter().map(row_json).collect::<Vec<_>>(),
         }),

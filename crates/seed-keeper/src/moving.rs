@@ -1,0 +1,306 @@
+//! The moving tags (those without `{commit}`, such as `release-{system}`):
+//! each serves the image of the newest release of its system that this
+//! keeper promoted, in chain order.
+//!
+//! Anyone who can push to the repository can write a tag or attach a
+//! verdict, so nothing is recorded as settled: every pass reads each moving
+//! tag again and converges it (docs/decisions.md, D-043). A tag serving the
+//! newest image is left alone. A tag serving another image is moved, unless
+//! that image is the one a later release promoted (another keeper, with a
+//! shallower finality, got there first): the keeper's own state says so, or
+//! a verdict on the image that [`crate::verdict::prove`] confirmed from the
+//! chain. A verdict the chain does not confirm is logged and ignored. A move
+//! that fails is reported (WARN, `seed_keeper_moving_tag_failures_total`,
+//! the exit status of `--once`) and tried again on the next pass.
+
+use std::{collections::HashMap, sync::atomic::Ordering};
+
+use seed_core::Sha256Digest;
+use seed_oci::Repository;
+
+use crate::{
+    config::Destination,
+    error::Result,
+    follower,
+    promote::{commit_text, oci_digest, retry_transient},
+    store::PromotionRow,
+    verdict::{
+        self, Checked, Position, Proven, Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE,
+    },
+    Keeper,
+};
+
+/// The most verdicts examined on one image: anyone can attach verdicts, and
+/// proving one costs RPC requests.
+const MAX_VERDICTS: usize = 16;
+
+/// What a moving tag serves after a pass looked at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagState {
+    /// It already served the newest release's image.
+    Current,
+    /// It was moved to the newest release's image.
+    Moved {
+        /// What it served before (none: the tag did not exist).
+        from: Option<Sha256Digest>,
+    },
+    /// It serves the image of a later release, proven from the chain, that
+    /// this keeper has not promoted yet; it was left alone.
+    Held {
+        /// That release.
+        commit: String,
+        /// Its ledger record.
+        position: Position,
+    },
+    /// Reading or moving it failed; the next pass tries again.
+    Failed(String),
+}
+
+/// One moving tag after a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagOutcome {
+    /// `repository:tag`.
+    pub tag: String,
+    /// The system.
+    pub system: String,
+    /// The newest release of the system this keeper promoted (commit id).
+    pub release: String,
+    /// That release's image, which the tag should serve.
+    pub image: Sha256Digest,
+    /// What happened.
+    pub state: TagState,
+}
+
+/// The release a moving tag's image belongs to, as far as it can be proven.
+#[derive(Debug, Clone)]
+struct Holder {
+    commit: String,
+    position: Position,
+}
+
+impl Keeper {
+    /// Converges the moving tags of every system with a promoted release.
+    pub async fn converge_moving_tags(&self) -> Result<Vec<TagOutcome>> {
+        let mut outcomes = Vec::new();
+        for system in self.store.systems_done()? {
+            outcomes.extend(self.converge_system(&system).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Converges the moving tags of `system` on its newest promoted release.
+    /// Only the state database can fail this call; a tag that cannot be
+    /// read or moved is a [`TagState::Failed`] outcome.
+    pub(crate) async fn converge_system(&self, system: &str) -> Result<Vec<TagOutcome>> {
+        let Some(newest) = self.store.newest_done(system)? else {
+            return Ok(Vec::new());
+        };
+        let commit = commit_text(&newest.commit)?;
+        let image = oci_digest(&newest.image)?;
+        let mut outcomes = Vec::new();
+        for d in self
+            .ctx
+            .promotion
+            .destinations(&commit, system)?
+            .into_iter()
+            .filter(|d| d.moving)
+        {
+            let tag = format!("{}:{}", d.repository, d.tag.as_str());
+            let state = match retry_transient(|| self.converge_tag(&newest, &d, &image)).await {
+                Ok(state) => state,
+                Err(error) => {
+                    self.metrics
+                        .moving_tag_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%tag, release = %commit, %error, "moving tag not moved; retried on the next pass");
+                    TagState::Failed(error.to_string())
+                }
+            };
+            if let TagState::Moved { .. } = state {
+                self.metrics
+                    .moving_tags_moved
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            outcomes.push(TagOutcome {
+                tag,
+                system: system.to_owned(),
+                release: commit.clone(),
+                image,
+                state,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Points one moving tag at `image` (the newest release's) unless it
+    /// serves it already or serves a proven later release.
+    async fn converge_tag(
+        &self,
+        newest: &PromotionRow,
+        d: &Destination,
+        image: &Sha256Digest,
+    ) -> Result<TagState> {
+        let tag = format!("{}:{}", d.repository, d.tag.as_str());
+        let served = match self.ctx.client.pull_tag(&d.repository, &d.tag).await? {
+            Some(manifest) if manifest.digest() == *image => return Ok(TagState::Current),
+            Some(manifest) => Some(manifest.digest()),
+            None => None,
+        };
+        let release = commit_text(&newest.commit)?;
+        if let Some(served) = served {
+            match self.holder(&newest.system, &d.repository, &served).await? {
+                Some(holder) if holder.position > newest.position() => {
+                    tracing::info!(%tag, serves = %served, holder = %holder.commit, at = %holder.position, "moving tag serves a later release, proven from the chain; left alone");
+                    return Ok(TagState::Held {
+                        commit: holder.commit,
+                        position: holder.position,
+                    });
+                }
+                Some(holder) => {
+                    tracing::debug!(%tag, from = %holder.commit, to = %release, "moving tag moves forward");
+                }
+                None => {
+                    tracing::warn!(%tag, serves = %served, release = %release, "moving tag serves an image of no release this keeper can prove (written by someone else?); moving it back");
+                }
+            }
+        }
+        self.ctx
+            .client
+            .promote(&d.repository, image, &d.repository, &d.tag)
+            .await?;
+        tracing::info!(%tag, digest = %image, %release, "moving tag moved");
+        Ok(TagState::Moved { from: served })
+    }
+
+    /// The release whose promotion of `system` is `image`: from the state
+    /// database, or from a verdict on the image that the chain confirms.
+    /// `None` when neither says; errors only when the registry or the chain
+    /// cannot be read (transient, so the tag is left until the next pass).
+    async fn holder(
+        &self,
+        system: &str,
+        repo: &Repository,
+        image: &Sha256Digest,
+    ) -> Result<Option<Holder>> {
+        if let Some((commit, position)) = self
+            .store
+            .release_of_image(system, &follower::hex(&image.as_b256()))?
+        {
+            return Ok(Some(Holder {
+                commit: commit_text(&commit)?,
+                position,
+            }));
+        }
+        let key = (*image, system.to_owned());
+        if let Some(proven) = self.cached_proof(&key).await? {
+            return Ok(Some(Holder {
+                commit: proven.commit,
+                position: proven.position,
+            }));
+        }
+        let mut best: Option<Proven> = None;
+        for verdict in self.verdicts_on(repo, image).await? {
+            let checked = verdict::prove(
+                &self.chain,
+                &self.contracts,
+                self.config.log_chunk,
+                &verdict,
+                system,
+                image,
+            )
+            .await?;
+            match checked {
+                Checked::Proven(proven) => {
+                    if best.as_ref().is_none_or(|b| proven.position > b.position) {
+                        best = Some(proven);
+                    }
+                }
+                Checked::Unproven(reason) => self.unproven(repo, image, &reason),
+            }
+        }
+        if let Some(proven) = &best {
+            self.proofs_mut().insert(key, proven.clone());
+        }
+        Ok(best.map(|p| Holder {
+            commit: p.commit,
+            position: p.position,
+        }))
+    }
+
+    /// A proof found earlier, if the chain still has the block it was proven
+    /// at (a proof of a block reorganised away is dropped).
+    async fn cached_proof(&self, key: &(Sha256Digest, String)) -> Result<Option<Proven>> {
+        let Some(proven) = self.proofs_mut().get(key).cloned() else {
+            return Ok(None);
+        };
+        let (_, hash) = follower::block_at(&self.chain, proven.position.block.into()).await?;
+        if hash == proven.block_hash {
+            return Ok(Some(proven));
+        }
+        self.proofs_mut().remove(key);
+        Ok(None)
+    }
+
+    fn proofs_mut(&self) -> std::sync::MutexGuard<'_, HashMap<(Sha256Digest, String), Proven>> {
+        // A poisoned lock only loses cached proofs, which are proven again.
+        self.proofs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The verdicts attached to `repo@image` (at most [`MAX_VERDICTS`]).
+    /// What cannot be read or parsed is logged and skipped: registry
+    /// content must never keep a tag from converging. Only transient
+    /// registry faults are errors.
+    async fn verdicts_on(&self, repo: &Repository, image: &Sha256Digest) -> Result<Vec<Verdict>> {
+        let listed = match self
+            .ctx
+            .client
+            .list_referrers(repo, image, Some(VERDICT_ARTIFACT_TYPE))
+            .await
+        {
+            Ok(listed) => listed,
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => {
+                self.unproven(repo, image, &format!("its referrers cannot be listed: {e}"));
+                return Ok(Vec::new());
+            }
+        };
+        if listed.len() > MAX_VERDICTS {
+            tracing::warn!(image = %image, listed = listed.len(), "more verdicts than a keeper writes; only the first {MAX_VERDICTS} are examined");
+        }
+        let mut verdicts = Vec::new();
+        for referrer in listed.iter().take(MAX_VERDICTS) {
+            let annotations = match referrer.sha256() {
+                Ok(digest) => {
+                    self.ctx
+                        .client
+                        .referrer_annotations(repo, image, &digest, VERDICT_ARTIFACT_TYPE)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let json = match annotations {
+                Ok(mut annotations) => annotations.remove(VERDICT_ANNOTATION),
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => {
+                    self.unproven(repo, image, &format!("referrer {}: {e}", referrer.digest));
+                    continue;
+                }
+            };
+            match json.as_deref().map(Verdict::parse) {
+                Some(Ok(verdict)) => verdicts.push(verdict),
+                Some(Err(reason)) => self.unproven(repo, image, &reason),
+                None => self.unproven(repo, image, "the referrer has no verdict annotation"),
+            }
+        }
+        Ok(verdicts)
+    }
+
+    fn unproven(&self, repo: &Repository, image: &Sha256Digest, reason: &str) {
+        self.metrics
+            .unproven_verdicts
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(image = %format!("{repo}@{image}"), %reason, "verdict ignored: the chain does not confirm it");
+    }
+}
