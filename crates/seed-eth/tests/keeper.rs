@@ -1516,3 +1516,34 @@ async fn a_moving_tag_that_cannot_be_moved_is_reported_and_moved_later() {
     .await;
     world.assert_release_tags(&images).await;
 }
+
+/// Issue 11 §4: during a catch-up the moving tags follow each completed release in chain order,
+/// instead of waiting for the whole backlog. The keeper is stopped right after its first move: by
+/// then `release-aarch64-linux` already serves a backlog release that is not the last, and
+/// `release-x86_64-linux` still serves genesis. A rerun finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moving_tags_follow_a_catch_up_release_by_release() {
+    let world = World::new().await;
+    let genesis_images = world.promoted_genesis().await;
+    let mut backlog = Vec::new();
+    for i in 0..3 {
+        let c = commit(&format!("backlog {i}"));
+        backlog.push(world.release(&c).await);
+    }
+    world.mine(CONFIRMATIONS).await;
+
+    let out = world.once_with(&world.state(), Some("after-move"), &["--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(86), "{}", text(&out));
+    let arm = world.tag("release-aarch64-linux").await.unwrap();
+    assert!(
+        backlog[..2].iter().any(|images| images[0] == arm),
+        "release-aarch64-linux serves {arm}, not an early backlog release"
+    );
+    assert_eq!(
+        world.tag("release-x86_64-linux").await,
+        Some(genesis_images[1])
+    );
+
+    world.once(0);
+    world.assert_release_tags(&backlog[2]).await;
+}

@@ -182,6 +182,8 @@ pub enum FaultPoint {
     AfterVerdict,
     /// After the promotion was recorded as done, before the moving tags.
     AfterDone,
+    /// After a moving tag was moved.
+    AfterMove,
 }
 
 impl FaultPoint {
@@ -193,9 +195,10 @@ impl FaultPoint {
             "after-first-tag" => Self::AfterFirstTag,
             "after-verdict" => Self::AfterVerdict,
             "after-done" => Self::AfterDone,
+            "after-move" => Self::AfterMove,
             other => {
                 return Err(KeeperError::Config(format!(
-                    "unknown fault point '{other}' (scan-before-commit, after-pull, after-first-tag, after-verdict, after-done)"
+                    "unknown fault point '{other}' (scan-before-commit, after-pull, after-first-tag, after-verdict, after-done, after-move)"
                 )))
             }
         })
@@ -218,8 +221,8 @@ pub struct KeeperConfig {
     pub poll_interval: Duration,
     /// Blocks per `eth_getLogs` request (and per database transaction).
     pub log_chunk: u64,
-    /// Promotions run at the same time (moving tags are always set in
-    /// chain order, after them).
+    /// Promotions run at the same time (moving tags follow them in chain
+    /// order).
     pub concurrency: usize,
     /// First retry delay of a failed promotion; doubles per attempt.
     pub retry_base: Duration,

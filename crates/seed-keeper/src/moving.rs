@@ -19,7 +19,7 @@ use seed_core::Sha256Digest;
 use seed_oci::Repository;
 
 use crate::{
-    config::Destination,
+    config::{Destination, FaultPoint},
     error::Result,
     follower,
     promote::{commit_text, oci_digest, retry_transient},
@@ -120,6 +120,7 @@ impl Keeper {
                 self.metrics
                     .moving_tags_moved
                     .fetch_add(1, Ordering::Relaxed);
+                self.ctx.fault(FaultPoint::AfterMove);
             }
             outcomes.push(TagOutcome {
                 tag,
