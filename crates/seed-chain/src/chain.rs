@@ -1,7 +1,13 @@
 //! A connection to one chain through one RPC endpoint, with the chain id
 //! checked once at connection time so later errors can name both.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
@@ -27,6 +33,9 @@ pub struct Chain {
     url: String,
     chain_id: u64,
     sender: Option<Address>,
+    /// The widest `eth_getLogs` range the endpoint answered after refusing a
+    /// wider one (0 until it refuses one); shared by every clone.
+    log_range_limit: Arc<AtomicU64>,
 }
 
 /// Builds a [`Chain`]: URL, optional signer, timeout.
@@ -107,6 +116,7 @@ impl ChainBuilder {
             url: self.url,
             chain_id,
             sender,
+            log_range_limit: Arc::new(AtomicU64::new(0)),
         })
     }
 }
@@ -164,6 +174,18 @@ impl Chain {
             .get_code_at(address)
             .await
             .map_err(|e| self.rpc_error(format!("reading the code at {address}"), e))
+    }
+
+    /// The widest `eth_getLogs` range, in blocks, this endpoint has been
+    /// seen to answer after it refused a wider one; `None` until it refuses
+    /// one ([`crate::status::logs_in_chunks`]).
+    pub fn log_range_limit(&self) -> Option<u64> {
+        Some(self.log_range_limit.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
+
+    /// Records that the endpoint refused a range wider than `blocks`.
+    pub(crate) fn limit_log_range(&self, blocks: u64) {
+        self.log_range_limit.store(blocks.max(1), Ordering::Relaxed);
     }
 
     /// The latest block number.

@@ -174,8 +174,19 @@ fn commit_id<S: serde::Serializer>(
     serializer.serialize_str(&CommitId::from_b256(*word).to_string())
 }
 
-/// Fetches logs matching `filter` over `from..=to` in chunks of `chunk` blocks, checking that
-/// every log comes from `address`.
+/// The logs of `address` matching `filter` in blocks `from..=to`, asked for
+/// in ranges of at most `chunk` blocks.
+///
+/// Hosted endpoints cap `eth_getLogs` by range (5 to 10,000 blocks) or by
+/// results (Infura: 10,000), and answer a wider query with a JSON-RPC error.
+/// Such an error for a range of more than one block makes the range smaller
+/// and the query is asked again: to the range the error suggests when it
+/// names one (Alchemy and Infura do: `[0x…, 0x…]`), else half of it. The
+/// smaller size is kept for the rest of the process (on the [`Chain`], so
+/// every later scan starts there) and logged once per change, so `status`,
+/// `verify` and the keeper work against a capped endpoint without tuning
+/// `--log-chunk` (the first refusal is a WARN). Errors that are not answers (the endpoint unreachable) and
+/// errors for a single block are returned.
 pub async fn logs_in_chunks(
     chain: &Chain,
     filter: &Filter,
@@ -186,20 +197,48 @@ pub async fn logs_in_chunks(
 ) -> Result<Vec<Log>> {
     let mut logs = Vec::new();
     let mut start = from;
+    let mut size = chunk
+        .max(1)
+        .min(chain.log_range_limit().unwrap_or(u64::MAX));
     while start <= to {
-        let end = start.saturating_add(chunk.max(1) - 1).min(to);
+        let end = start.saturating_add(size - 1).min(to);
         let window = filter
             .clone()
             .address(address)
             .from_block(start)
             .to_block(end);
         tracing::debug!(%address, start, end, "fetching logs");
-        let batch = chain.provider().get_logs(&window).await.map_err(|e| {
-            chain.rpc_error(
-                format!("fetching logs of {address} in blocks {start}..={end}"),
-                e,
-            )
-        })?;
+        let batch = match chain.provider().get_logs(&window).await {
+            Ok(batch) => batch,
+            Err(e) if end > start && e.as_error_resp().is_some() => {
+                let refused = end - start + 1;
+                let reason = e.to_string();
+                size = suggested_range(&reason, start)
+                    .filter(|&n| n < refused)
+                    .unwrap_or(refused / 2)
+                    .max(1);
+                // Said once at the default log level, when first learnt.
+                if chain.log_range_limit().is_none() {
+                    tracing::warn!(
+                        url = chain.url(),
+                        refused,
+                        next = size,
+                        %reason,
+                        "the endpoint refused a log query of {refused} blocks; asking for fewer at a time (set --log-chunk {size} or lower to skip the refusals)"
+                    );
+                } else {
+                    tracing::info!(url = chain.url(), refused, next = size, %reason, "log query refused again; asking for fewer blocks");
+                }
+                chain.limit_log_range(size);
+                continue;
+            }
+            Err(e) => {
+                return Err(chain.rpc_error(
+                    format!("fetching logs of {address} in blocks {start}..={end}"),
+                    e,
+                ))
+            }
+        };
         for log in batch {
             // The endpoint is not trusted to have applied the address filter.
             if log.address() != address {
@@ -219,6 +258,16 @@ pub async fn logs_in_chunks(
         start = end + 1;
     }
     Ok(logs)
+}
+
+/// The number of blocks in the range an endpoint's error suggests
+/// (`… [0x10, 0x2f] …`), when it starts at `start`.
+fn suggested_range(message: &str, start: u64) -> Option<u64> {
+    let inside = message.split_once('[')?.1.split_once(']')?.0;
+    let (low, high) = inside.split_once(',')?;
+    let number = |text: &str| u64::from_str_radix(text.trim().strip_prefix("0x")?, 16).ok();
+    let (low, high) = (number(low)?, number(high)?);
+    (low == start && high >= low).then(|| high - low + 1)
 }
 
 /// The registry's `event` logs for one release (the commit is every such event's first topic),
@@ -434,4 +483,34 @@ pub async fn release_status(
         systems,
         finalised,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggested_range;
+
+    #[test]
+    fn the_range_an_endpoint_suggests_is_read_from_its_error() {
+        // Infura's and Alchemy's wording.
+        let infura =
+            "query returned more than 10000 results. Try with this block range [0x10, 0x2f].";
+        assert_eq!(suggested_range(infura, 0x10), Some(0x20));
+        let alchemy = "Log response size exceeded. … this block range should work: [0x1, 0x7d0]";
+        assert_eq!(suggested_range(alchemy, 1), Some(2000));
+        // A range that does not start where the query did, or is reversed, or is
+        // not hex, suggests nothing: the caller halves instead.
+        for (message, start) in [
+            (infura, 0x11),
+            ("limited to a 10 range", 0),
+            ("range [0x2f, 0x10]", 0x2f),
+            ("range [16, 47]", 16),
+            ("range [0x10 0x2f]", 0x10),
+            ("range [0x10, 0xzz]", 0x10),
+            ("range [0x10, 0x1ffffffffffffffff]", 0x10),
+            ("]0x10, 0x2f[", 0x10),
+            ("", 0),
+        ] {
+            assert_eq!(suggested_range(message, start), None, "{message}");
+        }
+    }
 }

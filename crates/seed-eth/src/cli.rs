@@ -438,7 +438,7 @@ pub struct KeeperArgs {
     )]
     pub tags: Vec<String>,
 
-    /// Treat `latest - N` as final, for chains without a `finalized` block tag (anvil) [default: the `finalized` tag].
+    /// Treat `latest - N` as final instead of the node's `finalized` block: for nodes without one, or whose `finalized` block is no real finality (Hardhat's node answers its latest block; the keeper warns) [default: the `finalized` tag; anvil's lags its head by 64 blocks].
     #[arg(long, value_name = "N", env = "SEED_ETH_KEEPER_CONFIRMATIONS")]
     pub confirmations: Option<u64>,
 

@@ -33,7 +33,11 @@ use seed_chain::{
 };
 use seed_core::{release_root, CommitId, Sha256Digest, System};
 use seed_oci::{ImageContent, RegistryClient, Repository, Tag};
-use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
+use seed_testkit::{
+    anvil::TestAnvil,
+    registry::TestRegistry,
+    rpc::{RpcDouble, Rules},
+};
 use serde_json::Value;
 use tokio::{
     net::{TcpListener, TcpStream},
@@ -178,17 +182,21 @@ impl World {
     }
 
     fn keeper_command(&self, state: &Path, extra: &[&str]) -> Command {
+        self.keeper_command_via(&format!("http://{}", self.rpc.host()), state, extra)
+    }
+
+    /// [`Self::keeper_command`] against the RPC endpoint `rpc`.
+    fn keeper_command_via(&self, rpc: &str, state: &Path, extra: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_seed-eth"));
         for (name, _) in std::env::vars() {
             if name.starts_with("SEED_ETH_") {
                 command.env_remove(name);
             }
         }
-        let rpc = format!("http://{}", self.rpc.host());
         let source = format!("{}/seed", self.oci.host());
         command
             .current_dir(self.dir.path())
-            .args(["keeper", "--rpc-url", &rpc, "--source", &source])
+            .args(["keeper", "--rpc-url", rpc, "--source", &source])
             .args(["--plain-http", &self.oci.host()])
             .arg("--state")
             .arg(state)
@@ -884,7 +892,22 @@ async fn the_service_rides_out_registry_and_rpc_outages_and_stops_on_sigterm() {
     );
     command.env("SEED_ETH_LOG", "info");
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Started while the RPC endpoint is down (a node restarting): the service waits for it,
+    // unhealthy, instead of exiting.
+    world.rpc.set(Mode::Down);
     let mut service = Service(command.spawn().unwrap());
+    wait_for(
+        "/healthz 503 at start",
+        Duration::from_secs(20),
+        async || http_get(metrics, "/healthz").0 == 503,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        service.0.try_wait().unwrap().is_none(),
+        "exited during a start-up outage"
+    );
+    world.rpc.set(Mode::Up);
     wait_for("/healthz", Duration::from_secs(20), async || {
         http_get(metrics, "/healthz").0 == 200
     })
@@ -998,6 +1021,81 @@ async fn without_confirmations_the_chains_finalized_tag_decides() {
     world.mine(4).await;
     let out = world.once_with(&world.state(), None, &["--finalized-tag"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.assert_promoted(&genesis, &images).await;
+    assert!(
+        !text(&out).contains("is its latest block"),
+        "{}",
+        text(&out)
+    );
+
+    // A node whose `finalized` block is its latest (Hardhat's node; here a double in front of
+    // anvil): the default gives no confirmations, and the keeper says so.
+    let hardhat_like = RpcDouble::start(
+        &world.anvil.endpoint(),
+        Rules {
+            finalized_is_latest: true,
+            ..Rules::default()
+        },
+    )
+    .unwrap();
+    let out = world
+        .keeper_command_via(
+            &hardhat_like.endpoint(),
+            &world.dir.path().join("hardhat.sqlite"),
+            &["--once", "--finalized-tag"],
+        )
+        .output()
+        .unwrap();
+    assert_exit(&out, 0, "the node's `finalized` block is its latest block");
+    assert!(hardhat_like.requests("eth_getBlockByNumber") > 0);
+}
+
+/// Issue 11 §4: hosted endpoints cap `eth_getLogs` by range or by results. `status`, `verify`
+/// and the keeper split their queries on the endpoint's refusals, say so once, and need no
+/// `--log-chunk` tuning. The endpoints are a double in front of anvil: one refusing more than 10
+/// blocks per query (no hint, as QuickNode), one refusing more than 2 logs per answer with a
+/// range that would work (as Infura).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn capped_log_queries_are_split_on_the_endpoints_refusals() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    for (i, rules) in [
+        Rules {
+            max_log_range: Some(10),
+            ..Rules::default()
+        },
+        Rules {
+            max_log_results: Some(2),
+            ..Rules::default()
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let capped = RpcDouble::start(&world.anvil.endpoint(), rules.clone()).unwrap();
+        let rpc = capped.endpoint();
+        for args in [
+            vec!["status", "--rpc-url", &rpc, "--commit", &genesis],
+            vec!["verify", "--rpc-url", &rpc, "--commit", &genesis],
+        ] {
+            let out = seed_eth(world.dir.path(), &args, &[]);
+            assert_exit(&out, 0, "asking for fewer at a time");
+        }
+        let state = world.dir.path().join(format!("capped-{i}.sqlite"));
+        let out = world
+            .keeper_command_via(&rpc, &state, &["--once", "--json"])
+            .output()
+            .unwrap();
+        assert_exit(&out, 0, "asking for fewer at a time");
+        assert_eq!(
+            json(&out)["promotions"].as_array().unwrap().len(),
+            2,
+            "{rules:?}"
+        );
+        assert!(capped.requests("eth_getLogs") > 2, "{rules:?}");
+    }
     world.assert_promoted(&genesis, &images).await;
 }
 

@@ -27,7 +27,10 @@ pub mod verdict;
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
@@ -99,6 +102,8 @@ pub struct Keeper {
     /// Verdicts proven from the chain (in this process), by image and
     /// system; each is checked against its block's hash before reuse.
     proofs: Mutex<HashMap<(Sha256Digest, String), Proven>>,
+    /// Whether the "finalized is the head" warning was given.
+    warned_finality: AtomicBool,
 }
 
 impl Keeper {
@@ -141,6 +146,7 @@ impl Keeper {
             metrics,
             verified: HashSet::new(),
             proofs: Mutex::new(HashMap::new()),
+            warned_finality: AtomicBool::new(false),
         })
     }
 
@@ -160,6 +166,7 @@ impl Keeper {
             .store(final_number, Ordering::Relaxed);
         if let Ok(head) = follower::head(&self.chain).await {
             self.metrics.head_block.store(head, Ordering::Relaxed);
+            self.warn_if_finality_is_the_head(final_number, head);
         }
         let cursor = self.store.cursor()?;
         if let Some((block, hash)) = &cursor {
@@ -217,6 +224,22 @@ impl Keeper {
             next = to + 1;
         }
         Ok((final_number, releases))
+    }
+
+    /// Warns (once per process) when the node's `finalized` tag is its
+    /// latest block, as on Hardhat's node: the default finality then waits
+    /// for no confirmation at all.
+    fn warn_if_finality_is_the_head(&self, final_block: u64, head: u64) {
+        if self.config.finality == Finality::FinalizedTag
+            && head > 0
+            && final_block == head
+            && !self.warned_finality.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                head,
+                "the node's `finalized` block is its latest block (Hardhat's node answers so): releases are promoted with no confirmations at all; give --confirmations N for a node without real finality"
+            );
+        }
     }
 
     /// Runs the pending promotions due now (all pending ones when
@@ -559,6 +582,40 @@ pub struct Batch {
     pub failed: usize,
     /// Moving tags moved as releases completed.
     pub moved: Vec<String>,
+}
+
+/// Runs `start` (connecting to the chain, opening the deployment) until it
+/// succeeds, so a service started during an RPC outage rides it out as it
+/// rides out a later one: network errors are logged and retried with the
+/// keeper's backoff (`retry_base` doubling to `retry_max`, at least the
+/// poll interval); configuration errors are returned at once. `None` when
+/// `shutdown` turned true while waiting.
+pub async fn start_with_retry<T, Fut>(
+    config: &KeeperConfig,
+    shutdown: &mut watch::Receiver<bool>,
+    mut start: impl FnMut() -> Fut,
+) -> Result<Option<T>>
+where
+    Fut: std::future::Future<Output = std::result::Result<T, seed_chain::ChainError>>,
+{
+    let mut failures: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            return Ok(None);
+        }
+        let error = match start().await {
+            Ok(started) => return Ok(Some(started)),
+            Err(e) if e.class() == seed_chain::ErrorClass::Config => return Err(e.into()),
+            Err(e) => e,
+        };
+        let wait = config.backoff(failures).max(config.poll_interval);
+        failures = failures.saturating_add(1);
+        tracing::warn!(%error, retry_in = ?wait, "keeper cannot start yet; retrying");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
 }
 
 /// A shutdown signal that turns true on SIGTERM or SIGINT.

@@ -99,13 +99,8 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
 
     block_on(async {
-        let chain = settings.connect(|b| b).await.map_err(failure)?;
-        let target = settings.open(&chain).await.map_err(failure)?;
-        let contracts = Contracts {
-            registry: target.registry,
-            ledger: target.ledger,
-            from_block: target.from_block,
-        };
+        // /healthz answers (503) from the start, also while the chain is
+        // still out of reach.
         let metrics = Arc::new(Metrics::default());
         if let Some(addr) = args.metrics_addr.or(section.metrics_addr) {
             let bound = seed_keeper::metrics::serve(addr, metrics.clone())
@@ -113,21 +108,47 @@ pub fn run(args: &KeeperArgs) -> Outcome {
                 .map_err(keeper_failure)?;
             eprintln!("keeper: /healthz and /metrics on http://{bound}");
         }
+        let start = || async {
+            let chain = settings.connect(|b| b).await?;
+            let target = settings.open(&chain).await?;
+            Ok((chain, target))
+        };
+        let (chain, target, shutdown) = if args.once {
+            let (chain, target) = start().await.map_err(failure)?;
+            (chain, target, None)
+        } else {
+            let mut shutdown = seed_keeper::shutdown_on_signals().map_err(keeper_failure)?;
+            match seed_keeper::start_with_retry(&config, &mut shutdown, start)
+                .await
+                .map_err(keeper_failure)?
+            {
+                Some((chain, target)) => (chain, target, Some(shutdown)),
+                None => return Ok(stopped()),
+            }
+        };
+        let contracts = Contracts {
+            registry: target.registry,
+            ledger: target.ledger,
+            from_block: target.from_block,
+        };
         let mut keeper =
             Keeper::new(chain, client, contracts, config, metrics).map_err(keeper_failure)?;
-        if args.once {
+        let Some(shutdown) = shutdown else {
             let (pass, remaining) = keeper.run_once().await.map_err(keeper_failure)?;
             let promotions = keeper.store().all_promotions().map_err(keeper_failure)?;
             return Ok(once_report(&pass, &promotions, &remaining));
-        }
-        let shutdown = seed_keeper::shutdown_on_signals().map_err(keeper_failure)?;
+        };
         keeper.run(shutdown).await.map_err(keeper_failure)?;
-        Ok(Report {
-            code: ExitCode::Ok,
-            text: "keeper: stopped\n".to_owned(),
-            json: json!({"stopped": true}),
-        })
+        Ok(stopped())
     })
+}
+
+fn stopped() -> Report {
+    Report {
+        code: ExitCode::Ok,
+        text: "keeper: stopped\n".to_owned(),
+        json: json!({"stopped": true}),
+    }
 }
 
 fn row_json(p: &PromotionRow) -> serde_json::Value {
