@@ -9,6 +9,8 @@ mod commands;
 mod exit;
 mod output;
 
+use std::{ffi::OsString, io::IsTerminal};
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -22,8 +24,33 @@ fn main() -> std::process::ExitCode {
             EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(log_colours(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
     let cli = cli::Cli::parse();
     let outcome = commands::run(&cli);
     output::finish(cli.global.json, outcome)
+}
+
+/// Whether logs carry ANSI colours: only on a terminal, and not when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org). Logs
+/// piped into a file, a journal or CI stay plain text.
+fn log_colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_colours;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, Some("".into())));
+        assert!(!log_colours(true, Some("1".into())));
+        assert!(!log_colours(false, None));
+        assert!(!log_colours(false, Some("".into())));
+    }
 }

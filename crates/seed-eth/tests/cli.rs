@@ -107,3 +107,42 @@ fn bad_inputs_exit_2_with_the_reason() {
 fn missing_subcommand_is_a_usage_error() {
     assert_eq!(seed_eth(&[]).status.code(), Some(2));
 }
+
+/// Issue 11 §4: logs carry ANSI colours on a terminal only, and never with `NO_COLOR` set. The
+/// terminal is a real pseudo-terminal (util-linux `script`); the command logs offline at trace
+/// level while it fails to reach an endpoint that is not there.
+#[test]
+fn logs_are_coloured_on_a_terminal_only_and_never_with_no_color() {
+    let command = format!(
+        "{} status --rpc-url http://127.0.0.1:1 --commit {}",
+        env!("CARGO_BIN_EXE_seed-eth"),
+        "0123456789abcdef".repeat(3).get(..40).unwrap()
+    );
+    let run = |terminal: bool, no_color: Option<&str>| {
+        let mut process = if terminal {
+            let mut script = Command::new("script");
+            script.args(["-qec", &command, "/dev/null"]);
+            script
+        } else {
+            let mut parts = command.split(' ');
+            let mut direct = Command::new(parts.next().unwrap());
+            direct.args(parts);
+            direct
+        };
+        process.env("SEED_ETH_LOG", "trace").env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            process.env("NO_COLOR", value);
+        }
+        let out = process.output().expect("run seed-eth");
+        let all = [out.stdout, out.stderr].concat();
+        assert!(
+            String::from_utf8_lossy(&all).contains("eth_chainId"),
+            "no log: {}",
+            String::from_utf8_lossy(&all)
+        );
+        all.contains(&0x1b)
+    };
+    assert!(run(true, None), "a terminal gets colours");
+    assert!(!run(true, Some("1")), "NO_COLOR=1 turns them off");
+    assert!(!run(false, None), "a pipe gets none");
+}
