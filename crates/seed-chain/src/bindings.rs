@@ -63,17 +63,25 @@ sol!(
 /// timelock's and the proxy's errors; `None` when the data matches none of them.
 pub fn describe_revert(data: &[u8]) -> Option<String> {
     use alloy::sol_types::SolInterface;
+    // The generated enums print as `Name(Name { field: value })`: keep the inner part.
+    fn named(contract: &str, debug: String) -> String {
+        let inner = debug
+            .split_once('(')
+            .and_then(|(_, rest)| rest.strip_suffix(')'))
+            .unwrap_or(&debug);
+        format!("{contract} error {inner}")
+    }
     if let Ok(error) = SeedRegistry::SeedRegistryErrors::abi_decode(data) {
-        return Some(format!("SeedRegistry error {error:?}"));
+        return Some(named("SeedRegistry", format!("{error:?}")));
     }
     if let Ok(error) = ReleaseLedger::ReleaseLedgerErrors::abi_decode(data) {
-        return Some(format!("ReleaseLedger error {error:?}"));
+        return Some(named("ReleaseLedger", format!("{error:?}")));
     }
     if let Ok(error) = TimelockController::TimelockControllerErrors::abi_decode(data) {
-        return Some(format!("TimelockController error {error:?}"));
+        return Some(named("TimelockController", format!("{error:?}")));
     }
     if let Ok(error) = ERC1967Proxy::ERC1967ProxyErrors::abi_decode(data) {
-        return Some(format!("ERC1967Proxy error {error:?}"));
+        return Some(named("ERC1967Proxy", format!("{error:?}")));
     }
     None
 }
@@ -101,8 +109,14 @@ mod tests {
             activeBuilders: 3,
         }
         .abi_encode();
-        let described = describe_revert(&data).unwrap();
-        assert!(described.contains("QuorumOutOfRange"), "{described}");
+        assert_eq!(
+            describe_revert(&data).unwrap(),
+            "SeedRegistry error QuorumOutOfRange { quorum: 4, activeBuilders: 3 }"
+        );
+        assert_eq!(
+            describe_revert(&SeedRegistry::TooManyBuilders {}.abi_encode()).unwrap(),
+            "SeedRegistry error TooManyBuilders"
+        );
         assert_eq!(describe_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
     }
 }

@@ -817,11 +817,21 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
         0,
         &format!("upgrade the registry to implementation {implementation}"),
     );
-    // Signers compare the deployed code with their own build of the audited source.
+    // Signers compare the deployed code with their own build of the audited source, which also
+    // decodes the initializer; the traced upgrade touches nothing it must not.
+    let shown = s.gov(None, &["show", "upgrade.json", "--artifact", &v2]);
+    assert_exit(&shown, 0, "new code matches");
     assert_exit(
-        &s.gov(None, &["show", "upgrade.json", "--artifact", &v2]),
+        &shown,
         0,
-        "new code matches",
+        "initializer: initializeV2(string note_ = \"v2 via seed-eth gov\")",
+    );
+    assert_exit(&shown, 0, "dangers:     none found");
+    // Without the artefact the initializer cannot be read, and the review says so.
+    assert_exit(
+        &s.gov(None, &["show", "upgrade.json"]),
+        0,
+        "initializer call that is not decoded (no artefact was given)",
     );
     assert_exit(
         &s.gov(None, &["show", "upgrade.json", "--artifact", &current]),
@@ -941,5 +951,171 @@ async fn a_lost_governance_signer_is_replaced_through_the_safe() {
         &s.gov(Some(NON_OWNER), &["sign", "next.json"]),
         0,
         "1 of 2 signatures",
+    );
+}
+
+sol! {
+    interface ISeedRegistryV2Hostile {
+        function migrate(string calldata note_, bytes32 commit, bytes32 root, address heir) external;
+    }
+}
+
+/// Issue 11 §3: an upgrade whose initializer looks like a migration but appends a forged release
+/// to the ledger, tries to move the ledger's writer and hands the registry to another owner. It
+/// passes the layout check and the simulation; `propose` and `show` decode the call with the new
+/// artefact's ABI, trace it, and flag every call into the ledger and every role change.
+#[tokio::test]
+async fn an_upgrade_initializer_that_touches_the_ledger_or_roles_is_decoded_and_flagged() {
+    let s = Setup::new();
+    let build = tempfile::tempdir().unwrap();
+    let out = forge_build(
+        build.path(),
+        &[
+            "contracts/SeedRegistry.sol",
+            "tests/contracts/utils/SeedRegistryV2Hostile.sol",
+        ],
+    );
+    let current = out.join("SeedRegistry.sol/SeedRegistry.json");
+    let hostile = out.join("SeedRegistryV2Hostile.sol/SeedRegistryV2Hostile.json");
+    let heir = s.anvil.address(9);
+    let forged = keccak256("forged release");
+    let call = ISeedRegistryV2Hostile::migrateCall {
+        note_: "routine migration".into(),
+        commit: forged,
+        root: keccak256("forged root"),
+        heir,
+    };
+    let call_hex = Bytes::from(alloy::sol_types::SolCall::abi_encode(&call)).to_string();
+    let proposed = s.gov(
+        Some(9),
+        &[
+            "propose",
+            "upgrade-registry",
+            "--artifact",
+            hostile.to_str().unwrap(),
+            "--current-artifact",
+            current.to_str().unwrap(),
+            "--call",
+            &call_hex,
+            "--out",
+            "upgrade.json",
+        ],
+    );
+    let ledger = s.address("ledger");
+    let expected = [
+        format!(
+            "initializer: migrate(string note_ = \"routine migration\", bytes32 commit = {forged}, bytes32 root = {}, address heir = {heir})",
+            keccak256("forged root")
+        ),
+        format!("DANGER:      the upgrade calls the release ledger ({ledger}): record(bytes32,bytes32,uint32)"),
+        format!("DANGER:      the upgrade calls the release ledger ({ledger}): setWriter(address)"),
+        format!("DANGER:      the upgrade makes {ledger} emit ReleaseRecorded"),
+        "emit OwnershipTransferred".to_owned(),
+    ];
+    for line in &expected {
+        assert_exit(&proposed, 0, line);
+    }
+    // Every signer's `show` (with their own build of the artefact) says the same, and without
+    // the artefact the trace still shows what it does.
+    let shown = s.gov(
+        None,
+        &[
+            "show",
+            "upgrade.json",
+            "--artifact",
+            hostile.to_str().unwrap(),
+        ],
+    );
+    for line in &expected {
+        assert_exit(&shown, 0, line);
+    }
+    let bare = s.gov(None, &["show", "upgrade.json"]);
+    assert_exit(&bare, 0, &expected[1]);
+    assert_exit(&bare, 0, "not decoded (no artefact was given)");
+    // Nothing happened on chain: the ledger has no such release.
+    let ledger = ReleaseLedger::new(ledger, s.provider.clone());
+    assert_eq!(ledger.rootOf(forged).call().await.unwrap(), B256::ZERO);
+}
+
+/// Issue 11 §3: code no chain would deploy (over EIP-170's 24,576 bytes) is refused offline, exit
+/// 2, naming both sizes, before anything is sent; a fresh clone without `out/` is told to build.
+#[tokio::test]
+async fn an_upgrade_is_refused_offline_when_its_code_is_too_large_or_not_built() {
+    let s = Setup::new();
+    let build = tempfile::tempdir().unwrap();
+    let out = forge_build(
+        build.path(),
+        &[
+            "contracts/SeedRegistry.sol",
+            "tests/contracts/utils/SeedRegistryV2.sol",
+        ],
+    );
+    let current = out.join("SeedRegistry.sol/SeedRegistry.json");
+    // SeedRegistryV2 with 25,000 more bytes of runtime code (as a build that outgrew the limit).
+    let v2 = out.join("SeedRegistryV2.sol/SeedRegistryV2.json");
+    let mut artefact: Value = serde_json::from_slice(&std::fs::read(&v2).unwrap()).unwrap();
+    let runtime = artefact["deployedBytecode"]["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    artefact["deployedBytecode"]["object"] = format!("{runtime}{}", "00".repeat(25_000)).into();
+    let size = (runtime.len() - 2) / 2 + 25_000;
+    let big = out.join("SeedRegistryV2.sol/SeedRegistryV2Big.json");
+    std::fs::write(&big, artefact.to_string()).unwrap();
+
+    let deployer = s.anvil.address(9);
+    let nonce = s.provider.get_transaction_count(deployer).await.unwrap();
+    let propose = |artifact: &str| {
+        s.gov(
+            Some(9),
+            &[
+                "propose",
+                "upgrade-registry",
+                "--artifact",
+                artifact,
+                "--current-artifact",
+                current.to_str().unwrap(),
+                "--out",
+                "upgrade.json",
+            ],
+        )
+    };
+    assert_exit(
+        &propose(big.to_str().unwrap()),
+        2,
+        &format!("its runtime code is {size} bytes (EIP-170 allows 24576)"),
+    );
+    assert_exit(
+        &propose("out/SeedRegistry.sol/SeedRegistry.json"),
+        2,
+        "does not exist: build the contracts first (`forge build`",
+    );
+    assert!(!s.file("upgrade.json").exists());
+    assert_eq!(
+        s.provider.get_transaction_count(deployer).await.unwrap(),
+        nonce,
+        "nothing was sent"
+    );
+}
+
+/// Issue 11 §3: an operation that was valid when proposed but reverts when executed (here
+/// `setQuorum(3)` after an emergency revocation left two active builders) is refused with the
+/// registry's custom error by name, as `propose` names it.
+#[tokio::test]
+async fn executing_an_operation_that_now_reverts_names_the_custom_error() {
+    let s = Setup::new();
+    let id = s
+        .approve("quorum.json", &["set-quorum", "--quorum", "3"])
+        .unwrap();
+    s.approve(
+        "revoke.json",
+        &["revoke-builder", "--builder", "2", "--emergency"],
+    );
+    s.warp(DAY).await;
+    let out = s.gov(Some(0), &["execute", &id]);
+    assert_exit(
+        &out,
+        1,
+        &format!("operation {id} would revert if executed now with SeedRegistry error QuorumOutOfRange {{ quorum: 3, activeBuilders: 2 }}: set the quorum k to 3 agreeing builders per system; nothing was sent"),
     );
 }

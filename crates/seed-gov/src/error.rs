@@ -39,6 +39,9 @@ pub enum GovError {
     /// The timelock operation cannot be executed yet, or is in the wrong state.
     #[error("{0}")]
     NotReady(String),
+    /// The operation is ready but would revert if executed now.
+    #[error("{0}")]
+    WouldRevert(String),
     /// A registry upgrade would break the storage layout.
     #[error("refusing the upgrade: the new implementation's storage layout is incompatible with the current one:\n  - {}", .0.join("\n  - "))]
     IncompatibleLayout(Vec<String>),
@@ -68,7 +71,9 @@ impl GovError {
                 ErrorClass::Config => GovClass::Config,
                 ErrorClass::Network => GovClass::Network,
             },
-            Self::NotEnoughSignatures(_) | Self::NotReady(_) => GovClass::CheckFailed,
+            Self::NotEnoughSignatures(_) | Self::NotReady(_) | Self::WouldRevert(_) => {
+                GovClass::CheckFailed
+            }
             Self::Proposal { .. }
             | Self::Invalid(_)
             | Self::IncompatibleLayout(_)

@@ -18,7 +18,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use alloy::primitives::Bytes;
+use alloy::{json_abi::JsonAbi, primitives::Bytes};
 use serde_json::Value;
 
 use crate::error::{GovError, Result};
@@ -78,6 +78,8 @@ pub struct Artifact {
     pub deployed_bytecode: Bytes,
     /// Byte ranges of immutables in the runtime code.
     pub immutables: Vec<(usize, usize)>,
+    /// The contract's ABI.
+    pub abi: JsonAbi,
     /// Plain state variables.
     state: Vec<(String, String, u64, String)>,
 }
@@ -110,8 +112,16 @@ fn hex_field(value: &Value, path: &Path, field: &str) -> Result<Bytes> {
 impl Artifact {
     /// Reads a forge artefact.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = fs::read_to_string(path)
-            .map_err(|e| artifact_error(path, format!("cannot read it: {e}")))?;
+        let text = fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                artifact_error(
+                    path,
+                    "it does not exist: build the contracts first (`forge build`; in a seed-eth checkout `script/foundry forge build`), which writes out/<File>.sol/<Contract>.json and out/build-info/",
+                )
+            } else {
+                artifact_error(path, format!("cannot read it: {e}"))
+            }
+        })?;
         let json: Value = serde_json::from_str(&text)
             .map_err(|e| artifact_error(path, format!("not JSON: {e}")))?;
         let metadata = match json.get("metadata") {
@@ -159,6 +169,13 @@ impl Artifact {
                 }
             }
         }
+        let abi: JsonAbi = json
+            .get("abi")
+            .ok_or_else(|| artifact_error(path, "no abi"))
+            .and_then(|abi| {
+                serde_json::from_value(abi.clone())
+                    .map_err(|e| artifact_error(path, format!("abi: {e}")))
+            })?;
         let state = json
             .pointer("/storageLayout/storage")
             .and_then(Value::as_array)
@@ -188,8 +205,19 @@ impl Artifact {
             bytecode,
             deployed_bytecode,
             immutables,
+            abi,
             state,
         })
+    }
+
+    /// Refuses code a chain would refuse to deploy (EIP-170, EIP-3860), before anything is
+    /// sent.
+    pub fn check_deployable(&self) -> Result<()> {
+        crate::upgrade::check_code_size(
+            &format!("{} ({})", self.name, self.path.display()),
+            self.bytecode.len(),
+            self.deployed_bytecode.len(),
+        )
     }
 
     /// Whether `code` (read from the chain) is this artefact's runtime code, ignoring the bytes

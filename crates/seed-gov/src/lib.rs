@@ -7,9 +7,11 @@
 //! the way Safe 1.4.1 does (EIP-712 `SafeTx`); writes and strictly re-reads
 //! the proposal file signers pass around; decodes any Safe transaction back
 //! into plain language with danger flags, deriving the description from the
-//! signed bytes only; collects and checks owner signatures; and refuses
+//! signed bytes only; collects and checks owner signatures; refuses
 //! registry upgrades whose ERC-7201 storage layout is not an append-only
-//! extension of the current one.
+//! extension of the current one, or whose code no chain would deploy; and
+//! shows what an upgrade runs (its initializer decoded, its calls and events
+//! traced).
 
 pub mod action;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod proposal;
 pub mod review;
 pub mod safe;
 pub mod timelock;
+pub mod upgrade;
 
 pub use action::Action;
 pub use error::{GovError, Result};

@@ -148,18 +148,28 @@ pub async fn chain_facts(
         Some(op) => Some(operation_timestamp(chain, contracts.timelock, op.id).await?),
         None => None,
     };
-    let implementation = match operation
+    let (implementation, upgrade_trace) = match operation
         .and_then(|op| Action::from_timelocked_call(contracts, op.target, &op.data))
     {
-        Some(Action::UpgradeRegistry { implementation, .. }) => {
+        Some(Action::UpgradeRegistry {
+            implementation,
+            call,
+        }) => {
             let code = chain.code_at(implementation).await?;
-            Some(CodeInfo {
-                address: implementation,
-                size: code.len(),
-                code_hash: keccak256(&code),
-            })
+            let current = current_implementation(chain, contracts.registry).await?;
+            let trace =
+                crate::upgrade::trace_upgrade(chain, contracts, current, implementation, &call)
+                    .await?;
+            (
+                Some(CodeInfo {
+                    address: implementation,
+                    size: code.len(),
+                    code_hash: keccak256(&code),
+                }),
+                Some(trace),
+            )
         }
-        _ => None,
+        _ => (None, None),
     };
     Ok(ChainFacts {
         now,
@@ -167,6 +177,7 @@ pub async fn chain_facts(
         safe_nonce,
         operation_timestamp,
         implementation,
+        upgrade_trace,
     })
 }
 
@@ -619,11 +630,22 @@ pub async fn execute(
             "operation {id} is not pending on the timelock (timestamp {ts})"
         )));
     }
+    // Rules may have changed since it was scheduled: run it first, and refuse
+    // (naming the custom error) rather than send a transaction that reverts.
+    let data = listed.operation.execute_calldata();
+    if let Err(reason) =
+        would_revert(chain, chain.sender(), contracts.timelock, data.clone()).await?
+    {
+        return Err(GovError::WouldRevert(format!(
+            "operation {id} would revert if executed now with {reason}: {}; nothing was sent. The chain's state changed since it was scheduled; propose a corrected change (and cancel this one: `seed-eth gov cancel {id} --out cancel.json`, then sign and submit it)",
+            listed.summary
+        )));
+    }
     let receipt = send_call(
         chain,
         "executing the timelock operation",
         contracts.timelock,
-        listed.operation.execute_calldata(),
+        data,
     )
     .await?;
     Ok((listed, receipt.transaction_hash))
@@ -658,7 +680,6 @@ pub fn human_duration(seconds: u64) -> String {
 /// quorum out of range, a duplicate signer, an inactive builder) is refused when proposing
 /// rather than discovered after the delay. State may still change before execution.
 pub async fn simulate(chain: &Chain, proposal: &Proposal) -> Result<()> {
-    use alloy::network::TransactionBuilder;
     let (from, to, data) = match &proposal.timelock_operation {
         Some(op) => (proposal.contracts.timelock, op.target, op.data.clone()),
         None => (
@@ -667,29 +688,38 @@ pub async fn simulate(chain: &Chain, proposal: &Proposal) -> Result<()> {
             proposal.safe_tx.data.clone(),
         ),
     };
-    let request = TransactionRequest::default()
-        .with_from(from)
-        .with_to(to)
-        .with_input(data);
+    would_revert(chain, Some(from), to, data)
+        .await?
+        .map_err(|reason| {
+            GovError::Invalid(format!(
+                "the proposed call would revert today with {reason}: {}",
+                proposal.action.describe()
+            ))
+        })
+}
+
+/// Runs a call with `eth_call`: `Ok(Err(reason))` when it reverts (the custom
+/// error named when seed-eth knows it), `Err` when the endpoint cannot be asked.
+async fn would_revert(
+    chain: &Chain,
+    from: Option<Address>,
+    to: Address,
+    data: Bytes,
+) -> Result<std::result::Result<(), String>> {
+    use alloy::network::TransactionBuilder;
+    let mut request = TransactionRequest::default().with_to(to).with_input(data);
+    if let Some(from) = from {
+        request = request.with_from(from);
+    }
     match chain.provider().call(request).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let decoded = e
-                .as_error_resp()
-                .and_then(|payload| payload.as_revert_data())
-                .and_then(|data| seed_chain::bindings::describe_revert(&data));
-            match (decoded, e.as_error_resp()) {
-                (Some(decoded), _) => Err(GovError::Invalid(format!(
-                    "the proposed call would revert today with {decoded}: {}",
-                    proposal.action.describe()
-                ))),
-                (None, Some(_)) => Err(GovError::Invalid(format!(
-                    "the proposed call would revert today ({e}): {}",
-                    proposal.action.describe()
-                ))),
-                (None, None) => Err(rpc(chain, "simulating the proposed call", e)),
-            }
-        }
+        Ok(_) => Ok(Ok(())),
+        Err(e) => match e.as_error_resp() {
+            Some(payload) => Ok(Err(payload
+                .as_revert_data()
+                .and_then(|data| seed_chain::bindings::describe_revert(&data))
+                .unwrap_or_else(|| format!("an error seed-eth cannot name ({e})")))),
+            None => Err(rpc(chain, "simulating the call", e)),
+        },
     }
 }
 
@@ -722,6 +752,7 @@ pub async fn prepare_upgrade(
     current: &Artifact,
     new: &Artifact,
 ) -> Result<PreparedUpgrade> {
+    new.check_deployable()?;
     let current_impl = current_implementation(chain, registry).await?;
     let code = chain.code_at(current_impl).await?;
     if !current.runtime_matches(&code) {

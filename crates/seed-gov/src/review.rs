@@ -1,7 +1,10 @@
 //! What a signer sees before signing: the Safe transaction decoded from its
 //! bytes into plain language, with danger flags.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::{
+    json_abi::JsonAbi,
+    primitives::{Address, B256, U256},
+};
 use serde::Serialize;
 
 use crate::{
@@ -9,6 +12,7 @@ use crate::{
     proposal::{decode, Decoded},
     safe::{SafeOperation, SafeTransaction},
     timelock::Operation,
+    upgrade::{argument_dangers, decode_call, effect_dangers, DecodedCall, Traced},
 };
 
 /// Something a signer must not overlook.
@@ -69,6 +73,51 @@ pub enum Danger {
         /// The Safe's current nonce.
         current: U256,
     },
+    /// The upgrade makes a state-changing call into the ledger, the timelock or the Safe.
+    #[serde(rename_all = "camelCase")]
+    UpgradeCalls {
+        /// Which of them.
+        contract: String,
+        /// Its address.
+        target: Address,
+        /// The function called.
+        function: String,
+    },
+    /// The upgrade emits an event that changes who may do what (a writer, an owner, a role,
+    /// a guardian, an implementation, a delay, a release).
+    #[serde(rename_all = "camelCase")]
+    UpgradeEmits {
+        /// The event.
+        event: String,
+        /// Its emitter.
+        emitter: Address,
+    },
+    /// The upgrade runs foreign code with the registry's storage and authority.
+    #[serde(rename_all = "camelCase")]
+    UpgradeDelegatecall {
+        /// The code run.
+        target: Address,
+    },
+    /// The upgrade's initializer is passed the address of the ledger, the timelock or the Safe.
+    #[serde(rename_all = "camelCase")]
+    UpgradeArgument {
+        /// The argument.
+        argument: String,
+        /// Which contract's address it is.
+        contract: String,
+    },
+    /// The upgrade's initializer call data could not be decoded.
+    #[serde(rename_all = "camelCase")]
+    UpgradeCallUndecoded {
+        /// Why.
+        reason: String,
+    },
+    /// The upgrade could not be traced, so what its initializer does is unchecked.
+    #[serde(rename_all = "camelCase")]
+    UpgradeUntraced {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Danger {
@@ -85,6 +134,12 @@ impl Danger {
             Self::Refund => "gas refund parameters are set: the Safe would pay whoever submits it".to_owned(),
             Self::NoCode { address } => format!("the upgrade's new implementation {address} has no code"),
             Self::StaleNonce { nonce, current } => format!("nonce {nonce} is already used (the Safe is at {current}): this transaction can never execute"),
+            Self::UpgradeCalls { contract, target, function } => format!("the upgrade calls {contract} ({target}): {function}; an initializer runs with the registry's authority (it is the ledger's writer)"),
+            Self::UpgradeEmits { event, emitter } => format!("the upgrade makes {emitter} emit {event}: it changes who may do what"),
+            Self::UpgradeDelegatecall { target } => format!("the upgrade DELEGATECALLs {target}, code that is neither the current nor the new implementation, with the registry's storage and authority"),
+            Self::UpgradeArgument { argument, contract } => format!("the initializer is given the address of {contract} (argument `{argument}`); read what the new code does with it"),
+            Self::UpgradeCallUndecoded { reason } => format!("the upgrade runs an initializer call that is not decoded ({reason}); decode it before signing (`seed-eth gov show FILE --artifact out/<File>.sol/<Contract>.json`)"),
+            Self::UpgradeUntraced { reason } => format!("what the upgrade's initializer does was not traced ({reason}); use an endpoint with debug_traceCall, or read the new code's initializer yourself"),
         }
     }
 }
@@ -102,6 +157,8 @@ pub struct ChainFacts {
     pub operation_timestamp: Option<U256>,
     /// The code at the address an upgrade would install, when the proposal is an upgrade.
     pub implementation: Option<CodeInfo>,
+    /// What the upgrade does when it runs, traced, when the proposal is an upgrade.
+    pub upgrade_trace: Option<Traced>,
 }
 
 /// What is deployed at an address.
@@ -135,17 +192,23 @@ pub struct Review {
     /// When the operation may run, if known: `now + delay` before scheduling, the timelock's
     /// timestamp after.
     pub earliest_execution: Option<u64>,
+    /// An upgrade's initializer call, decoded with the new implementation's ABI.
+    pub initializer: Option<DecodedCall>,
+    /// What an upgrade does when it runs (traced; `None` offline).
+    pub upgrade_trace: Option<Traced>,
     /// Warnings.
     pub dangers: Vec<Danger>,
 }
 
 impl Review {
-    /// Decodes `tx` (never the file's own description) and flags what is dangerous.
+    /// Decodes `tx` (never the file's own description) and flags what is dangerous. `abi`, the
+    /// new implementation's, decodes an upgrade's initializer call.
     pub fn of(
         chain_id: u64,
         contracts: &Contracts,
         tx: &SafeTransaction,
         facts: Option<&ChainFacts>,
+        abi: Option<&JsonAbi>,
     ) -> Self {
         let mut dangers = Vec::new();
         if tx.operation == SafeOperation::Delegatecall {
@@ -232,6 +295,36 @@ impl Review {
                 }
             }
         }
+        let mut initializer = None;
+        if let Some(Action::UpgradeRegistry {
+            implementation,
+            call,
+        }) = &action
+        {
+            if !call.is_empty() {
+                let decoded = abi
+                    .ok_or_else(|| "no artefact was given".to_owned())
+                    .and_then(|abi| decode_call(abi, call));
+                match decoded {
+                    Ok(decoded) => {
+                        dangers.extend(argument_dangers(contracts, &decoded));
+                        initializer = Some(decoded);
+                    }
+                    Err(reason) => dangers.push(Danger::UpgradeCallUndecoded { reason }),
+                }
+            }
+            match facts.and_then(|f| f.upgrade_trace.as_ref()) {
+                Some(Traced::Effects(effects)) => {
+                    dangers.extend(effect_dangers(contracts, *implementation, effects));
+                }
+                Some(Traced::Untraced { reason }) if !call.is_empty() => {
+                    dangers.push(Danger::UpgradeUntraced {
+                        reason: reason.clone(),
+                    });
+                }
+                Some(Traced::Untraced { .. }) | None => {}
+            }
+        }
         let summary = match (&action, &operation) {
             (Some(action), Some(op)) => format!(
                 "schedule on the timelock, to run no earlier than {} s after scheduling: {}",
@@ -253,6 +346,8 @@ impl Review {
             summary,
             operation,
             earliest_execution,
+            initializer,
+            upgrade_trace: facts.and_then(|f| f.upgrade_trace.clone()),
             dangers,
         }
     }
@@ -296,13 +391,14 @@ mod tests {
             safe_nonce: U256::from(4),
             operation_timestamp: None,
             implementation: None,
+            upgrade_trace: None,
         }
     }
 
     #[test]
     fn plain_proposals_have_no_dangers() {
         let p = Proposal::new(&params(), Action::SetQuorum { quorum: 2 });
-        let review = Review::of(31337, &p.contracts, &p.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &p.contracts, &p.safe_tx, Some(&facts()), None);
         assert!(review.dangers.is_empty(), "{:?}", review.dangers);
         assert_eq!(review.earliest_execution, Some(1000 + 86_400));
         assert!(
@@ -324,7 +420,7 @@ mod tests {
             },
         );
         assert_eq!(swap.safe_tx.to, c.safe);
-        let review = Review::of(31337, &c, &swap.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &c, &swap.safe_tx, Some(&facts()), None);
         assert!(review.dangers.is_empty(), "{:?}", review.dangers);
         assert!(
             review.summary.contains("replace governance signer"),
@@ -339,7 +435,7 @@ mod tests {
         }
         .abi_encode()
         .into();
-        let review = Review::of(31337, &c, &module.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &c, &module.safe_tx, Some(&facts()), None);
         assert_eq!(
             review.dangers,
             vec![Danger::UnrecognisedCall { target: c.safe }]
@@ -353,7 +449,7 @@ mod tests {
         let mut p = Proposal::new(&params(), Action::SetQuorum { quorum: 2 });
         p.safe_tx.operation = SafeOperation::Delegatecall;
         p.safe_tx.to = address!("0x00000000000000000000000000000000000000ee");
-        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()), None);
         assert!(review.is_delegatecall());
         assert!(review.dangers.contains(&Danger::UnknownTarget {
             target: address!("0x00000000000000000000000000000000000000ee")
@@ -365,7 +461,7 @@ mod tests {
                 writer: address!("0x00000000000000000000000000000000000000dd"),
             },
         );
-        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()), None);
         assert_eq!(review.dangers, vec![Danger::CallsLedger]);
         // Delay reduction.
         let p = Proposal::new(
@@ -374,7 +470,7 @@ mod tests {
                 seconds: U256::from(60),
             },
         );
-        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()), None);
         assert!(matches!(
             review.dangers[..],
             [Danger::DelayReduction { .. }]
@@ -391,7 +487,7 @@ mod tests {
             U256::from(86_400),
         );
         p.safe_tx.data = op.schedule_calldata();
-        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()));
+        let review = Review::of(31337, &c, &p.safe_tx, Some(&facts()), None);
         assert!(review
             .dangers
             .contains(&Danger::UnrecognisedCall { target: c.registry }));

@@ -29,6 +29,7 @@ use seed_gov::{
     proposal::NewProposal,
     review::ChainFacts,
     timelock::default_salt,
+    upgrade::Traced,
     Action, GovError, Proposal, Review, SignatureEntry,
 };
 use serde_json::{json, Value};
@@ -435,6 +436,21 @@ fn propose(action: &ProposeAction) -> Outcome {
         } => (common, keystore.as_ref()),
     };
     refuse_existing(&common.out)?;
+    // An upgrade's artefacts are read and checked first, offline: a missing
+    // build or code no chain would deploy is said before anything is sent.
+    let artifacts = match action {
+        ProposeAction::UpgradeRegistry {
+            artifact,
+            current_artifact,
+            ..
+        } => {
+            let current = Artifact::load(current_artifact).map_err(gov_failure)?;
+            let new = Artifact::load(artifact).map_err(gov_failure)?;
+            new.check_deployable().map_err(gov_failure)?;
+            Some((current, new))
+        }
+        _ => None,
+    };
     let settings = resolve(&common.chain, keystore, None)?;
     let deployer = match action {
         ProposeAction::UpgradeRegistry { .. } => Some(signer(&settings)?),
@@ -495,15 +511,13 @@ fn propose(action: &ProposeAction) -> Outcome {
                 old_owner: *old,
                 new_owner: *new,
             },
-            ProposeAction::UpgradeRegistry {
-                artifact,
-                current_artifact,
-                call,
-                ..
-            } => {
-                let current = Artifact::load(current_artifact).map_err(gov_failure)?;
-                let new = Artifact::load(artifact).map_err(gov_failure)?;
-                let prepared = ops::prepare_upgrade(&chain, contracts.registry, &current, &new)
+            ProposeAction::UpgradeRegistry { call, .. } => {
+                let Some((current, new)) = &artifacts else {
+                    return Err(Failure::usage(eyre!(
+                        "the upgrade's artefacts were not loaded"
+                    )));
+                };
+                let prepared = ops::prepare_upgrade(&chain, contracts.registry, current, new)
                     .await
                     .map_err(gov_failure)?;
                 let action = Action::UpgradeRegistry {
@@ -527,6 +541,7 @@ fn propose(action: &ProposeAction) -> Outcome {
             &contracts,
             &proposal.safe_tx,
             Some(&facts),
+            artifacts.as_ref().map(|(_, new)| &new.abi),
         );
         let mut text = format!("wrote {}\n", common.out.display());
         text.push_str(&review_text(&proposal, &review, &facts));
@@ -635,6 +650,38 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
     let tx = &proposal.safe_tx;
     let _ = writeln!(out, "proposal on chain {}:", proposal.chain_id);
     let _ = writeln!(out, "  action:      {}", review.summary);
+    if let Some(call) = &review.initializer {
+        let _ = writeln!(out, "  initializer: {}", call.describe());
+    }
+    if let Some(Traced::Effects(effects)) = &review.upgrade_trace {
+        let events: Vec<_> = effects
+            .events
+            .iter()
+            .filter_map(|e| Some((e.name.as_ref()?, e.address)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  runs:        {} calls, {} events that change who may do what (traced)",
+            effects.calls.len(),
+            events.len()
+        );
+        for call in &effects.calls {
+            let _ = writeln!(
+                out,
+                "               {} {} {}",
+                call.kind,
+                proposal.contracts.label(call.to),
+                call.function
+            );
+        }
+        for (name, emitter) in events {
+            let _ = writeln!(
+                out,
+                "               event {name} from {}",
+                proposal.contracts.label(emitter)
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "  Safe tx:     Safe {} calls {} with {}, value {}, nonce {} (Safe nonce now {})",
@@ -756,6 +803,7 @@ fn show(args: &ShowArgs) -> Outcome {
         &proposal.contracts,
         &proposal.safe_tx,
         facts.as_ref(),
+        artifact.as_ref().map(|a| &a.abi),
     );
     let mut text = review_text(&proposal, &review, &facts.clone().unwrap_or_default());
     if facts.is_none() {
@@ -822,6 +870,7 @@ fn sign(args: &SignArgs) -> Outcome {
             &proposal.contracts,
             &proposal.safe_tx,
             Some(&facts),
+            None,
         );
         let mut text = review_text(&proposal, &review, &facts);
         if review.is_delegatecall() && !args.force_delegatecall {
@@ -1000,6 +1049,7 @@ fn cancel(args: &CancelArgs) -> Outcome {
             &contracts,
             &proposal.safe_tx,
             Some(&facts),
+            None,
         );
         let mut text = format!(
             "wrote {}: cancels operation {} ({}, {})\n",
