@@ -65,8 +65,9 @@ demo: setup ## Run the demo on local defaults
 demo-check: setup ## The demo must keep working from a fresh clone: run it, keep its output
 	cargo build --locked --quiet --bin seed-eth
 	cargo build --locked --quiet -p seed-oci --example push_synthetic
-	script/demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
-	@echo "make demo-check: the demo ran to the end (output in target/demo.log)"
+	mkdir -p "$${CARGO_TARGET_DIR:-target}"
+	script/demo > "$${CARGO_TARGET_DIR:-target}/demo.log" 2>&1 || { cat "$${CARGO_TARGET_DIR:-target}/demo.log"; exit 1; }
+	@echo "make demo-check: the demo ran to the end (output in $${CARGO_TARGET_DIR:-target}/demo.log)"
 
 bench: setup ## Benchmarks; machine-readable results under target/bench/
 	mkdir -p target/bench

@@ -371,8 +371,8 @@ pub struct AttestArgs {
     #[arg(long, value_name = "FILE")]
     pub sign_only: Option<PathBuf>,
 
-    /// With --sign-only: how long the signed vote stays valid, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    /// With --sign-only: how long the signed vote stays valid, in seconds (at least 1).
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400, value_parser = positive_seconds)]
     pub valid_for: u64,
 
     /// Chain and deployment file.
@@ -483,4 +483,14 @@ pub struct KeeperArgs {
     /// `[oci] plain-http` of seed-eth.toml.
     #[arg(long = "plain-http", value_name = "HOST")]
     pub plain_http: Vec<String>,
+}
+
+/// A validity period: a whole number of seconds, at least 1 (a vote valid for
+/// 0 seconds expires as it is written, and the registry refuses it).
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 seconds: the vote would already have expired when a relayer sends it; give at least 1 (the default is 86400, a day)".to_owned()),
+        Ok(seconds) => Ok(seconds),
+        Err(e) => Err(format!("not a whole number of seconds: {e}")),
+    }
 }

@@ -63,3 +63,8 @@ pub fn finish(as_json: bool, outcome: Outcome) -> std::process::ExitCode {
         }
     }
 }
+
+/// `1 vote`, `2 votes`: a count with its noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

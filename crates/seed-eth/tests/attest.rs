@@ -335,7 +335,14 @@ async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
         file
     };
     let good = sign("good.json", &[]);
-    let expired = sign("expired.json", &["--valid-for", "0"]);
+    // Valid for one second, then the chain's clock moves on a minute.
+    let expired = sign("expired.json", &["--valid-for", "1"]);
+    let provider = ProviderBuilder::new().connect_http(setup.anvil.endpoint().parse().unwrap());
+    let _: Value = provider
+        .raw_request("evm_increaseTime".into(), (60,))
+        .await
+        .unwrap();
+    let _: Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
     let tampered = sign("tampered.json", &[]);
     let mut vote: Value = serde_json::from_slice(&std::fs::read(&tampered).unwrap()).unwrap();
     vote["manifestDigest"] = Value::String(manifest("tampered"));
@@ -384,6 +391,16 @@ async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
         assert!(text(&out).contains(bad.to_str().unwrap()), "{}", text(&out));
     }
     assert_eq!(setup.block().await, before, "nothing sent");
+
+    // The good vote alone goes through; the count reads as a person writes it.
+    let key = setup.anvil.private_key_hex(8);
+    let url = setup.anvil.endpoint();
+    let out = seed_eth(
+        setup.cwd(),
+        &["relay", "--rpc-url", &url, good.to_str().unwrap()],
+        &[("SEED_ETH_PRIVATE_KEY", &key)],
+    );
+    assert_exit(&out, 0, "): 1 vote recorded");
 }
 
 #[tokio::test]
@@ -407,6 +424,24 @@ async fn bad_inputs_fail_closed() {
         &no_push,
     );
     assert_exit(&out, 2, "--image");
+    // A signed vote that expires as it is written.
+    let vote = setup.cwd().join("expired.json");
+    let out = setup.attest(
+        1,
+        COMMIT,
+        system,
+        &digest,
+        &image,
+        &[
+            "--no-push",
+            "--sign-only",
+            vote.to_str().unwrap(),
+            "--valid-for",
+            "0",
+        ],
+    );
+    assert_exit(&out, 2, "0 seconds: the vote would already have expired");
+    assert!(!vote.exists());
     let out = setup.attest(1, COMMIT, "riscv64-linux", &digest, &image, &no_push);
     assert_exit(&out, 2, "required systems: aarch64-linux, x86_64-linux");
     let stranger = setup.anvil.address(7).to_string();

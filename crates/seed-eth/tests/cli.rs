@@ -146,3 +146,48 @@ fn logs_are_coloured_on_a_terminal_only_and_never_with_no_color() {
     assert!(!run(true, Some("1")), "NO_COLOR=1 turns them off");
     assert!(!run(false, None), "a pipe gets none");
 }
+
+/// Issue 11 §5: `script/demo` runs the builds cargo made under `$CARGO_TARGET_DIR` when that is
+/// set (it used to look in `target/` only and die with exit 127), and says what to run when they
+/// are missing. The second run is the whole demo, from a target directory elsewhere.
+#[test]
+fn the_demo_uses_the_builds_under_cargo_target_dir() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let seed_eth = std::path::Path::new(env!("CARGO_BIN_EXE_seed-eth"));
+    let push_image = seed_eth.parent().unwrap().join("examples/push_synthetic");
+    assert!(
+        push_image.exists(),
+        "{} is missing: `cargo test --workspace` builds it (or `cargo build -p seed-oci --example push_synthetic`)",
+        push_image.display()
+    );
+    let demo = |target_dir: &std::path::Path| {
+        Command::new(root.join("script/demo"))
+            .env("CARGO_TARGET_DIR", target_dir)
+            .output()
+            .expect("run script/demo")
+    };
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = demo(empty.path());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("run `make demo`, which builds it"),
+        "{out:?}"
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let examples = elsewhere.path().join("debug/examples");
+    std::fs::create_dir_all(&examples).unwrap();
+    std::os::unix::fs::symlink(seed_eth, elsewhere.path().join("debug/seed-eth")).unwrap();
+    std::os::unix::fs::symlink(&push_image, examples.join("push_synthetic")).unwrap();
+    let out = demo(elsewhere.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("== done in"), "{stdout}");
+    assert!(elsewhere.path().join("demo/deployment.json").exists());
+}

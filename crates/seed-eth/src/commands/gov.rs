@@ -38,7 +38,7 @@ use super::chain::{block_on, config_file, failure, overrides, settings};
 use crate::{
     cli::ChainArgs,
     exit::ExitCode,
-    output::{Failure, Outcome, Report},
+    output::{count, Failure, Outcome, Report},
 };
 
 /// Arguments of `seed-eth gov`.
@@ -661,9 +661,9 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
             .collect();
         let _ = writeln!(
             out,
-            "  runs:        {} calls, {} events that change who may do what (traced)",
-            effects.calls.len(),
-            events.len()
+            "  runs:        {}, {} that change who may do what (traced)",
+            count(effects.calls.len(), "call", "calls"),
+            count(events.len(), "event", "events")
         );
         for call in &effects.calls {
             let _ = writeln!(

@@ -14,7 +14,7 @@ use super::chain::{block_on, config_file, failure, scan_overrides, settings};
 use crate::{
     cli::KeeperArgs,
     exit::ExitCode,
-    output::{Failure, Outcome, Report},
+    output::{count, Failure, Outcome, Report},
 };
 
 /// Test hook: stop the process at a named point (docs/cli.md, "keeper").
@@ -198,13 +198,16 @@ fn once_report(
     let failed_tags = pass.failed_tags().count();
     let _ = writeln!(
         text,
-        "keeper: caught up to final block {}; {} promoted now, {} moving tags moved, {} still pending{}",
+        "keeper: caught up to final block {}; {} promoted now, {} moved, {} still pending{}",
         pass.final_block,
         pass.promoted,
-        pass.moved.len(),
+        count(pass.moved.len(), "moving tag", "moving tags"),
         remaining.len(),
         if failed_tags > 0 {
-            format!(", {failed_tags} moving tags NOT moved")
+            format!(
+                ", {} NOT moved",
+                count(failed_tags, "moving tag", "moving tags")
+            )
         } else {
             String::new()
         }

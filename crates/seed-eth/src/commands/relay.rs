@@ -26,7 +26,7 @@ use super::{
 use crate::{
     cli::RelayArgs,
     exit::ExitCode,
-    output::{Failure, Outcome, Report},
+    output::{count, Failure, Outcome, Report},
 };
 
 /// What happened to one file.
@@ -277,10 +277,10 @@ fn report(
         Some(r) => {
             let _ = writeln!(
                 text,
-                "attestBatch tx {} (block {}): {} votes recorded",
+                "attestBatch tx {} (block {}): {} recorded",
                 r.transaction_hash,
                 r.block_number.unwrap_or_default(),
-                attested.len()
+                count(attested.len(), "vote", "votes")
             );
         }
         None => {
