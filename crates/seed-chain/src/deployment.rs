@@ -277,7 +277,7 @@ impl Deployment {
             path: path.to_path_buf(),
             reason,
         };
-        fs::create_dir_all(parent_dir(path)).map_err(|e| write_error(e.to_string()))?;
+        seed_fs::create_dir_all(&parent_dir(path)).map_err(|e| write_error(e.to_string()))?;
         seed_fs::write_atomic(path, self.to_json().as_bytes())
             .map_err(|e| write_error(e.source.to_string()))
     }
@@ -311,10 +311,33 @@ pub fn check_writable(path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    fs::create_dir_all(&dir).map_err(write_error)?;
+    seed_fs::create_dir_all(&dir).map_err(write_error)?;
+    if path.is_dir() {
+        return Err(write_error(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory; name a file",
+        )));
+    }
     let probe = dir.join(format!(".seed-eth-write-probe-{}", std::process::id()));
     fs::write(&probe, b"").map_err(write_error)?;
     fs::remove_file(&probe).map_err(write_error)
+}
+
+/// The error of a deployment that succeeded on chain but whose file could not be written: it
+/// carries the file's full contents, so the addresses are never lost (exit 2; deploying again
+/// would make a second set of contracts).
+pub fn unsaved(path: &Path, error: ChainError, deployment: &Deployment) -> ChainError {
+    let reason = match error {
+        ChainError::Write { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    ChainError::Write {
+        path: path.to_path_buf(),
+        reason: format!(
+            "{reason}. The contracts ARE deployed; do not deploy again (that makes a second set): save this as the deployment file:\n{}",
+            deployment.to_json()
+        ),
+    }
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -372,6 +395,27 @@ mod tests {
     "solc": "0.8.29"
   }
 }"#;
+
+    /// Issue 11 §5: the error after a deployment whose file could not be written names the file
+    /// once (it used to repeat "cannot write X:"), says the contracts exist, and carries the file.
+    #[test]
+    fn an_unsaved_deployment_says_so_once_and_carries_the_file() {
+        let deployment = Deployment::parse(FORGE_OUTPUT).unwrap();
+        let path = Path::new("deployments/31337.json");
+        let inner = ChainError::Write {
+            path: path.to_path_buf(),
+            reason: "disk full".to_owned(),
+        };
+        let message = unsaved(path, inner, &deployment).to_string();
+        assert_eq!(message.matches("cannot write").count(), 1, "{message}");
+        assert!(
+            message.starts_with(
+                "cannot write deployments/31337.json: disk full. The contracts ARE deployed"
+            ),
+            "{message}"
+        );
+        assert!(message.ends_with(FORGE_OUTPUT), "{message}");
+    }
 
     #[test]
     fn reads_forge_output_and_writes_it_back_byte_for_byte() {

@@ -676,6 +676,32 @@ async fn bad_configuration_fails_closed_with_the_right_exit_code() {
         &[("SEED_ETH_PRIVATE_KEY", &key)],
     );
     assert_exit(&out, 2, "says chain 1, but the RPC endpoint");
+    // A deployment file whose directory is in fact a file, or that is a directory.
+    std::fs::write(cwd.join("blocker"), "").unwrap();
+    for (path, reason) in [
+        (
+            "blocker/d.json".to_owned(),
+            "blocker is not a directory (it is a file)".to_owned(),
+        ),
+        (
+            "deployments".to_owned(),
+            "it is a directory; name a file".to_owned(),
+        ),
+    ] {
+        let out = seed_eth(
+            cwd,
+            &[
+                "deploy",
+                "--rpc-url",
+                &url,
+                "--deployment",
+                &path,
+                "--force",
+            ],
+            &[("SEED_ETH_PRIVATE_KEY", &key)],
+        );
+        assert_exit(&out, 2, &reason);
+    }
     let chain = ChainBuilder::new(&url).connect().await.unwrap();
     assert_eq!(
         chain.block_number().await.unwrap(),

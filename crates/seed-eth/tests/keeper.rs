@@ -1150,6 +1150,16 @@ async fn promotes_into_per_system_repositories_of_the_same_registry() {
     // Nothing was tagged in the source repository.
     assert_eq!(world.tag(&format!("{genesis}-x86_64-linux")).await, None);
 
+    // A state file whose directory is in fact a file is refused, naming it.
+    let blocker = world.dir.path().join("blocker");
+    std::fs::write(&blocker, "").unwrap();
+    let out = world.once_with(&blocker.join("state.sqlite"), None, &[]);
+    assert_exit(
+        &out,
+        2,
+        &format!("{} is not a directory (it is a file)", blocker.display()),
+    );
+
     // A template set where two systems would share a tag is refused (exit 2).
     let out = world.once_with(
         &world.dir.path().join("bad.sqlite"),

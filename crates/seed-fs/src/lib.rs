@@ -4,6 +4,8 @@
 //! Every file seed-eth writes (deployment files, proposal files, lock files,
 //! manifests, statements, signed votes) goes through [`write_atomic`], so a
 //! failure or a crash never leaves a half-written file where one was expected.
+//! Directories are made with [`create_dir_all`], whose errors name a path
+//! component that is a file.
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -71,7 +73,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         // Best effort: the temp file may not exist or may already be renamed.
         let _ = fs::remove_file(&temp);
     }
-    result.map_err(error)
+    result.map_err(|e| match not_a_directory(&dir) {
+        Some(blocker) => error(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory (it is a file)", blocker.display()),
+        )),
+        None => error(e),
+    })
+}
+
+/// Creates `dir` and its missing parents, like [`fs::create_dir_all`], but
+/// when a component of the path exists and is not a directory the error says
+/// so ("x is not a directory, it is a file") instead of the bare "File exists"
+/// the operating system reports.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir).map_err(|e| match not_a_directory(dir) {
+        Some(blocker) if blocker == dir => io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory (it is a file)", dir.display()),
+        ),
+        Some(blocker) => io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!(
+                "{} is not a directory (it is a file), so {} cannot be created in it",
+                blocker.display(),
+                dir.display()
+            ),
+        ),
+        None => e,
+    })
+}
+
+/// The first component of `path` (from the root) that exists and is not a
+/// directory.
+fn not_a_directory(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .filter(|p| !p.as_os_str().is_empty())
+        .find(|p| fs::metadata(p).is_ok_and(|m| !m.is_dir()))
+        .map(Path::to_path_buf)
 }
 
 #[cfg(test)]
@@ -93,6 +135,35 @@ mod tests {
         );
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    /// Issue 11 §5: a path component that is a file is named, not reported as "File exists".
+    #[test]
+    fn a_file_in_the_way_of_a_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"").unwrap();
+        let err = create_dir_all(&file.join("state")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is not a directory (it is a file), so {} cannot be created in it",
+                file.display(),
+                file.join("state").display()
+            )
+        );
+        assert_eq!(
+            create_dir_all(&file).unwrap_err().to_string(),
+            format!("{} is not a directory (it is a file)", file.display())
+        );
+        let err = write_atomic(&file.join("x/out.json"), b"{}").unwrap_err();
+        assert_eq!(
+            std::error::Error::source(&err).unwrap().to_string(),
+            format!("{} is not a directory (it is a file)", file.display())
+        );
+        create_dir_all(&dir.path().join("a/b")).unwrap();
+        create_dir_all(&dir.path().join("a/b")).unwrap();
     }
 
     #[test]

@@ -166,9 +166,9 @@ impl Store {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            seed_fs::create_dir_all(dir).map_err(|e| {
                 KeeperError::Config(format!(
-                    "cannot create the state directory {}: {e}",
+                    "cannot create the state directory {}: {e}; give another --state",
                     dir.display()
                 ))
             })?;

@@ -83,13 +83,9 @@ pub fn run(args: &DeployArgs, as_json: bool) -> Outcome {
         let deployment = &outcome.deployment;
         if let Err(error) = deployment.write(&path) {
             // The contracts exist now; never lose their addresses.
-            return Err(failure(ChainError::Write {
-                path: path.clone(),
-                reason: format!(
-                    "{error}; the deployment succeeded, its file would have been:\n{}",
-                    deployment.to_json()
-                ),
-            }));
+            return Err(failure(seed_chain::deployment::unsaved(
+                &path, error, deployment,
+            )));
         }
 
         let c = &deployment.contracts;
