@@ -15,8 +15,9 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
-    transports::http::reqwest::Url,
+    transports::{http::reqwest::Url, RpcError, TransportErrorKind},
 };
+use seed_core::excerpt;
 
 use crate::error::{ChainError, Result};
 
@@ -98,12 +99,7 @@ impl ChainBuilder {
             .await
         {
             Ok(Ok(id)) => id,
-            Ok(Err(e)) => {
-                return Err(ChainError::Unreachable {
-                    url: self.url,
-                    reason: e.to_string(),
-                })
-            }
+            Ok(Err(e)) => return Err(first_answer_error(self.url, e)),
             Err(_) => {
                 return Err(ChainError::Unreachable {
                     url: self.url,
@@ -119,6 +115,31 @@ impl ChainBuilder {
             log_range_limit: Arc::new(AtomicU64::new(0)),
         })
     }
+}
+
+/// The error of the first request: an endpoint that answered, but not as a JSON-RPC endpoint
+/// does (an HTML page, an HTTP error), is named with what it sent; silence is "unreachable".
+fn first_answer_error(url: String, error: RpcError<TransportErrorKind>) -> ChainError {
+    let received = match &error {
+        RpcError::DeserError { text, .. } => format!("{} (not JSON-RPC)", excerpt(text.as_bytes())),
+        RpcError::Transport(TransportErrorKind::HttpError(http))
+        | RpcError::Transport(TransportErrorKind::HttpErrorWithRetryAfter {
+            error: http, ..
+        }) => {
+            format!(
+                "HTTP {} with {}",
+                http.status,
+                excerpt(http.body.as_bytes())
+            )
+        }
+        _ => {
+            return ChainError::Unreachable {
+                url,
+                reason: error.to_string(),
+            }
+        }
+    };
+    ChainError::NotJsonRpc { url, received }
 }
 
 impl Chain {

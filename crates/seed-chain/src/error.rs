@@ -36,6 +36,14 @@ pub enum ChainError {
         /// The transport error.
         reason: String,
     },
+    /// The endpoint answered, but not as a JSON-RPC endpoint does.
+    #[error("the RPC endpoint {url} answered {received}; is it an Ethereum JSON-RPC endpoint (and the URL's path right)?")]
+    NotJsonRpc {
+        /// The endpoint.
+        url: String,
+        /// What it answered.
+        received: String,
+    },
     /// A call or transaction failed at the endpoint.
     #[error("RPC request to {url} failed while {action}: {reason}")]
     Rpc {
@@ -137,6 +145,7 @@ impl ChainError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Unreachable { .. }
+            | Self::NotJsonRpc { .. }
             | Self::Rpc { .. }
             | Self::Reverted { .. }
             | Self::Wiring(_) => ErrorClass::Network,

@@ -4,6 +4,8 @@
 
 pub mod id;
 pub mod release_root;
+pub mod text;
 
 pub use id::{CommitId, IdError, Sha256Digest, System};
 pub use release_root::{leaf_hash, node_hash, release_root, Leaf, RootError};
+pub use text::excerpt;

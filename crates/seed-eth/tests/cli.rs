@@ -191,3 +191,52 @@ fn the_demo_uses_the_builds_under_cargo_target_dir() {
     assert!(stdout.contains("== done in"), "{stdout}");
     assert!(elsewhere.path().join("demo/deployment.json").exists());
 }
+
+/// A loopback server that answers every request with `status` and `body` (a double for a URL
+/// that is not a JSON-RPC endpoint: a web server, a proxy's error page). Returns its URL.
+fn wrong_server(status: &'static str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// Issue 11 §5: an endpoint that answers, but not as a JSON-RPC endpoint does, is named with
+/// what it sent (exit 3), not reported as unreachable with a deserialisation error.
+#[test]
+fn an_endpoint_that_is_not_json_rpc_is_named_with_what_it_answered() {
+    let commit = "0123456789abcdef".repeat(3);
+    for (status, body, expected) in [
+        (
+            "200 OK",
+            "<html><body>It works!</body></html>",
+            "answered \"<html><body>It works!</body></html>\" (not JSON-RPC)",
+        ),
+        (
+            "404 Not Found",
+            "no such route",
+            "answered HTTP 404 with \"no such route\"",
+        ),
+    ] {
+        let url = wrong_server(status, body);
+        let out = seed_eth(&["status", "--rpc-url", &url, "--commit", &commit[..40]]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains(&format!("the RPC endpoint {url} {expected}")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("cannot reach"), "{stderr}");
+    }
+}

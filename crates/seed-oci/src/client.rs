@@ -18,7 +18,7 @@ use seed_core::Sha256Digest;
 
 use crate::{
     error::OciError,
-    manifest::{sha256, ImageContent, RawManifest, MANIFEST_MEDIA_TYPES},
+    manifest::{sha256, ImageContent, RawManifest, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES},
     name::{Repository, Tag},
 };
 
@@ -246,7 +246,15 @@ impl RegistryClient {
         digest: &Sha256Digest,
     ) -> Result<RawManifest, OciError> {
         let what = format!("manifest {repo}@{digest}");
-        let manifest = self.pull_raw(repo, &repo.at_digest(digest), &what).await?;
+        let manifest = match self.pull_raw(repo, &repo.at_digest(digest), &what).await {
+            Err(mismatch @ OciError::DigestMismatch { .. }) => {
+                return Err(match self.not_a_manifest(repo, digest).await {
+                    Some(reason) => OciError::Invalid { what, reason },
+                    None => mismatch,
+                })
+            }
+            other => other?,
+        };
         if manifest.digest() != *digest {
             return Err(OciError::DigestMismatch {
                 what,
@@ -498,6 +506,51 @@ impl RegistryClient {
             });
         }
         Ok(())
+    }
+
+    /// What `repo@digest` serves, when it is not a manifest at all (the page
+    /// of a proxy or a web server where a registry was expected). oci-client
+    /// reports such an answer as a digest mismatch and drops the bytes, so
+    /// they are fetched once more, plainly (best effort, for the message
+    /// only: anonymous or basic credentials, no token exchange).
+    async fn not_a_manifest(&self, repo: &Repository, digest: &Sha256Digest) -> Option<String> {
+        let url = format!("{}/manifests/{digest}", self.base_url(repo));
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .ok()?;
+        let mut request = client
+            .get(&url)
+            .header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPES.join(", "));
+        if let RegistryAuth::Basic(username, password) = &self.auth {
+            request = request.basic_auth(username, Some(password));
+        }
+        let mut response = request.send().await.ok()?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no stated type")
+            .to_owned();
+        // One byte more than a manifest may have is enough to judge.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.ok()? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_MANIFEST_BYTES {
+                break;
+            }
+        }
+        if RawManifest::from_bytes(body.clone(), "").is_ok() {
+            return None;
+        }
+        Some(format!(
+            "the registry answered HTTP {status} with {}{} bytes of {content_type}, not an image manifest or index: {}; is {} a registry?",
+            if body.len() > MAX_MANIFEST_BYTES { "over " } else { "" },
+            body.len().min(MAX_MANIFEST_BYTES),
+            seed_core::excerpt(&body),
+            repo.registry()
+        ))
     }
 
     /// `scheme://registry/v2/path`, for error messages.

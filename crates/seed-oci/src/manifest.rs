@@ -147,8 +147,12 @@ impl RawManifest {
                 bytes.len()
             )));
         }
-        let fields: ManifestFields = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("not an image manifest or index: {e}")))?;
+        let fields: ManifestFields = serde_json::from_slice(&bytes).map_err(|e| {
+            invalid(format!(
+                "not an image manifest or index ({e}); received {}",
+                seed_core::excerpt(&bytes)
+            ))
+        })?;
         if fields.schema_version != 2 {
             return Err(invalid(format!(
                 "schemaVersion is {}; only 2 is supported",

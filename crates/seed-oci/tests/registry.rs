@@ -574,3 +574,49 @@ async fn credentials_are_required_and_used() {
         "{listing:?}"
     );
 }
+
+/// Issue 11 §5: an address that is not a registry (here a web server answering every request with
+/// the same page, as a misconfigured proxy does) is reported with what it answered, not as a
+/// digest mismatch. (A double: a loopback server whose only job is to be the wrong server.)
+#[tokio::test]
+async fn an_address_that_is_no_registry_is_named_with_what_it_answered() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let page = "<html><body><h1>Welcome to nginx!</h1></body></html>";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let client = RegistryClient::plain_http(&[&host]).unwrap();
+    let repo: Repository = format!("{host}/seed").parse().unwrap();
+    let digest = ImageContent::synthetic("img").manifest().digest();
+
+    let err = client.pull_manifest(&repo, &digest).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, OciError::Invalid { .. }), "{err:?}");
+    for expected in [
+        "answered HTTP 200 with 52 bytes of text/html, not an image manifest or index",
+        "Welcome to nginx!",
+        &format!("is {host} a registry?"),
+    ] {
+        assert!(message.contains(expected), "{expected}: {message}");
+    }
+    let err = client
+        .pull_tag(&repo, &"v1".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Welcome to nginx!"), "{err}");
+}
