@@ -1,6 +1,8 @@
 //! The `seed-eth` binary as a user runs it: arguments in, text or JSON and an
 //! exit code out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Output};
 
 fn seed_eth(args: &[&str]) -> Output {
