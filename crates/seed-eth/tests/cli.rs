@@ -242,3 +242,37 @@ fn an_endpoint_that_is_not_json_rpc_is_named_with_what_it_answered() {
         assert!(!stderr.contains("cannot reach"), "{stderr}");
     }
 }
+
+/// Issue 11 §5: `forge build --root DIR` through `script/foundry` works from any directory (the
+/// solc shim's path in foundry.toml is relative to the working directory, so the wrapper gives
+/// forge an absolute one).
+#[test]
+fn forge_builds_with_root_from_another_directory() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(root.join("script/foundry"))
+        .current_dir(elsewhere.path())
+        .env_remove("FOUNDRY_SOLC")
+        .args(["forge", "build", "--root"])
+        .arg(&root)
+        .arg("--out")
+        .arg(elsewhere.path().join("out"))
+        .args(["--cache-path"])
+        .arg(elsewhere.path().join("cache"))
+        .arg("contracts/ReleaseLedger.sol")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(elsewhere
+        .path()
+        .join("out/ReleaseLedger.sol/ReleaseLedger.json")
+        .exists());
+}
