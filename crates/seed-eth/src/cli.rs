@@ -80,6 +80,15 @@ pub enum Command {
     /// chain or the registry could not be asked.
     Verify(VerifyArgs),
 
+    /// Write a .seed.lock (v1) for a finalised release: each system's finalised closure
+    /// manifest and the image the keeper promotes, pinned by digest in --repository.
+    ///
+    /// The release is verified first (as `seed-eth verify --commit`) and each image is read from
+    /// the registry by its digest; nothing is written unless both hold. Exits 0 when written, 1
+    /// when the release does not verify or an image is missing, 2 on bad input, 3 when the chain
+    /// or the registry could not be asked.
+    Lock(LockArgs),
+
     /// Governance through the Safe and the timelock: propose, show, sign, submit, execute,
     /// cancel and list rule changes and upgrades (docs/governance.md, docs/runbooks.md).
     ///
@@ -286,6 +295,36 @@ pub struct VerifyArgs {
     /// builders that publish in repositories of their own. Needed with --commit alone.
     #[arg(long, value_name = "REPO", requires = "statements")]
     pub repository: Vec<String>,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat. Replaces
+    /// `[oci] plain-http` of seed-eth.toml.
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// Which contracts, and how their events are read.
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// Arguments of `seed-eth lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The release: a full git commit id (40 or 64 hex digits).
+    #[arg(long, value_name = "COMMIT")]
+    pub commit: String,
+
+    /// Where consumers pull the images (REGISTRY/REPO, may contain {system}): the keeper's
+    /// target [default: `target`, else `source`, of the [keeper] table of seed-eth.toml].
+    #[arg(long, value_name = "REPO")]
+    pub repository: Option<String>,
+
+    /// The lock file to write (atomically; an existing one is replaced).
+    #[arg(long, short, value_name = "FILE", default_value = ".seed.lock")]
+    pub output: PathBuf,
 
     /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat. Replaces
     /// `[oci] plain-http` of seed-eth.toml.

@@ -36,6 +36,22 @@ impl Failure {
             error: error.into(),
         }
     }
+
+    /// A check that said no (exit code 1).
+    pub fn check_failed(error: impl Into<eyre::Report>) -> Self {
+        Self {
+            code: ExitCode::CheckFailed,
+            error: error.into(),
+        }
+    }
+
+    /// The chain or a registry could not be asked, or answered wrongly (exit code 3).
+    pub fn network(error: impl Into<eyre::Report>) -> Self {
+        Self {
+            code: ExitCode::Network,
+            error: error.into(),
+        }
+    }
 }
 
 /// Prints `outcome` and returns the process exit code.

@@ -1655,3 +1655,110 @@ async fn moving_tags_follow_a_catch_up_release_by_release() {
     world.once(0);
     world.assert_release_tags(&backlog[2]).await;
 }
+
+/// Issue 11 §5: `seed-eth lock` writes a `.seed.lock` v1 for a finalised release (the promoted
+/// images, read back from the registry), `verify --lock` accepts it, and nix-seed's own lock
+/// format (images only) is recognised and verified through its images. Nothing is written for a
+/// release that does not verify, or whose image is not in the repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lock_writes_a_verified_release_and_verify_reads_both_lock_formats() {
+    let world = World::new().await;
+    let images = world.promoted_genesis().await;
+    let genesis = commit("genesis");
+    let rpc = world.anvil.endpoint();
+    let host = world.registry.host();
+    let repository = format!("{host}/seed");
+    let lock = |commit: &str, repository: &str, output: &str| {
+        seed_eth(
+            world.dir.path(),
+            &[
+                "lock",
+                "--rpc-url",
+                &rpc,
+                "--commit",
+                commit,
+                "--repository",
+                repository,
+                "--plain-http",
+                &host,
+                "--output",
+                output,
+            ],
+            &[],
+        )
+    };
+    let verify_lock = |file: &str| {
+        seed_eth(
+            world.dir.path(),
+            &["verify", "--rpc-url", &rpc, "--lock", file],
+            &[],
+        )
+    };
+
+    let out = lock(&genesis, &repository, ".seed.lock");
+    assert_exit(&out, 0, &format!("wrote .seed.lock for release {genesis}"));
+    let written = seed_nix::SeedLock::read(&world.dir.path().join(".seed.lock")).unwrap();
+    for (system, image) in SYSTEMS.iter().zip(&images) {
+        let entry = written.get(&system.parse().unwrap()).unwrap();
+        assert_eq!(entry.manifest, manifest(&genesis, system));
+        assert_eq!(entry.image.to_string(), format!("{repository}@{image}"));
+    }
+    assert_exit(&verify_lock(".seed.lock"), 0, "VERIFIED");
+
+    // nix-seed's own format: images and the git revision, no closure manifests.
+    let upstream = |tag: &str, images: &[Sha256Digest]| {
+        serde_json::json!({
+            "repository": repository,
+            "systems": SYSTEMS.iter().zip(images).map(|(s, i)| (s.to_string(), Value::from(i.to_string()))).collect::<serde_json::Map<_, _>>(),
+            "tag": tag,
+            "version": 1,
+        })
+        .to_string()
+    };
+    std::fs::write(
+        world.dir.path().join("nix-seed.lock"),
+        upstream(&genesis, &images),
+    )
+    .unwrap();
+    let out = verify_lock("nix-seed.lock");
+    assert_exit(&out, 0, "note: the lock is nix-seed's own format");
+    assert_exit(&out, 0, "VERIFIED");
+    std::fs::write(
+        world.dir.path().join("other-tag.lock"),
+        upstream(&commit("other"), &images),
+    )
+    .unwrap();
+    assert_exit(
+        &verify_lock("other-tag.lock"),
+        1,
+        &format!("the lock's tag names commit {}", commit("other")),
+    );
+    let unattested = [digest("not attested"), images[1]];
+    std::fs::write(
+        world.dir.path().join("unattested.lock"),
+        upstream(&genesis, &unattested),
+    )
+    .unwrap();
+    assert_exit(
+        &verify_lock("unattested.lock"),
+        1,
+        "was not attested by any counted voter",
+    );
+
+    // No lock for a release that is not finalised, or whose images are not where it points.
+    let pending = commit("pending");
+    world.vote(BUILDERS[0], &pending).await;
+    assert_exit(
+        &lock(&pending, &repository, "pending.lock"),
+        1,
+        "does not verify, so no lock was written",
+    );
+    assert_exit(
+        &lock(&genesis, &format!("{host}/elsewhere"), "elsewhere.lock"),
+        1,
+        "so no lock was written: run the keeper",
+    );
+    for file in ["pending.lock", "elsewhere.lock"] {
+        assert!(!world.dir.path().join(file).exists(), "{file}");
+    }
+}

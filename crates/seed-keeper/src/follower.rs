@@ -8,7 +8,7 @@
 //! stored and compared on every poll, so a reorganisation deeper than the
 //! configured finality stops the keeper instead of going unnoticed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use alloy::{
     eips::BlockNumberOrTag,
@@ -309,29 +309,21 @@ pub fn unbacked_voter(
     })
 }
 
-/// The image to promote for one system (docs/decisions.md, D-030): among the
-/// counted voters' votes for the finalised manifest, the image digest the
-/// most of them attested; a tie goes to the image of the lowest builder id.
-/// Returns that builder and the image, or `None` without any such vote.
+/// The image to promote for one system: [`seed_core::promoted_image`]
+/// (docs/decisions.md, D-031) over the stored votes.
 pub fn choose_image(
     votes: &[crate::store::StoredVote],
     manifest: &str,
     voters: u64,
 ) -> Option<(u8, String)> {
-    // image -> (count, lowest builder)
-    let mut by_image: BTreeMap<&str, (usize, u8)> = BTreeMap::new();
-    for v in votes {
-        if v.manifest != manifest || v.builder >= 64 || voters & (1u64 << v.builder) == 0 {
-            continue;
-        }
-        let entry = by_image.entry(v.image.as_str()).or_insert((0, v.builder));
-        entry.0 += 1;
-        entry.1 = entry.1.min(v.builder);
-    }
-    by_image
-        .into_iter()
-        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
-        .map(|(image, (_, builder))| (builder, image.to_owned()))
+    seed_core::promoted_image(
+        votes
+            .iter()
+            .map(|v| (v.builder, v.manifest.as_str(), v.image.as_str())),
+        &manifest,
+        voters,
+    )
+    .map(|(builder, image)| (builder, image.to_owned()))
 }
 
 #[cfg(test)]
@@ -365,17 +357,9 @@ mod tests {
     }
 
     #[test]
-    fn the_plurality_image_of_counted_voters_wins_ties_to_the_lowest_builder() {
-        // Builder 0 voted another manifest; 1 and 2 agree on the manifest
-        // with different images: tie, lowest builder (1) wins.
-        let votes = [v(0, "m2", "i0"), v(1, "m", "i1"), v(2, "m", "i2")];
-        assert_eq!(choose_image(&votes, "m", 0b110), Some((1, "i1".to_owned())));
-        // Two of three share an image: it wins although builder 0 is lower.
+    fn the_stored_votes_go_through_the_shared_rule() {
         let votes = [v(0, "m", "i0"), v(1, "m", "i1"), v(2, "m", "i1")];
         assert_eq!(choose_image(&votes, "m", 0b111), Some((1, "i1".to_owned())));
-        // A voter not counted (revoked) is ignored.
-        assert_eq!(choose_image(&votes, "m", 0b001), Some((0, "i0".to_owned())));
-        assert_eq!(choose_image(&votes, "x", 0b111), None);
     }
 
     #[test]

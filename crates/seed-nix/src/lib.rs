@@ -21,7 +21,8 @@ pub mod store_path;
 pub mod tree;
 
 pub use lock::{
-    DeliveryKind, ImageRef, ImageRefError, LockEntry, LockError, SeedLock, LOCK_VERSION,
+    AnyLock, DeliveryKind, ImageRef, ImageRefError, LockEntry, LockError, SeedLock, UpstreamLock,
+    LOCK_VERSION,
 };
 pub use manifest::{ClosureManifest, ManifestError};
 pub use nar::NarError;

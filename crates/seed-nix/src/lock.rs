@@ -17,8 +17,9 @@
 //! compares. `image` only says where to fetch the seed; it is pinned by
 //! digest and names its registry, so the lock means the same thing on every
 //! machine. Reading is strict: unknown fields, versions and kinds, duplicate
-//! keys and malformed values are errors. Rules and reasons: docs/decisions.md,
-//! D-018.
+//! keys and malformed values are errors. nix-seed's own format
+//! ([`UpstreamLock`]: images only) is recognised and read by [`AnyLock`].
+//! Rules and reasons: docs/decisions.md, D-018.
 
 use std::{
     collections::BTreeMap,
@@ -60,10 +61,12 @@ pub enum LockError {
     Json(serde_json::Error),
     /// No `version`: not a v1 lock.
     #[error(
-        "the .seed.lock has no 'version'; a v1 lock is {{\"version\": 1, \"systems\": {{...}}}} \
-         (nix-seed's older {{repository, systems, tag}} format is not accepted: regenerate the lock)"
+        "the .seed.lock has no 'version'; a v1 lock is {{\"version\": 1, \"systems\": {{...}}}}"
     )]
     MissingVersion,
+    /// nix-seed's own format where only a v1 lock will do.
+    #[error("this is nix-seed's own lock format ({{repository, systems, tag}}), which carries no closure-manifest digest; `seed-eth verify --lock` reads it, and `seed-eth lock` writes a v1 lock")]
+    UpstreamFormat,
     /// A version other than 1.
     #[error(
         "unsupported .seed.lock version {found}: this seed-eth reads version {LOCK_VERSION} only"
@@ -341,20 +344,20 @@ struct OutLock<'a> {
 
 /// Deserialises a JSON object into its entries, rejecting duplicate keys
 /// (which `serde_json` would otherwise resolve silently, last one wins).
-fn unique_map<'de, D: Deserializer<'de>>(
+fn unique_map<'de, D: Deserializer<'de>, V: Deserialize<'de>>(
     deserializer: D,
-) -> Result<Vec<(String, RawEntry)>, D::Error> {
-    struct Entries;
-    impl<'de> Visitor<'de> for Entries {
-        type Value = Vec<(String, RawEntry)>;
+) -> Result<Vec<(String, V)>, D::Error> {
+    struct Entries<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+        type Value = Vec<(String, V)>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an object mapping system names to entries")
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut entries: Vec<(String, RawEntry)> = Vec::new();
-            while let Some((key, value)) = map.next_entry::<String, RawEntry>()? {
+            let mut entries: Vec<(String, V)> = Vec::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
                 if entries.iter().any(|(seen, _)| *seen == key) {
                     return Err(serde::de::Error::custom(format!(
                         "system '{key}' appears more than once"
@@ -365,7 +368,7 @@ fn unique_map<'de, D: Deserializer<'de>>(
             Ok(entries)
         }
     }
-    deserializer.deserialize_map(Entries)
+    deserializer.deserialize_map(Entries(std::marker::PhantomData))
 }
 
 impl SeedLock {
@@ -396,6 +399,9 @@ impl SeedLock {
 
     /// Parses the JSON text of a lock, strictly.
     pub fn from_json(text: &str) -> Result<Self, LockError> {
+        if is_upstream(text) {
+            return Err(LockError::UpstreamFormat);
+        }
         // The version decides how to read everything else, so check it
         // before complaining about fields a future version may have added.
         let probe: VersionProbe = serde_json::from_str(text).map_err(LockError::Json)?;
@@ -488,6 +494,114 @@ impl SeedLock {
     }
 }
 
+/// nix-seed's own lock, as its `bin/build-seed` writes it (`jq --sort-keys`):
+///
+/// ```json
+/// {"repository": "ghcr.io/org/repo/seed", "systems": {"x86_64-linux": "sha256:<OCI manifest digest>"},
+///  "tag": "<git revision>", "version": 1}
+/// ```
+///
+/// It names each system's *image*, not its closure manifest, so what the
+/// quorum agreed on has to be found from the images (D-018). `version` is
+/// missing in older files and 1 in newer ones; both are read, strictly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamLock {
+    /// Where the images are (`<registry>/<repository>`).
+    pub repository: String,
+    /// The git revision the seed was built from, as written.
+    pub tag: Option<String>,
+    /// Each system's image, pinned by digest in `repository`.
+    pub systems: BTreeMap<System, ImageRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstreamLock {
+    repository: String,
+    #[serde(deserialize_with = "unique_map")]
+    systems: Vec<(String, String)>,
+    tag: Option<String>,
+    #[allow(dead_code)] // checked by `VersionProbe` first
+    version: Option<u64>,
+}
+
+impl UpstreamLock {
+    fn from_json(text: &str) -> Result<Self, LockError> {
+        let raw: RawUpstreamLock = serde_json::from_str(text).map_err(LockError::Json)?;
+        let mut systems = BTreeMap::new();
+        for (name, digest) in raw.systems {
+            let system: System = name.parse().map_err(|source| LockError::System {
+                system: name.clone(),
+                source,
+            })?;
+            let image = format!("{}@{digest}", raw.repository)
+                .parse()
+                .map_err(|source| LockError::Image {
+                    system: name.clone(),
+                    source,
+                })?;
+            systems.insert(system, image);
+        }
+        Ok(Self {
+            repository: raw.repository,
+            tag: raw.tag,
+            systems,
+        })
+    }
+}
+
+/// A lock file in either format a consumer may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyLock {
+    /// `.seed.lock` v1: closure manifests and images.
+    V1(SeedLock),
+    /// nix-seed's own format: images only.
+    Upstream(UpstreamLock),
+}
+
+impl AnyLock {
+    /// Parses either format, strictly; the shape decides which (a
+    /// `repository`, or systems mapped to plain digests, is nix-seed's).
+    pub fn from_json(text: &str) -> Result<Self, LockError> {
+        if !is_upstream(text) {
+            return SeedLock::from_json(text).map(Self::V1);
+        }
+        let probe: VersionProbe = serde_json::from_str(text).map_err(LockError::Json)?;
+        match probe.version {
+            None => {}
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(LOCK_VERSION) => {}
+            Some(other) => {
+                return Err(LockError::UnsupportedVersion {
+                    found: other.to_string(),
+                })
+            }
+        }
+        UpstreamLock::from_json(text).map(Self::Upstream)
+    }
+
+    /// Reads and parses a lock file.
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(&text)
+    }
+}
+
+/// Whether `text` has nix-seed's shape: a `repository` field, or systems
+/// mapped to strings.
+fn is_upstream(text: &str) -> bool {
+    let Ok(serde_json::Value::Object(top)) = serde_json::from_str(text) else {
+        return false;
+    };
+    top.contains_key("repository")
+        || top
+            .get("systems")
+            .and_then(serde_json::Value::as_object)
+            .is_some_and(|systems| systems.values().any(serde_json::Value::is_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,7 +672,7 @@ mod tests {
             ("{}".to_owned(), "no 'version'"),
             (
                 r#"{"repository":"ghcr.io/x","systems":{},"tag":"abc"}"#.to_owned(),
-                "no 'version'",
+                "nix-seed's own lock format",
             ),
             (r#"{"version":2,"systems":{}}"#.to_owned(), "version 2"),
             (
@@ -616,6 +730,90 @@ mod tests {
         for (text, reason) in cases {
             let err = chain(&SeedLock::from_json(&text).unwrap_err());
             assert!(err.contains(reason), "{text}\n  gave: {err}");
+        }
+    }
+
+    fn upstream_text(version: &str) -> String {
+        format!(
+            r#"{{"repository":"ghcr.io/org/repo/seed","systems":{{"aarch64-linux":"{I}","x86_64-linux":"{M}"}},"tag":"0123456789abcdef0123456789abcdef01234567"{version}}}"#
+        )
+    }
+
+    /// Issue 11 §5: nix-seed's own lock is recognised (with or without a version), read
+    /// strictly, and refused where a v1 lock is required, with the reason.
+    #[test]
+    fn nix_seeds_own_lock_format_is_recognised() {
+        for version in ["", r#","version":1"#] {
+            let AnyLock::Upstream(lock) = AnyLock::from_json(&upstream_text(version)).unwrap()
+            else {
+                panic!("not read as nix-seed's format");
+            };
+            assert_eq!(lock.repository, "ghcr.io/org/repo/seed");
+            assert_eq!(
+                lock.tag.as_deref(),
+                Some("0123456789abcdef0123456789abcdef01234567")
+            );
+            let x86: System = "x86_64-linux".parse().unwrap();
+            assert_eq!(
+                lock.systems[&x86].to_string(),
+                format!("ghcr.io/org/repo/seed@{M}")
+            );
+        }
+        let v1 = lock_text("x86_64-linux", "oci", &format!("ghcr.io/org/seed@{I}"));
+        assert!(matches!(AnyLock::from_json(&v1), Ok(AnyLock::V1(_))));
+        let err = SeedLock::from_json(&upstream_text(""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("carries no closure-manifest digest"), "{err}");
+
+        let good = upstream_text("");
+        for (text, reason) in [
+            (upstream_text(r#","version":2"#), "version 2"),
+            (
+                good.replace(r#""tag""#, r#""extra":0,"tag""#),
+                "unknown field `extra`",
+            ),
+            (
+                good.replace("aarch64-linux", "x86_64-linux"),
+                "appears more than once",
+            ),
+            (good.replace("aarch64-linux", "linux"), "malformed system"),
+            (good.replace(I, "sha256:abc"), "malformed digest"),
+            (good.replace("ghcr.io/org", "Org"), "registry host"),
+            (
+                good.replace(r#""repository":"ghcr.io/org/repo/seed","#, ""),
+                "missing field `repository`",
+            ),
+        ] {
+            let err = chain(&AnyLock::from_json(&text).unwrap_err());
+            assert!(err.contains(reason), "{text}\n  gave: {err}");
+        }
+    }
+
+    /// Bounded property test: no truncation or one-byte corruption of either format panics,
+    /// and whatever still parses as v1 writes back to a lock that reads the same.
+    #[test]
+    fn truncated_or_corrupted_locks_never_panic() {
+        let v1 = lock_text("x86_64-linux", "oci", &format!("ghcr.io/org/seed@{I}"));
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for text in [v1, upstream_text(r#","version":1"#)] {
+            let bytes = text.as_bytes();
+            for cut in 0..bytes.len() {
+                assert!(AnyLock::from_json(&String::from_utf8_lossy(&bytes[..cut])).is_err());
+            }
+            for _ in 0..2000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mut corrupted = bytes.to_vec();
+                let at = (state % corrupted.len() as u64) as usize;
+                corrupted[at] = (state >> 32) as u8;
+                if let Ok(AnyLock::V1(lock)) =
+                    AnyLock::from_json(&String::from_utf8_lossy(&corrupted))
+                {
+                    assert_eq!(SeedLock::from_json(&lock.to_json()).unwrap(), lock);
+                }
+            }
         }
     }
 

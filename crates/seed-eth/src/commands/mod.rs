@@ -6,6 +6,7 @@ mod chain;
 mod deploy;
 pub(crate) mod gov;
 mod keeper;
+mod lock;
 mod manifest;
 mod oci;
 mod relay;
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Attest(args) => attest::run(args),
         Command::Relay(args) => relay::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Lock(args) => lock::run(args),
         Command::Gov(args) => gov::run(args),
         Command::Keeper(args) => keeper::run(args),
     }

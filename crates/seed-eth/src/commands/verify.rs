@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use seed_chain::ConfigFile;
 use seed_core::{CommitId, Sha256Digest, System};
-use seed_nix::{ImageRef, SeedLock};
+use seed_nix::{AnyLock, ImageRef, UpstreamLock};
 use seed_oci::Repository;
 use seed_verify::{Report, Request, StatementCheck, StatementSource, VerifyError};
 
@@ -21,7 +21,7 @@ use crate::{
 /// Parses and checks every input, then verifies; exits 0 only when everything verified.
 pub fn run(args: &VerifyArgs) -> Outcome {
     let file = config_file(&args.chain)?;
-    let mut request = request(args, &file)?;
+    let (mut request, upstream) = request(args, &file)?;
     let chain_overrides = scan_overrides(&args.chain, &args.scan);
     let settings = settings(chain_overrides, &file)?;
     request.log_chunk = settings.log_chunk;
@@ -29,23 +29,34 @@ pub fn run(args: &VerifyArgs) -> Outcome {
     block_on(async {
         let chain = settings.connect(|b| b).await.map_err(failure)?;
         let target = settings.open(&chain).await.map_err(failure)?;
-        let report = seed_verify::verify(&chain, &target, request)
+        let mut report = seed_verify::verify(&chain, &target, request)
             .await
             .map_err(verify_failure)?;
+        let mut out = String::new();
+        if let Some(lock) = &upstream {
+            let _ = writeln!(
+                out,
+                "note: the lock is nix-seed's own format: it names images, not closure manifests, so the release is found from its images (each must be attested by a counted voter, as with --image) and the manifests are those the release finalised"
+            );
+            check_tag(lock, &mut report);
+        }
         let code = if report.verified {
             ExitCode::Ok
         } else {
             ExitCode::CheckFailed
         };
+        out.push_str(&text(&report));
         Ok(Output {
             code,
-            text: text(&report),
+            text: out,
             json: serde_json::to_value(&report).unwrap_or_default(),
         })
     })
 }
 
-fn verify_failure(error: VerifyError) -> Failure {
+/// The exit code of a verification that could not run: bad input (2) or the chain or a
+/// registry (3).
+pub(super) fn verify_failure(error: VerifyError) -> Failure {
     match error {
         VerifyError::Chain(e) => failure(e),
         other => {
@@ -65,8 +76,28 @@ fn usage(flag: &str, error: impl std::error::Error + Send + Sync + 'static) -> F
     Failure::usage(eyre::Report::new(error).wrap_err(flag.to_owned()))
 }
 
-/// Everything the command line asks for, parsed before any network access.
-fn request(args: &VerifyArgs, file: &ConfigFile) -> Result<Request, Failure> {
+/// A nix-seed lock's `tag` is the git revision its seed was built from: when it is a full
+/// commit id, the release its images belong to must be that commit.
+fn check_tag(lock: &UpstreamLock, report: &mut seed_verify::Report) {
+    let Some(tag) = lock.tag.as_deref().and_then(|t| t.parse::<CommitId>().ok()) else {
+        return;
+    };
+    let tag = tag.to_string();
+    if report.commit.as_deref().is_some_and(|found| found != tag) {
+        report.failures.push(seed_verify::Finding::new(format!(
+            "the lock's tag names commit {tag}, but its images belong to release {}",
+            report.commit.as_deref().unwrap_or_default()
+        )));
+        report.verified = false;
+    }
+}
+
+/// Everything the command line asks for, parsed before any network access; with a lock in
+/// nix-seed's own format, that lock too.
+fn request(
+    args: &VerifyArgs,
+    file: &ConfigFile,
+) -> Result<(Request, Option<UpstreamLock>), Failure> {
     let mut request = Request {
         commit: args
             .commit
@@ -82,14 +113,25 @@ fn request(args: &VerifyArgs, file: &ConfigFile) -> Result<Request, Failure> {
         request.manifests.insert(system, manifest);
     }
     let mut per_system = BTreeMap::new();
+    let mut upstream = None;
     if let Some(path) = &args.lock {
-        let lock = SeedLock::read(path).map_err(|e| usage("--lock", e))?;
-        for (system, entry) in lock.systems() {
-            request.manifests.insert(system.clone(), entry.manifest);
-            request.images.insert(system.clone(), entry.image.digest());
-            per_system.insert(system.clone(), Repository::from(&entry.image));
+        match AnyLock::read(path).map_err(|e| usage("--lock", e))? {
+            AnyLock::V1(lock) => {
+                for (system, entry) in lock.systems() {
+                    request.manifests.insert(system.clone(), entry.manifest);
+                    request.images.insert(system.clone(), entry.image.digest());
+                    per_system.insert(system.clone(), Repository::from(&entry.image));
+                }
+            }
+            AnyLock::Upstream(lock) => {
+                for (system, image) in &lock.systems {
+                    request.images.insert(system.clone(), image.digest());
+                    per_system.insert(system.clone(), Repository::from(image));
+                }
+                upstream = Some(lock);
+            }
         }
-        if request.manifests.is_empty() {
+        if request.images.is_empty() {
             return Err(Failure::usage(eyre::eyre!(
                 "--lock {}: the lock names no systems",
                 path.display()
@@ -119,7 +161,7 @@ fn request(args: &VerifyArgs, file: &ConfigFile) -> Result<Request, Failure> {
             repositories,
         });
     }
-    Ok(request)
+    Ok((request, upstream))
 }
 
 fn digest(value: &alloy::primitives::B256) -> String {
