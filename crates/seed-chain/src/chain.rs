@@ -120,18 +120,23 @@ impl ChainBuilder {
 /// The error of the first request: an endpoint that answered, but not as a JSON-RPC endpoint
 /// does (an HTML page, an HTTP error), is named with what it sent; silence is "unreachable".
 fn first_answer_error(url: String, error: RpcError<TransportErrorKind>) -> ChainError {
-    let received = match &error {
-        RpcError::DeserError { text, .. } => format!("{} (not JSON-RPC)", excerpt(text.as_bytes())),
+    let (received, transient) = match &error {
+        RpcError::DeserError { text, .. } => (
+            format!("{} (not JSON-RPC)", excerpt(text.as_bytes())),
+            false,
+        ),
         RpcError::Transport(TransportErrorKind::HttpError(http))
         | RpcError::Transport(TransportErrorKind::HttpErrorWithRetryAfter {
             error: http, ..
-        }) => {
+        }) => (
             format!(
                 "HTTP {} with {}",
                 http.status,
                 excerpt(http.body.as_bytes())
-            )
-        }
+            ),
+            // 5xx: a proxy whose node is down; 429: too many requests.
+            http.status >= 500 || http.status == 429,
+        ),
         _ => {
             return ChainError::Unreachable {
                 url,
@@ -139,7 +144,11 @@ fn first_answer_error(url: String, error: RpcError<TransportErrorKind>) -> Chain
             }
         }
     };
-    ChainError::NotJsonRpc { url, received }
+    ChainError::NotJsonRpc {
+        url,
+        received,
+        transient,
+    }
 }
 
 impl Chain {
@@ -197,16 +206,22 @@ impl Chain {
             .map_err(|e| self.rpc_error(format!("reading the code at {address}"), e))
     }
 
-    /// The widest `eth_getLogs` range, in blocks, this endpoint has been
-    /// seen to answer after it refused a wider one; `None` until it refuses
-    /// one ([`crate::status::logs_in_chunks`]).
+    /// The widest `eth_getLogs` range, in blocks, this endpoint answered
+    /// after it refused a wider one; `None` until it refuses one
+    /// ([`crate::status::logs_in_chunks`]).
     pub fn log_range_limit(&self) -> Option<u64> {
         Some(self.log_range_limit.load(Ordering::Relaxed)).filter(|&n| n > 0)
     }
 
-    /// Records that the endpoint refused a range wider than `blocks`.
+    /// Records that the endpoint answered a range of `blocks` after refusing
+    /// a wider one; the limit only ever shrinks (scans run concurrently).
     pub(crate) fn limit_log_range(&self, blocks: u64) {
-        self.log_range_limit.store(blocks.max(1), Ordering::Relaxed);
+        let blocks = blocks.max(1);
+        let _ =
+            self.log_range_limit
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+                    (current == 0 || blocks < current).then_some(blocks)
+                });
     }
 
     /// The latest block number.

@@ -37,12 +37,15 @@ pub enum ChainError {
         reason: String,
     },
     /// The endpoint answered, but not as a JSON-RPC endpoint does.
-    #[error("the RPC endpoint {url} answered {received}; is it an Ethereum JSON-RPC endpoint (and the URL's path right)?")]
+    #[error("the RPC endpoint {url} answered {received}; is it an Ethereum JSON-RPC endpoint (and the URL's path and API key right)?")]
     NotJsonRpc {
         /// The endpoint.
         url: String,
         /// What it answered.
         received: String,
+        /// Whether it may answer properly later (an HTTP 5xx or 429): then
+        /// it is the network's fault; otherwise (a page, a 4xx) the URL's.
+        transient: bool,
     },
     /// A call or transaction failed at the endpoint.
     #[error("RPC request to {url} failed while {action}: {reason}")]
@@ -144,6 +147,9 @@ impl ChainError {
     /// Whether the user's input or the network is at fault.
     pub fn class(&self) -> ErrorClass {
         match self {
+            Self::NotJsonRpc {
+                transient: false, ..
+            } => ErrorClass::Config,
             Self::Unreachable { .. }
             | Self::NotJsonRpc { .. }
             | Self::Rpc { .. }

@@ -179,14 +179,15 @@ fn commit_id<S: serde::Serializer>(
 ///
 /// Hosted endpoints cap `eth_getLogs` by range (5 to 10,000 blocks) or by
 /// results (Infura: 10,000), and answer a wider query with a JSON-RPC error.
-/// Such an error for a range of more than one block makes the range smaller
-/// and the query is asked again: to the range the error suggests when it
-/// names one (Alchemy and Infura do: `[0x…, 0x…]`), else half of it. The
-/// smaller size is kept for the rest of the process (on the [`Chain`], so
-/// every later scan starts there) and logged once per change, so `status`,
-/// `verify` and the keeper work against a capped endpoint without tuning
-/// `--log-chunk` (the first refusal is a WARN). Errors that are not answers (the endpoint unreachable) and
-/// errors for a single block are returned.
+/// Such a refusal ([`is_size_refusal`]) of more than one block makes the range
+/// smaller and the query is asked again: to the range the error suggests when
+/// it names one (Alchemy and Infura do: `[0x…, 0x…]`), else half of it. The
+/// size that was then answered is kept for the rest of the process (on the
+/// [`Chain`], so every later scan starts there; it only ever shrinks), and the
+/// first refusal is a WARN naming it, so `status`, `verify` and the keeper
+/// work against a capped endpoint without tuning `--log-chunk`. Any other
+/// error (the endpoint unreachable, a node error, a refusal of one block) is
+/// returned, and learns nothing.
 pub async fn logs_in_chunks(
     chain: &Chain,
     filter: &Filter,
@@ -200,6 +201,8 @@ pub async fn logs_in_chunks(
     let mut size = chunk
         .max(1)
         .min(chain.log_range_limit().unwrap_or(u64::MAX));
+    // The first refused size of this call, and why, until a smaller one is answered.
+    let mut refusal: Option<(u64, String)> = None;
     while start <= to {
         let end = start.saturating_add(size - 1).min(to);
         let window = filter
@@ -210,26 +213,18 @@ pub async fn logs_in_chunks(
         tracing::debug!(%address, start, end, "fetching logs");
         let batch = match chain.provider().get_logs(&window).await {
             Ok(batch) => batch,
-            Err(e) if end > start && e.as_error_resp().is_some() => {
+            Err(e)
+                if end > start
+                    && e.as_error_resp()
+                        .is_some_and(|r| is_size_refusal(r.code, &r.message)) =>
+            {
                 let refused = end - start + 1;
                 let reason = e.to_string();
                 size = suggested_range(&reason, start)
                     .filter(|&n| n < refused)
                     .unwrap_or(refused / 2)
                     .max(1);
-                // Said once at the default log level, when first learnt.
-                if chain.log_range_limit().is_none() {
-                    tracing::warn!(
-                        url = chain.url(),
-                        refused,
-                        next = size,
-                        %reason,
-                        "the endpoint refused a log query of {refused} blocks; asking for fewer at a time (set --log-chunk {size} or lower to skip the refusals)"
-                    );
-                } else {
-                    tracing::info!(url = chain.url(), refused, next = size, %reason, "log query refused again; asking for fewer blocks");
-                }
-                chain.limit_log_range(size);
+                refusal.get_or_insert((refused, reason));
                 continue;
             }
             Err(e) => {
@@ -239,6 +234,22 @@ pub async fn logs_in_chunks(
                 ))
             }
         };
+        if let Some((refused, reason)) = refusal.take() {
+            let answered = end - start + 1;
+            // Said once at the default log level, when first learnt.
+            if chain.log_range_limit().is_none() {
+                tracing::warn!(
+                    url = chain.url(),
+                    refused,
+                    answered,
+                    %reason,
+                    "the endpoint refused a log query of {refused} blocks and answered one of {answered}; asking for at most {answered} at a time from now on (--log-chunk {answered} skips the refusals)"
+                );
+            } else {
+                tracing::info!(url = chain.url(), refused, answered, %reason, "log query refused again; asking for fewer blocks");
+            }
+            chain.limit_log_range(answered);
+        }
         for log in batch {
             // The endpoint is not trusted to have applied the address filter.
             if log.address() != address {
@@ -258,6 +269,30 @@ pub async fn logs_in_chunks(
         start = end + 1;
     }
     Ok(logs)
+}
+
+/// Whether a JSON-RPC error answering `eth_getLogs` says the query asked for
+/// too much: too wide a range or too many results. Providers word it their
+/// own way (Infura "query returned more than 10000 results", Alchemy "Log
+/// response size exceeded … up to a 2K block range", QuickNode "eth_getLogs is
+/// limited to a 10000 range", Ankr "block range is too wide", others "block
+/// range too large", "exceed maximum block range"); `-32005` is the EIP-1474
+/// code for "limit exceeded". Other errors (a node that lost a block, bad
+/// parameters) are not worth splitting for.
+pub fn is_size_refusal(code: i64, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == -32005
+        || [
+            "range",
+            "limit",
+            "exceed",
+            "too many",
+            "too large",
+            "too wide",
+            "more than",
+        ]
+        .iter()
+        .any(|word| message.contains(word))
 }
 
 /// The number of blocks in the range an endpoint's error suggests
@@ -487,7 +522,30 @@ pub async fn release_status(
 
 #[cfg(test)]
 mod tests {
-    use super::suggested_range;
+    use super::{is_size_refusal, suggested_range};
+
+    #[test]
+    fn size_refusals_are_told_from_other_node_errors() {
+        for (code, message) in [
+            (-32005, "query returned more than 10000 results"),
+            (-32600, "Under the Free tier plan, you can make eth_getLogs requests with up to a 10 block range."),
+            (-32602, "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range"),
+            (-32614, "eth_getLogs is limited to a 10000 range"),
+            (-32000, "block range is too wide"),
+            (-32000, "exceed maximum block range: 5000"),
+            (-32000, "Block range too large"),
+        ] {
+            assert!(is_size_refusal(code, message), "{code} {message}");
+        }
+        for (code, message) in [
+            (-32000, "header not found"),
+            (-32602, "invalid argument 0: hex string without 0x prefix"),
+            (-32603, "internal error"),
+            (-32000, "missing trie node"),
+        ] {
+            assert!(!is_size_refusal(code, message), "{code} {message}");
+        }
+    }
 
     #[test]
     fn the_range_an_endpoint_suggests_is_read_from_its_error() {

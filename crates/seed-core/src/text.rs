@@ -10,10 +10,21 @@ pub const EXCERPT_CHARS: usize = 120;
 /// size said when cut.
 pub fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
+    let shown = one_line(&text, EXCERPT_CHARS);
+    if text.chars().count() > EXCERPT_CHARS {
+        format!("\"{shown}\" ({} bytes in all)", bytes.len())
+    } else {
+        format!("\"{shown}\"")
+    }
+}
+
+/// `text` on one line: control characters escaped, cut at `max_chars`
+/// characters (marked with `…`).
+pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
-        if count == EXCERPT_CHARS {
-            out.push_str(&format!("… ({} bytes in all)", bytes.len()));
+        if count == max_chars {
+            out.push('…');
             break;
         }
         if c.is_control() {
@@ -22,7 +33,7 @@ pub fn excerpt(bytes: &[u8]) -> String {
             out.push(c);
         }
     }
-    format!("\"{out}\"")
+    out
 }
 
 #[cfg(test)]
@@ -39,8 +50,10 @@ mod tests {
         assert_eq!(excerpt(&[0xff, b'a']), "\"\u{fffd}a\"");
         let long = "x".repeat(1000);
         let shown = excerpt(long.as_bytes());
-        assert!(shown.ends_with("… (1000 bytes in all)\""), "{shown}");
+        assert!(shown.ends_with("…\" (1000 bytes in all)"), "{shown}");
         assert_eq!(shown.matches('x').count(), EXCERPT_CHARS);
+        assert_eq!(one_line("a\nb", 10), "a\\nb");
+        assert_eq!(one_line("abcdef", 3), "abc…");
         // Every prefix of a multi-byte text is shown without panicking.
         let text = "é€😀".repeat(100);
         for cut in 0..text.len() {

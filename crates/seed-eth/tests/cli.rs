@@ -215,26 +215,36 @@ fn wrong_server(status: &'static str, body: &'static str) -> String {
 }
 
 /// Issue 11 §5: an endpoint that answers, but not as a JSON-RPC endpoint does, is named with
-/// what it sent (exit 3), not reported as unreachable with a deserialisation error.
+/// what it sent, not reported as unreachable with a deserialisation error: a page or a 4xx is a
+/// wrong URL or key (exit 2, and a keeper service stops at once), a 5xx a node behind a proxy
+/// that is down (exit 3, and a keeper service waits for it).
 #[test]
 fn an_endpoint_that_is_not_json_rpc_is_named_with_what_it_answered() {
     let commit = "0123456789abcdef".repeat(3);
-    for (status, body, expected) in [
+    for (status, body, code, expected) in [
         (
             "200 OK",
             "<html><body>It works!</body></html>",
+            2,
             "answered \"<html><body>It works!</body></html>\" (not JSON-RPC)",
         ),
         (
-            "404 Not Found",
-            "no such route",
-            "answered HTTP 404 with \"no such route\"",
+            "401 Unauthorized",
+            "invalid API key",
+            2,
+            "answered HTTP 401 with \"invalid API key\"",
+        ),
+        (
+            "503 Service Unavailable",
+            "no healthy upstream",
+            3,
+            "answered HTTP 503 with \"no healthy upstream\"",
         ),
     ] {
         let url = wrong_server(status, body);
         let out = seed_eth(&["status", "--rpc-url", &url, "--commit", &commit[..40]]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
         assert!(
             stderr.contains(&format!("the RPC endpoint {url} {expected}")),
             "{stderr}"

@@ -375,6 +375,19 @@ pub fn policy_names(policy: u8) -> String {
     }
 }
 
+/// A deployment's addresses for unit tests (0x…01 Safe, 0x…02 timelock, 0x…03 registry, 0x…04
+/// ledger).
+#[cfg(test)]
+pub(crate) fn test_contracts() -> Contracts {
+    use alloy::primitives::address;
+    Contracts {
+        safe: address!("0x0000000000000000000000000000000000000001"),
+        timelock: address!("0x0000000000000000000000000000000000000002"),
+        registry: address!("0x0000000000000000000000000000000000000003"),
+        ledger: address!("0x0000000000000000000000000000000000000004"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use alloy::primitives::address;
@@ -382,12 +395,7 @@ mod tests {
     use super::*;
 
     fn contracts() -> Contracts {
-        Contracts {
-            safe: address!("0x0000000000000000000000000000000000000001"),
-            timelock: address!("0x0000000000000000000000000000000000000002"),
-            registry: address!("0x0000000000000000000000000000000000000003"),
-            ledger: address!("0x0000000000000000000000000000000000000004"),
-        }
+        test_contracts()
     }
 
     #[test]

@@ -713,13 +713,21 @@ async fn would_revert(
     }
     match chain.provider().call(request).await {
         Ok(_) => Ok(Ok(())),
-        Err(e) => match e.as_error_resp() {
-            Some(payload) => Ok(Err(payload
-                .as_revert_data()
-                .and_then(|data| seed_chain::bindings::describe_revert(&data))
-                .unwrap_or_else(|| format!("an error seed-eth cannot name ({e})")))),
-            None => Err(rpc(chain, "simulating the call", e)),
-        },
+        Err(e) => {
+            // A revert carries revert data, or at least says so; any other
+            // error answer (a rate limit, a node fault) is the endpoint's.
+            let Some(payload) = e.as_error_resp() else {
+                return Err(rpc(chain, "simulating the call", e));
+            };
+            match payload.as_revert_data() {
+                Some(data) => Ok(Err(seed_chain::bindings::describe_revert(&data)
+                    .unwrap_or_else(|| format!("an error seed-eth cannot name ({e})")))),
+                None if payload.message.to_ascii_lowercase().contains("revert") => {
+                    Ok(Err(format!("a revert without a reason ({e})")))
+                }
+                None => Err(rpc(chain, "simulating the call", e)),
+            }
+        }
     }
 }
 

@@ -371,12 +371,7 @@ mod tests {
     fn params() -> NewProposal {
         NewProposal {
             chain_id: 31337,
-            contracts: Contracts {
-                safe: address!("0x0000000000000000000000000000000000000001"),
-                timelock: address!("0x0000000000000000000000000000000000000002"),
-                registry: address!("0x0000000000000000000000000000000000000003"),
-                ledger: address!("0x0000000000000000000000000000000000000004"),
-            },
+            contracts: crate::action::test_contracts(),
             nonce: U256::from(4),
             delay: U256::from(86_400),
             predecessor: B256::ZERO,

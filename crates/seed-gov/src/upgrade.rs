@@ -18,7 +18,7 @@ use alloy::{
     json_abi::JsonAbi,
     primitives::{keccak256, Address, Bytes, B256},
     providers::Provider,
-    sol_types::SolCall,
+    sol_types::{SolCall, SolEvent},
 };
 use seed_chain::{bindings::SeedRegistry, Chain};
 use serde::{Deserialize, Serialize};
@@ -333,16 +333,13 @@ fn event_topic(signature: &str) -> B256 {
     keccak256(signature.as_bytes())
 }
 
-/// Events that change who may do what, by name.
-const GOVERNANCE_EVENTS: [&str; 17] = [
-    "ReleaseRecorded(bytes32,bytes32,address,uint32)",
-    "WriterChanged(address,address)",
+/// Events of other contracts that change who may do what, by signature.
+const GOVERNANCE_EVENTS: [&str; 14] = [
     "OwnershipTransferred(address,address)",
     "OwnershipTransferStarted(address,address)",
     "RoleGranted(bytes32,address,address)",
     "RoleRevoked(bytes32,address,address)",
     "RoleAdminChanged(bytes32,bytes32,bytes32)",
-    "GuardianChanged(address,address)",
     "Upgraded(address)",
     "AdminChanged(address,address)",
     "BeaconUpgraded(address)",
@@ -354,11 +351,40 @@ const GOVERNANCE_EVENTS: [&str; 17] = [
     "ChangedGuard(address)",
 ];
 
+/// The name of an event that changes who may do what, or what counts as a
+/// release: the ledger's and the registry's own (a builder added, a key
+/// rotated, the quorum, systems or policy changed, a release finalised), and
+/// the usual ownership, role, proxy, timelock and Safe events.
 fn governance_event(topic: B256) -> Option<String> {
-    GOVERNANCE_EVENTS
-        .iter()
-        .find(|signature| event_topic(signature) == topic)
-        .map(|signature| signature.split('(').next().unwrap_or_default().to_owned())
+    use seed_chain::bindings::{ReleaseLedger as L, SeedRegistry as R};
+    let own: [(&str, B256); 11] = [
+        ("ReleaseRecorded", L::ReleaseRecorded::SIGNATURE_HASH),
+        ("WriterChanged", L::WriterChanged::SIGNATURE_HASH),
+        ("BuilderAdded", R::BuilderAdded::SIGNATURE_HASH),
+        ("BuilderRevoked", R::BuilderRevoked::SIGNATURE_HASH),
+        ("BuilderKeyRotated", R::BuilderKeyRotated::SIGNATURE_HASH),
+        ("BuilderTagsChanged", R::BuilderTagsChanged::SIGNATURE_HASH),
+        ("QuorumChanged", R::QuorumChanged::SIGNATURE_HASH),
+        (
+            "RequiredSystemsChanged",
+            R::RequiredSystemsChanged::SIGNATURE_HASH,
+        ),
+        (
+            "IndependencePolicyChanged",
+            R::IndependencePolicyChanged::SIGNATURE_HASH,
+        ),
+        ("GuardianChanged", R::GuardianChanged::SIGNATURE_HASH),
+        ("ReleaseFinalised", R::ReleaseFinalised::SIGNATURE_HASH),
+    ];
+    own.iter()
+        .find(|(_, hash)| *hash == topic)
+        .map(|(name, _)| (*name).to_owned())
+        .or_else(|| {
+            GOVERNANCE_EVENTS
+                .iter()
+                .find(|signature| event_topic(signature) == topic)
+                .map(|signature| signature.split('(').next().unwrap_or_default().to_owned())
+        })
 }
 
 /// Functions of the ledger, the timelock, the Safe and the usual role
@@ -488,12 +514,7 @@ mod tests {
     }
 
     fn contracts() -> Contracts {
-        Contracts {
-            safe: address!("0x0000000000000000000000000000000000000001"),
-            timelock: address!("0x0000000000000000000000000000000000000002"),
-            registry: address!("0x0000000000000000000000000000000000000003"),
-            ledger: address!("0x0000000000000000000000000000000000000004"),
-        }
+        crate::action::test_contracts()
     }
 
     #[test]
@@ -620,6 +641,25 @@ mod tests {
                     emitter: c.ledger
                 },
             ]
+        );
+        // The registry's own rule changes are flagged too.
+        let rules = Effects {
+            calls: vec![],
+            events: vec![EffectEvent {
+                address: c.registry,
+                name: governance_event(
+                    seed_chain::bindings::SeedRegistry::QuorumChanged::SIGNATURE_HASH,
+                ),
+                topic0: None,
+                upgraded_to: None,
+            }],
+        };
+        assert_eq!(
+            effect_dangers(&c, implementation, &rules),
+            vec![Danger::UpgradeEmits {
+                event: "QuorumChanged".into(),
+                emitter: c.registry
+            }]
         );
         // Foreign code run with the registry's storage is flagged.
         let foreign = Effects {

@@ -102,6 +102,8 @@ pub struct Keeper {
     /// Verdicts proven from the chain (in this process), by image and
     /// system; each is checked against its block's hash before reuse.
     proofs: Mutex<HashMap<(Sha256Digest, String), Proven>>,
+    /// Verdict referrers the chain refuted (in this process), by digest.
+    refuted: Mutex<HashSet<Sha256Digest>>,
     /// Whether the "finalized is the head" warning was given.
     warned_finality: AtomicBool,
 }
@@ -146,6 +148,7 @@ impl Keeper {
             metrics,
             verified: HashSet::new(),
             proofs: Mutex::new(HashMap::new()),
+            refuted: Mutex::new(HashSet::new()),
             warned_finality: AtomicBool::new(false),
         })
     }

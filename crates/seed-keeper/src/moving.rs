@@ -13,7 +13,10 @@
 //! that fails is reported (WARN, `seed_keeper_moving_tag_failures_total`,
 //! the exit status of `--once`) and tried again on the next pass.
 
-use std::{collections::HashMap, sync::atomic::Ordering};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::atomic::Ordering,
+};
 
 use seed_core::Sha256Digest;
 use seed_oci::Repository;
@@ -30,9 +33,16 @@ use crate::{
     Keeper,
 };
 
-/// The most verdicts examined on one image: anyone can attach verdicts, and
-/// proving one costs RPC requests.
+/// The most verdict referrers read from one image's listing.
 const MAX_VERDICTS: usize = 16;
+
+/// The most verdicts proven for one image in one pass, newest claim first: a
+/// proof costs RPC requests (a scan of the release's votes), and anyone can
+/// attach verdicts. Honest keepers write one verdict per release.
+const MAX_PROOFS: usize = 4;
+
+/// The longest reason logged for an ignored verdict, in characters.
+const MAX_REASON_CHARS: usize = 400;
 
 /// What a moving tag serves after a pass looked at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,10 +152,17 @@ impl Keeper {
         image: &Sha256Digest,
     ) -> Result<TagState> {
         let tag = format!("{}:{}", d.repository, d.tag.as_str());
-        let served = match self.ctx.client.pull_tag(&d.repository, &d.tag).await? {
-            Some(manifest) if manifest.digest() == *image => return Ok(TagState::Current),
-            Some(manifest) => Some(manifest.digest()),
-            None => None,
+        let served = match self.ctx.client.pull_tag(&d.repository, &d.tag).await {
+            Ok(Some(manifest)) if manifest.digest() == *image => return Ok(TagState::Current),
+            Ok(Some(manifest)) => Some(manifest.digest()),
+            Ok(None) => None,
+            Err(e) if e.is_transient() => return Err(e.into()),
+            // Someone wrote what seed-eth cannot read under the tag: it is
+            // no release's image, so it is replaced.
+            Err(e) => {
+                tracing::warn!(%tag, error = %e, "moving tag holds something that is no image seed-eth can read (written by someone else?); replacing it");
+                None
+            }
         };
         let release = commit_text(&newest.commit)?;
         if let Some(served) = served {
@@ -165,9 +182,12 @@ impl Keeper {
                 }
             }
         }
+        // The image is in the target repository (its permanent tags are);
+        // its checked bytes go under the tag, which is read back.
+        let manifest = self.ctx.client.pull_manifest(&d.repository, image).await?;
         self.ctx
             .client
-            .promote(&d.repository, image, &d.repository, &d.tag)
+            .push_manifest_to_tag(&d.repository, &d.tag, &manifest)
             .await?;
         tracing::info!(%tag, digest = %image, %release, "moving tag moved");
         Ok(TagState::Moved { from: served })
@@ -199,9 +219,16 @@ impl Keeper {
                 position: proven.position,
             }));
         }
-        let mut best: Option<Proven> = None;
-        for verdict in self.verdicts_on(repo, image).await? {
-            let checked = verdict::prove(
+        // The newest claim first, one proof per claimed ledger record (keepers
+        // write identical verdicts; copies add nothing), verdicts found wanting
+        // earlier skipped, and at most MAX_PROOFS proofs: anyone can attach
+        // verdicts, and a proof costs RPC requests.
+        let mut verdicts = self.verdicts_on(repo, image).await?;
+        verdicts.sort_by_key(|(_, v)| std::cmp::Reverse(v.position()));
+        verdicts.dedup_by(|(_, a), (_, b)| a.commit == b.commit && a.position() == b.position());
+        verdicts.retain(|(referrer, _)| !self.refuted_mut().contains(referrer));
+        for (referrer, verdict) in verdicts.into_iter().take(MAX_PROOFS) {
+            let checked = match verdict::prove(
                 &self.chain,
                 &self.contracts,
                 self.config.log_chunk,
@@ -209,23 +236,53 @@ impl Keeper {
                 system,
                 image,
             )
-            .await?;
-            match checked {
-                Checked::Proven(proven) => {
-                    if best.as_ref().is_none_or(|b| proven.position > b.position) {
-                        best = Some(proven);
-                    }
+            .await
+            {
+                Ok(checked) => checked,
+                // The endpoint answers other requests (or this propagates and
+                // the tag waits for the next pass): what it cannot answer is
+                // the verdict's own claim, such as a block it keeps no history for.
+                Err(error) => {
+                    self.chain.block_number().await?;
+                    Checked::Unproven(format!("the chain cannot confirm it: {error}"))
                 }
-                Checked::Unproven(reason) => self.unproven(repo, image, &reason),
+            };
+            let proven = match checked {
+                Checked::Proven(proven) => proven,
+                Checked::NotYet(reason) => {
+                    self.unproven(repo, image, &reason);
+                    continue;
+                }
+                Checked::Unproven(reason) => {
+                    self.refuted_mut().insert(referrer);
+                    self.unproven(repo, image, &reason);
+                    continue;
+                }
+            };
+            let commit_word = proven
+                .commit
+                .parse::<seed_core::CommitId>()
+                .map(|c| follower::hex(&c.to_b256()))
+                .unwrap_or_default();
+            if let Some(error) = self.store.failing(&commit_word, system)? {
+                self.refuted_mut().insert(referrer);
+                self.unproven(
+                    repo,
+                    image,
+                    &format!(
+                        "this keeper's own promotion of release {} keeps failing ({error}), so no moving tag may hold it",
+                        proven.commit
+                    ),
+                );
+                continue;
             }
-        }
-        if let Some(proven) = &best {
             self.proofs_mut().insert(key, proven.clone());
+            return Ok(Some(Holder {
+                commit: proven.commit,
+                position: proven.position,
+            }));
         }
-        Ok(best.map(|p| Holder {
-            commit: p.commit,
-            position: p.position,
-        }))
+        Ok(None)
     }
 
     /// A proof found earlier, if the chain still has the block it was proven
@@ -249,11 +306,24 @@ impl Keeper {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The verdicts attached to `repo@image` (at most [`MAX_VERDICTS`]).
-    /// What cannot be read or parsed is logged and skipped: registry
-    /// content must never keep a tag from converging. Only transient
-    /// registry faults are errors.
-    async fn verdicts_on(&self, repo: &Repository, image: &Sha256Digest) -> Result<Vec<Verdict>> {
+    /// Verdict referrers (by digest) the chain refuted in this process: a
+    /// referrer's bytes never change, and neither does what it claims.
+    fn refuted_mut(&self) -> std::sync::MutexGuard<'_, HashSet<Sha256Digest>> {
+        // A poisoned lock only forgets refutations, which are made again.
+        self.refuted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The verdicts attached to `repo@image` (at most [`MAX_VERDICTS`]), with
+    /// their referrers' digests. What cannot be read or parsed is logged and
+    /// skipped: registry content must never keep a tag from converging. Only
+    /// transient registry faults are errors.
+    async fn verdicts_on(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+    ) -> Result<Vec<(Sha256Digest, Verdict)>> {
         let listed = match self
             .ctx
             .client
@@ -272,27 +342,40 @@ impl Keeper {
         }
         let mut verdicts = Vec::new();
         for referrer in listed.iter().take(MAX_VERDICTS) {
-            let annotations = match referrer.sha256() {
-                Ok(digest) => {
-                    self.ctx
-                        .client
-                        .referrer_annotations(repo, image, &digest, VERDICT_ARTIFACT_TYPE)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            let json = match annotations {
-                Ok(mut annotations) => annotations.remove(VERDICT_ANNOTATION),
-                Err(e) if e.is_transient() => return Err(e.into()),
+            let digest = match referrer.sha256() {
+                Ok(digest) => digest,
                 Err(e) => {
                     self.unproven(repo, image, &format!("referrer {}: {e}", referrer.digest));
                     continue;
                 }
             };
+            if self.refuted_mut().contains(&digest) {
+                continue;
+            }
+            let json = match self
+                .ctx
+                .client
+                .referrer_annotations(repo, image, &digest, VERDICT_ARTIFACT_TYPE)
+                .await
+            {
+                Ok(mut annotations) => annotations.remove(VERDICT_ANNOTATION),
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => {
+                    self.refuted_mut().insert(digest);
+                    self.unproven(repo, image, &format!("referrer {digest}: {e}"));
+                    continue;
+                }
+            };
             match json.as_deref().map(Verdict::parse) {
-                Some(Ok(verdict)) => verdicts.push(verdict),
-                Some(Err(reason)) => self.unproven(repo, image, &reason),
-                None => self.unproven(repo, image, "the referrer has no verdict annotation"),
+                Some(Ok(verdict)) => verdicts.push((digest, verdict)),
+                Some(Err(reason)) => {
+                    self.refuted_mut().insert(digest);
+                    self.unproven(repo, image, &reason);
+                }
+                None => {
+                    self.refuted_mut().insert(digest);
+                    self.unproven(repo, image, "the referrer has no verdict annotation");
+                }
             }
         }
         Ok(verdicts)
@@ -302,6 +385,8 @@ impl Keeper {
         self.metrics
             .unproven_verdicts
             .fetch_add(1, Ordering::Relaxed);
+        // The reason quotes registry content: one bounded line, no control characters.
+        let reason = seed_core::text::one_line(reason, MAX_REASON_CHARS);
         tracing::warn!(image = %format!("{repo}@{image}"), %reason, "verdict ignored: the chain does not confirm it");
     }
 }

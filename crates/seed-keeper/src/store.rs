@@ -366,9 +366,10 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The newest release this keeper knows (from final blocks it processed)
-    /// whose promotion of `system` is `image`, and the position of its
-    /// ledger record: what a moving tag serving `image` holds.
+    /// The newest release this keeper promoted (from final blocks it
+    /// processed) whose promotion of `system` is `image`, and the position of
+    /// its ledger record: what a moving tag serving `image` holds. A release
+    /// whose promotion is still pending (refused, poisoned) holds nothing.
     pub fn release_of_image(
         &self,
         system: &str,
@@ -376,7 +377,7 @@ impl Store {
     ) -> Result<Option<(String, Position)>> {
         self.conn
             .query_row(
-                "SELECT commit_id, block, log_index FROM promotions WHERE system = ?1 AND image = ?2 ORDER BY block DESC, log_index DESC LIMIT 1",
+                "SELECT commit_id, block, log_index FROM promotions WHERE system = ?1 AND image = ?2 AND state = 'done' ORDER BY block DESC, log_index DESC LIMIT 1",
                 [system, image],
                 |r| {
                     Ok((
@@ -389,6 +390,21 @@ impl Store {
                 },
             )
             .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The last error of the promotion of `system` of `commit`, if it is
+    /// pending after at least one failed attempt (refused, poisoned, or
+    /// failing).
+    pub fn failing(&self, commit: &str, system: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT last_error FROM promotions WHERE commit_id = ?1 AND system = ?2 AND state = 'pending' AND attempts > 0",
+                [commit, system],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(|found| found.map(Option::unwrap_or_default))
             .map_err(|e| self.err(e))
     }
 

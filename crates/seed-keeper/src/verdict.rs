@@ -148,8 +148,12 @@ pub struct Proven {
 pub enum Checked {
     /// Every claim holds.
     Proven(Proven),
-    /// A claim does not hold (the reason says which); the verdict is ignored.
+    /// A claim does not hold (the reason says which); the verdict is ignored,
+    /// for good: neither its bytes nor what it claims ever change.
     Unproven(String),
+    /// It names a block this endpoint does not have yet (another keeper's
+    /// node may be ahead); ignored for now, checked again later.
+    NotYet(String),
 }
 
 /// Checks `verdict`, found on `image` under a moving tag of `system`, against
@@ -173,9 +177,15 @@ pub async fn prove(
             verdict.commit
         )));
     };
+    if verdict.block < contracts.from_block {
+        return Ok(Checked::Unproven(format!(
+            "it names block {}, before the deployment (block {})",
+            verdict.block, contracts.from_block
+        )));
+    }
     let head = chain.block_number().await?;
     if verdict.block > head {
-        return Ok(Checked::Unproven(format!(
+        return Ok(Checked::NotYet(format!(
             "it names block {}, beyond the chain head {head}",
             verdict.block
         )));

@@ -404,16 +404,7 @@ impl SeedLock {
         }
         // The version decides how to read everything else, so check it
         // before complaining about fields a future version may have added.
-        let probe: VersionProbe = serde_json::from_str(text).map_err(LockError::Json)?;
-        match probe.version {
-            None => return Err(LockError::MissingVersion),
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(LOCK_VERSION) => {}
-            Some(other) => {
-                return Err(LockError::UnsupportedVersion {
-                    found: other.to_string(),
-                })
-            }
-        }
+        check_version(text, true)?;
         let raw: RawLock = serde_json::from_str(text).map_err(LockError::Json)?;
         let mut systems = BTreeMap::new();
         for (name, entry) in raw.systems {
@@ -566,16 +557,8 @@ impl AnyLock {
         if !is_upstream(text) {
             return SeedLock::from_json(text).map(Self::V1);
         }
-        let probe: VersionProbe = serde_json::from_str(text).map_err(LockError::Json)?;
-        match probe.version {
-            None => {}
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(LOCK_VERSION) => {}
-            Some(other) => {
-                return Err(LockError::UnsupportedVersion {
-                    found: other.to_string(),
-                })
-            }
-        }
+        // nix-seed's older files have no version.
+        check_version(text, false)?;
         UpstreamLock::from_json(text).map(Self::Upstream)
     }
 
@@ -586,6 +569,20 @@ impl AnyLock {
             source,
         })?;
         Self::from_json(&text)
+    }
+}
+
+/// Fails unless `text`'s `version` is [`LOCK_VERSION`] (or absent, when not
+/// `required`).
+fn check_version(text: &str, required: bool) -> Result<(), LockError> {
+    let probe: VersionProbe = serde_json::from_str(text).map_err(LockError::Json)?;
+    match probe.version {
+        None if required => Err(LockError::MissingVersion),
+        None => Ok(()),
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(LOCK_VERSION) => Ok(()),
+        Some(other) => Err(LockError::UnsupportedVersion {
+            found: other.to_string(),
+        }),
     }
 }
 

@@ -280,6 +280,11 @@ pub struct SignArgs {
     /// Sign even though the Safe transaction is a DELEGATECALL.
     #[arg(long)]
     pub force_delegatecall: bool,
+    /// For an upgrade: the new implementation's forge artefact, from your own build of the audited
+    /// source. Its ABI decodes the initializer call, and nothing is signed unless the deployed code
+    /// is its runtime code.
+    #[arg(long, value_name = "FILE")]
+    pub artifact: Option<PathBuf>,
     /// Encrypted keystore holding the owner key (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
     #[arg(long, value_name = "FILE")]
     pub keystore: Option<PathBuf>,
@@ -654,16 +659,11 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
         let _ = writeln!(out, "  initializer: {}", call.describe());
     }
     if let Some(Traced::Effects(effects)) = &review.upgrade_trace {
-        let events: Vec<_> = effects
-            .events
-            .iter()
-            .filter_map(|e| Some((e.name.as_ref()?, e.address)))
-            .collect();
         let _ = writeln!(
             out,
-            "  runs:        {}, {} that change who may do what (traced)",
+            "  runs:        {} and {} besides the upgrade itself (traced)",
             count(effects.calls.len(), "call", "calls"),
-            count(events.len(), "event", "events")
+            count(effects.events.len(), "event", "events")
         );
         for call in &effects.calls {
             let _ = writeln!(
@@ -674,11 +674,16 @@ fn review_text(proposal: &Proposal, review: &Review, facts: &ChainFacts) -> Stri
                 call.function
             );
         }
-        for (name, emitter) in events {
+        for event in &effects.events {
+            let name = match (&event.name, event.topic0) {
+                (Some(name), _) => name.clone(),
+                (None, Some(topic)) => format!("topic {topic}"),
+                (None, None) => "anonymous".to_owned(),
+            };
             let _ = writeln!(
                 out,
                 "               event {name} from {}",
-                proposal.contracts.label(emitter)
+                proposal.contracts.label(event.address)
             );
         }
     }
@@ -782,19 +787,8 @@ fn show(args: &ShowArgs) -> Outcome {
             )
             .await
             .map_err(gov_failure)?;
-            let artifact_match = match (&artifact, &facts.implementation) {
-                (Some(artifact), Some(code)) => {
-                    let bytes = chain.code_at(code.address).await.map_err(failure)?;
-                    Some(artifact.runtime_matches(&bytes))
-                }
-                (Some(_), None) => {
-                    return Err(Failure::usage(eyre!(
-                        "--artifact applies to registry upgrades only; this proposal is: {}",
-                        proposal.action.describe()
-                    )))
-                }
-                (None, _) => None,
-            };
+            let artifact_match =
+                artifact_matches(&chain, artifact.as_ref(), &facts, &proposal).await?;
             Ok((Some(facts), artifact_match))
         })?,
     };
@@ -849,8 +843,33 @@ fn show(args: &ShowArgs) -> Outcome {
     })
 }
 
+/// Whether an upgrade's new implementation is `artifact`'s runtime code (immutables aside);
+/// `None` without an artefact. An artefact for a proposal that is no upgrade is a usage error.
+async fn artifact_matches(
+    chain: &Chain,
+    artifact: Option<&Artifact>,
+    facts: &ChainFacts,
+    proposal: &Proposal,
+) -> Result<Option<bool>, Failure> {
+    match (artifact, &facts.implementation) {
+        (Some(artifact), Some(code)) => {
+            let bytes = chain.code_at(code.address).await.map_err(failure)?;
+            Ok(Some(artifact.runtime_matches(&bytes)))
+        }
+        (Some(_), None) => Err(Failure::usage(eyre!(
+            "--artifact applies to registry upgrades only; this proposal is: {}",
+            proposal.action.describe()
+        ))),
+        (None, _) => Ok(None),
+    }
+}
+
 fn sign(args: &SignArgs) -> Outcome {
     let mut proposal = Proposal::load(&args.file).map_err(gov_failure)?;
+    let artifact = match &args.artifact {
+        Some(path) => Some(Artifact::load(path).map_err(gov_failure)?),
+        None => None,
+    };
     let settings = resolve(&args.chain, args.keystore.as_ref(), None)?;
     let key = signer(&settings)?;
     block_on(async {
@@ -870,9 +889,19 @@ fn sign(args: &SignArgs) -> Outcome {
             &proposal.contracts,
             &proposal.safe_tx,
             Some(&facts),
-            None,
+            artifact.as_ref().map(|a| &a.abi),
         );
         let mut text = review_text(&proposal, &review, &facts);
+        if let (Some(false), Some(artifact)) = (
+            artifact_matches(&chain, artifact.as_ref(), &facts, &proposal).await?,
+            &artifact,
+        ) {
+            return Err(Failure::check_failed(eyre!(
+                "{text}NEW CODE DOES NOT MATCH {} ({}); not signed",
+                artifact.path.display(),
+                artifact.name
+            )));
+        }
         if review.is_delegatecall() && !args.force_delegatecall {
             return Err(Failure::usage(eyre!(
                 "{text}refusing to sign a DELEGATECALL Safe transaction; if you have verified exactly what it runs, pass --force-delegatecall"
