@@ -1551,6 +1551,14 @@ async fn forged_verdicts_and_rewritten_tags_never_freeze_or_hijack_the_moving_ta
         serde_json::json!([format!("{}:release-x86_64-linux", world.oci_repo())]),
         "{report}"
     );
+    let x86 = report["movingTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["system"] == "x86_64-linux")
+        .unwrap();
+    assert_eq!(x86["state"], "moved", "{report}");
+    assert_eq!(x86["from"], trojan.to_string(), "{report}");
 
     // A manifest the registry accepts but seed-eth cannot read (its config descriptor has no
     // mediaType) under release-*: it is no release's image, so it is replaced.

@@ -26,7 +26,7 @@ pub mod store;
 pub mod verdict;
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -38,7 +38,7 @@ use alloy::primitives::Address;
 use futures_util::StreamExt;
 use seed_chain::Chain;
 use seed_core::Sha256Digest;
-use seed_oci::RegistryClient;
+use seed_oci::{RawManifest, RegistryClient};
 use tokio::sync::watch;
 
 pub use config::{FaultPoint, Finality, KeeperConfig, Promotion, Template, FAULT_EXIT_CODE};
@@ -305,9 +305,10 @@ impl Keeper {
             jobs.push((row, release));
         }
         let this = &*self;
-        // Completed promotions (their systems), in chain order, for the
-        // moving tags, which follow while later promotions run.
-        let (completed, mut completions) = tokio::sync::mpsc::unbounded_channel::<String>();
+        // Completed promotions (their systems and image manifests), in chain
+        // order, for the moving tags, which follow while later promotions run.
+        let (completed, mut completions) =
+            tokio::sync::mpsc::unbounded_channel::<(String, RawManifest)>();
         let promotions = async move {
             let (mut done, mut failed) = (0, 0);
             let mut results =
@@ -325,12 +326,12 @@ impl Keeper {
                     this.store.set_step(&row.commit, &row.system, last)?;
                 }
                 match result {
-                    Ok(()) => {
+                    Ok(manifest) => {
                         this.completed(&row, &release)?;
                         done += 1;
                         // The mover outlives this loop unless it failed, and
                         // then its error is returned below.
-                        let _ = completed.send(row.system.clone());
+                        let _ = completed.send((row.system.clone(), manifest));
                     }
                     Err(error) => {
                         this.record_failure(&row, &error)?;
@@ -340,23 +341,35 @@ impl Keeper {
             }
             Ok::<_, KeeperError>((done, failed))
         };
+        // One round of moves at once, then at most one per MOVE_INTERVAL,
+        // each to the newest completed release of its systems; what is still
+        // waiting when the promotions end is left to the pass's last
+        // convergence, so the mover never delays the pass.
         let mover = async {
             let mut moved = Vec::new();
-            while let Some(system) = completions.recv().await {
-                // Promotions that completed meanwhile: only each system's
-                // newest matters.
-                let mut systems = BTreeSet::from([system]);
-                while let Ok(more) = completions.try_recv() {
-                    systems.insert(more);
-                }
-                for system in systems {
-                    moved.extend(
-                        this.converge_system(&system)
-                            .await?
-                            .into_iter()
-                            .filter(|t| matches!(t.state, TagState::Moved { .. }))
-                            .map(|t| t.tag),
-                    );
+            // Per system, the manifest of its newest completion.
+            let mut waiting: BTreeMap<String, RawManifest> = BTreeMap::new();
+            let mut next_round = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    completion = completions.recv() => match completion {
+                        Some((system, manifest)) => {
+                            waiting.insert(system, manifest);
+                        }
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(next_round), if !waiting.is_empty() => {
+                        for (system, manifest) in std::mem::take(&mut waiting) {
+                            moved.extend(
+                                this.converge_system(&system, Some(&manifest))
+                                    .await?
+                                    .into_iter()
+                                    .filter(|t| matches!(t.state, TagState::Moved { .. }))
+                                    .map(|t| t.tag),
+                            );
+                        }
+                        next_round = tokio::time::Instant::now() + MOVE_INTERVAL;
+                    }
                 }
             }
             Ok::<_, KeeperError>(moved)
@@ -635,6 +648,11 @@ pub fn shutdown_on_signals() -> Result<watch::Receiver<bool>> {
     });
     Ok(rx)
 }
+
+/// The shortest time between two rounds of moving-tag moves while
+/// promotions complete: in a catch-up of a thousand releases the tags follow
+/// about once a second instead of once per release.
+const MOVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Promotions started per batch (bounded so a large backlog is worked
 /// through, and recorded, in steps).

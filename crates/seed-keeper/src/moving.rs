@@ -19,7 +19,7 @@ use std::{
 };
 
 use seed_core::Sha256Digest;
-use seed_oci::Repository;
+use seed_oci::{RawManifest, Repository};
 
 use crate::{
     config::{Destination, FaultPoint},
@@ -93,15 +93,21 @@ impl Keeper {
     pub async fn converge_moving_tags(&self) -> Result<Vec<TagOutcome>> {
         let mut outcomes = Vec::new();
         for system in self.store.systems_done()? {
-            outcomes.extend(self.converge_system(&system).await?);
+            outcomes.extend(self.converge_system(&system, None).await?);
         }
         Ok(outcomes)
     }
 
     /// Converges the moving tags of `system` on its newest promoted release.
-    /// Only the state database can fail this call; a tag that cannot be
-    /// read or moved is a [`TagState::Failed`] outcome.
-    pub(crate) async fn converge_system(&self, system: &str) -> Result<Vec<TagOutcome>> {
+    /// `known` is an image manifest already pulled and checked (the newest
+    /// completion's), which saves pulling it again when it is the newest
+    /// release's. Only the state database can fail this call; a tag that
+    /// cannot be read or moved is a [`TagState::Failed`] outcome.
+    pub(crate) async fn converge_system(
+        &self,
+        system: &str,
+        known: Option<&RawManifest>,
+    ) -> Result<Vec<TagOutcome>> {
         let Some(newest) = self.store.newest_done(system)? else {
             return Ok(Vec::new());
         };
@@ -116,7 +122,10 @@ impl Keeper {
             .filter(|d| d.moving)
         {
             let tag = format!("{}:{}", d.repository, d.tag.as_str());
-            let state = match retry_transient(|| self.converge_tag(&newest, &d, &image)).await {
+            let known = known.filter(|m| m.digest() == image);
+            let state = match retry_transient(|| self.converge_tag(&newest, &d, &image, known))
+                .await
+            {
                 Ok(state) => state,
                 Err(error) => {
                     self.metrics
@@ -150,6 +159,7 @@ impl Keeper {
         newest: &PromotionRow,
         d: &Destination,
         image: &Sha256Digest,
+        known: Option<&RawManifest>,
     ) -> Result<TagState> {
         let tag = format!("{}:{}", d.repository, d.tag.as_str());
         let served = match self.ctx.client.pull_tag(&d.repository, &d.tag).await {
@@ -184,10 +194,17 @@ impl Keeper {
         }
         // The image is in the target repository (its permanent tags are);
         // its checked bytes go under the tag, which is read back.
-        let manifest = self.ctx.client.pull_manifest(&d.repository, image).await?;
+        let pulled;
+        let manifest = match known {
+            Some(manifest) => manifest,
+            None => {
+                pulled = self.ctx.client.pull_manifest(&d.repository, image).await?;
+                &pulled
+            }
+        };
         self.ctx
             .client
-            .push_manifest_to_tag(&d.repository, &d.tag, &manifest)
+            .push_manifest_to_tag(&d.repository, &d.tag, manifest)
             .await?;
         tracing::info!(%tag, digest = %image, %release, "moving tag moved");
         Ok(TagState::Moved { from: served })

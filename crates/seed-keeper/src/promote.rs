@@ -103,8 +103,9 @@ impl Context {
         })
     }
 
-    /// Pulls the image, writes the immutable tags and attaches the verdict.
-    /// `step` is called after each completed step (for the state database).
+    /// Pulls the image, writes the immutable tags and attaches the verdict;
+    /// returns the image's manifest (checked). `step` is called after each
+    /// completed step (for the state database).
     ///
     /// Transient registry faults are retried at once (`retry_transient`);
     /// every step is idempotent, so a retry redoes only what did not land.
@@ -113,7 +114,7 @@ impl Context {
         row: &PromotionRow,
         release: &StoredRelease,
         step: impl FnMut(&str),
-    ) -> Result<()> {
+    ) -> Result<RawManifest> {
         let step = RefCell::new(step);
         let record = |done: &str| (step.borrow_mut())(done);
         retry_transient(|| self.promote_attempt(row, release, &record)).await
@@ -124,7 +125,7 @@ impl Context {
         row: &PromotionRow,
         release: &StoredRelease,
         step: &impl Fn(&str),
-    ) -> Result<()> {
+    ) -> Result<RawManifest> {
         let digest = oci_digest(&row.image)?;
         let source = self.promotion.source_repo(&row.system)?;
         let target = self.promotion.target_repo(&row.system)?;
@@ -161,7 +162,7 @@ impl Context {
             .await?;
         step("verdict");
         self.fault(FaultPoint::AfterVerdict);
-        Ok(())
+        Ok(manifest)
     }
 
     async fn write_immutable(

@@ -184,7 +184,8 @@ fn tag_json(t: &TagOutcome) -> serde_json::Value {
                 json!({"commit": commit, "block": position.block, "logIndex": position.log_index});
         }
         TagState::Failed(error) => out["error"] = json!(error),
-        TagState::Current | TagState::Moved { .. } => {}
+        TagState::Moved { from } => out["from"] = json!(from.map(|d| d.to_string())),
+        TagState::Current => {}
     }
     out
 }
