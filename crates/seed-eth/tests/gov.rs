@@ -40,6 +40,23 @@ sol! {
     }
 }
 
+/// The registry and the upgrade candidates, built once for every test in this file (solc-js
+/// takes seconds per build), under cargo's scratch directory for integration tests.
+fn upgrade_candidates() -> &'static Path {
+    static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OUT.get_or_init(|| {
+        forge_build(
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("gov-upgrade-candidates"),
+            &[
+                "contracts/SeedRegistry.sol",
+                "tests/contracts/utils/SeedRegistryV2.sol",
+                "tests/contracts/utils/SeedRegistryV2Hostile.sol",
+                "tests/contracts/utils/GovRegistryIncompatible.sol",
+            ],
+        )
+    })
+}
+
 struct Setup {
     anvil: TestAnvil,
     dir: tempfile::TempDir,
@@ -711,15 +728,7 @@ async fn emergency_revocation_removes_weight_from_a_pending_release_at_once() {
 #[tokio::test]
 async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
     let s = Setup::new();
-    let build = tempfile::tempdir().unwrap();
-    let out = forge_build(
-        build.path(),
-        &[
-            "contracts/SeedRegistry.sol",
-            "tests/contracts/utils/SeedRegistryV2.sol",
-            "tests/contracts/utils/GovRegistryIncompatible.sol",
-        ],
-    );
+    let out = upgrade_candidates();
     let artifact = |file: &str, name: &str| {
         out.join(format!("{file}.sol/{name}.json"))
             .display()
@@ -978,14 +987,7 @@ sol! {
 #[tokio::test]
 async fn an_upgrade_initializer_that_touches_the_ledger_or_roles_is_decoded_and_flagged() {
     let s = Setup::new();
-    let build = tempfile::tempdir().unwrap();
-    let out = forge_build(
-        build.path(),
-        &[
-            "contracts/SeedRegistry.sol",
-            "tests/contracts/utils/SeedRegistryV2Hostile.sol",
-        ],
-    );
+    let out = upgrade_candidates();
     let current = out.join("SeedRegistry.sol/SeedRegistry.json");
     let hostile = out.join("SeedRegistryV2Hostile.sol/SeedRegistryV2Hostile.json");
     let heir = s.anvil.address(9);
@@ -1053,14 +1055,7 @@ async fn an_upgrade_initializer_that_touches_the_ledger_or_roles_is_decoded_and_
 #[tokio::test]
 async fn an_upgrade_is_refused_offline_when_its_code_is_too_large_or_not_built() {
     let s = Setup::new();
-    let build = tempfile::tempdir().unwrap();
-    let out = forge_build(
-        build.path(),
-        &[
-            "contracts/SeedRegistry.sol",
-            "tests/contracts/utils/SeedRegistryV2.sol",
-        ],
-    );
+    let out = upgrade_candidates();
     let current = out.join("SeedRegistry.sol/SeedRegistry.json");
     // SeedRegistryV2 with 25,000 more bytes of runtime code (as a build that outgrew the limit).
     let v2 = out.join("SeedRegistryV2.sol/SeedRegistryV2.json");
