@@ -194,15 +194,12 @@ pub async fn prove(
     let at = verdict.block;
 
     // 1. The ledger's record, exactly where the verdict says.
-    let recorded = logs_in_chunks(
+    let recorded = commit_logs_at(
         chain,
-        &Filter::new()
-            .event_signature(ReleaseLedger::ReleaseRecorded::SIGNATURE_HASH)
-            .topic1(word),
         contracts.ledger,
+        ReleaseLedger::ReleaseRecorded::SIGNATURE_HASH,
+        word,
         at,
-        at,
-        1,
     )
     .await?;
     let Some(record) = recorded
@@ -232,15 +229,12 @@ pub async fn prove(
 
     // 2. The registry's finalisation in the same transaction: the system,
     // its manifest and its counted voters.
-    let finalisations = logs_in_chunks(
+    let finalisations = commit_logs_at(
         chain,
-        &Filter::new()
-            .event_signature(SeedRegistry::ReleaseFinalised::SIGNATURE_HASH)
-            .topic1(word),
         contracts.registry,
+        SeedRegistry::ReleaseFinalised::SIGNATURE_HASH,
+        word,
         at,
-        at,
-        1,
     )
     .await?;
     let Some(finalised) = finalisations
@@ -313,6 +307,19 @@ pub async fn prove(
             verdict.commit
         ))),
     }
+}
+
+/// The `event` logs of `address` for `commit` (the event's first topic) in
+/// block `block` alone.
+async fn commit_logs_at(
+    chain: &Chain,
+    address: alloy::primitives::Address,
+    event: B256,
+    commit: B256,
+    block: u64,
+) -> Result<Vec<alloy::rpc::types::Log>> {
+    let filter = Filter::new().event_signature(event).topic1(commit);
+    Ok(logs_in_chunks(chain, &filter, address, block, block, 1).await?)
 }
 
 /// The first claim of `verdict` that contradicts what the keeper knows

@@ -408,10 +408,7 @@ impl SeedLock {
         let raw: RawLock = serde_json::from_str(text).map_err(LockError::Json)?;
         let mut systems = BTreeMap::new();
         for (name, entry) in raw.systems {
-            let system: System = name.parse().map_err(|source| LockError::System {
-                system: name.clone(),
-                source,
-            })?;
+            let system = parse_system(&name)?;
             let kind = match entry.kind.as_str() {
                 "oci" => DeliveryKind::Oci,
                 _ => {
@@ -521,10 +518,7 @@ impl UpstreamLock {
         let raw: RawUpstreamLock = serde_json::from_str(text).map_err(LockError::Json)?;
         let mut systems = BTreeMap::new();
         for (name, digest) in raw.systems {
-            let system: System = name.parse().map_err(|source| LockError::System {
-                system: name.clone(),
-                source,
-            })?;
+            let system = parse_system(&name)?;
             let image = format!("{}@{digest}", raw.repository)
                 .parse()
                 .map_err(|source| LockError::Image {
@@ -570,6 +564,14 @@ impl AnyLock {
         })?;
         Self::from_json(&text)
     }
+}
+
+/// A lock's system key as a Nix system.
+fn parse_system(name: &str) -> Result<System, LockError> {
+    name.parse().map_err(|source| LockError::System {
+        system: name.to_owned(),
+        source,
+    })
 }
 
 /// Fails unless `text`'s `version` is [`LOCK_VERSION`] (or absent, when not
