@@ -1,0 +1,570 @@
+//! The closure held by tar-layer images (dockerTools, nix2container), read
+//! as a stream without unpacking.
+//!
+//! Each layer is decompressed and parsed once. Entries under `nix/store/`
+//! (spelled with or without a leading `/` or `./`) are kept: their metadata in
+//! memory, their file contents appended to an unnamed temporary file, because
+//! a tar may list a directory's entries in any order and may refer to an
+//! earlier file by hard link, while a NAR needs sorted entries and every
+//! file's bytes. When the layer ends, each store path it holds is NAR-hashed
+//! from that index in archive order.
+//!
+//! Refused, with the entry named: whiteouts (a layer must not delete store
+//! content), devices, FIFOs and sockets, a store path in two layers or twice in
+//! one, a hard link to anything but an earlier file of the same layer, paths
+//! that leave the store (`..`), and headers that tar readers are known to read
+//! differently (a PAX path or link that a GNU long name overrides, a PAX size
+//! that disagrees with the header, repeated or malformed PAX records, PAX
+//! sparse files). Owners, times and extended attributes are ignored, as NAR
+//! ignores them. Entries outside the store are counted, not hashed: the
+//! manifest does not cover them (docs/threat-model.md).
+
+use std::{
+    collections::{btree_map::Entry as MapEntry, BTreeMap, HashMap},
+    fs::File,
+    io::{self, BufWriter, Read, Write},
+    os::unix::fs::FileExt,
+};
+
+use seed_nix::{
+    nar::{Encoder, Node},
+    HashedPath, NarHash, StorePath,
+};
+use sha2::{Digest, Sha256};
+use tar::EntryType;
+
+use crate::{format::Compression, squashfs::encode_error, ContentError, ImageClosure};
+
+/// Bounds that keep a hostile layer (a tar bomb, millions of entries, absurd
+/// paths) from exhausting memory, disk or time. The defaults fit seeds of
+/// tens of gigabytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most file bytes one layer may unpack to (spooled to a temporary file).
+    pub max_layer_content: u64,
+    /// Most entries one layer may hold.
+    pub max_entries: usize,
+    /// Longest entry path, in bytes.
+    pub max_path_bytes: usize,
+    /// Deepest entry path, in components.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_layer_content: 256 << 30,
+            max_entries: 4_000_000,
+            max_path_bytes: 4096,
+            max_depth: 512,
+        }
+    }
+}
+
+/// Reads the layers of one image, in order, and gives the closure they hold.
+#[derive(Debug, Default)]
+pub struct Layers {
+    limits: Limits,
+    /// Which layer each store path was found in.
+    seen: HashMap<StorePath, String>,
+    hashed: Vec<HashedPath>,
+    outside_store: u64,
+}
+
+impl Layers {
+    /// A reader with the default [`Limits`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A reader with other limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Reads one layer from `blob` (compressed as `compression`); `what`
+    /// names the layer in errors. The caller checks the blob's digest, e.g.
+    /// by reading through a [`crate::DigestReader`].
+    pub fn add(
+        &mut self,
+        blob: impl Read,
+        compression: Compression,
+        what: &str,
+    ) -> Result<(), ContentError> {
+        let decompressed: Box<dyn Read> = match compression {
+            Compression::None => Box::new(blob),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
+            Compression::Zstd => {
+                Box::new(
+                    zstd::stream::read::Decoder::new(blob).map_err(|e| ContentError::Tar {
+                        what: what.to_owned(),
+                        reason: format!("zstd: {e}"),
+                    })?,
+                )
+            }
+        };
+        let index = LayerIndex::read(decompressed, what, &self.limits)?;
+        self.outside_store += index.outside_store;
+        for store_path in index.store_paths() {
+            if let Some(first) = self.seen.get(&store_path) {
+                return Err(ContentError::DuplicateStorePath {
+                    path: store_path.to_string(),
+                    first: first.clone(),
+                    second: what.to_owned(),
+                });
+            }
+            self.seen.insert(store_path, what.to_owned());
+        }
+        self.hashed.extend(index.hash(what)?);
+        Ok(())
+    }
+
+    /// The closure of every layer read.
+    pub fn finish(self) -> Result<ImageClosure, ContentError> {
+        ImageClosure::new(self.hashed, self.outside_store)
+    }
+}
+
+/// An entry of a store path, as the layer describes it.
+#[derive(Debug, Clone)]
+enum Stored {
+    /// A directory; `explicit` is false for a parent the layer never listed.
+    Directory {
+        explicit: bool,
+    },
+    Symlink(Vec<u8>),
+    /// A file whose bytes are at `offset` in the spool.
+    Regular {
+        executable: bool,
+        offset: u64,
+        size: u64,
+    },
+}
+
+/// One layer's store entries, keyed by their path below `nix/store/` split
+/// into components, so that the map's order is NAR order.
+struct LayerIndex {
+    entries: BTreeMap<Vec<Vec<u8>>, Stored>,
+    spool: File,
+    outside_store: u64,
+}
+
+impl LayerIndex {
+    fn read(decompressed: impl Read, what: &str, limits: &Limits) -> Result<Self, ContentError> {
+        let tar_error = |e: io::Error| ContentError::Tar {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        };
+        let spool = tempfile::tempfile().map_err(|e| ContentError::io("a temporary file", e))?;
+        let mut writer = BufWriter::with_capacity(1 << 20, &spool);
+        let mut spooled = 0u64;
+        let mut entries: BTreeMap<Vec<Vec<u8>>, Stored> = BTreeMap::new();
+        let mut outside_store = 0u64;
+        let mut archive = tar::Archive::new(decompressed);
+        let mut count = 0usize;
+        for entry in archive.entries().map_err(tar_error)? {
+            let mut entry = entry.map_err(tar_error)?;
+            count += 1;
+            if count > limits.max_entries {
+                return Err(ContentError::Limit {
+                    what: what.to_owned(),
+                    limit: format!("more than {} entries in one layer", limits.max_entries),
+                });
+            }
+            let raw_path = entry.path_bytes().into_owned();
+            let shown = String::from_utf8_lossy(&raw_path).into_owned();
+            let refuse = |problem: String| ContentError::entry(what, &shown, problem);
+            check_headers(&mut entry, &raw_path).map_err(refuse)?;
+            let kind = entry.header().entry_type();
+            if kind == EntryType::XGlobalHeader {
+                check_global_header(&mut entry).map_err(refuse)?;
+                continue;
+            }
+            let components = split_path(&raw_path, limits).map_err(refuse)?;
+            if components.iter().any(|c| c.starts_with(b".wh.")) {
+                return Err(refuse(
+                    "is a whiteout, which would delete content of another layer; a seed's layers \
+                     only add store paths"
+                        .to_owned(),
+                ));
+            }
+            let below_store = match components.as_slice() {
+                [nix, store, rest @ ..] if nix == b"nix" && store == b"store" => Some(rest),
+                _ => None,
+            };
+            let Some(below_store) = below_store.filter(|rest| !rest.is_empty()) else {
+                // `/nix`, `/nix/store` themselves, or content outside the store.
+                let is_store_dir = matches!(components.as_slice(), [n] | [n, _] if n == b"nix")
+                    && components.get(1).is_none_or(|s| s == b"store");
+                if is_store_dir {
+                    if !kind.is_dir() {
+                        return Err(refuse(
+                            "must be a directory: it is on the way to the store".to_owned(),
+                        ));
+                    }
+                } else {
+                    outside_store += 1;
+                }
+                continue;
+            };
+            if below_store[0].starts_with(b".") {
+                // Not a store path name (Nix forbids a leading dot); metadata
+                // such as an optimised store's .links, outside the closure.
+                outside_store += 1;
+                continue;
+            }
+            let stored = match kind {
+                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                    let size = entry.size();
+                    if spooled.saturating_add(size) > limits.max_layer_content {
+                        return Err(ContentError::Limit {
+                            what: what.to_owned(),
+                            limit: format!(
+                                "the layer unpacks to more than {} bytes of files",
+                                limits.max_layer_content
+                            ),
+                        });
+                    }
+                    let copied = io::copy(&mut entry, &mut writer).map_err(tar_error)?;
+                    if copied != size {
+                        return Err(refuse(format!("announces {size} bytes but holds {copied}")));
+                    }
+                    let stored = Stored::Regular {
+                        executable: entry.header().mode().map_err(tar_error)? & 0o100 != 0,
+                        offset: spooled,
+                        size,
+                    };
+                    spooled += size;
+                    stored
+                }
+                EntryType::Directory => Stored::Directory { explicit: true },
+                EntryType::Symlink => Stored::Symlink(
+                    entry
+                        .link_name_bytes()
+                        .ok_or_else(|| refuse("is a symlink without a target".to_owned()))?
+                        .into_owned(),
+                ),
+                EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .ok_or_else(|| refuse("is a hard link without a target".to_owned()))?
+                        .into_owned();
+                    hard_link_target(&entries, &target, limits).map_err(refuse)?
+                }
+                EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                    return Err(refuse(format!(
+                        "is a {}; a store path holds only regular files, symlinks and directories",
+                        match kind {
+                            EntryType::Char => "character device",
+                            EntryType::Block => "block device",
+                            _ => "FIFO",
+                        }
+                    )))
+                }
+                other => {
+                    return Err(refuse(format!(
+                        "has tar entry type {:?}, which a store path cannot hold",
+                        other.as_byte() as char
+                    )))
+                }
+            };
+            insert(&mut entries, below_store.to_vec(), stored).map_err(refuse)?;
+        }
+        writer
+            .flush()
+            .map_err(|e| ContentError::io("a temporary file", e))?;
+        drop(writer);
+        Ok(Self {
+            entries,
+            spool,
+            outside_store,
+        })
+    }
+
+    /// The store paths this layer holds, each validated.
+    fn store_paths(&self) -> Vec<StorePath> {
+        let mut names: Vec<StorePath> = Vec::new();
+        for key in self.entries.keys() {
+            if let Some(path) = key
+                .first()
+                .and_then(|top| StorePath::from_base_name(&String::from_utf8_lossy(top)).ok())
+            {
+                if names.last() != Some(&path) {
+                    names.push(path);
+                }
+            }
+        }
+        names
+    }
+
+    /// NAR-hashes every store path of the layer, in archive order.
+    fn hash(&self, what: &str) -> Result<Vec<HashedPath>, ContentError> {
+        let mut hashed = Vec::new();
+        let mut current: Option<(StorePath, Encoder<Sha256>)> = None;
+        for (key, stored) in &self.entries {
+            let Some((top, below)) = key.split_first() else {
+                continue;
+            };
+            if below.is_empty() {
+                if let Some(done) = current.take() {
+                    hashed.push(finish(done, what)?);
+                }
+                let name = String::from_utf8_lossy(top).into_owned();
+                let store_path = StorePath::from_base_name(&name).map_err(|source| {
+                    ContentError::NotAStorePath {
+                        what: what.to_owned(),
+                        name,
+                        source,
+                    }
+                })?;
+                let encoder =
+                    Encoder::new(Sha256::new()).map_err(|e| ContentError::io("a hash", e))?;
+                current = Some((store_path, encoder));
+            }
+            let Some((_, encoder)) = current.as_mut() else {
+                continue;
+            };
+            let node = match stored {
+                Stored::Directory { .. } => Node::Directory,
+                Stored::Symlink(target) => Node::Symlink {
+                    target: target.clone(),
+                },
+                Stored::Regular {
+                    executable,
+                    offset,
+                    size,
+                } => Node::Regular {
+                    executable: *executable,
+                    size: *size,
+                    contents: Box::new(SpoolSlice {
+                        spool: &self.spool,
+                        offset: *offset,
+                        remaining: *size,
+                    }) as Box<dyn Read>,
+                },
+            };
+            let shown = String::from_utf8_lossy(&key.join(&b'/')).into_owned();
+            encoder
+                .add(below, node)
+                .map_err(|e| encode_error(what, &format!("nix/store/{shown}"), e))?;
+        }
+        if let Some(done) = current.take() {
+            hashed.push(finish(done, what)?);
+        }
+        Ok(hashed)
+    }
+}
+
+fn finish(
+    (store_path, encoder): (StorePath, Encoder<Sha256>),
+    what: &str,
+) -> Result<HashedPath, ContentError> {
+    let (hasher, nar_size) = encoder
+        .finish()
+        .map_err(|e| encode_error(what, &store_path.to_string(), e))?;
+    Ok(HashedPath {
+        store_path,
+        nar_hash: NarHash::from_bytes(hasher.finalize().into()),
+        nar_size,
+    })
+}
+
+/// Adds an entry, creating parents the layer did not list and refusing a
+/// path listed twice or below something that is not a directory.
+fn insert(
+    entries: &mut BTreeMap<Vec<Vec<u8>>, Stored>,
+    key: Vec<Vec<u8>>,
+    stored: Stored,
+) -> Result<(), String> {
+    for depth in 1..key.len() {
+        match entries
+            .entry(key[..depth].to_vec())
+            .or_insert(Stored::Directory { explicit: false })
+        {
+            Stored::Directory { .. } => {}
+            _ => {
+                return Err(format!(
+                    "is below '{}', which is not a directory",
+                    String::from_utf8_lossy(&key[..depth].join(&b'/'))
+                ))
+            }
+        }
+    }
+    match entries.entry(key) {
+        MapEntry::Vacant(slot) => {
+            slot.insert(stored);
+            Ok(())
+        }
+        MapEntry::Occupied(mut slot) => match (slot.get(), &stored) {
+            (Stored::Directory { explicit: false }, Stored::Directory { .. }) => {
+                slot.insert(stored);
+                Ok(())
+            }
+            (Stored::Directory { explicit: false }, _) => Err(
+                "was listed as a parent directory by an earlier entry, then as something else"
+                    .to_owned(),
+            ),
+            _ => Err("appears twice in this layer".to_owned()),
+        },
+    }
+}
+
+/// What a hard link in a layer points at: an earlier regular file of the same
+/// layer, whose bytes (and execute bit: a hard link shares the inode) it shares.
+fn hard_link_target(
+    entries: &BTreeMap<Vec<Vec<u8>>, Stored>,
+    target: &[u8],
+    limits: &Limits,
+) -> Result<Stored, String> {
+    let shown = String::from_utf8_lossy(target);
+    let components = split_path(target, limits)?;
+    let key = match components.as_slice() {
+        [nix, store, rest @ ..] if nix == b"nix" && store == b"store" && !rest.is_empty() => rest,
+        _ => {
+            return Err(format!(
+                "is a hard link to '{shown}', which is outside the store"
+            ))
+        }
+    };
+    match entries.get(key) {
+        Some(regular @ Stored::Regular { .. }) => Ok(regular.clone()),
+        Some(_) => Err(format!(
+            "is a hard link to '{shown}', which is not a regular file"
+        )),
+        None => Err(format!(
+            "is a hard link to '{shown}', which is not an earlier entry of this layer"
+        )),
+    }
+}
+
+/// Splits an entry path into components: one leading `/` or `./` allowed, a
+/// trailing `/` (directories) dropped; `.`, `..` and empty components refused.
+fn split_path(path: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, String> {
+    if path.len() > limits.max_path_bytes {
+        return Err(format!(
+            "has a path longer than {} bytes",
+            limits.max_path_bytes
+        ));
+    }
+    let relative = path
+        .strip_prefix(b"./")
+        .or_else(|| path.strip_prefix(b"/"))
+        .unwrap_or(path);
+    let relative = relative.strip_suffix(b"/").unwrap_or(relative);
+    if relative.is_empty() || relative == b"." {
+        return Ok(Vec::new());
+    }
+    let components: Vec<Vec<u8>> = relative.split(|b| *b == b'/').map(<[u8]>::to_vec).collect();
+    if components.len() > limits.max_depth {
+        return Err(format!(
+            "is nested deeper than {} directories",
+            limits.max_depth
+        ));
+    }
+    if let Some(bad) = components
+        .iter()
+        .find(|c| c.is_empty() || *c == b"." || *c == b".." || c.contains(&0))
+    {
+        return Err(format!(
+            "has the path component '{}', which could escape the store or be read differently \
+             by different tools",
+            String::from_utf8_lossy(bad)
+        ));
+    }
+    Ok(components)
+}
+
+/// Refuses the header combinations that tar readers resolve differently, so
+/// that the tree hashed here is the tree any runtime unpacks.
+fn check_headers<R: Read>(entry: &mut tar::Entry<'_, R>, path: &[u8]) -> Result<(), String> {
+    let header_size = entry.header().entry_size().map_err(|e| e.to_string())?;
+    let link = entry.link_name_bytes().map(|l| l.into_owned());
+    let size = entry.size();
+    let Some(extensions) = entry.pax_extensions().map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for extension in extensions {
+        let extension = extension.map_err(|e| format!("has a malformed PAX record: {e}"))?;
+        let key = extension.key_bytes();
+        if keys.iter().any(|seen| seen == key) {
+            return Err(format!(
+                "repeats the PAX record '{}'; readers disagree on which one counts",
+                String::from_utf8_lossy(key)
+            ));
+        }
+        keys.push(key.to_vec());
+        let value = extension.value_bytes();
+        let disagrees =
+            match key {
+                b"path" => value != path,
+                b"linkpath" => link.as_deref() != Some(value),
+                b"size" => size != header_size,
+                _ if key.starts_with(b"GNU.sparse.") => return Err(
+                    "is a PAX sparse file, which this reader does not expand; repack the layer \
+                     without --sparse"
+                        .to_owned(),
+                ),
+                _ => false,
+            };
+        if disagrees {
+            return Err(format!(
+                "has a PAX '{}' record that disagrees with its header or GNU long-name record; \
+                 tar readers resolve that conflict differently",
+                String::from_utf8_lossy(key)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A global PAX header may carry only records that do not change what later
+/// entries are (comments, times); one that sets paths or sizes is refused.
+fn check_global_header<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    entry
+        .by_ref()
+        .take(64 * 1024 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > 64 * 1024 {
+        return Err("is a global PAX header larger than 64 KiB".to_owned());
+    }
+    for extension in tar::PaxExtensions::new(&bytes) {
+        let extension = extension.map_err(|e| format!("has a malformed PAX record: {e}"))?;
+        let key = extension.key_bytes();
+        if matches!(key, b"path" | b"linkpath" | b"size") || key.starts_with(b"GNU.sparse.") {
+            return Err(format!(
+                "is a global PAX header setting '{}' for every later entry, which tar readers \
+                 apply differently",
+                String::from_utf8_lossy(key)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A file's bytes in the spool.
+struct SpoolSlice<'a> {
+    spool: &'a File,
+    offset: u64,
+    remaining: u64,
+}
+
+impl Read for SpoolSlice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.spool.read_at(&mut buf[..want], self.offset)?;
+        self.offset += n as u64;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}

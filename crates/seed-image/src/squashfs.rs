@@ -1,0 +1,216 @@
+//! The closure held by a nix-seed squashfs, read without mounting.
+//!
+//! The layout `mkSeed` writes (`mksquashfs … -keep-as-directory -all-root
+//! -no-hardlinks`): every store path at the image's root, plus a `.seed/`
+//! directory (the Nix database dump and an env link) that is not part of the
+//! closure and is skipped with every other dot-entry, as Nix never names a
+//! store path with a leading dot.
+//!
+//! The reader walks the image's nodes in archive order (the squashfs reader
+//! sorts them component-wise, which is NAR order) and streams each store path
+//! through one [`seed_nix::nar::Encoder`], so memory holds the inode tree and
+//! one file buffer, never a file's contents.
+
+use std::{
+    fs::File,
+    io::{BufReader, Read},
+    os::unix::ffi::OsStrExt,
+    path::{Component, Path},
+};
+
+use backhand::{FilesystemReader, InnerNode, Node as SquashfsNode, SquashfsFileReader};
+use seed_nix::{
+    nar::{EncodeError, Encoder, Node},
+    HashedPath, NarHash, StorePath,
+};
+use sha2::{Digest, Sha256};
+
+use crate::{ContentError, ImageClosure};
+
+/// The closure manifest of the squashfs seed in `file`.
+///
+/// `what` names the image in errors (a path, or `layer sha256:… of image …`).
+pub fn closure_of_file(file: &Path, what: &str) -> Result<ImageClosure, ContentError> {
+    let opened = File::open(file).map_err(|e| ContentError::io(what, e))?;
+    closure_of_reader(BufReader::new(opened), what)
+}
+
+/// The closure manifest of a squashfs seed read from `image`.
+pub fn closure_of_reader(
+    image: impl backhand::BufReadSeek + 'static,
+    what: &str,
+) -> Result<ImageClosure, ContentError> {
+    let squashfs_error = |reason: String| ContentError::Squashfs {
+        what: what.to_owned(),
+        reason,
+    };
+    let filesystem =
+        FilesystemReader::from_reader(image).map_err(|e| squashfs_error(e.to_string()))?;
+    let mut walk = Walk {
+        filesystem: &filesystem,
+        what,
+        current: None,
+        hashed: Vec::new(),
+    };
+    let mut previous: Option<&Path> = None;
+    for node in filesystem.files() {
+        // Two nodes at one path would be two different trees for two readers.
+        if previous == Some(node.fullpath.as_path()) {
+            return Err(ContentError::entry(
+                what,
+                node.fullpath.to_string_lossy(),
+                "appears twice in its directory",
+            ));
+        }
+        previous = Some(node.fullpath.as_path());
+        walk.node(node)?;
+    }
+    walk.finish_current()?;
+    ImageClosure::new(walk.hashed, 0)
+}
+
+/// One store path being hashed.
+struct Current {
+    store_path: StorePath,
+    encoder: Encoder<Sha256>,
+}
+
+struct Walk<'a, 'b> {
+    filesystem: &'a FilesystemReader<'b>,
+    what: &'a str,
+    /// The store path whose nodes are being read; `None` between store paths
+    /// and inside skipped dot-entries.
+    current: Option<Current>,
+    hashed: Vec<HashedPath>,
+}
+
+impl Walk<'_, '_> {
+    fn node(&mut self, node: &SquashfsNode<SquashfsFileReader>) -> Result<(), ContentError> {
+        let entry = || node.fullpath.to_string_lossy().into_owned();
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for component in node.fullpath.components() {
+            match component {
+                Component::RootDir => {}
+                Component::Normal(name) => names.push(name.as_bytes().to_vec()),
+                _ => {
+                    return Err(ContentError::entry(
+                        self.what,
+                        entry(),
+                        "has a path component that escapes its directory",
+                    ))
+                }
+            }
+        }
+        let Some((top, below)) = names.split_first() else {
+            // The image's root directory itself.
+            return match node.inner {
+                InnerNode::Dir(_) => Ok(()),
+                _ => Err(ContentError::entry(
+                    self.what,
+                    entry(),
+                    "is the image root but not a directory",
+                )),
+            };
+        };
+        if below.is_empty() {
+            // A new top-level entry: the previous store path is complete.
+            self.finish_current()?;
+            if top.starts_with(b".") {
+                return Ok(());
+            }
+            let name = String::from_utf8_lossy(top).into_owned();
+            let store_path =
+                StorePath::from_base_name(&name).map_err(|source| ContentError::NotAStorePath {
+                    what: self.what.to_owned(),
+                    name,
+                    source,
+                })?;
+            let encoder =
+                Encoder::new(Sha256::new()).map_err(|e| ContentError::io(self.what, e))?;
+            self.current = Some(Current {
+                store_path,
+                encoder,
+            });
+        }
+        let Some(current) = self.current.as_mut() else {
+            // Inside a skipped dot-directory such as .seed/.
+            return Ok(());
+        };
+        let nar_node = match &node.inner {
+            InnerNode::Dir(_) => Node::Directory,
+            InnerNode::Symlink(link) => Node::Symlink {
+                target: link.link.as_os_str().as_bytes().to_vec(),
+            },
+            InnerNode::File(file) => {
+                let reader = self.filesystem.file(file);
+                let contents = reader
+                    .reader_checked()
+                    .map_err(|e| ContentError::Squashfs {
+                        what: self.what.to_owned(),
+                        reason: format!("file '{}': {e}", entry()),
+                    })?;
+                Node::Regular {
+                    executable: node.header.permissions & 0o100 != 0,
+                    size: file.file_len() as u64,
+                    contents: Box::new(contents) as Box<dyn Read>,
+                }
+            }
+            special => {
+                return Err(ContentError::entry(
+                    self.what,
+                    entry(),
+                    format!(
+                        "is a {}; a store path holds only regular files, symlinks and directories",
+                        special_kind(special)
+                    ),
+                ))
+            }
+        };
+        current
+            .encoder
+            .add(below, nar_node)
+            .map_err(|error| encode_error(self.what, &entry(), error))
+    }
+
+    fn finish_current(&mut self) -> Result<(), ContentError> {
+        let Some(Current {
+            store_path,
+            encoder,
+        }) = self.current.take()
+        else {
+            return Ok(());
+        };
+        let (hasher, nar_size) = encoder
+            .finish()
+            .map_err(|error| encode_error(self.what, &store_path.to_string(), error))?;
+        let nar_hash = NarHash::from_bytes(hasher.finalize().into());
+        self.hashed.push(HashedPath {
+            store_path,
+            nar_hash,
+            nar_size,
+        });
+        Ok(())
+    }
+}
+
+/// Puts an encoder error in the image's terms.
+pub(crate) fn encode_error(what: &str, entry: &str, error: EncodeError) -> ContentError {
+    match error {
+        EncodeError::Read(source) => ContentError::Squashfs {
+            what: what.to_owned(),
+            reason: format!("file '{entry}' cannot be read: {source}"),
+        },
+        EncodeError::Write(source) => ContentError::io(what, source),
+        other => ContentError::entry(what, entry, other.to_string()),
+    }
+}
+
+fn special_kind(node: &InnerNode<SquashfsFileReader>) -> &'static str {
+    match node {
+        InnerNode::CharacterDevice(_) => "character device",
+        InnerNode::BlockDevice(_) => "block device",
+        InnerNode::NamedPipe => "FIFO",
+        InnerNode::Socket => "socket",
+        _ => "special file",
+    }
+}
