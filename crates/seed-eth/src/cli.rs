@@ -117,7 +117,7 @@ pub struct RootArgs {
 
 /// Arguments of `seed-eth manifest`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["store_path", "tree"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["store_path", "tree", "squashfs", "oci_layout", "image"])))]
 pub struct ManifestArgs {
     /// A store path (or a symlink to one, such as `./result`) whose closure to list, via Nix.
     #[arg(long, value_name = "PATH")]
@@ -126,6 +126,24 @@ pub struct ManifestArgs {
     /// An unpacked tree holding store paths, in `DIR/nix/store/` or directly in `DIR`; no Nix needed.
     #[arg(long, value_name = "DIR")]
     pub tree: Option<PathBuf>,
+
+    /// A seed squashfs file (nix-seed's `store.squashfs`), read without mounting; no Nix needed.
+    #[arg(long, value_name = "FILE")]
+    pub squashfs: Option<PathBuf>,
+
+    /// An image in an OCI layout directory: DIR (its only image), DIR:REF or DIR@sha256:...;
+    /// a squashfs seed or tar layers.
+    #[arg(long, value_name = "LAYOUT")]
+    pub oci_layout: Option<String>,
+
+    /// An image in a registry, pinned by digest (REGISTRY/REPO@sha256:...); pulled and read as
+    /// it streams, every blob's digest checked.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat.
+    #[arg(long = "plain-http", value_name = "HOST", requires = "image")]
+    pub plain_http: Vec<String>,
 
     /// Also write the manifest to FILE (atomically).
     #[arg(long, short, value_name = "FILE")]

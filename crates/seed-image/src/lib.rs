@@ -21,10 +21,13 @@
 //! produce for the same closure, or an error naming the entry that prevents it.
 //! Design and limits: docs/decisions.md, D-045 and D-046.
 
+pub mod build;
 mod digest_reader;
 mod error;
 pub mod format;
 pub mod layers;
+pub mod oci_layout;
+pub mod registry;
 pub mod squashfs;
 
 pub use digest_reader::DigestReader;

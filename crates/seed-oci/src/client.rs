@@ -203,39 +203,51 @@ impl RegistryClient {
         digest: &Sha256Digest,
         max_bytes: usize,
     ) -> Result<Vec<u8>, OciError> {
-        self.prepare(repo).await;
-        let what = format!("blob {repo}@{digest}");
-        let reference = repo.at_digest(digest);
-        let digest_text = digest.to_string();
-        let mut stream = self
-            .inner
-            .pull_blob_stream(&reference, digest_text.as_str())
-            .await
-            .map_err(|e| OciError::from_client(e, what.clone()))?;
-        if stream
-            .content_length
-            .is_some_and(|len| len > max_bytes as u64)
-        {
-            return Err(too_large(&what, max_bytes));
-        }
-        let url = format!("{}/blobs/{digest}", self.base_url(repo));
+        let mut blob = self.open_blob(repo, digest, max_bytes as u64).await?;
         let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| OciError::from_stream(&e, &url, &what))?;
-            if bytes.len() + chunk.len() > max_bytes {
-                return Err(too_large(&what, max_bytes));
-            }
-            bytes.extend_from_slice(&chunk);
+        while let Some(chunk) = blob.next_chunk().await {
+            bytes.extend_from_slice(&chunk?);
         }
         let actual = sha256(&bytes);
         if actual != *digest {
             return Err(OciError::DigestMismatch {
-                what,
+                what: blob.what,
                 expected: digest.to_string(),
                 actual: actual.to_string(),
             });
         }
         Ok(bytes)
+    }
+
+    /// Starts downloading a blob, to be read chunk by chunk with
+    /// [`BlobStream::next_chunk`], so that a large blob (a seed of several
+    /// GB) is never held in memory. More than `max_bytes` is an error. The
+    /// caller checks the digest over what it reads (oci-client also checks it
+    /// and fails the last chunk on a mismatch).
+    pub async fn open_blob(
+        &self,
+        repo: &Repository,
+        digest: &Sha256Digest,
+        max_bytes: u64,
+    ) -> Result<BlobStream, OciError> {
+        self.prepare(repo).await;
+        let what = format!("blob {repo}@{digest}");
+        let reference = repo.at_digest(digest);
+        let digest_text = digest.to_string();
+        let stream = self
+            .inner
+            .pull_blob_stream(&reference, digest_text.as_str())
+            .await
+            .map_err(|e| OciError::from_client(e, what.clone()))?;
+        if stream.content_length.is_some_and(|len| len > max_bytes) {
+            return Err(too_large(&what, max_bytes));
+        }
+        Ok(BlobStream {
+            stream,
+            url: format!("{}/blobs/{digest}", self.base_url(repo)),
+            what,
+            remaining: max_bytes,
+        })
     }
 
     /// Pulls a manifest by digest, exactly as stored, and checks that its
@@ -564,9 +576,37 @@ impl RegistryClient {
     }
 }
 
-fn too_large(what: &str, max_bytes: usize) -> OciError {
+fn too_large(what: &str, max_bytes: impl fmt::Display) -> OciError {
     OciError::Invalid {
         what: what.to_owned(),
         reason: format!("larger than the {max_bytes} bytes allowed"),
+    }
+}
+
+/// A blob being downloaded; see [`RegistryClient::open_blob`].
+pub struct BlobStream {
+    stream: oci_client::client::SizedStream,
+    url: String,
+    what: String,
+    remaining: u64,
+}
+
+impl BlobStream {
+    /// The next chunk of the blob, `None` at its end.
+    pub async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, OciError>> {
+        let chunk = match self.stream.next().await? {
+            Ok(chunk) => chunk,
+            Err(e) => return Some(Err(OciError::from_stream(&e, &self.url, &self.what))),
+        };
+        match self.remaining.checked_sub(chunk.len() as u64) {
+            Some(left) => {
+                self.remaining = left;
+                Some(Ok(chunk))
+            }
+            None => Some(Err(OciError::Invalid {
+                what: self.what.clone(),
+                reason: "the registry sent more bytes than the blob's size".to_owned(),
+            })),
+        }
     }
 }

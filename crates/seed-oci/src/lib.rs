@@ -23,7 +23,7 @@ pub mod manifest;
 pub mod name;
 pub mod referrers;
 
-pub use client::{ClientOptions, Credentials, Promotion, RegistryClient};
+pub use client::{BlobStream, ClientOptions, Credentials, Promotion, RegistryClient};
 pub use error::OciError;
 pub use manifest::{
     Descriptor, ImageContent, RawManifest, DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_MEDIA_TYPE, OCI_INDEX,

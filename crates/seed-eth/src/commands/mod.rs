@@ -3,6 +3,7 @@
 mod attest;
 mod build_inputs;
 mod chain;
+mod content;
 mod deploy;
 pub(crate) mod gov;
 mod keeper;

@@ -1,0 +1,179 @@
+//! The closure of an image in a registry, every blob's digest checked on the
+//! same pass as its content is hashed.
+//!
+//! Blobs stream from the registry (async) into the readers (blocking) through
+//! a bounded channel, so a seed of several GB is never in memory: tar layers
+//! go straight into [`Layers`]; a squashfs blob is written to an unnamed
+//! temporary file as it is hashed, because squashfs needs random access.
+
+use std::{
+    io::{self, BufReader, Read, Seek},
+    sync::mpsc::{sync_channel, Receiver},
+};
+
+use seed_core::Sha256Digest;
+use seed_oci::{RegistryClient, Repository};
+
+use crate::{
+    format::{Compression, ImageFormat, Layer},
+    layers::Layers,
+    squashfs, ContentError, DigestReader, ImageClosure,
+};
+
+/// How many chunks may wait between the download and the reader.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// The closure held by the image `repo@digest`.
+pub async fn image_closure(
+    client: &RegistryClient,
+    repo: &Repository,
+    digest: &Sha256Digest,
+) -> Result<ImageClosure, ContentError> {
+    let what = format!("image {repo}@{digest}");
+    let manifest = client.pull_manifest(repo, digest).await?;
+    let format = ImageFormat::of(&manifest.fields()?, &what)?;
+    match format {
+        ImageFormat::Squashfs(layer) => {
+            let name = layer_name(&layer, &what);
+            let copying = name.clone();
+            let spool = read_blob(client, repo, &layer, name.clone(), move |blob| {
+                let mut spool =
+                    tempfile::tempfile().map_err(|e| ContentError::io("a temporary file", e))?;
+                io::copy(blob, &mut spool).map_err(|e| ContentError::io(copying, e))?;
+                Ok(spool)
+            })
+            .await?;
+            blocking(move || {
+                let mut spool = spool;
+                spool
+                    .rewind()
+                    .map_err(|e| ContentError::io("a temporary file", e))?;
+                squashfs::closure_of_reader(BufReader::new(spool), &name)
+            })
+            .await
+        }
+        ImageFormat::TarLayers(layers) => {
+            let mut reader = Layers::new();
+            for (layer, compression) in layers {
+                reader = add_layer(client, repo, reader, layer, compression, &what).await?;
+            }
+            reader.finish()
+        }
+    }
+}
+
+async fn add_layer(
+    client: &RegistryClient,
+    repo: &Repository,
+    mut reader: Layers,
+    layer: Layer,
+    compression: Compression,
+    what: &str,
+) -> Result<Layers, ContentError> {
+    let name = layer_name(&layer, what);
+    let done = read_blob(client, repo, &layer, name.clone(), move |blob| {
+        reader.add(blob, compression, &name)?;
+        Ok(reader)
+    })
+    .await?;
+    Ok(done)
+}
+
+fn layer_name(layer: &Layer, what: &str) -> String {
+    format!("layer {} of {what}", layer.digest)
+}
+
+/// Streams the blob of `layer` into `consume` (run on a blocking thread),
+/// then checks that what was read, up to the blob's end, hashes to the
+/// layer's digest and has its size. `consume`'s result counts only then.
+async fn read_blob<T: Send + 'static>(
+    client: &RegistryClient,
+    repo: &Repository,
+    layer: &Layer,
+    name: String,
+    consume: impl FnOnce(&mut DigestReader<ChannelReader>) -> Result<T, ContentError> + Send + 'static,
+) -> Result<T, ContentError> {
+    let mut blob = client
+        .open_blob(repo, &layer.digest, layer.descriptor.size)
+        .await?;
+    let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
+    let digest = layer.digest;
+    let size = layer.descriptor.size;
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut reader = DigestReader::new(ChannelReader {
+            receiver,
+            chunk: bytes::Bytes::new(),
+        });
+        let consumed = consume(&mut reader);
+        // Check the digest even when `consume` failed: a corrupt blob is the
+        // better explanation for a parse error than the parse error itself.
+        let verified = reader.verify(&digest, &name);
+        match (consumed, verified) {
+            (_, Err(mismatch)) => Err(mismatch),
+            (Err(error), Ok(_)) => Err(error),
+            (Ok(_), Ok(read)) if read != size => Err(ContentError::Limit {
+                what: name,
+                limit: format!("the blob is {read} bytes, not the {size} its descriptor says"),
+            }),
+            (Ok(value), Ok(_)) => Ok(value),
+        }
+    });
+    let mut failure = None;
+    while let Some(chunk) = blob.next_chunk().await {
+        let message = chunk.map_err(ContentError::from);
+        let stop = message.is_err();
+        if let Err(error) = &message {
+            failure = Some(error.to_string());
+        }
+        // A closed channel means the reader stopped early (an error it reports).
+        if sender.send(message.map_err(|_| ())).is_err() || stop {
+            break;
+        }
+    }
+    drop(sender);
+    let result = reading.await.map_err(|e| ContentError::Build {
+        reason: format!("the reading thread failed: {e}"),
+    })?;
+    match (result, failure) {
+        // The download failed: that, not the truncated content, is the cause.
+        (Err(_), Some(reason)) => Err(ContentError::io(
+            format!("blob {}", layer.digest),
+            io::Error::other(reason),
+        )),
+        (result, _) => result,
+    }
+}
+
+/// Runs blocking work (hashing a squashfs) off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ContentError> + Send + 'static,
+) -> Result<T, ContentError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ContentError::Build {
+            reason: format!("the hashing thread failed: {e}"),
+        })?
+}
+
+/// Reads the chunks a download sends; a failed download is an I/O error.
+struct ChannelReader {
+    receiver: Receiver<Result<bytes::Bytes, ()>>,
+    chunk: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.receiver.recv() {
+                Ok(Ok(chunk)) => self.chunk = chunk,
+                Ok(Err(())) => return Err(io::Error::other("the download failed")),
+                // The sender is gone: the blob ended.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        let _ = self.chunk.split_to(n);
+        Ok(n)
+    }
+}

@@ -1,0 +1,126 @@
+//! Seeds built from a real Nix closure: deterministic, read back by our reader
+//! and by Debian's unsquashfs to the manifest Nix computes, and read from a
+//! real registry after an independent client (skopeo) pushed them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use seed_image::{
+    build::{write_layout, write_squashfs, SeedSpec},
+    oci_layout::{image_closure, LayoutRef},
+    registry, squashfs,
+};
+use seed_nix::{tree_manifest, Nix};
+use seed_oci::{RegistryClient, Repository};
+use seed_testkit::{
+    nix::{closure, tool},
+    registry::TestRegistry,
+};
+
+fn spec(paths: Vec<std::path::PathBuf>) -> SeedSpec {
+    SeedSpec {
+        env: Some(paths[0].clone()),
+        paths,
+        registration: b"registration\n".to_vec(),
+        epoch: 1,
+    }
+}
+
+#[test]
+fn a_built_seed_is_deterministic_and_holds_the_closure() {
+    let closure = closure("seed-image-build", "");
+    let from_nix = Nix::default().closure_manifest(&closure.top).unwrap();
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+
+    let first = one.path().join("seed.squashfs");
+    write_squashfs(&spec(closure.paths.clone()), &first).unwrap();
+    // Another directory, the paths in another order: the same bytes.
+    let mut shuffled = closure.paths.clone();
+    shuffled.reverse();
+    shuffled.rotate_left(2);
+    let mut reordered = spec(shuffled);
+    reordered.env = Some(closure.paths[0].clone());
+    let second = two.path().join("nested/other-name.squashfs");
+    std::fs::create_dir_all(second.parent().unwrap()).unwrap();
+    write_squashfs(&reordered, &second).unwrap();
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap()
+    );
+
+    // Our reader, and unsquashfs unpacking it for the tree hasher.
+    assert_eq!(
+        squashfs::closure_of_file(&first, "seed").unwrap().manifest,
+        from_nix
+    );
+    let unpacked = one.path().join("unpacked");
+    tool(
+        "unsquashfs",
+        &[
+            "-no-progress",
+            "-quiet",
+            "-d",
+            unpacked.to_str().unwrap(),
+            first.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(tree_manifest(&unpacked).unwrap().0, from_nix);
+    assert!(unpacked.join(".seed/registration").is_file());
+
+    // Into two layouts: the same image digest.
+    let layout_one = one.path().join("layout");
+    let layout_two = two.path().join("layout");
+    let a = write_layout(&first, "x86_64-linux", &layout_one, "seed").unwrap();
+    let b = write_layout(&second, "x86_64-linux", &layout_two, "seed").unwrap();
+    assert_eq!(a, b);
+    let (manifest, read) =
+        image_closure(&LayoutRef::parse(&format!("{}:seed", layout_one.display())).unwrap())
+            .unwrap();
+    assert_eq!(manifest.digest(), a.manifest);
+    assert_eq!(read.manifest, from_nix);
+
+    // A different SOURCE_DATE_EPOCH is a different image, the same closure.
+    let later = one.path().join("later.squashfs");
+    let mut spec_later = spec(closure.paths.clone());
+    spec_later.epoch = 1_700_000_000;
+    write_squashfs(&spec_later, &later).unwrap();
+    assert_ne!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&later).unwrap()
+    );
+    assert_eq!(
+        squashfs::closure_of_file(&later, "later").unwrap().manifest,
+        from_nix
+    );
+
+    // Pushed by skopeo, read back from the registry as it streams.
+    let registry = TestRegistry::start().unwrap();
+    let target = format!("{}/seeds/build", registry.host());
+    push_layout(&layout_one, &target);
+    let client = RegistryClient::plain_http(&[registry.host().as_str()]).unwrap();
+    let repo: Repository = target.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pulled = runtime
+        .block_on(registry::image_closure(&client, &repo, &a.manifest))
+        .unwrap();
+    assert_eq!(pulled.manifest, from_nix);
+}
+
+fn push_layout(layout: &Path, target: &str) {
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:seed", layout.display()),
+            &format!("docker://{target}:seed"),
+        ],
+    );
+}
