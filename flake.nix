@@ -58,6 +58,7 @@
             solc
             nodejs
             skopeo
+            squashfsTools
             gnumake
           ] ++ pkgs.lib.optionals pkgs.stdenv.isLinux [ pkgs.distribution ];
         };

@@ -40,9 +40,13 @@ pub enum Command {
     /// Compute a closure manifest and print its digest.
     ///
     /// From a store path, Nix's own records are used (`nix path-info`); from
-    /// an unpacked tree (a seed image, a copied store), every store path is
-    /// NAR-hashed without Nix. Both give the same bytes for the same closure.
+    /// an unpacked tree or a seed image (a squashfs file, an OCI layout, an
+    /// image in a registry), every store path is NAR-hashed without Nix,
+    /// mounting or root. All give the same bytes for the same closure.
     Manifest(ManifestArgs),
+
+    /// Build seed images from a closure.
+    Seed(SeedArgs),
 
     /// Deploy Safe, timelock, ledger and registry, check the wiring, and write the deployment file.
     ///
@@ -150,6 +154,64 @@ pub struct ManifestArgs {
     pub output: Option<PathBuf>,
 
     /// The `nix` program to run for --store-path.
+    #[arg(
+        long,
+        value_name = "PROGRAM",
+        env = "SEED_ETH_NIX",
+        default_value = "nix"
+    )]
+    pub nix: PathBuf,
+}
+
+/// Arguments of `seed-eth seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SeedCommand,
+}
+
+/// `seed-eth seed` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SeedCommand {
+    /// Build a seed (nix-seed's format: one squashfs of the closure, with `.seed/registration`)
+    /// into an OCI layout, deterministically: the same closure gives the same image digest on
+    /// any machine (docs/decisions.md, D-046). Prints the image digest.
+    Build(SeedBuildArgs),
+}
+
+/// Arguments of `seed-eth seed build`.
+#[derive(Debug, Args)]
+pub struct SeedBuildArgs {
+    /// The store path (or a symlink to one, such as `./result`) whose closure the seed holds.
+    #[arg(long, value_name = "PATH")]
+    pub store_path: PathBuf,
+
+    /// The Nix system the closure is for, e.g. `x86_64-linux`; names the layer's media type.
+    #[arg(long, value_name = "SYSTEM")]
+    pub system: String,
+
+    /// A store path in the closure that `.seed/env` links to (upstream: the seed's buildEnv).
+    #[arg(long, value_name = "PATH")]
+    pub env: Option<PathBuf>,
+
+    /// The OCI layout directory to write the image into (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub oci_layout: PathBuf,
+
+    /// The image's name in the layout (`org.opencontainers.image.ref.name`).
+    #[arg(long, value_name = "NAME", default_value = "seed")]
+    pub tag: String,
+
+    /// Also keep the squashfs at FILE.
+    #[arg(long, value_name = "FILE")]
+    pub squashfs: Option<PathBuf>,
+
+    /// Every timestamp in the image, in seconds since 1970 [default: 1, the store's mtime].
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    pub source_date_epoch: Option<u32>,
+
+    /// The `nix` program (`nix-store` is run from the same directory).
     #[arg(
         long,
         value_name = "PROGRAM",

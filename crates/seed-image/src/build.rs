@@ -190,6 +190,23 @@ fn build_error(error: backhand::BackhandError) -> ContentError {
     }
 }
 
+/// Builds the seed of `spec` for `system` into the OCI layout `dir` as
+/// `ref_name`; the squashfs is also kept at `keep` when given.
+pub fn build_seed(
+    spec: &SeedSpec,
+    system: &str,
+    dir: &Path,
+    ref_name: &str,
+    keep: Option<&Path>,
+) -> Result<LayoutSeed, ContentError> {
+    fs::create_dir_all(dir).map_err(|e| ContentError::io(dir.display().to_string(), e))?;
+    let work = tempfile::tempdir_in(dir)
+        .map_err(|e| ContentError::io(format!("a work directory in {}", dir.display()), e))?;
+    let squashfs = keep.map_or_else(|| work.path().join(SQUASHFS_TITLE), Path::to_path_buf);
+    write_squashfs(spec, &squashfs)?;
+    write_layout(&squashfs, system, dir, ref_name)
+}
+
 /// A seed written to an OCI layout: the image manifest's digest and the layer's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutSeed {

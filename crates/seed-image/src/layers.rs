@@ -177,12 +177,12 @@ impl LayerIndex {
             let raw_path = entry.path_bytes().into_owned();
             let shown = String::from_utf8_lossy(&raw_path).into_owned();
             let refuse = |problem: String| ContentError::entry(what, &shown, problem);
-            check_headers(&mut entry, &raw_path).map_err(refuse)?;
             let kind = entry.header().entry_type();
             if kind == EntryType::XGlobalHeader {
                 check_global_header(&mut entry).map_err(refuse)?;
                 continue;
             }
+            check_headers(&mut entry, &raw_path).map_err(refuse)?;
             let components = split_path(&raw_path, limits).map_err(refuse)?;
             if components.iter().any(|c| c.starts_with(b".wh.")) {
                 return Err(refuse(

@@ -44,6 +44,16 @@ pub fn closure_of_reader(
         what: what.to_owned(),
         reason,
     };
+    let mut image = image;
+    let mut magic = [0u8; 4];
+    let read_magic = image.read_exact(&mut magic).and_then(|()| image.rewind());
+    if read_magic.is_err() || &magic != b"hsqs" {
+        return Err(squashfs_error(
+            "it does not start with the squashfs magic 'hsqs' (a little-endian squashfs v4 image); \
+             is it the seed's store.squashfs?"
+                .to_owned(),
+        ));
+    }
     let filesystem =
         FilesystemReader::from_reader(image).map_err(|e| squashfs_error(e.to_string()))?;
     let mut walk = Walk {

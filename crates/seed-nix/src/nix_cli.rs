@@ -122,6 +122,32 @@ impl Nix {
         Ok(ClosureManifest::new(self.closure(path)?)?)
     }
 
+    /// The Nix database records of `paths` (`nix-store --dump-db`), what
+    /// `nix-store --load-db` registers on a machine that mounts a seed.
+    /// Runs the `nix-store` next to the configured `nix` program.
+    pub fn dump_db(&self, paths: &[StorePath]) -> Result<Vec<u8>, NixError> {
+        let nix_store = self.program.with_file_name("nix-store");
+        let output = Command::new(&nix_store)
+            .arg("--dump-db")
+            .args(paths.iter().map(ToString::to_string))
+            .output()
+            .map_err(|source| NixError::NotRunnable {
+                program: nix_store.clone(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(NixError::Failed {
+                path: paths
+                    .first()
+                    .map(|p| PathBuf::from(p.to_string()))
+                    .unwrap_or_default(),
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        Ok(output.stdout)
+    }
+
     /// The program this runs.
     pub fn program(&self) -> &Path {
         &self.program

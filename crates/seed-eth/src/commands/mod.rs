@@ -12,6 +12,7 @@ mod manifest;
 mod oci;
 mod relay;
 mod root;
+mod seed;
 mod status;
 mod verify;
 mod vote_file;
@@ -23,6 +24,7 @@ pub fn run(cli: &Cli) -> Outcome {
     match &cli.command {
         Command::Root(args) => root::run(args),
         Command::Manifest(args) => manifest::run(args),
+        Command::Seed(args) => seed::run(args),
         Command::Deploy(args) => deploy::run(args, cli.global.json),
         Command::Status(args) => status::run(args),
         Command::Attest(args) => attest::run(args),

@@ -1,0 +1,268 @@
+//! Every refusal of the image readers, each on a layer or image written by an
+//! independent tool (Python's tarfile, Debian's mksquashfs), and a corpus of
+//! malformed squashfs images: each a clean error naming the problem, no panic.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{fs, io::Cursor, process::Command};
+
+use seed_image::{format::Compression, layers::Layers, squashfs};
+
+const A: &str = "x21wq7f46f1py2xsblfw13d8br6bgnr6-a";
+const B: &str = "yzh350ar9sjyxywhk55sjhyd0r75khgs-b";
+
+/// Writes a tar with Python's tarfile from `entries`, a Python list literal of
+/// `(name, type, data_or_linkname, pax_headers)` tuples (types: "f", "d",
+/// "l" symlink, "h" hard link, "c" char device, "p" FIFO), and returns its
+/// bytes in the tarfile `format` (PAX_FORMAT, GNU_FORMAT).
+fn python_tar(entries: &str, format: &str) -> Vec<u8> {
+    python_tar_with_global(entries, format, "None")
+}
+
+/// [`python_tar`] with a global PAX header (`global`, a Python dict literal).
+fn python_tar_with_global(entries: &str, format: &str, global: &str) -> Vec<u8> {
+    let script = format!(
+        r#"
+import io, sys, tarfile
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.{format}, pax_headers={global}) as tar:
+    for name, kind, data, pax in {entries}:
+        ti = tarfile.TarInfo(name)
+        ti.pax_headers = pax
+        payload = None
+        if kind == "f":
+            payload = data.encode(); ti.size = len(payload); ti.mode = 0o644
+        elif kind == "d": ti.type = tarfile.DIRTYPE; ti.mode = 0o755
+        elif kind == "l": ti.type = tarfile.SYMTYPE; ti.linkname = data
+        elif kind == "h": ti.type = tarfile.LNKTYPE; ti.linkname = data
+        elif kind == "c": ti.type = tarfile.CHRTYPE
+        elif kind == "p": ti.type = tarfile.FIFOTYPE
+        tar.addfile(ti, io.BytesIO(payload) if payload is not None else None)
+sys.stdout.buffer.write(buf.getvalue())
+"#
+    );
+    let output = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+fn read_layers(layers: &[Vec<u8>]) -> Result<seed_image::ImageClosure, seed_image::ContentError> {
+    let mut reader = Layers::new();
+    for (i, layer) in layers.iter().enumerate() {
+        reader.add(Cursor::new(layer), Compression::None, &format!("layer {i}"))?;
+    }
+    reader.finish()
+}
+
+#[test]
+fn tar_layers_that_could_hide_or_alter_content_are_refused_naming_the_entry() {
+    let file = |path: &str| format!("(\"{path}\", \"f\", \"x\", {{}})");
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            format!(
+                "[{}, (\"nix/store/{A}/.wh.gone\", \"f\", \"\", {{}})]",
+                file(&format!("nix/store/{A}/x"))
+            ),
+            ".wh.gone",
+            "whiteout",
+        ),
+        (
+            format!("[(\"nix/store/{A}/dev\", \"c\", \"\", {{}})]"),
+            "dev",
+            "character device",
+        ),
+        (
+            format!("[(\"nix/store/{A}/fifo\", \"p\", \"\", {{}})]"),
+            "fifo",
+            "FIFO",
+        ),
+        (
+            format!(
+                "[{}, {}]",
+                file(&format!("nix/store/{A}/x")),
+                file(&format!("/nix/store/{A}/x"))
+            ),
+            "/x",
+            "appears twice",
+        ),
+        (
+            format!("[(\"nix/store/{A}/h\", \"h\", \"nix/store/{B}/missing\", {{}})]"),
+            "/h",
+            "not an earlier entry",
+        ),
+        (
+            format!(
+                "[{}, (\"nix/store/{A}/h\", \"h\", \"etc/passwd\", {{}})]",
+                file("etc/passwd")
+            ),
+            "/h",
+            "outside the store",
+        ),
+        (
+            file(&format!("nix/store/{A}/../../../etc/x")),
+            "etc/x",
+            "escape",
+        ),
+        (file(&format!("nix/store/{A}//x")), "//x", "path component"),
+        (
+            file("nix/store/not-a-store-path"),
+            "not-a-store-path",
+            "not a store path",
+        ),
+        (
+            format!(
+                "[{}, {}]",
+                file(&format!("nix/store/{A}")),
+                file(&format!("nix/store/{A}/x"))
+            ),
+            "/x",
+            "not a directory",
+        ),
+        (
+            format!("[(\"nix/store/{A}/p\", \"f\", \"x\", {{\"size\": \"0\"}})]"),
+            "/p",
+            "PAX 'size'",
+        ),
+        (
+            format!("[(\"nix/store/{A}/s\", \"f\", \"x\", {{\"GNU.sparse.map\": \"0,1\"}})]"),
+            "/s",
+            "sparse",
+        ),
+    ];
+    for (entries, entry, problem) in cases {
+        let entries = if entries.starts_with('[') {
+            entries
+        } else {
+            format!("[{entries}]")
+        };
+        let layer = python_tar(&entries, "PAX_FORMAT");
+        let err = read_layers(&[layer]).unwrap_err().to_string();
+        assert!(
+            err.contains(entry) && err.contains(problem),
+            "{entries}: expected '{entry}' and '{problem}' in: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_global_pax_header_that_renames_later_entries_is_refused() {
+    let entries = format!("[(\"nix/store/{A}\", \"f\", \"x\", {{}})]");
+    let renaming = python_tar_with_global(
+        &entries,
+        "PAX_FORMAT",
+        &format!("{{\"path\": \"nix/store/{B}\"}}"),
+    );
+    let err = read_layers(&[renaming]).unwrap_err().to_string();
+    assert!(err.contains("global PAX header setting 'path'"), "{err}");
+    // A harmless global header (a comment) is accepted.
+    let comment = python_tar_with_global(&entries, "PAX_FORMAT", "{\"comment\": \"built by CI\"}");
+    assert_eq!(read_layers(&[comment]).unwrap().paths.len(), 1);
+}
+
+#[test]
+fn a_pax_path_overridden_by_a_gnu_long_name_is_refused() {
+    // A GNU long-name record followed by an entry whose PAX path says
+    // otherwise: tar-rs reads one name, GNU tar and Go the other.
+    let long = format!("nix/store/{A}/{}", "l".repeat(120));
+    let gnu = python_tar(&format!("[(\"{long}\", \"f\", \"x\", {{}})]"), "GNU_FORMAT");
+    let pax = python_tar(
+        &format!("[(\"{long}\", \"f\", \"x\", {{\"path\": \"nix/store/{A}/other\"}})]"),
+        "PAX_FORMAT",
+    );
+    // The GNU record (header + name blocks) then the PAX entry's records.
+    let gnu_records = &gnu[..512 * 2];
+    let mut spliced = gnu_records.to_vec();
+    spliced.extend_from_slice(&pax);
+    let err = read_layers(&[spliced]).unwrap_err().to_string();
+    assert!(err.contains("disagrees"), "{err}");
+}
+
+#[test]
+fn entries_outside_the_store_are_counted_and_not_hashed() {
+    let layer = python_tar(
+        &format!(
+            "[(\"etc/profile\", \"f\", \"PATH=/evil\", {{}}), (\"./nix/store/{A}\", \"f\", \"a\", {{}})]"
+        ),
+        "PAX_FORMAT",
+    );
+    let closure = read_layers(&[layer]).unwrap();
+    assert_eq!(closure.entries_outside_store, 1);
+    assert_eq!(closure.paths.len(), 1);
+}
+
+/// Truncations and corruptions of a real mksquashfs image, and images whose
+/// tables claim absurd sizes: each is an error (or, where the corruption hit
+/// only file data, a different manifest), never a panic or a hang.
+#[test]
+fn malformed_squashfs_images_are_clean_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join(A);
+    fs::create_dir_all(tree.join("sub")).unwrap();
+    fs::write(tree.join("sub/f"), vec![7u8; 200_000]).unwrap();
+    fs::write(tree.join("small"), b"tail").unwrap();
+    let image = dir.path().join("seed.squashfs");
+    seed_testkit::nix::mksquashfs_seed(std::slice::from_ref(&tree), &image, &["-comp", "gzip"]);
+    let good = fs::read(&image).unwrap();
+    squashfs::closure_of_reader(Cursor::new(good.clone()), "good").unwrap();
+
+    // (name, bytes, whether it must be refused)
+    let mut corpus: Vec<(String, Vec<u8>, bool)> = Vec::new();
+    // Past `bytes_used` (superblock offset 40) is padding: cut inside the image.
+    let used = u64::from_le_bytes(good[40..48].try_into().unwrap()) as usize;
+    for len in [0, 3, 4, 95, 96, 200, used / 2, used - 1] {
+        corpus.push((format!("truncated to {len}"), good[..len].to_vec(), true));
+    }
+    // Every 8-byte field of the superblock set to extremes.
+    for offset in (4..96).step_by(8) {
+        for value in [0u8, 0xff] {
+            let mut bad = good.clone();
+            bad[offset..offset + 8].fill(value);
+            // Some fields (flags, the time) may take any value.
+            corpus.push((
+                format!("superblock bytes {offset}.. = {value:#x}"),
+                bad,
+                false,
+            ));
+        }
+    }
+    // Bits flipped across the second half of the image, where its tables are.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..64 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let at = used / 2 + (state as usize) % (used - used / 2);
+        let mut bad = good.clone();
+        bad[at] ^= 1 << (i % 8);
+        corpus.push((format!("bit flip at {at}"), bad, false));
+    }
+    let mut refused = 0;
+    for (name, bytes, must_fail) in corpus {
+        let started = std::time::Instant::now();
+        let result =
+            std::panic::catch_unwind(|| squashfs::closure_of_reader(Cursor::new(bytes), &name));
+        let result = result.unwrap_or_else(|_| panic!("{name}: the reader panicked"));
+        match &result {
+            Err(error) => {
+                refused += 1;
+                assert!(error.is_content_fault(), "{name}: {error}");
+            }
+            Ok(closure) => assert!(!must_fail, "{name}: accepted as {:?}", closure.manifest),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
+    }
+    // Most corruptions of the tables are caught, not silently read past.
+    eprintln!("{refused} of the corpus refused");
+    assert!(refused > 80, "only {refused} corruptions refused");
+}
