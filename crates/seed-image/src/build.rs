@@ -25,7 +25,7 @@ use std::{
     collections::BTreeMap,
     fs::{self, File},
     io::{BufWriter, Write},
-    os::unix::{ffi::OsStrExt, fs::PermissionsExt},
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
 };
 
@@ -165,13 +165,7 @@ fn add_tree(
         writer
             .push_dir(target, header(0o555))
             .map_err(build_error)?;
-        let mut names = fs::read_dir(source)
-            .map_err(io_error)?
-            .map(|entry| entry.map(|entry| entry.file_name()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io_error)?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        for name in names {
+        for name in seed_nix::nar::sorted_entries(source).map_err(io_error)? {
             add_tree(writer, &source.join(&name), &target.join(&name), header)?;
         }
         Ok(())

@@ -148,19 +148,22 @@ fn dump_node<W: Write>(
         other => io_error(io::Error::other(other)),
     })?;
     if kind.is_dir() {
-        let mut names = fs::read_dir(path)
-            .map_err(io_error)?
-            .map(|entry| entry.map(|entry| entry.file_name()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io_error)?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        for name in names {
+        for name in sorted_entries(path).map_err(io_error)? {
             components.push(name.as_bytes().to_vec());
             dump_node(root, &path.join(&name), components, encoder)?;
             components.pop();
         }
     }
     Ok(())
+}
+
+/// The names in directory `dir`, sorted by their bytes: archive order.
+pub fn sorted_entries(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    let mut names = fs::read_dir(dir)?
+        .map(|entry| entry.map(|entry| entry.file_name()))
+        .collect::<Result<Vec<_>, _>>()?;
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
 }
 
 fn write_error(root: &Path, source: io::Error) -> NarError {

@@ -9,7 +9,7 @@
 
 use std::{
     fs,
-    os::unix::fs::{symlink, PermissionsExt},
+    os::unix::fs::symlink,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -20,93 +20,23 @@ use seed_nix::{
 
 /// Runs a Nix tool and returns its trimmed stdout, failing loudly if Nix is missing.
 fn nix_tool(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap_or_else(|e| {
-        panic!(
-            "these tests need Nix, and '{program}' cannot be run ({e}). Install Nix \
-             (Debian/Ubuntu: `apt-get install nix-bin`; elsewhere https://nixos.org/download); CI installs it"
-        )
-    });
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn add_to_store(path: &Path) -> PathBuf {
-    PathBuf::from(nix_tool("nix-store", &["--add", path.to_str().unwrap()]))
-}
-
-/// A text store path whose content names `refs`; Nix records them as references.
-fn to_file_referencing(name: &str, refs: &[&Path]) -> PathBuf {
-    let body: String = refs
-        .iter()
-        .map(|r| format!("${{builtins.storePath {}}}\n", r.display()))
-        .collect();
-    let expr = format!("builtins.toFile \"{name}\" ''\n{body}''");
-    let out = nix_tool(
-        "nix-instantiate",
-        &["--eval", "--read-write-mode", "--json", "-E", &expr],
-    );
-    PathBuf::from(out.trim_matches('"'))
-}
-
-/// A directory with every kind of NAR node and the padding edge cases.
-fn fixture_tree(dir: &Path) -> PathBuf {
-    let root = dir.join("seed-nix-fixture");
-    fs::create_dir_all(root.join("sub/deep/er")).unwrap();
-    fs::create_dir_all(root.join("empty-dir")).unwrap();
-    fs::write(root.join("empty"), b"").unwrap();
-    fs::write(root.join("eight"), b"12345678").unwrap();
-    fs::write(root.join("odd"), b"thirteen byte").unwrap();
-    // Larger than the read buffer, and not a multiple of 8.
-    let big: Vec<u8> = (0..300_003u32).map(|i| (i * 7 % 251) as u8).collect();
-    fs::write(root.join("sub/big.bin"), big).unwrap();
-    fs::write(root.join("sub/deep/er/leaf"), b"leaf\n").unwrap();
-    let exe = root.join("sub/run");
-    fs::write(&exe, b"#!/bin/sh\necho seed\n").unwrap();
-    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
-    symlink("../odd", root.join("sub/relative-link")).unwrap();
-    symlink("/nonexistent/target", root.join("dangling")).unwrap();
-    // Names whose byte order differs from a case-insensitive or locale order.
-    for name in ["B", "a", "a-b", "a.b", "_", "\u{e4}"] {
-        fs::write(root.join(name), name.as_bytes()).unwrap();
-    }
-    root
+    seed_testkit::nix::tool(program, args)
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     /// The top of the closure.
     top: PathBuf,
     /// Every path of the closure.
     closure: Vec<PathBuf>,
 }
 
+/// The shared real closure (seed_testkit::nix::closure): every node kind,
+/// file, executable and symlink store paths, and references between them.
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = add_to_store(&fixture_tree(dir.path()));
-    let single = dir.path().join("seed-nix-single");
-    fs::write(&single, b"a single regular file").unwrap();
-    let single = add_to_store(&single);
-    let exe = dir.path().join("seed-nix-exe");
-    fs::write(&exe, b"#!/bin/sh\n").unwrap();
-    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
-    let exe = add_to_store(&exe);
-    let link = dir.path().join("seed-nix-link");
-    symlink(&single, &link).unwrap();
-    let link = add_to_store(&link);
-    let middle = to_file_referencing("seed-nix-middle", &[&tree, &link, &single]);
-    let top = to_file_referencing("seed-nix-top", &[&middle, &exe]);
-    // `nix-store --add` records no references, so `middle` names the link's
-    // target itself to bring it into the closure.
-    let mut closure = vec![tree, single, exe, link, middle, top.clone()];
-    closure.sort();
+    let closure = seed_testkit::nix::closure("seed-nix", "");
     Fixture {
-        _dir: dir,
-        top,
-        closure,
+        top: closure.top,
+        closure: closure.paths,
     }
 }
 
@@ -239,7 +169,7 @@ fn store_paths_are_found_through_symlinks_and_from_inside() {
     let tree = fx
         .closure
         .iter()
-        .find(|p| p.to_string_lossy().ends_with("-seed-nix-fixture"))
+        .find(|p| p.to_string_lossy().ends_with("-seed-nix-tree"))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let result = dir.path().join("result");
