@@ -422,7 +422,7 @@ pub struct LockArgs {
 
 /// Arguments of `seed-eth attest`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("manifest").required(true).args(["manifest_digest", "manifest_file", "store_path"])))]
+#[command(group(ArgGroup::new("manifest").args(["manifest_digest", "manifest_file", "store_path", "squashfs"])))]
 pub struct AttestArgs {
     /// The built commit (full 40- or 64-hex id) [default: `git rev-parse HEAD` here].
     #[arg(long, value_name = "COMMIT")]
@@ -444,9 +444,20 @@ pub struct AttestArgs {
     #[arg(long, value_name = "PATH")]
     pub store_path: Option<PathBuf>,
 
-    /// The built seed image, pinned by digest: `registry/repository@sha256:<hex>`.
+    /// A seed squashfs file (the one pushed as the image) whose closure manifest to compute.
+    #[arg(long, value_name = "FILE")]
+    pub squashfs: Option<PathBuf>,
+
+    /// The built seed image, pinned by digest: `registry/repository@sha256:<hex>`. Its content
+    /// is read and must hold the closure attested; with no manifest source, the manifest is
+    /// computed from it.
     #[arg(long, value_name = "IMAGE")]
     pub image: String,
+
+    /// Do not read the image (for images seed-eth cannot read, such as Darwin's `.dmg.zst`):
+    /// the manifest source alone is attested, and nothing binds the image to it. Weaker.
+    #[arg(long)]
+    pub no_content_check: bool,
 
     /// The flake.lock whose bytes the statement binds [default: ./flake.lock].
     #[arg(long, value_name = "FILE")]

@@ -107,6 +107,10 @@ impl Setup {
             // The test gives the manifest another way (in `extra`).
             args.retain(|a| *a != "--manifest-digest" && !a.is_empty());
         }
+        if image.starts_with(FAKE_REGISTRY) {
+            // Nothing to read: these tests are about other inputs.
+            args.push("--no-content-check");
+        }
         args.extend_from_slice(extra);
         seed_eth(
             self.cwd(),
@@ -143,17 +147,30 @@ impl Setup {
     }
 }
 
+/// The closure manifest every honest builder of `system` attests: the one its
+/// synthetic seed (`seed_image(system, …)`) holds.
 fn manifest(system: &str) -> String {
-    format!(
-        "sha256:{}",
-        alloy::hex::encode(alloy::primitives::keccak256(format!("manifest {system}")))
-    )
+    ImageContent::synthetic_seed(&format!("closure {system}"), "")
+        .unwrap()
+        .1
+        .digest()
+        .to_string()
 }
+
+/// The seed `builder` built for `system`: each builder's image differs, the closure does not.
+fn seed_image(system: &str, builder: &str) -> ImageContent {
+    ImageContent::synthetic_seed(&format!("closure {system}"), builder)
+        .unwrap()
+        .0
+}
+
+/// Where fake images live: a registry that does not exist.
+const FAKE_REGISTRY: &str = "127.0.0.1:1/";
 
 /// An image reference that need not exist (for --no-push runs).
 fn fake_image(system: &str) -> String {
     format!(
-        "127.0.0.1:1/seed@sha256:{}",
+        "{FAKE_REGISTRY}seed@sha256:{}",
         alloy::hex::encode(alloy::primitives::keccak256(format!("image {system}")))
     )
 }
@@ -168,7 +185,7 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
     let mut images = Vec::new();
     for system in SYSTEMS {
         let pushed = client
-            .push_image(&repo, &ImageContent::synthetic(system), None)
+            .push_image(&repo, &seed_image(system, "ci"), None)
             .await
             .unwrap();
         images.push(format!("{repo}@{}", pushed.descriptor().digest));
@@ -362,6 +379,7 @@ async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
             &manifest(SYSTEMS[0]),
             "--image",
             &fake_image(SYSTEMS[0]),
+            "--no-content-check",
             "--repository",
             "https://github.com/seed-eth/example",
             "--nix-config",
@@ -401,6 +419,87 @@ async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
         &[("SEED_ETH_PRIVATE_KEY", &key)],
     );
     assert_exit(&out, 0, "): 1 vote recorded");
+}
+
+/// `attest` reads the image: with no manifest source the manifest is the one the
+/// image holds; a manifest source the image does not hold is refused (exit 1,
+/// both digests and the differing store path named) before anything is signed,
+/// pushed or sent; an image that is no seed is exit 2 pointing at
+/// --no-content-check, which needs a manifest source.
+#[tokio::test]
+async fn the_image_must_hold_the_attested_closure() {
+    let setup = Setup::new();
+    let oci = TestRegistry::start().unwrap();
+    let host = oci.host();
+    let client = RegistryClient::plain_http(&[&host]).unwrap();
+    let repo: Repository = format!("{host}/seed").parse().unwrap();
+    let system = SYSTEMS[0];
+    let push = |content: ImageContent| {
+        let client = &client;
+        let repo = &repo;
+        async move {
+            let pushed = client.push_image(repo, &content, None).await.unwrap();
+            format!("{repo}@{}", pushed.descriptor().digest)
+        }
+    };
+    let honest = push(seed_image(system, "builder 1")).await;
+    let (trojan_content, trojan_manifest) =
+        ImageContent::synthetic_seed(&format!("trojan {system}"), "builder 1").unwrap();
+    let trojan = push(trojan_content).await;
+    let not_a_seed = push(ImageContent::synthetic("no store paths")).await;
+    let plain = ["--plain-http", host.as_str()];
+    let before = setup.block().await;
+
+    // The honest manifest with the trojan image: refused, nothing sent or attached.
+    let out = setup.attest(1, COMMIT, system, &manifest(system), &trojan, &plain);
+    assert_exit(
+        &out,
+        1,
+        &format!("holds the closure manifest {}", trojan_manifest.digest()),
+    );
+    assert_exit(
+        &out,
+        1,
+        &format!("not {} from --manifest-digest", manifest(system)),
+    );
+    assert_eq!(setup.block().await, before);
+    let trojan_digest = trojan.rsplit_once('@').unwrap().1.parse().unwrap();
+    assert!(client
+        .list_referrers(&repo, &trojan_digest, None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A manifest file names the store path that differs.
+    let file = setup.cwd().join("closure.manifest");
+    let (_, honest_manifest) =
+        ImageContent::synthetic_seed(&format!("closure {system}"), "").unwrap();
+    std::fs::write(&file, honest_manifest.as_bytes()).unwrap();
+    let file_flag = [
+        "--manifest-file",
+        file.to_str().unwrap(),
+        "--plain-http",
+        &host,
+    ];
+    let out = setup.attest(1, COMMIT, system, "", &trojan, &file_flag);
+    assert_exit(&out, 1, "-synthetic-seed: missing");
+
+    // No seed at all: exit 2, pointing at --no-content-check.
+    let out = setup.attest(1, COMMIT, system, &manifest(system), &not_a_seed, &plain);
+    assert_exit(&out, 2, "--no-content-check");
+    let out = setup.attest(1, COMMIT, system, "", &not_a_seed, &["--no-content-check"]);
+    assert_exit(
+        &out,
+        2,
+        "--no-content-check needs the manifest from elsewhere",
+    );
+    assert_eq!(setup.block().await, before);
+
+    // No manifest source: the image's own closure is attested.
+    let out = setup.attest(1, COMMIT, system, "", &honest, &plain);
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["manifestDigest"], manifest(system));
+    assert_eq!(json(&out)["sent"], true);
 }
 
 #[tokio::test]
@@ -480,6 +579,7 @@ async fn bad_inputs_fail_closed() {
             &digest,
             "--image",
             &image,
+            "--no-content-check",
             "--repository",
             "https://github.com/seed-eth/example",
             "--run-id",
@@ -506,6 +606,7 @@ async fn bad_inputs_fail_closed() {
             &digest,
             "--image",
             &image,
+            "--no-content-check",
             "--repository",
             "https://github.com/seed-eth/example",
             "--nix-config",
@@ -620,6 +721,7 @@ async fn inputs_come_from_git_nix_the_ci_and_manifest_files() {
             &store_path,
             "--image",
             &image,
+            "--no-content-check",
             "--no-push",
             "--statement-out",
             "statement.dsse.json",
@@ -666,6 +768,7 @@ async fn inputs_come_from_git_nix_the_ci_and_manifest_files() {
             "closure.manifest",
             "--image",
             &image,
+            "--no-content-check",
             "--no-push",
             "--rpc-url",
             &url,

@@ -58,3 +58,20 @@ fn docker_tools_and_gnu_tar_layers_have_the_manifest_nix_computes() {
         "{err}"
     );
 }
+
+/// The synthetic seeds tests and the demo push hold the closure they claim:
+/// two builders' images differ, their content does not.
+#[test]
+fn synthetic_seeds_hold_the_closure_they_claim() {
+    let (one, claimed) = seed_oci::ImageContent::synthetic_seed("closure c", "builder 1").unwrap();
+    let (two, same) = seed_oci::ImageContent::synthetic_seed("closure c", "builder 2").unwrap();
+    let (_, other) = seed_oci::ImageContent::synthetic_seed("closure d", "builder 1").unwrap();
+    assert_eq!(claimed, same);
+    assert_ne!(claimed, other);
+    assert_ne!(one.manifest().digest(), two.manifest().digest());
+    let mut reader = Layers::new();
+    reader
+        .add(&one.layers[0].1[..], Compression::None, "synthetic")
+        .unwrap();
+    assert_eq!(reader.finish().unwrap().manifest, claimed);
+}

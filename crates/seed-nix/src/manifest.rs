@@ -155,6 +155,26 @@ impl ClosureManifest {
     pub const fn digest(&self) -> Sha256Digest {
         self.digest
     }
+
+    /// How `self` differs from `expected`, one line per store path that is
+    /// missing, extra or hashed differently, in path order: what an error
+    /// names so that a reader sees which store path was tampered with.
+    pub fn differences(&self, expected: &Self) -> Vec<String> {
+        let ours: BTreeMap<_, _> = self.entries.iter().map(|(p, h)| (p, h)).collect();
+        let theirs: BTreeMap<_, _> = expected.entries.iter().map(|(p, h)| (p, h)).collect();
+        let mut paths: Vec<&StorePath> = ours.keys().chain(theirs.keys()).copied().collect();
+        paths.sort();
+        paths.dedup();
+        paths
+            .into_iter()
+            .filter_map(|path| match (ours.get(path), theirs.get(path)) {
+                (Some(a), Some(b)) if a != b => Some(format!("{path}: NAR hash {a}, expected {b}")),
+                (Some(_), None) => Some(format!("{path}: not in the expected closure")),
+                (None, Some(_)) => Some(format!("{path}: missing")),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl fmt::Debug for ClosureManifest {
@@ -230,6 +250,19 @@ mod tests {
             manifest.digest().to_string(),
             "sha256:8f2aebb8c41830c4279836cb1a004394a792b28a587d30832288669c19e4a0e9"
         );
+    }
+
+    #[test]
+    fn differences_name_each_changed_missing_and_extra_path() {
+        const C: &str = "0c3ckx9pmd2m5wyhsb7xgy1kxfj4jpcr-c";
+        let expected = ClosureManifest::new([(path(A), hash(1)), (path(B), hash(2))]).unwrap();
+        let image = ClosureManifest::new([(path(A), hash(9)), (path(C), hash(3))]).unwrap();
+        let differences = image.differences(&expected);
+        assert_eq!(differences.len(), 3, "{differences:?}");
+        assert!(differences[0].contains(C) && differences[0].contains("not in the expected"));
+        assert!(differences[1].contains(A) && differences[1].contains("expected"));
+        assert!(differences[2].contains(B) && differences[2].contains("missing"));
+        assert!(expected.differences(&expected).is_empty());
     }
 
     #[test]

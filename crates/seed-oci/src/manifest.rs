@@ -8,6 +8,10 @@
 use std::collections::BTreeMap;
 
 use seed_core::Sha256Digest;
+use seed_nix::{
+    nar::{Encoder, Node},
+    ClosureManifest, NarHash, StorePath,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -261,6 +265,44 @@ impl ImageContent {
         }
     }
 
+    /// A small image shaped like a built seed, for tests and the demo: one tar
+    /// layer holding one store path, `/nix/store/<hash>-synthetic-seed`, a file
+    /// whose bytes are `closure` (its hash derived from them), and `builder` in
+    /// the config. Builders of the same `closure` get different images (their
+    /// configs differ) that hold the same closure, as real builders do.
+    /// Returns the image and the closure manifest it holds.
+    pub fn synthetic_seed(
+        closure: &str,
+        builder: &str,
+    ) -> Result<(Self, ClosureManifest), OciError> {
+        let invalid = |reason: String| OciError::Invalid {
+            what: format!("synthetic seed '{closure}'"),
+            reason,
+        };
+        let hash = seed_nix::nix32::encode(&Sha256::digest(closure.as_bytes())[..20]);
+        let store_path = StorePath::from_base_name(&format!("{hash}-synthetic-seed"))
+            .map_err(|e| invalid(e.to_string()))?;
+        let layer = tar_with_one_file(
+            store_path.to_string().trim_start_matches('/'),
+            closure.as_bytes(),
+        );
+        let nar_hash = nar_hash_of_file(closure.as_bytes()).map_err(invalid)?;
+        let manifest =
+            ClosureManifest::new([(store_path, nar_hash)]).map_err(|e| invalid(e.to_string()))?;
+        let diff_id = sha256(&layer);
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"dev.seed-eth.synthetic-builder": builder}},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+        });
+        let image = Self {
+            config: canonical_bytes(&config),
+            layers: vec![(OCI_LAYER_TAR.to_owned(), layer)],
+        };
+        Ok((image, manifest))
+    }
+
     /// The image manifest (canonical JSON) describing this content.
     pub fn manifest(&self) -> RawManifest {
         let fields = ManifestFields {
@@ -347,6 +389,19 @@ fn artifact_manifest(
 
 /// A POSIX ustar archive holding one regular file, so synthetic layers are
 /// real tar layers that any client can unpack.
+/// The NAR hash of a store path that is one regular, non-executable file.
+fn nar_hash_of_file(content: &[u8]) -> Result<NarHash, String> {
+    let mut encoder = Encoder::new(Sha256::new()).map_err(|e| e.to_string())?;
+    let file = Node::Regular {
+        executable: false,
+        size: content.len() as u64,
+        contents: content,
+    };
+    encoder.add(&[], file).map_err(|e| e.to_string())?;
+    let (hasher, _) = encoder.finish().map_err(|e| e.to_string())?;
+    Ok(NarHash::from_bytes(hasher.finalize().into()))
+}
+
 fn tar_with_one_file(name: &str, content: &[u8]) -> Vec<u8> {
     let mut header = [0u8; 512];
     let name = name.as_bytes();

@@ -37,8 +37,8 @@ use crate::{
 
 /// Gathers the inputs, then attests (or signs for a relayer).
 pub fn run(args: &AttestArgs) -> Outcome {
-    let inputs = gather(args, |name| std::env::var(name).ok())?;
     let file = config_file(&args.chain)?;
+    let inputs = gather(args, |name| std::env::var(name).ok(), &file)?;
     // Only a push needs the registry; a bad registry configuration fails before anything is signed.
     let oci = match args.no_push {
         true => None,

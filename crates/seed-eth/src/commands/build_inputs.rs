@@ -1,8 +1,11 @@
 //! What `seed-eth attest` learns about the build from its surroundings: the
 //! commit and the origin remote from git, the system and the substituter
 //! settings from Nix, the CI run id from the CI's environment, the manifest
-//! digest from a flag, a file or Nix. Every failure here is a usage error
-//! (exit 2): the build's inputs are wrong or missing, retrying will not help.
+//! from the image's content, checked against a flag, a file, a seed file or
+//! Nix when one is given. Failures here are usage errors (exit 2: the build's
+//! inputs are wrong or missing, retrying will not help), except an image that
+//! does not hold the claimed closure (exit 1) and a registry that cannot be
+//! reached (exit 3).
 
 use std::{
     path::{Path, PathBuf},
@@ -10,11 +13,13 @@ use std::{
 };
 
 use eyre::{eyre, WrapErr};
+use seed_chain::ConfigFile;
 use seed_core::{CommitId, Sha256Digest, System};
 use seed_nix::{ClosureManifest, ImageRef, Nix};
 use seed_statement::{NixSettings, RepositoryUri, RunId};
 
-use crate::{cli::AttestArgs, output::Failure};
+use super::content::{closure_of, Source};
+use crate::{cli::AttestArgs, exit::ExitCode, output::Failure};
 
 /// CI variables naming the current run, in the order they are tried.
 pub const RUN_ID_VARIABLES: &[&str] = &[
@@ -47,9 +52,12 @@ pub struct BuildInputs {
 }
 
 /// Gathers and checks every input; `env` looks up environment variables (injected for tests).
+/// Unless `--no-content-check`, the image is read (through `file`'s registry settings) and
+/// must hold the closure of the manifest source.
 pub fn gather(
     args: &AttestArgs,
     env: impl Fn(&str) -> Option<String>,
+    file: &ConfigFile,
 ) -> Result<BuildInputs, Failure> {
     let nix = Nix::new(&args.nix);
     let commit = match &args.commit {
@@ -65,10 +73,21 @@ pub fn gather(
         .parse()
         .wrap_err("--image")
         .map_err(Failure::usage)?;
+    let claimed = claimed_manifest(args, &nix)?;
+    let manifest = if args.no_content_check {
+        claimed.map(|c| c.digest()).ok_or_else(|| {
+            Failure::usage(eyre!(
+                "--no-content-check needs the manifest from elsewhere: give --manifest-digest, \
+                 --manifest-file, --store-path or --squashfs"
+            ))
+        })?
+    } else {
+        bind_image(&image, claimed, args, file)?
+    };
     Ok(BuildInputs {
         commit,
         system,
-        manifest: manifest_digest(args, &nix)?,
+        manifest,
         image,
         flake_lock: flake_lock_digest(args.flake_lock.as_deref())?,
         run_id: run_id(args.run_id.as_deref(), &env)?,
@@ -146,12 +165,30 @@ fn local_system(nix: &Path) -> Result<System, Failure> {
         .map_err(Failure::usage)
 }
 
-fn manifest_digest(args: &AttestArgs, nix: &Nix) -> Result<Sha256Digest, Failure> {
+/// The manifest the builder says the image holds, from the manifest source given.
+enum Claimed {
+    /// Only its digest (`--manifest-digest`).
+    Digest(Sha256Digest),
+    /// The whole manifest, and where it came from.
+    Manifest(ClosureManifest, String),
+}
+
+impl Claimed {
+    fn digest(&self) -> Sha256Digest {
+        match self {
+            Self::Digest(digest) => *digest,
+            Self::Manifest(manifest, _) => manifest.digest(),
+        }
+    }
+}
+
+fn claimed_manifest(args: &AttestArgs, nix: &Nix) -> Result<Option<Claimed>, Failure> {
     if let Some(text) = &args.manifest_digest {
-        return text
+        let digest = text
             .parse()
             .wrap_err("--manifest-digest")
-            .map_err(Failure::usage);
+            .map_err(Failure::usage)?;
+        return Ok(Some(Claimed::Digest(digest)));
     }
     if let Some(path) = &args.manifest_file {
         let bytes = std::fs::read(path)
@@ -160,15 +197,76 @@ fn manifest_digest(args: &AttestArgs, nix: &Nix) -> Result<Sha256Digest, Failure
         let manifest = ClosureManifest::parse(&bytes)
             .wrap_err_with(|| format!("manifest file {}", path.display()))
             .map_err(Failure::usage)?;
-        return Ok(manifest.digest());
+        return Ok(Some(Claimed::Manifest(
+            manifest,
+            format!("--manifest-file {}", path.display()),
+        )));
     }
     if let Some(path) = &args.store_path {
         let manifest = nix.closure_manifest(path).map_err(Failure::usage)?;
-        return Ok(manifest.digest());
+        return Ok(Some(Claimed::Manifest(
+            manifest,
+            format!("--store-path {}", path.display()),
+        )));
     }
-    Err(Failure::usage(eyre!(
-        "give --manifest-digest DIGEST, --manifest-file FILE or --store-path PATH"
-    )))
+    if let Some(path) = &args.squashfs {
+        let closure = closure_of(
+            &Source::Squashfs(path),
+            &[],
+            &ConfigFile::default(),
+            ExitCode::Usage,
+        )?;
+        return Ok(Some(Claimed::Manifest(
+            closure.manifest,
+            format!("--squashfs {}", path.display()),
+        )));
+    }
+    Ok(None)
+}
+
+/// Reads the image and returns the manifest it holds, refusing (exit 1) an
+/// image that does not hold the claimed closure, before anything is signed.
+fn bind_image(
+    image: &ImageRef,
+    claimed: Option<Claimed>,
+    args: &AttestArgs,
+    file: &ConfigFile,
+) -> Result<Sha256Digest, Failure> {
+    let held = closure_of(&Source::Registry(image), &args.plain_http, file, ExitCode::Usage)
+        .map_err(|mut failure| {
+            if failure.code == ExitCode::Usage {
+                failure.error = failure.error.wrap_err(
+                    "reading the image's closure (an image seed-eth cannot read can be attested \
+                     with --no-content-check and a manifest source, which binds nothing to the image)",
+                );
+            }
+            failure
+        })?
+        .manifest;
+    let Some(claimed) = claimed else {
+        return Ok(held.digest());
+    };
+    if claimed.digest() == held.digest() {
+        return Ok(held.digest());
+    }
+    let (source, differences) = match &claimed {
+        Claimed::Digest(_) => ("--manifest-digest".to_owned(), Vec::new()),
+        Claimed::Manifest(manifest, source) => (source.clone(), held.differences(manifest)),
+    };
+    let mut message = format!(
+        "the image {image} holds the closure manifest {}, not {} from {source}; nothing was \
+         signed, pushed or sent",
+        held.digest(),
+        claimed.digest()
+    );
+    for line in differences.iter().take(5) {
+        message.push_str("\n  ");
+        message.push_str(line);
+    }
+    if differences.len() > 5 {
+        message.push_str(&format!("\n  … and {} more", differences.len() - 5));
+    }
+    Err(Failure::check_failed(eyre!(message)))
 }
 
 fn flake_lock_digest(flag: Option<&Path>) -> Result<Sha256Digest, Failure> {
