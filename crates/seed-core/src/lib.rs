@@ -8,6 +8,6 @@ pub mod release_root;
 pub mod text;
 
 pub use id::{CommitId, IdError, Sha256Digest, System};
-pub use image_choice::promoted_image;
+pub use image_choice::image_candidates;
 pub use release_root::{leaf_hash, node_hash, release_root, Leaf, RootError};
 pub use text::excerpt;

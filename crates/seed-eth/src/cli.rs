@@ -175,13 +175,38 @@ pub struct SeedArgs {
 #[derive(Debug, Subcommand)]
 pub enum SeedCommand {
     /// Build a seed (nix-seed's format: one squashfs of the closure, with `.seed/registration`)
-    /// into an OCI layout, deterministically: the same closure gives the same image digest on
-    /// any machine (docs/decisions.md, D-046). Prints the image digest.
+    /// into an OCI layout or a registry, deterministically: the same closure gives the same
+    /// image digest on any machine (docs/decisions.md, D-046). Prints the image digest.
     Build(SeedBuildArgs),
+
+    /// Push a seed squashfs built elsewhere (upstream nix-seed's `store.squashfs`) as a seed
+    /// image, after reading its closure. Prints the image digest.
+    Push(SeedPushArgs),
+}
+
+/// Arguments of `seed-eth seed push`.
+#[derive(Debug, Args)]
+pub struct SeedPushArgs {
+    /// The squashfs file.
+    #[arg(long, value_name = "FILE")]
+    pub squashfs: PathBuf,
+
+    /// The Nix system the seed is for; names the layer's media type.
+    #[arg(long, value_name = "SYSTEM")]
+    pub system: String,
+
+    /// The repository (REGISTRY/REPO, or REGISTRY/REPO:TAG to tag it too).
+    #[arg(long, value_name = "REPO[:TAG]")]
+    pub to: String,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat.
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
 }
 
 /// Arguments of `seed-eth seed build`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("destination").required(true).multiple(true).args(["oci_layout", "push"])))]
 pub struct SeedBuildArgs {
     /// The store path (or a symlink to one, such as `./result`) whose closure the seed holds.
     #[arg(long, value_name = "PATH")]
@@ -197,11 +222,20 @@ pub struct SeedBuildArgs {
 
     /// The OCI layout directory to write the image into (created if needed).
     #[arg(long, value_name = "DIR")]
-    pub oci_layout: PathBuf,
+    pub oci_layout: Option<PathBuf>,
 
     /// The image's name in the layout (`org.opencontainers.image.ref.name`).
     #[arg(long, value_name = "NAME", default_value = "seed")]
     pub tag: String,
+
+    /// Push the image to this repository (REGISTRY/REPO, or REGISTRY/REPO:TAG to tag it too);
+    /// the layer is streamed from disk.
+    #[arg(long, value_name = "REPO[:TAG]")]
+    pub push: Option<String>,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat.
+    #[arg(long = "plain-http", value_name = "HOST", requires = "push")]
+    pub plain_http: Vec<String>,
 
     /// Also keep the squashfs at FILE.
     #[arg(long, value_name = "FILE")]

@@ -261,7 +261,7 @@ impl World {
 
     /// Pushes the image builder `account` built for `system` of `commit`.
     async fn image(&self, commit: &str, account: usize, system: &str) -> Sha256Digest {
-        let content = ImageContent::synthetic(&format!("{commit} {account} {system}"));
+        let content = seed_image(commit, account, system);
         self.client
             .push_image(&self.repo, &content, None)
             .await
@@ -502,8 +502,24 @@ impl World {
     }
 }
 
+/// The closure manifest honest builders attest for `system` of `commit`:
+/// the one [`seed_image`] holds.
 fn manifest(commit: &str, system: &str) -> Sha256Digest {
-    digest(&format!("closure {commit} {system}"))
+    ImageContent::synthetic_seed(&format!("closure {commit} {system}"), "")
+        .unwrap()
+        .1
+        .digest()
+}
+
+/// The seed builder `account` built for `system` of `commit`: every
+/// builder's image differs (as packaging does), the closure it holds does not.
+fn seed_image(commit: &str, account: usize, system: &str) -> ImageContent {
+    ImageContent::synthetic_seed(
+        &format!("closure {commit} {system}"),
+        &format!("builder {account}"),
+    )
+    .unwrap()
+    .0
 }
 
 /// The root a release of `commit` would have if every system finalised its honest manifest.
@@ -770,11 +786,7 @@ async fn poisoned_releases_are_retried_without_blocking_later_ones() {
     let poisoned = commit("poisoned");
     let missing: Vec<Sha256Digest> = SYSTEMS
         .iter()
-        .map(|s| {
-            ImageContent::synthetic(&format!("{poisoned} 1 {s}"))
-                .manifest()
-                .digest()
-        })
+        .map(|s| seed_image(&poisoned, BUILDERS[0], s).manifest().digest())
         .collect();
     for account in [BUILDERS[0], BUILDERS[1]] {
         for (system, image) in SYSTEMS.iter().zip(&missing) {
@@ -816,6 +828,153 @@ async fn poisoned_releases_are_retried_without_blocking_later_ones() {
     assert_eq!(promoted(&report), 2, "{report}");
     world.assert_promoted(&poisoned, &missing).await;
     world.assert_release_tags(&good_images).await;
+}
+
+/// Trust property 1 for the bytes people pull: a builder that attests the agreed
+/// manifest with an image holding other content never gets that image promoted.
+/// The keeper reads each counted voter's image in D-031 order before pushing
+/// anything, skips (and names) the one that does not hold the closure and
+/// promotes the next; when no image holds it the release is poisoned, never
+/// substituted. An image is read once: its result is kept in the state file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trojan_image_is_never_promoted() {
+    let world = World::new().await;
+    world.promoted_genesis().await;
+
+    // Builder 0 (the lowest id, first on a tie) attests the honest manifests with
+    // trojans: same shape, another closure. Builder 1 is honest.
+    let release = commit("trojan release");
+    let trojan = |system: &str| {
+        ImageContent::synthetic_seed(&format!("trojan {release} {system}"), "builder 0")
+            .unwrap()
+            .0
+    };
+    let mut trojans = Vec::new();
+    for system in SYSTEMS {
+        let image = world
+            .client
+            .push_image(&world.repo, &trojan(system), None)
+            .await
+            .unwrap()
+            .digest();
+        world
+            .attest(
+                BUILDERS[0],
+                &release,
+                system,
+                manifest(&release, system),
+                image,
+            )
+            .await;
+        trojans.push(image);
+    }
+    let honest = world.vote(BUILDERS[1], &release).await;
+    world.mine(CONFIRMATIONS).await;
+
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_exit(
+        &out,
+        0,
+        "image refused: its content does not hold the finalised closure",
+    );
+    world.assert_promoted(&release, &honest).await;
+    world.assert_release_tags(&honest).await;
+    for (system, (trojan, honest)) in SYSTEMS.iter().zip(trojans.iter().zip(&honest)) {
+        // No tag of the release serves the trojan, and it carries no verdict.
+        assert!(world.verdicts(trojan).await.is_empty());
+        let verdict = &world.verdicts(honest).await[0];
+        let refused = verdict["refusedImages"].as_array().unwrap();
+        assert_eq!(refused.len(), 1, "{verdict}");
+        assert_eq!(refused[0]["builder"], 0);
+        assert_eq!(refused[0]["image"], trojan.to_string());
+        assert!(
+            refused[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("not the finalised {}", manifest(&release, system))),
+            "{verdict}"
+        );
+    }
+
+    // Every counted image a trojan: poisoned (exit 1, the reason named), nothing tagged.
+    let all_bad = commit("all trojans");
+    for account in [BUILDERS[0], BUILDERS[1]] {
+        for system in SYSTEMS {
+            let (content, _) = ImageContent::synthetic_seed(
+                &format!("trojan {all_bad} {system}"),
+                &format!("builder {account}"),
+            )
+            .unwrap();
+            let image = world
+                .client
+                .push_image(&world.repo, &content, None)
+                .await
+                .unwrap()
+                .digest();
+            world
+                .attest(account, &all_bad, system, manifest(&all_bad, system), image)
+                .await;
+        }
+    }
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(1);
+    let pending = report["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 2, "{report}");
+    for p in pending {
+        let error = p["lastError"].as_str().unwrap();
+        assert!(
+            error.contains("no image of a counted voter holds the finalised closure manifest")
+                && error.contains("builder 0's image")
+                && error.contains("builder 1's image"),
+            "{report}"
+        );
+    }
+    world.assert_not_promoted(&all_bad).await;
+    world.assert_release_tags(&honest).await;
+
+    // A second run reads no image again: the checks are in the state file.
+    let blob_reads = || {
+        world
+            .registry
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/blobs/"))
+            .count()
+    };
+    let before = blob_reads();
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        blob_reads(),
+        before,
+        "the retried poisoned release read its images again"
+    );
+    let checked: i64 = state_count(&world.state(), "SELECT COUNT(*) FROM content_checks");
+    assert_eq!(
+        checked,
+        2 + 2 + 2 + 4,
+        "genesis, the trojans, honest, all-trojans"
+    );
+}
+
+/// One number from the keeper's state file, read by Python's sqlite3 module
+/// (an independent reader of the file).
+fn state_count(state: &Path, query: &str) -> i64 {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])",
+            state.to_str().unwrap(),
+            query,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 impl World {
@@ -1491,7 +1650,7 @@ async fn forged_verdicts_and_rewritten_tags_never_freeze_or_hijack_the_moving_ta
     // A trojan image under release-x86_64-linux, carrying a verdict built from the chain for
     // release "four" (finalised, but not final for this keeper yet), and the far-block one.
     let four = commit("four");
-    let four_images = world.release(&four).await;
+    world.release(&four).await;
     let trojan = world
         .client
         .push_image(&world.repo, &ImageContent::synthetic("trojan"), None)
@@ -1528,7 +1687,7 @@ async fn forged_verdicts_and_rewritten_tags_never_freeze_or_hijack_the_moving_ta
     let log = text(&out);
     for expected in [
         "verdict ignored",
-        &format!("promotes builder 0's image {}", four_images[1]),
+        &format!("no counted voter of release {four} attested {trojan} for x86_64-linux"),
         "beyond the chain head",
         "moving tag serves an image of no release this keeper can prove",
     ] {
@@ -1536,7 +1695,7 @@ async fn forged_verdicts_and_rewritten_tags_never_freeze_or_hijack_the_moving_ta
     }
     // The copies were proven once (one per claimed record), block 0 refuted without freezing.
     assert_eq!(
-        log.matches("promotes builder 0's image").count(),
+        log.matches("no counted voter of release").count(),
         1,
         "{log}"
     );

@@ -34,8 +34,13 @@ const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
 const BUILDERS: [usize; 3] = [1, 2, 3];
 
+/// The closure manifest honest builders attest for `system`: the one their
+/// synthetic seeds ([`World::image`]) hold.
 fn manifest_of(system: &str) -> Sha256Digest {
-    Sha256Digest::from_bytes(keccak256(format!("closure {system}").as_bytes())).unwrap()
+    ImageContent::synthetic_seed(&format!("closure {system}"), "")
+        .unwrap()
+        .1
+        .digest()
 }
 
 /// One chain, one registry, one deployment, and helpers to release on them.
@@ -102,7 +107,11 @@ impl World {
 
     /// Pushes the image builder `account` built for `system` of `commit`.
     async fn image(&self, commit: &str, account: usize, system: &str) -> Sha256Digest {
-        let content = ImageContent::synthetic(&format!("{commit} {account} {system}"));
+        let (content, _) = ImageContent::synthetic_seed(
+            &format!("closure {system}"),
+            &format!("{commit} {account}"),
+        )
+        .unwrap();
         self.client
             .push_image(self.repo_of(account), &content, None)
             .await

@@ -36,7 +36,7 @@ use backhand::{
 use seed_core::Sha256Digest;
 use seed_oci::{
     manifest::{sha256, Descriptor},
-    EMPTY_MEDIA_TYPE, OCI_MANIFEST,
+    RawManifest, RegistryClient, Repository, Tag, EMPTY_MEDIA_TYPE, OCI_MANIFEST,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -184,26 +184,9 @@ fn build_error(error: backhand::BackhandError) -> ContentError {
     }
 }
 
-/// Builds the seed of `spec` for `system` into the OCI layout `dir` as
-/// `ref_name`; the squashfs is also kept at `keep` when given.
-pub fn build_seed(
-    spec: &SeedSpec,
-    system: &str,
-    dir: &Path,
-    ref_name: &str,
-    keep: Option<&Path>,
-) -> Result<LayoutSeed, ContentError> {
-    fs::create_dir_all(dir).map_err(|e| ContentError::io(dir.display().to_string(), e))?;
-    let work = tempfile::tempdir_in(dir)
-        .map_err(|e| ContentError::io(format!("a work directory in {}", dir.display()), e))?;
-    let squashfs = keep.map_or_else(|| work.path().join(SQUASHFS_TITLE), Path::to_path_buf);
-    write_squashfs(spec, &squashfs)?;
-    write_layout(&squashfs, system, dir, ref_name)
-}
-
-/// A seed written to an OCI layout: the image manifest's digest and the layer's.
+/// A seed image: the image manifest's digest and bytes, and the layer's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayoutSeed {
+pub struct BuiltSeed {
     /// Digest of the image manifest: the image digest builders attest.
     pub manifest: Sha256Digest,
     /// The manifest's bytes.
@@ -214,30 +197,17 @@ pub struct LayoutSeed {
     pub layer_size: u64,
 }
 
-/// Writes `squashfs` as a seed image for `system` into the OCI layout `dir`
-/// (created if needed), named `ref_name` in its index. The manifest is what
-/// `oras push` writes for upstream's seeds, byte for byte the same for the
-/// same squashfs.
-pub fn write_layout(
-    squashfs: &Path,
-    system: &str,
-    dir: &Path,
-    ref_name: &str,
-) -> Result<LayoutSeed, ContentError> {
-    let blobs = dir.join("blobs/sha256");
-    fs::create_dir_all(&blobs).map_err(|e| ContentError::io(blobs.display().to_string(), e))?;
+/// The seed image of `squashfs` for `system`: the layer's digest and size and
+/// the manifest `oras push` writes for upstream's seeds (the empty config,
+/// artifactType `application/vnd.unknown.artifact.v1`, one layer titled
+/// `store.squashfs`), byte for byte the same for the same squashfs.
+pub fn seed_image(squashfs: &Path, system: &str) -> Result<BuiltSeed, ContentError> {
     let (layer, layer_size) = hash_file(squashfs)?;
-    let layer_path = blob_path(dir, &layer);
-    if !layer_path.exists() {
-        copy_atomic(squashfs, &layer_path)?;
-    }
-    let config = b"{}";
-    write_blob(dir, config)?;
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "artifactType": "application/vnd.unknown.artifact.v1",
-        "config": Descriptor::of(EMPTY_MEDIA_TYPE, config),
+        "config": Descriptor::of(EMPTY_MEDIA_TYPE, EMPTY_CONFIG),
         "layers": [{
             "mediaType": format!("{SEED_MEDIA_TYPE_PREFIX}{system}"),
             "digest": layer.to_string(),
@@ -248,20 +218,64 @@ pub fn write_layout(
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| ContentError::Build {
         reason: e.to_string(),
     })?;
-    let digest = write_blob(dir, &manifest_bytes)?;
-    let mut descriptor = Descriptor::of(OCI_MANIFEST, &manifest_bytes);
+    Ok(BuiltSeed {
+        manifest: sha256(&manifest_bytes),
+        manifest_bytes,
+        layer,
+        layer_size,
+    })
+}
+
+/// The empty config every seed image has.
+const EMPTY_CONFIG: &[u8] = b"{}";
+
+/// Writes the seed image of `squashfs` for `system` into the OCI layout `dir`
+/// (created if needed), named `ref_name` in its index.
+pub fn write_layout(
+    squashfs: &Path,
+    system: &str,
+    dir: &Path,
+    ref_name: &str,
+) -> Result<BuiltSeed, ContentError> {
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).map_err(|e| ContentError::io(blobs.display().to_string(), e))?;
+    let seed = seed_image(squashfs, system)?;
+    let layer_path = blob_path(dir, &seed.layer);
+    if !layer_path.exists() {
+        copy_atomic(squashfs, &layer_path)?;
+    }
+    write_blob(dir, EMPTY_CONFIG)?;
+    write_blob(dir, &seed.manifest_bytes)?;
+    let mut descriptor = Descriptor::of(OCI_MANIFEST, &seed.manifest_bytes);
     descriptor.annotations = Some([(REF_NAME_ANNOTATION.to_owned(), ref_name.to_owned())].into());
     update_index(dir, descriptor, ref_name)?;
     write_new(
         &dir.join("oci-layout"),
         br#"{"imageLayoutVersion":"1.0.0"}"#,
     )?;
-    Ok(LayoutSeed {
-        manifest: digest,
-        manifest_bytes,
-        layer,
-        layer_size,
-    })
+    Ok(seed)
+}
+
+/// Pushes the seed image of `squashfs` for `system` to `repo` (under `tag`
+/// when given), the layer streamed from the file; returns what was pushed.
+pub async fn push_seed(
+    client: &RegistryClient,
+    repo: &Repository,
+    tag: Option<&Tag>,
+    squashfs: &Path,
+    system: &str,
+) -> Result<BuiltSeed, ContentError> {
+    let seed = seed_image(squashfs, system)?;
+    client
+        .push_blob_file(repo, squashfs, &seed.layer, seed.layer_size)
+        .await?;
+    client.push_blob(repo, EMPTY_CONFIG).await?;
+    let manifest = RawManifest::from_bytes(seed.manifest_bytes.clone(), "the seed manifest")?;
+    client.push_manifest(repo, &manifest).await?;
+    if let Some(tag) = tag {
+        client.push_manifest_to_tag(repo, tag, &manifest).await?;
+    }
+    Ok(seed)
 }
 
 /// Adds `descriptor` to the layout's index, replacing an image of the same name.

@@ -57,6 +57,21 @@ pub enum KeeperError {
     /// seed-verify refused the release, or could not check it.
     #[error("{0}")]
     Refused(String),
+    /// No counted voter's image holds the finalised closure manifest: the
+    /// promotion is poisoned, never substituted (D-031, D-033).
+    #[error(
+        "no image of a counted voter holds the finalised closure manifest {manifest}: {refused}"
+    )]
+    NoMatchingImage {
+        /// The finalised manifest (`sha256:…`).
+        manifest: String,
+        /// Each candidate and why it was refused.
+        refused: String,
+    },
+    /// An image's content could not be read for a reason other than its
+    /// content (a temporary file, a worker thread); retried.
+    #[error("reading image content: {0}")]
+    Content(String),
     /// A service pass took longer than the configured limit and was abandoned.
     #[error(
         "the pass took longer than {0:?} and was abandoned (a hung RPC endpoint or registry?)"
@@ -96,7 +111,7 @@ impl KeeperError {
     pub fn is_poison(&self) -> bool {
         match self {
             Self::Oci(e) => !e.is_transient(),
-            Self::TagConflict { .. } | Self::Refused(_) => true,
+            Self::TagConflict { .. } | Self::Refused(_) | Self::NoMatchingImage { .. } => true,
             _ => false,
         }
     }

@@ -221,11 +221,13 @@ pub async fn scan(
                     "release {commit} {system}: the registry counts builder {id}, which has no Attested vote for {manifest} at or before block {block}"
                 )));
             }
-            let (builder, image) = choose_image(&votes, &manifest, voters).ok_or_else(|| {
+            let candidates = image_candidates(&votes, &manifest, voters);
+            let (builder, image) = candidates.first().cloned().ok_or_else(|| {
                 KeeperError::Inconsistent(format!(
                     "release {commit} {system}: no stored vote of a counted voter for {manifest}"
                 ))
             })?;
+            window.candidates(&commit, system, &candidates)?;
             window.plan(&PromotionRow {
                 commit: commit.clone(),
                 system: system.clone(),
@@ -309,21 +311,24 @@ pub fn unbacked_voter(
     })
 }
 
-/// The image to promote for one system: [`seed_core::promoted_image`]
-/// (docs/decisions.md, D-031) over the stored votes.
-pub fn choose_image(
+/// The images a promotion of one system tries, in order:
+/// [`seed_core::image_candidates`] (docs/decisions.md, D-031) over the stored
+/// votes. The first whose content holds the manifest is promoted.
+pub fn image_candidates(
     votes: &[crate::store::StoredVote],
     manifest: &str,
     voters: u64,
-) -> Option<(u8, String)> {
-    seed_core::promoted_image(
+) -> Vec<(u8, String)> {
+    seed_core::image_candidates(
         votes
             .iter()
             .map(|v| (v.builder, v.manifest.as_str(), v.image.as_str())),
         &manifest,
         voters,
     )
+    .into_iter()
     .map(|(builder, image)| (builder, image.to_owned()))
+    .collect()
 }
 
 #[cfg(test)]
@@ -359,7 +364,10 @@ mod tests {
     #[test]
     fn the_stored_votes_go_through_the_shared_rule() {
         let votes = [v(0, "m", "i0"), v(1, "m", "i1"), v(2, "m", "i1")];
-        assert_eq!(choose_image(&votes, "m", 0b111), Some((1, "i1".to_owned())));
+        assert_eq!(
+            image_candidates(&votes, "m", 0b111),
+            vec![(1, "i1".to_owned()), (0, "i0".to_owned())]
+        );
     }
 
     #[test]

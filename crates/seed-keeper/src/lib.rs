@@ -17,6 +17,7 @@
 //! Design: docs/decisions.md, D-030 to D-034 and D-043.
 
 pub mod config;
+mod content;
 pub mod error;
 pub mod follower;
 pub mod metrics;
@@ -314,10 +315,24 @@ impl Keeper {
             let mut results =
                 futures_util::stream::iter(jobs.into_iter().map(|(row, release)| async move {
                     let mut steps = Vec::new();
-                    let result = this
-                        .ctx
-                        .promote(&row, &release, |s| steps.push(s.to_owned()))
-                        .await;
+                    // The image is chosen by content before anything is pushed.
+                    let (row, result) = match this.choose_checked(&row).await {
+                        Ok(chosen) => {
+                            let result =
+                                match this.store.refused_images(&chosen.commit, &chosen.system) {
+                                    Ok(refused) => {
+                                        this.ctx
+                                            .promote(&chosen, &release, &refused, |s| {
+                                                steps.push(s.to_owned())
+                                            })
+                                            .await
+                                    }
+                                    Err(error) => Err(error),
+                                };
+                            (chosen, result)
+                        }
+                        Err(error) => (row, Err(error)),
+                    };
                     (row, release, steps, result)
                 }))
                 .buffered(this.config.concurrency);

@@ -48,6 +48,11 @@ pub struct Metrics {
     /// Verdicts found on a moving tag's image that the chain does not
     /// confirm (forged, from a dropped fork, or unreadable), ignored.
     pub unproven_verdicts: AtomicU64,
+    /// Images read to check what closure they hold (each digest once).
+    pub content_checks: AtomicU64,
+    /// Counted voters' images a promotion refused because their content does
+    /// not hold the finalised closure manifest.
+    pub refused_images: AtomicU64,
     /// 1 while the keeper refuses to go on: the chain contradicts what it
     /// processed (a reorganisation deeper than its finality) or holds a
     /// release it cannot account for.
@@ -66,7 +71,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let cursor = g(&self.cursor_block);
-        let rows: [(&str, &str, &str, u64); 17] = [
+        let rows: [(&str, &str, &str, u64); 19] = [
             (
                 "seed_keeper_cursor_block",
                 "gauge",
@@ -150,6 +155,18 @@ impl Metrics {
                 "counter",
                 "Verdicts on a moving tag's image that the chain does not confirm (ignored).",
                 g(&self.unproven_verdicts),
+            ),
+            (
+                "seed_keeper_content_checks_total",
+                "counter",
+                "Images read to check the closure they hold (each image digest once; the result is kept in the state file).",
+                g(&self.content_checks),
+            ),
+            (
+                "seed_keeper_refused_images_total",
+                "counter",
+                "Counted voters' images refused because their content does not hold the finalised closure manifest (each builder's image is named in the log and the release's verdict).",
+                g(&self.refused_images),
             ),
             (
                 "seed_keeper_halted",

@@ -26,7 +26,7 @@ use crate::{
     error::Result,
     follower,
     promote::{commit_text, oci_digest, retry_transient},
-    store::PromotionRow,
+    store::{ContentCheck, PromotionRow},
     verdict::{
         self, Checked, Position, Proven, Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE,
     },
@@ -276,6 +276,29 @@ impl Keeper {
                     continue;
                 }
             };
+            // The chain says a counted voter attested the image; its content
+            // must hold the release's closure too, or it is a trojan.
+            match self.content_of(repo, image).await? {
+                ContentCheck::Holds(held) if held == proven.manifest => {}
+                check => {
+                    self.refuted_mut().insert(referrer);
+                    let found = match check {
+                        ContentCheck::Holds(held) => format!("the closure manifest {held}"),
+                        ContentCheck::Unreadable(problem) => {
+                            format!("no readable closure ({problem})")
+                        }
+                    };
+                    self.unproven(
+                        repo,
+                        image,
+                        &format!(
+                            "the image holds {found}, not release {}'s {}",
+                            proven.commit, proven.manifest
+                        ),
+                    );
+                    continue;
+                }
+            }
             let commit_word = proven
                 .commit
                 .parse::<seed_core::CommitId>()

@@ -17,7 +17,7 @@ use seed_oci::{RawManifest, RegistryClient, Repository};
 use crate::{
     config::{Destination, FaultPoint, Promotion, FAULT_EXIT_CODE},
     error::{KeeperError, Result},
-    store::{PromotionRow, StoredRelease},
+    store::{PromotionRow, RefusedImage, StoredRelease},
     verdict::{Verdict, VERDICT_ANNOTATION, VERDICT_ARTIFACT_TYPE, VERDICT_KIND},
 };
 
@@ -77,8 +77,14 @@ impl Context {
         }
     }
 
-    /// The verdict for a promotion.
-    pub fn verdict(&self, row: &PromotionRow, release: &StoredRelease) -> Result<Verdict> {
+    /// The verdict for a promotion; `refused` are the counted voters' images
+    /// skipped because their content does not hold the manifest.
+    pub fn verdict(
+        &self,
+        row: &PromotionRow,
+        release: &StoredRelease,
+        refused: &[RefusedImage],
+    ) -> Result<Verdict> {
         Ok(Verdict {
             kind: VERDICT_KIND.to_owned(),
             chain_id: self.chain_id,
@@ -100,6 +106,7 @@ impl Context {
             log_index: release.log_index,
             rules_version: release.rules_version,
             genesis: release.genesis,
+            refused_images: refused.to_vec(),
         })
     }
 
@@ -113,17 +120,19 @@ impl Context {
         &self,
         row: &PromotionRow,
         release: &StoredRelease,
+        refused: &[RefusedImage],
         step: impl FnMut(&str),
     ) -> Result<RawManifest> {
         let step = RefCell::new(step);
         let record = |done: &str| (step.borrow_mut())(done);
-        retry_transient(|| self.promote_attempt(row, release, &record)).await
+        retry_transient(|| self.promote_attempt(row, release, refused, &record)).await
     }
 
     async fn promote_attempt(
         &self,
         row: &PromotionRow,
         release: &StoredRelease,
+        refused: &[RefusedImage],
         step: &impl Fn(&str),
     ) -> Result<RawManifest> {
         let digest = oci_digest(&row.image)?;
@@ -147,7 +156,7 @@ impl Context {
         }
         // 3. The verdict, next to the promoted image (which step 2 put into
         // the target repository).
-        let verdict = self.verdict(row, release)?;
+        let verdict = self.verdict(row, release, refused)?;
         let json = seed_statement::to_canonical_json(&verdict)
             .map_err(|e| e.to_string())
             .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))

@@ -36,7 +36,40 @@ CREATE TABLE IF NOT EXISTS promotions (
     last_error TEXT, next_attempt_ms INTEGER NOT NULL, done_ms INTEGER,
     PRIMARY KEY (commit_id, system));
 CREATE INDEX IF NOT EXISTS promotions_order ON promotions (state, block, log_index, system);
+CREATE TABLE IF NOT EXISTS candidates (
+    commit_id TEXT NOT NULL, system TEXT NOT NULL, rank INTEGER NOT NULL,
+    builder INTEGER NOT NULL, image TEXT NOT NULL,
+    PRIMARY KEY (commit_id, system, rank));
+CREATE TABLE IF NOT EXISTS content_checks (
+    image TEXT PRIMARY KEY, manifest TEXT, problem TEXT, checked_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refused_images (
+    commit_id TEXT NOT NULL, system TEXT NOT NULL, builder INTEGER NOT NULL,
+    image TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (commit_id, system, image));
 ";
+
+/// What an image was found to hold, once per image digest (image content
+/// never changes under its digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContentCheck {
+    /// The closure manifest digest (0x-hex) the image holds.
+    Holds(String),
+    /// The image cannot be read as a closure; why (the image's fault).
+    Unreadable(String),
+}
+
+/// An image of a counted voter that a promotion skipped: it does not hold
+/// the finalised closure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefusedImage {
+    /// The lowest builder id that attested it.
+    pub builder: u8,
+    /// The image (`sha256:…`).
+    pub image: String,
+    /// What it holds instead.
+    pub reason: String,
+}
 
 /// A vote as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,6 +426,108 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// The images a promotion tries, in order (D-031): `(builder, image)`.
+    /// Promotions planned before candidates were stored have their one image.
+    pub fn candidates(&self, row: &PromotionRow) -> Result<Vec<(u8, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT builder, image FROM candidates WHERE commit_id = ?1 AND system = ?2 ORDER BY rank")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([&row.commit, &row.system], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        let found: Vec<(u8, String)> = rows
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(if found.is_empty() {
+            vec![(row.builder, row.image.clone())]
+        } else {
+            found
+        })
+    }
+
+    /// What `image` (0x-hex) was found to hold, if it was checked.
+    pub fn content_check(&self, image: &str) -> Result<Option<ContentCheck>> {
+        self.conn
+            .query_row(
+                "SELECT manifest, problem FROM content_checks WHERE image = ?1",
+                [image],
+                |r| {
+                    let manifest: Option<String> = r.get(0)?;
+                    let problem: Option<String> = r.get(1)?;
+                    Ok(match manifest {
+                        Some(manifest) => ContentCheck::Holds(manifest),
+                        None => ContentCheck::Unreadable(problem.unwrap_or_default()),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records what `image` holds.
+    pub fn record_content_check(&self, image: &str, check: &ContentCheck, now: u64) -> Result<()> {
+        let (manifest, problem) = match check {
+            ContentCheck::Holds(manifest) => (Some(manifest.as_str()), None),
+            ContentCheck::Unreadable(problem) => (None, Some(problem.as_str())),
+        };
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO content_checks (image, manifest, problem, checked_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![image, manifest, problem, i(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Points a promotion at the image it will promote, and records the
+    /// images skipped before it (each once); returns how many of those were
+    /// not recorded before.
+    pub fn choose(
+        &self,
+        row: &PromotionRow,
+        builder: u8,
+        image: &str,
+        refused: &[RefusedImage],
+    ) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE promotions SET builder = ?3, image = ?4 WHERE commit_id = ?1 AND system = ?2",
+                params![row.commit, row.system, builder, image],
+            )
+            .map_err(|e| self.err(e))?;
+        let mut new = 0;
+        for r in refused {
+            new += self
+                .conn
+                .execute(
+                    "INSERT OR IGNORE INTO refused_images (commit_id, system, builder, image, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![row.commit, row.system, r.builder, r.image, r.reason],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(new)
+    }
+
+    /// The images a promotion skipped, in the order they were tried.
+    pub fn refused_images(&self, commit: &str, system: &str) -> Result<Vec<RefusedImage>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT r.builder, r.image, r.reason FROM refused_images r LEFT JOIN candidates c ON c.commit_id = r.commit_id AND c.system = r.system AND c.image = r.image WHERE r.commit_id = ?1 AND r.system = ?2 ORDER BY c.rank, r.image")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([commit, system], |r| {
+                Ok(RefusedImage {
+                    builder: r.get(0)?,
+                    image: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// The last error of the promotion of `system` of `commit`, if it is
     /// pending after at least one failed attempt (refused, poisoned, or
     /// failing).
@@ -482,6 +617,19 @@ impl Window<'_> {
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>()
             .map_err(|e| self.err(e))
+    }
+
+    /// Stores the images a promotion tries, in order.
+    pub fn candidates(&self, commit: &str, system: &str, images: &[(u8, String)]) -> Result<()> {
+        for (rank, (builder, image)) in images.iter().enumerate() {
+            self.tx
+                .execute(
+                    "INSERT OR IGNORE INTO candidates (commit_id, system, rank, builder, image) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![commit, system, i(rank as u64), builder, image],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     /// Stores a finalised release.

@@ -8,8 +8,9 @@
 //! then it must not be moved back. A verdict counts for that only once
 //! [`prove`] has checked every claim it makes against the chain: the ledger
 //! recorded the release at the block and log index it names, in the
-//! registry's finalisation transaction, and the release's own votes make the
-//! tagged image the one every keeper promotes for that system. A verdict
+//! registry's finalisation transaction, a counted voter of the release
+//! attested the tagged image, and (checked by the caller) the image's content
+//! holds the finalised closure manifest. A verdict
 //! that names a block beyond the head, a release on a dropped fork, or
 //! another image proves nothing and is ignored (docs/decisions.md, D-043).
 
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::Result,
     follower::{self, hex},
-    store::StoredVote,
+    store::{RefusedImage, StoredVote},
     Contracts,
 };
 
@@ -86,6 +87,10 @@ pub struct Verdict {
     pub rules_version: u32,
     /// Whether it was the genesis release.
     pub genesis: bool,
+    /// Counted voters' images tried before this one and refused because
+    /// their content does not hold the manifest (absent when none were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_images: Vec<RefusedImage>,
 }
 
 impl Verdict {
@@ -141,6 +146,8 @@ pub struct Proven {
     /// The hash of the record's block when it was proven: the proof holds as
     /// long as the chain still has that block.
     pub block_hash: B256,
+    /// The finalised manifest (0x-hex) the image's content must hold.
+    pub manifest: String,
 }
 
 /// The outcome of checking a verdict against the chain.
@@ -290,22 +297,31 @@ pub async fn prove(
             "the finalisation counts builder {id}, which has no vote for {manifest}"
         )));
     }
+    // Any counted voter's image for the manifest may be the promoted one: the
+    // first in D-031 order whose content holds the manifest. The caller
+    // checks that content ([`Proven::manifest`]).
     let image_hex = hex(&image.as_b256());
-    match follower::choose_image(&votes, &manifest, voters) {
-        Some((_, chosen)) if chosen == image_hex => Ok(Checked::Proven(Proven {
+    let candidates = follower::image_candidates(&votes, &manifest, voters);
+    if candidates
+        .iter()
+        .any(|(_, candidate)| *candidate == image_hex)
+    {
+        Ok(Checked::Proven(Proven {
             commit: verdict.commit.clone(),
             position: verdict.position(),
             block_hash: record.block_hash.unwrap_or_default(),
-        })),
-        Some((builder, chosen)) => Ok(Checked::Unproven(format!(
-            "release {} promotes builder {builder}'s image {} for {system}, not {image}",
-            verdict.commit,
-            chosen.replacen("0x", "sha256:", 1)
-        ))),
-        None => Ok(Checked::Unproven(format!(
+            manifest,
+        }))
+    } else if candidates.is_empty() {
+        Ok(Checked::Unproven(format!(
             "release {} has no counted vote for {system}",
             verdict.commit
-        ))),
+        )))
+    } else {
+        Ok(Checked::Unproven(format!(
+            "no counted voter of release {} attested {image} for {system}",
+            verdict.commit
+        )))
     }
 }
 
@@ -382,6 +398,7 @@ mod tests {
             log_index: 3,
             rules_version: 1,
             genesis: false,
+            refused_images: Vec::new(),
         }
     }
 

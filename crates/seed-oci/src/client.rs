@@ -194,6 +194,51 @@ impl RegistryClient {
         Ok(digest)
     }
 
+    /// Uploads the file at `path` as the blob `digest` of `size` bytes, streamed
+    /// in chunks (a seed of several GB is never in memory), unless the
+    /// repository already has it. The registry checks the digest on commit.
+    pub async fn push_blob_file(
+        &self,
+        repo: &Repository,
+        path: &std::path::Path,
+        digest: &Sha256Digest,
+        size: u64,
+    ) -> Result<(), OciError> {
+        if self.blob_exists(repo, digest).await? {
+            return Ok(());
+        }
+        let what = format!("blob upload {repo}@{digest}");
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| OciError::Invalid {
+                what: what.clone(),
+                reason: format!("cannot read {}: {e}", path.display()),
+            })?;
+        let chunks = futures_util::stream::unfold(file, |mut file| async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut buffer = vec![0u8; UPLOAD_CHUNK];
+            match file.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    Some((Ok(bytes::Bytes::from(buffer)), file))
+                }
+                Err(e) => Some((Err(e.into()), file)),
+            }
+        });
+        self.prepare(repo).await;
+        self.inner
+            .push_blob_stream(
+                &repo.at_digest(digest),
+                chunks,
+                &digest.to_string(),
+                Some(size),
+            )
+            .await
+            .map_err(|e| OciError::from_client(e, what))?;
+        Ok(())
+    }
+
     /// Downloads a blob and checks that it hashes to `digest`. More than
     /// `max_bytes` is an error (a registry cannot make us buffer without
     /// bound).
@@ -575,6 +620,9 @@ impl RegistryClient {
         format!("{scheme}://{}/v2/{}", repo.registry(), repo.path())
     }
 }
+
+/// The size of each PATCH of a streamed blob upload.
+const UPLOAD_CHUNK: usize = 4 << 20;
 
 fn too_large(what: &str, max_bytes: impl fmt::Display) -> OciError {
     OciError::Invalid {

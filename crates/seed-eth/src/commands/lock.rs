@@ -1,12 +1,14 @@
 //! `seed-eth lock`: a `.seed.lock` v1 for a finalised release. The release is
 //! verified as `seed-eth verify --commit` verifies it; each system's entry is
 //! the manifest the release finalised and the image the keeper promotes for it
-//! (D-031), pinned by digest in the repository consumers pull from, and read
-//! from that repository before anything is written.
+//! (D-031: the first counted voter's image whose content holds the manifest),
+//! pinned by digest in the repository consumers pull from, and read from that
+//! repository, content included, before anything is written.
 
 use std::fmt::Write as _;
 
-use seed_core::{promoted_image, CommitId, Sha256Digest, System};
+use seed_core::{image_candidates, CommitId, Sha256Digest, System};
+use seed_image::ContentError;
 use seed_nix::{DeliveryKind, ImageRef, LockEntry, SeedLock};
 use seed_oci::{OciError, Repository};
 use seed_verify::Request;
@@ -65,8 +67,8 @@ pub fn run(args: &LockArgs) -> Outcome {
         let mut lock = SeedLock::new();
         let mut text = String::new();
         for system in &report.systems {
-            let (name, manifest, image) = entry_of(system, &repository)?;
-            check_image(&client, &image).await?;
+            let (name, manifest, candidates) = entry_of(system, &repository)?;
+            let image = promoted(&client, &candidates, &manifest).await?;
             let _ = writeln!(
                 text,
                 "  {name:<16} manifest {manifest}\n  {:<16} image    {image}",
@@ -99,12 +101,12 @@ pub fn run(args: &LockArgs) -> Outcome {
     })
 }
 
-/// One system's lock entry: its finalised manifest and the promoted image
-/// (D-031) in `repository` (`{system}` filled in).
+/// One system's finalised manifest and the images the keeper tries for it
+/// (D-031 order) in `repository` (`{system}` filled in).
 fn entry_of(
     system: &seed_verify::SystemReport,
     repository: &str,
-) -> Result<(System, Sha256Digest, ImageRef), Failure> {
+) -> Result<(System, Sha256Digest, Vec<ImageRef>), Failure> {
     let internal = |what: &str| Failure::network(eyre::eyre!("verify reported {what}"));
     let name: System = system
         .system
@@ -112,35 +114,66 @@ fn entry_of(
         .map_err(|_| internal("a malformed system"))?;
     let manifest = Sha256Digest::from_bytes(system.manifest_digest)
         .map_err(|_| internal("a malformed digest"))?;
-    let (_, image) = promoted_image(
+    let candidates = image_candidates(
         system
             .voters
             .iter()
             .map(|v| (v.builder_id, system.manifest_digest, v.image_digest)),
         &system.manifest_digest,
         system.voter_bitmap,
-    )
-    .ok_or_else(|| internal("a system without counted voters"))?;
-    let image = Sha256Digest::from_bytes(image).map_err(|_| internal("a malformed digest"))?;
-    let reference = format!("{}@{image}", repository.replace("{system}", name.as_str()));
-    let image: ImageRef = reference.parse().map_err(|e| {
-        Failure::usage(eyre::Report::new(e).wrap_err(format!("--repository {repository}")))
-    })?;
-    Ok((name, manifest, image))
+    );
+    if candidates.is_empty() {
+        return Err(internal("a system without counted voters"));
+    }
+    candidates
+        .into_iter()
+        .map(|(_, image)| {
+            let image =
+                Sha256Digest::from_bytes(image).map_err(|_| internal("a malformed digest"))?;
+            let reference = format!("{}@{image}", repository.replace("{system}", name.as_str()));
+            reference.parse().map_err(|e| {
+                Failure::usage(eyre::Report::new(e).wrap_err(format!("--repository {repository}")))
+            })
+        })
+        .collect::<Result<Vec<ImageRef>, _>>()
+        .map(|candidates| (name, manifest, candidates))
 }
 
-/// The image must be in the repository, byte for byte: a lock must never
-/// point consumers at nothing (the keeper may not have promoted it yet).
-async fn check_image(client: &seed_oci::RegistryClient, image: &ImageRef) -> Result<(), Failure> {
-    let repository = Repository::from(image);
-    match client.pull_manifest(&repository, &image.digest()).await {
-        Ok(_) => Ok(()),
-        Err(OciError::NotFound { .. }) => Err(Failure::check_failed(eyre::eyre!(
-            "{image} is not in {repository}, so no lock was written: run the keeper (it promotes the release's images there), or give the --repository builders push to"
-        ))),
-        Err(e) if e.is_transient() => Err(Failure::network(eyre::Report::new(e))),
-        Err(e) => Err(Failure::check_failed(
-            eyre::Report::new(e).wrap_err(format!("reading {image}")),
-        )),
+/// The image the keeper promotes: the first candidate in the repository whose
+/// content holds the manifest. A lock never points consumers at nothing (the
+/// keeper may not have promoted it yet) or at an image that does not hold
+/// the release's closure.
+async fn promoted(
+    client: &seed_oci::RegistryClient,
+    candidates: &[ImageRef],
+    manifest: &Sha256Digest,
+) -> Result<ImageRef, Failure> {
+    let mut refused = Vec::new();
+    for image in candidates {
+        let repository = Repository::from(image);
+        match seed_image::registry::image_closure(client, &repository, &image.digest()).await {
+            Ok(closure) if closure.manifest.digest() == *manifest => return Ok(image.clone()),
+            Ok(closure) => refused.push(format!(
+                "{image} holds {}, not {manifest}",
+                closure.manifest.digest()
+            )),
+            Err(ContentError::Registry(OciError::NotFound { .. })) => {}
+            Err(ContentError::Registry(e)) if e.is_transient() => {
+                return Err(Failure::network(eyre::Report::new(e)))
+            }
+            Err(e) => refused.push(format!("{image}: {e}")),
+        }
     }
+    let repository = candidates
+        .first()
+        .map(|image| Repository::from(image).to_string())
+        .unwrap_or_default();
+    Err(Failure::check_failed(eyre::eyre!(
+        "no image of the release that holds its closure {manifest} is in {repository}, so no lock was written{}: run the keeper (it promotes the release's images there), or give the --repository builders push to",
+        if refused.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", refused.join("; "))
+        }
+    )))
 }

@@ -3,24 +3,65 @@
 
 use std::path::PathBuf;
 
+use seed_chain::ConfigFile;
 use seed_core::System;
-use seed_image::build::{build_seed, SeedSpec, DEFAULT_EPOCH};
+use seed_image::build::{push_seed, write_layout, write_squashfs, SeedSpec, DEFAULT_EPOCH};
 use seed_nix::{resolve_store_path, Nix};
+use seed_oci::{Repository, Tag};
 use serde_json::json;
 
 use crate::{
-    cli::{SeedArgs, SeedBuildArgs, SeedCommand},
+    cli::{SeedArgs, SeedBuildArgs, SeedCommand, SeedPushArgs},
     exit::ExitCode,
     output::{Failure, Outcome, Report},
 };
 
-use super::content::content_failure;
+use super::{chain::block_on, content::content_failure, oci::registry_client};
 
 /// Runs a `seed` subcommand.
 pub fn run(args: &SeedArgs) -> Outcome {
     match &args.command {
         SeedCommand::Build(args) => build(args),
+        SeedCommand::Push(args) => push(args),
     }
+}
+
+/// Reads the squashfs's closure (so nothing unreadable is published as a
+/// seed), pushes it, prints the image digest.
+fn push(args: &SeedPushArgs) -> Outcome {
+    let system: System = args
+        .system
+        .parse()
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--system")))?;
+    let content = |e| content_failure(e, ExitCode::Usage);
+    let closure =
+        seed_image::squashfs::closure_of_file(&args.squashfs, &args.squashfs.display().to_string())
+            .map_err(content)?;
+    let (repo, tag) = repository_and_tag(&args.to)?;
+    let client = registry_client(&args.plain_http, &ConfigFile::default())
+        .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
+    let seed = block_on(async {
+        push_seed(
+            &client,
+            &repo,
+            tag.as_ref(),
+            &args.squashfs,
+            system.as_str(),
+        )
+        .await
+        .map_err(content)
+    })?;
+    Ok(Report {
+        code: ExitCode::Ok,
+        text: format!("{}\n", seed.manifest),
+        json: json!({
+            "image": seed.manifest.to_string(),
+            "layer": { "digest": seed.layer.to_string(), "size": seed.layer_size },
+            "pushed": args.to,
+            "closureManifest": closure.manifest.digest().to_string(),
+            "paths": closure.paths.len(),
+        }),
+    })
 }
 
 /// Lists the closure with Nix, packs it, writes the layout, prints the image digest.
@@ -56,14 +97,46 @@ fn build(args: &SeedBuildArgs) -> Outcome {
         env,
         epoch: args.source_date_epoch.unwrap_or(DEFAULT_EPOCH),
     };
-    let seed = build_seed(
-        &spec,
-        system.as_str(),
-        &args.oci_layout,
-        &args.tag,
-        args.squashfs.as_deref(),
-    )
-    .map_err(|e| content_failure(e, ExitCode::Usage))?;
+    // The squashfs: kept where asked, else a temporary file next to the layout
+    // (or here), never in /tmp, which may be too small for a seed.
+    let work_dir = args
+        .oci_layout
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&work_dir).map_err(|e| {
+        Failure::usage(eyre::Report::new(e).wrap_err(format!("creating {}", work_dir.display())))
+    })?;
+    let temporary = tempfile::NamedTempFile::new_in(&work_dir).map_err(|e| {
+        Failure::usage(
+            eyre::Report::new(e).wrap_err(format!("a temporary file in {}", work_dir.display())),
+        )
+    })?;
+    let squashfs = args
+        .squashfs
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    let content = |e| content_failure(e, ExitCode::Usage);
+    write_squashfs(&spec, &squashfs).map_err(content)?;
+    let mut seed = None;
+    if let Some(dir) = &args.oci_layout {
+        seed = Some(write_layout(&squashfs, system.as_str(), dir, &args.tag).map_err(content)?);
+    }
+    if let Some(target) = &args.push {
+        let (repo, tag) = repository_and_tag(target)?;
+        let client = registry_client(&args.plain_http, &ConfigFile::default())
+            .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
+        let pushed = block_on(async {
+            push_seed(&client, &repo, tag.as_ref(), &squashfs, system.as_str())
+                .await
+                .map_err(content)
+        })?;
+        seed = Some(pushed);
+    }
+    let Some(seed) = seed else {
+        return Err(Failure::usage(eyre::eyre!(
+            "give --oci-layout DIR or --push REPO[:TAG]"
+        )));
+    };
     let manifest = seed_nix::ClosureManifest::new(closure).map_err(Failure::usage)?;
     Ok(Report {
         code: ExitCode::Ok,
@@ -72,10 +145,27 @@ fn build(args: &SeedBuildArgs) -> Outcome {
         json: json!({
             "image": seed.manifest.to_string(),
             "layer": { "digest": seed.layer.to_string(), "size": seed.layer_size },
-            "ociLayout": format!("{}:{}", args.oci_layout.display(), args.tag),
+            "ociLayout": args.oci_layout.as_ref().map(|dir| format!("{}:{}", dir.display(), args.tag)),
+            "pushed": args.push,
             "squashfs": args.squashfs,
             "closureManifest": manifest.digest().to_string(),
             "paths": manifest.entries().len(),
         }),
     })
+}
+
+/// `REGISTRY/REPO` or `REGISTRY/REPO:TAG` (a `:` after the last `/`).
+fn repository_and_tag(text: &str) -> Result<(Repository, Option<Tag>), Failure> {
+    let (repo, tag) = match text.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') && repo.contains('/') => (repo, Some(tag)),
+        _ => (text, None),
+    };
+    let repo: Repository = repo
+        .parse()
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--push")))?;
+    let tag = tag
+        .map(str::parse::<Tag>)
+        .transpose()
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--push")))?;
+    Ok((repo, tag))
 }
