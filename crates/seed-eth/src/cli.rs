@@ -380,26 +380,40 @@ pub struct StatusArgs {
 /// Arguments of `seed-eth verify`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("release").required(true).multiple(true).args(["commit", "lock", "image"])))]
+#[command(group(ArgGroup::new("expected").args(["manifest", "squashfs"])))]
 pub struct VerifyArgs {
     /// The release: a full git commit id (40 or 64 hex digits).
     #[arg(long, value_name = "COMMIT")]
     pub commit: Option<String>,
 
-    /// With --commit: a system that must have finalised with --manifest (the whole release is still verified).
-    #[arg(long, value_name = "SYSTEM", requires_all = ["manifest", "commit"])]
+    /// With --commit: a system that must have finalised with --manifest, or with the closure
+    /// of --squashfs (the whole release is still verified).
+    #[arg(long, value_name = "SYSTEM", requires_all = ["expected", "commit"])]
     pub system: Option<String>,
 
     /// With --system: the closure-manifest digest it must have finalised with.
     #[arg(long, value_name = "DIGEST", requires = "system")]
     pub manifest: Option<String>,
 
-    /// A .seed.lock: each system's manifest must be the finalised one and its image attested by a counted voter.
+    /// With --system: a local seed squashfs whose closure the system must have finalised,
+    /// read without mounting (what a consumer's CI runs before it mounts a seed).
+    #[arg(long, value_name = "FILE", requires = "system")]
+    pub squashfs: Option<PathBuf>,
+
+    /// A .seed.lock: each system's manifest must be the finalised one, its image attested by a
+    /// counted voter and holding that closure.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "system"])]
     pub lock: Option<PathBuf>,
 
-    /// A digest-pinned image reference (REGISTRY/REPO@sha256:...): finds the release a counted voter attested it in.
+    /// A digest-pinned image reference (REGISTRY/REPO@sha256:...): finds the release a counted
+    /// voter attested it in, and checks that the image holds the finalised closure.
     #[arg(long, value_name = "REF", conflicts_with = "system")]
     pub image: Option<String>,
+
+    /// Do not read the images of --image or --lock (weaker: an image a counted voter attested
+    /// is accepted whatever it holds).
+    #[arg(long)]
+    pub no_content: bool,
 
     /// Also fetch every counted voter's statement by its on-chain digest and verify its signature and content.
     #[arg(long)]

@@ -92,7 +92,9 @@ impl World {
 
     fn run(&self, args: &[&str]) -> Output {
         let url = self.anvil.endpoint();
-        let mut all = vec!["verify", "--rpc-url", &url];
+        let host = self.registry.host();
+        // The local registry speaks plain HTTP: images are read for their content.
+        let mut all = vec!["verify", "--rpc-url", &url, "--plain-http", &host];
         all.extend_from_slice(args);
         seed_eth(self.dir.path(), &all, &[])
     }
@@ -419,6 +421,113 @@ async fn a_finalised_release_verifies_and_every_mismatch_fails() {
     assert_exit(&out, 1, "x86_64-linux: statement of builder 0");
     // Without --statements the on-chain checks still pass.
     assert_exit(&world.run(&["--commit", COMMIT_A]), 0, "VERIFIED");
+}
+
+/// Trust property 1 for the bytes consumers pull: `verify --image`, `--lock` and
+/// `--squashfs` read the image and refuse one that does not hold the finalised
+/// closure, although a counted voter attested it; the report names the store
+/// path that differs. `--no-content` gives the weaker answer and says so.
+#[tokio::test]
+async fn a_trojan_image_is_never_verified() {
+    let world = World::new().await;
+    for builder in BUILDERS {
+        world.vote(builder, COMMIT_A).await;
+    }
+    // Release B: builder 0 attests the honest manifests with trojans, builder 1 is honest.
+    let registry = world.deployment.contracts.registry;
+    let mut trojans = Vec::new();
+    for system in SYSTEMS {
+        let (content, _) =
+            ImageContent::synthetic_seed(&format!("trojan {system}"), "builder 0").unwrap();
+        let trojan = world
+            .client
+            .push_image(&world.repo, &content, None)
+            .await
+            .unwrap()
+            .digest();
+        let statement = manifest_of(&format!("statement {system}"));
+        attest(
+            &world.anvil,
+            registry,
+            BUILDERS[0],
+            COMMIT_B,
+            system,
+            [manifest_of(system), trojan, statement],
+        )
+        .await;
+        trojans.push(trojan);
+    }
+    let honest = world.vote(BUILDERS[1], COMMIT_B).await;
+    let x86_trojan = format!("{}@{}", world.repo, trojans[1]);
+
+    let out = world.run(&["--image", &x86_trojan]);
+    assert_exit(&out, 1, "does not hold the release's closure");
+    assert_exit(&out, 1, "content: x86_64-linux image");
+    assert_exit(&out, 1, "MISMATCH");
+    // The honest store path, read from builder 1's image, is what the trojan lacks.
+    let honest_path = ImageContent::synthetic_seed("closure x86_64-linux", "")
+        .unwrap()
+        .1
+        .entries()[0]
+        .0
+        .to_string();
+    assert_exit(&out, 1, &format!("{honest_path}: missing"));
+    let report = json(&world.run(&["--json", "--image", &x86_trojan]));
+    assert_eq!(
+        report["content"][0]["result"]["result"], "mismatch",
+        "{report}"
+    );
+
+    let out = world.run(&["--image", &x86_trojan, "--no-content"]);
+    assert_exit(&out, 0, "VERIFIED");
+    let out = world.run(&["--image", &format!("{}@{}", world.repo, honest[1])]);
+    assert_exit(&out, 0, "matches the finalised closure");
+
+    let bad_lock = lock(
+        &world,
+        "trojan.lock",
+        &[
+            ("aarch64-linux", manifest_of("aarch64-linux"), honest[0]),
+            ("x86_64-linux", manifest_of("x86_64-linux"), trojans[1]),
+        ],
+    );
+    assert_exit(&world.run(&["--lock", &bad_lock]), 1, "x86_64-linux: image");
+    let good_lock = lock(
+        &world,
+        "honest.lock",
+        &[
+            ("aarch64-linux", manifest_of("aarch64-linux"), honest[0]),
+            ("x86_64-linux", manifest_of("x86_64-linux"), honest[1]),
+        ],
+    );
+    assert_exit(&world.run(&["--lock", &good_lock]), 0, "VERIFIED");
+
+    // A local seed, checked before it is mounted: the honest closure as a
+    // squashfs verifies, the trojan's does not.
+    let squashfs = |label: &str, name: &str| {
+        let (_, manifest) = ImageContent::synthetic_seed(label, "").unwrap();
+        let dir = world.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(manifest.entries()[0].0.base_name());
+        std::fs::write(&path, label).unwrap();
+        let file = world.dir.path().join(format!("{name}.squashfs"));
+        seed_testkit::nix::mksquashfs_seed(&[path], &file, &[]);
+        file.display().to_string()
+    };
+    let good = squashfs("closure x86_64-linux", "good-seed");
+    let bad = squashfs("trojan x86_64-linux", "bad-seed");
+    let local = |file: &str| {
+        world.run(&[
+            "--commit",
+            COMMIT_B,
+            "--system",
+            "x86_64-linux",
+            "--squashfs",
+            file,
+        ])
+    };
+    assert_exit(&local(&good), 0, "VERIFIED");
+    assert_exit(&local(&bad), 1, "x86_64-linux: expected manifest");
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@
 //! A check that says no is a [`Finding`] in the [`Report`] (exit 1); a question
 //! that could not be asked is a [`VerifyError`] (exit 2 or 3).
 
+mod content;
 mod error;
 mod report;
 
@@ -45,6 +46,7 @@ use seed_core::{release_root, CommitId, Sha256Digest, System};
 use seed_oci::{RegistryClient, Repository};
 use seed_statement::Expected;
 
+pub use content::{ContentReport, ContentResult, ContentSource};
 pub use error::VerifyError;
 pub use report::{Finding, Report, StatementCheck, SystemReport, VoterReport};
 
@@ -122,6 +124,9 @@ pub struct Request {
     pub any_image: Option<Sha256Digest>,
     /// Check every counted voter's signed statement.
     pub statements: Option<StatementSource>,
+    /// Read the images of `images` and `any_image` and check that they hold
+    /// the finalised closures (`None`: `--no-content`).
+    pub content: Option<ContentSource>,
     /// Blocks per `eth_getLogs` request.
     pub log_chunk: u64,
 }
@@ -370,8 +375,46 @@ impl Reader<'_> {
             )
             .await?;
         }
+        if let Some(source) = &request.content {
+            let images = attested_images(request, source, report);
+            content::check_content(source, &images, report).await?;
+        }
         Ok(())
     }
+}
+
+/// The images whose content to check, with their systems and repositories:
+/// those of the request that a counted voter attested (the others already
+/// failed).
+fn attested_images(
+    request: &Request,
+    source: &ContentSource,
+    report: &Report,
+) -> Vec<(System, Sha256Digest, seed_oci::Repository)> {
+    let attested = |system: &SystemReport, image: &Sha256Digest| {
+        system
+            .voters
+            .iter()
+            .any(|v| v.image_digest == image.as_b256())
+    };
+    let mut images = Vec::new();
+    for (system, image) in &request.images {
+        let counted = report
+            .systems
+            .iter()
+            .any(|s| s.system == system.as_str() && attested(s, image));
+        if let (true, Some(repository)) = (counted, source.per_system.get(system)) {
+            images.push((system.clone(), *image, repository.clone()));
+        }
+    }
+    if let (Some(image), Some(repository)) = (&request.any_image, &source.any_image) {
+        for system in report.systems.iter().filter(|s| attested(s, image)) {
+            if let Some(name) = System::try_from_str(&system.system) {
+                images.push((name, *image, repository.clone()));
+            }
+        }
+    }
+    images
 }
 
 /// The event against the ledger entry: root topic, rules version, block, and the root
@@ -752,6 +795,7 @@ mod tests {
             root_recomputed: false,
             statements_checked: false,
             systems: Vec::new(),
+            content: Vec::new(),
             failures: Vec::new(),
             verified: false,
         }

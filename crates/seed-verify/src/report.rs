@@ -105,6 +105,10 @@ pub struct Report {
     pub statements_checked: bool,
     /// The systems of the release.
     pub systems: Vec<SystemReport>,
+    /// The content checks of the images named (`--image`, `--lock`); empty
+    /// when none were asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<crate::ContentReport>,
     /// Why verification failed; empty when it passed.
     pub failures: Vec<Finding>,
     /// True only when every check passed.
@@ -126,6 +130,7 @@ impl Report {
             root_recomputed: false,
             statements_checked: false,
             systems: Vec::new(),
+            content: Vec::new(),
             failures: Vec::new(),
             verified: false,
         }

@@ -6,10 +6,13 @@ use seed_chain::ConfigFile;
 use seed_core::{CommitId, Sha256Digest, System};
 use seed_nix::{AnyLock, ImageRef, UpstreamLock};
 use seed_oci::Repository;
-use seed_verify::{Report, Request, StatementCheck, StatementSource, VerifyError};
+use seed_verify::{
+    ContentResult, ContentSource, Report, Request, StatementCheck, StatementSource, VerifyError,
+};
 
 use super::{
     chain::{block_on, config_file, failure, scan_overrides, settings},
+    content::{closure_of, Source},
     oci::registry_client,
 };
 use crate::{
@@ -107,9 +110,25 @@ fn request(
             .map_err(|e| usage("--commit", e))?,
         ..Request::default()
     };
-    if let (Some(system), Some(manifest)) = (&args.system, &args.manifest) {
+    if let Some(system) = &args.system {
         let system: System = system.parse().map_err(|e| usage("--system", e))?;
-        let manifest: Sha256Digest = manifest.parse().map_err(|e| usage("--manifest", e))?;
+        let manifest: Sha256Digest = match (&args.manifest, &args.squashfs) {
+            (Some(manifest), _) => manifest.parse().map_err(|e| usage("--manifest", e))?,
+            (None, Some(squashfs)) => closure_of(
+                &Source::Squashfs(squashfs),
+                &[],
+                file,
+                ExitCode::CheckFailed,
+            )?
+            .manifest
+            .digest(),
+            // clap's `expected` group rules this out.
+            (None, None) => {
+                return Err(Failure::usage(eyre::eyre!(
+                    "--system needs --manifest DIGEST or --squashfs FILE"
+                )))
+            }
+        };
         request.manifests.insert(system, manifest);
     }
     let mut per_system = BTreeMap::new();
@@ -146,6 +165,17 @@ fn request(
     }
     for repository in &args.repository {
         repositories.push(repository.parse().map_err(|e| usage("--repository", e))?);
+    }
+    if !args.no_content && (!per_system.is_empty() || args.image.is_some()) {
+        let client = registry_client(&args.plain_http, file).map_err(|e| usage("--image", e))?;
+        request.content = Some(ContentSource {
+            client,
+            per_system: per_system.clone(),
+            any_image: repositories
+                .first()
+                .cloned()
+                .filter(|_| args.image.is_some()),
+        });
     }
     if args.statements {
         if per_system.is_empty() && repositories.is_empty() {
@@ -230,6 +260,18 @@ fn text(report: &Report) -> String {
                 digest(&v.statement_digest)
             );
         }
+    }
+    for check in &report.content {
+        let result = match &check.result {
+            ContentResult::Matches => "matches the finalised closure".to_owned(),
+            ContentResult::Mismatch { holds, .. } => format!("MISMATCH: it holds {holds}"),
+            ContentResult::Unreadable { reason } => format!("NOT CHECKED: {reason}"),
+        };
+        let _ = writeln!(
+            out,
+            "  content: {} image {} {result}",
+            check.system, check.image
+        );
     }
     for finding in &report.failures {
         let _ = writeln!(out, "  FAILED: {finding}");
