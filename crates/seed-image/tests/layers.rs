@@ -30,15 +30,15 @@ fn docker_tools_and_gnu_tar_layers_have_the_manifest_nix_computes() {
     // dockerTools: one path alone, the rest together, gzip and plain.
     let one = dir.path().join("one.tar.gz");
     let others = dir.path().join("others.tar");
-    docker_tools_layer(first, &one, "gz");
-    docker_tools_layer(rest, &others, "");
+    docker_tools_layer(Path::new("/"), first, &one, "gz");
+    docker_tools_layer(Path::new("/"), rest, &others, "");
     let read_back = read(&[(&one, Compression::Gzip), (&others, Compression::None)]).unwrap();
     assert_eq!(read_back.manifest, from_nix);
     assert_eq!(read_back.entries_outside_store, 0);
 
     // GNU tar, relative names, file-system order; and zstd.
     let gnu = dir.path().join("gnu.tar");
-    gnu_tar_layer(&closure.paths, &gnu);
+    gnu_tar_layer(Path::new("/"), &closure.paths, &gnu);
     assert_eq!(
         read(&[(&gnu, Compression::None)]).unwrap().manifest,
         from_nix

@@ -266,3 +266,76 @@ fn malformed_squashfs_images_are_clean_errors() {
     eprintln!("{refused} of the corpus refused");
     assert!(refused > 80, "only {refused} corruptions refused");
 }
+
+/// A tar bomb (a small compressed layer that unpacks to far more), a layer
+/// of very many entries, and absurd paths hit their bounds with a named
+/// error, before memory or disk run out.
+#[test]
+fn tar_bombs_and_absurd_layers_hit_their_bounds() {
+    use seed_image::layers::Limits;
+    let small = Limits {
+        max_layer_content: 1 << 20,
+        max_entries: 100,
+        max_path_bytes: 200,
+        max_depth: 8,
+    };
+    let read = |bytes: Vec<u8>, compression: Compression| {
+        let mut reader = Layers::with_limits(small);
+        reader
+            .add(Cursor::new(bytes), compression, "bomb")
+            .and_then(|()| reader.finish())
+    };
+    // 8 MiB of zeros in a file, gzip-compressed to about 8 KiB.
+    let bomb = python_tar(
+        &format!("[(\"nix/store/{A}/zeros\", \"f\", \"\\0\" * (64 << 20), {{}})]"),
+        "PAX_FORMAT",
+    );
+    let compressed = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&bomb).unwrap();
+        encoder.finish().unwrap()
+    };
+    assert!(compressed.len() < 1 << 20);
+    let err = read(compressed, Compression::Gzip).unwrap_err().to_string();
+    assert!(err.contains("more than 1048576 bytes of files"), "{err}");
+
+    let many: Vec<String> = (0..150)
+        .map(|i| format!("(\"nix/store/{A}/f{i}\", \"f\", \"x\", {{}})"))
+        .collect();
+    let err = read(
+        python_tar(&format!("[{}]", many.join(",")), "PAX_FORMAT"),
+        Compression::None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("more than 100 entries"), "{err}");
+
+    let deep = format!("nix/store/{A}/{}", "d/".repeat(10));
+    let err = read(
+        python_tar(
+            &format!("[(\"{deep}f\", \"f\", \"x\", {{}})]"),
+            "PAX_FORMAT",
+        ),
+        Compression::None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nested deeper than 8"), "{err}");
+
+    let long = format!("nix/store/{A}/{}", "l".repeat(300));
+    let err = read(
+        python_tar(&format!("[(\"{long}\", \"f\", \"x\", {{}})]"), "PAX_FORMAT"),
+        Compression::None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("longer than 200 bytes"), "{err}");
+
+    // Garbage and truncation: clean errors.
+    for bytes in [b"not a tar at all".repeat(64), bomb[..700].to_vec()] {
+        assert!(read(bytes, Compression::None).is_err());
+    }
+    assert!(read(b"\x1f\x8b garbage".to_vec(), Compression::Gzip).is_err());
+    assert!(read(b"garbage".to_vec(), Compression::Zstd).is_err());
+}

@@ -145,16 +145,17 @@ pub fn mksquashfs_seed(paths: &[PathBuf], out: &Path, extra: &[&str]) {
     tool("mksquashfs", &args);
 }
 
-/// Writes `paths` as one tar layer the way nixpkgs' dockerTools
+/// Writes `paths` (under `root`, which stands for `/`: `/` itself for the
+/// real store) as one tar layer the way nixpkgs' dockerTools
 /// `streamLayeredImage` does (Python's `tarfile`, as `stream_layered_image.py`
 /// uses it): `/nix` and `/nix/store` first, then each path and everything
 /// under it, sorted, with absolute names, fixed owners and times, and hard
 /// links written as files. `compression` is `""`, `"gz"` or `"xz"` (a
 /// `tarfile` mode suffix).
-pub fn docker_tools_layer(paths: &[PathBuf], out: &Path, compression: &str) {
+pub fn docker_tools_layer(root: &Path, paths: &[PathBuf], out: &Path, compression: &str) {
     const SCRIPT: &str = r#"
 import pathlib, sys, tarfile
-out, mode, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+out, mode, root, paths = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), sys.argv[4:]
 def fix(ti):
     ti.mtime = 1; ti.uid = ti.gid = 0; ti.uname = ti.gname = "root"
     return ti
@@ -167,7 +168,7 @@ with tarfile.open(out, "w:" + mode if mode else "w", format=tarfile.PAX_FORMAT) 
         files = [path] if path.is_symlink() else [path, *path.rglob("*")]
         for name in sorted(files):
             ti = fix(tar.gettarinfo(name))
-            ti.name = str(name)
+            ti.name = "/" + str(name.relative_to(root))
             if ti.islnk():
                 ti.type = tarfile.REGTYPE; ti.linkname = ""; ti.size = name.stat().st_size
             if ti.isreg():
@@ -181,28 +182,33 @@ with tarfile.open(out, "w:" + mode if mode else "w", format=tarfile.PAX_FORMAT) 
         SCRIPT.to_owned(),
         out.display().to_string(),
         compression.to_owned(),
+        root.display().to_string(),
     ];
     args.extend(paths.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     tool("python3", &args);
 }
 
-/// Writes `paths` as a tar layer with GNU tar, relative names
-/// (`nix/store/…`), in the order the file system lists directories (no
-/// `--sort`), hard links kept as links: the layer a hand-written script makes.
-pub fn gnu_tar_layer(paths: &[PathBuf], out: &Path) {
+/// Writes `paths` (under `root`, which stands for `/`) as a tar layer with
+/// GNU tar, relative names (`nix/store/…`), in the order the file system
+/// lists directories (no `--sort`), hard links kept as links: the layer a
+/// hand-written script makes.
+pub fn gnu_tar_layer(root: &Path, paths: &[PathBuf], out: &Path) {
     let mut args = vec![
         "-C".to_owned(),
-        "/".to_owned(),
+        root.display().to_string(),
         "-cf".to_owned(),
         out.display().to_string(),
         "--format=gnu".to_owned(),
     ];
-    args.extend(
-        paths
-            .iter()
-            .map(|p| p.display().to_string().trim_start_matches('/').to_owned()),
-    );
+    args.extend(paths.iter().map(|p| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+            .to_owned()
+    }));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     tool("tar", &args);
 }
