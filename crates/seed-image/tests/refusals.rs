@@ -287,7 +287,7 @@ fn tar_bombs_and_absurd_layers_hit_their_bounds() {
     };
     // 8 MiB of zeros in a file, gzip-compressed to about 8 KiB.
     let bomb = python_tar(
-        &format!("[(\"nix/store/{A}/zeros\", \"f\", \"\\0\" * (64 << 20), {{}})]"),
+        &format!("[(\"nix/store/{A}/zeros\", \"f\", \"\\0\" * (8 << 20), {{}})]"),
         "PAX_FORMAT",
     );
     let compressed = {
