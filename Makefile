@@ -74,7 +74,8 @@ bench: setup ## Benchmarks; machine-readable results under target/bench/
 	cargo run --release --locked --quiet -p seed-nix --example hash_throughput -- target/bench/client.json 200
 	script/verify-bench target/bench/client.json 20
 	cargo build --release --locked --quiet --bin seed-eth
-	cargo run --release --locked --quiet -p seed-keeper --example keeper_bench -- target/release/seed-eth target/bench/keeper.json 50 1000 500
+	cargo run --release --locked --quiet -p seed-image --example content_bench -- target/release/seed-eth target/bench/content.json 600
+	cargo run --release --locked --quiet -p seed-keeper --example keeper_bench -- target/release/seed-eth target/bench/keeper.json 50 1000 500 1024
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)

@@ -16,10 +16,16 @@ use std::{
     io::{BufReader, Read},
     os::unix::ffi::OsStrExt,
     path::{Component, Path},
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Mutex,
+    },
+    thread,
 };
 
 use backhand::{FilesystemReader, InnerNode, Node as SquashfsNode, SquashfsFileReader};
 use seed_nix::{
+    default_threads,
     nar::{EncodeError, Encoder, Node},
     HashedPath, NarHash, StorePath,
 };
@@ -56,27 +62,100 @@ pub fn closure_of_reader(
     }
     let filesystem =
         FilesystemReader::from_reader(image).map_err(|e| squashfs_error(e.to_string()))?;
-    let mut walk = Walk {
-        filesystem: &filesystem,
-        what,
-        current: None,
-        hashed: Vec::new(),
+    let groups = top_level_groups(&filesystem.root.nodes, what)?;
+    // Store paths are hashed in parallel, one per thread at a time: the
+    // reader decompresses while another thread hashes.
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<Vec<HashedPath>, ContentError>>>> =
+        Mutex::new(groups.iter().map(|_| None).collect());
+    let workers = default_threads().get().min(groups.len()).max(1);
+    thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(group) = groups.get(index) else {
+                        break;
+                    };
+                    let mut walk = Walk {
+                        filesystem: &filesystem,
+                        what,
+                        current: None,
+                        hashed: Vec::new(),
+                    };
+                    let result = group
+                        .iter()
+                        .try_for_each(|node| walk.node(node))
+                        .and_then(|()| walk.finish_current())
+                        .map(|()| walk.hashed);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    // A poisoned lock means another worker panicked, which
+                    // the scope propagates: keep the slot either way.
+                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
+                }
+            });
+        }
+    });
+    let mut hashed = Vec::new();
+    // The first failure in path order, so the error does not depend on timing.
+    for slot in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        match slot {
+            Some(Ok(paths)) => hashed.extend(paths),
+            Some(Err(error)) => return Err(error),
+            None => {}
+        }
+    }
+    ImageClosure::new(hashed, 0)
+}
+
+/// The top-level entry a node belongs to (`/a` and `/a/b` give `a`).
+fn top_level(node: &SquashfsNode<SquashfsFileReader>) -> Option<Component<'_>> {
+    node.fullpath.components().nth(1)
+}
+
+/// Splits the image's nodes (sorted: archive order) into one slice per
+/// top-level entry, after checking the root and that no path repeats.
+fn top_level_groups<'n>(
+    nodes: &'n [SquashfsNode<SquashfsFileReader>],
+    what: &str,
+) -> Result<Vec<&'n [SquashfsNode<SquashfsFileReader>]>, ContentError> {
+    let Some((root, rest)) = nodes.split_first() else {
+        return Err(ContentError::entry(
+            what,
+            "/",
+            "is missing: the image has no root",
+        ));
     };
-    let mut previous: Option<&Path> = None;
-    for node in filesystem.files() {
+    if root.fullpath != Path::new("/") || !matches!(root.inner, InnerNode::Dir(_)) {
+        return Err(ContentError::entry(
+            what,
+            root.fullpath.to_string_lossy(),
+            "is the image root but not a directory",
+        ));
+    }
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 0..rest.len() {
         // Two nodes at one path would be two different trees for two readers.
-        if previous == Some(node.fullpath.as_path()) {
+        if i > 0 && rest[i].fullpath == rest[i - 1].fullpath {
             return Err(ContentError::entry(
                 what,
-                node.fullpath.to_string_lossy(),
+                rest[i].fullpath.to_string_lossy(),
                 "appears twice in its directory",
             ));
         }
-        previous = Some(node.fullpath.as_path());
-        walk.node(node)?;
+        if i > 0 && top_level(&rest[i]) != top_level(&rest[i - 1]) {
+            groups.push(&rest[start..i]);
+            start = i;
+        }
     }
-    walk.finish_current()?;
-    ImageClosure::new(walk.hashed, 0)
+    if start < rest.len() {
+        groups.push(&rest[start..]);
+    }
+    Ok(groups)
 }
 
 /// One store path being hashed.
@@ -112,15 +191,11 @@ impl Walk<'_, '_> {
             }
         }
         let Some((top, below)) = names.split_first() else {
-            // The image's root directory itself.
-            return match node.inner {
-                InnerNode::Dir(_) => Ok(()),
-                _ => Err(ContentError::entry(
-                    self.what,
-                    entry(),
-                    "is the image root but not a directory",
-                )),
-            };
+            return Err(ContentError::entry(
+                self.what,
+                entry(),
+                "is a second root of the image",
+            ));
         };
         if below.is_empty() {
             // A new top-level entry: the previous store path is complete.

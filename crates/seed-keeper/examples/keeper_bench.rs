@@ -20,8 +20,13 @@
 //!    sets no auth challenge, `backlog_auth_probes_per_promotion`): counts,
 //!    so unlike the seconds they do not depend on the host.
 //! 3. `rss_mb`: the peak resident set (VmHWM) of either keeper process.
+//! 4. A large seed (BIG_MB, default 1024, of synthetic store packed by
+//!    mksquashfs as mkSeed does): the keeper's first promotion of it reads it
+//!    whole (`big_seed_promotion_seconds`, `big_seed_bytes_pulled`); a
+//!    second release with the same image digest reads nothing
+//!    (`big_seed_again_*`), the content check being in the state file.
 //!
-//! Usage: `keeper_bench SEED_ETH_BINARY OUT.json [LATENCY] [BACKLOG] [POLL_MS]`
+//! Usage: `keeper_bench SEED_ETH_BINARY OUT.json [LATENCY] [BACKLOG] [POLL_MS] [BIG_MB]`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -57,6 +62,19 @@ fn commit_of(i: usize) -> String {
     alloy::hex::encode(&keccak256(format!("bench release {i}").as_bytes())[..20])
 }
 
+/// What the synthetic seed of `system` of `commit` holds.
+fn closure_of(commit: &str, system: &str) -> String {
+    format!("closure {commit} {system}")
+}
+
+/// The manifest digest of that closure: what builders vote.
+fn closure_digest(commit: &str, system: &str) -> seed_core::Sha256Digest {
+    ImageContent::synthetic_seed(&closure_of(commit, system), "bench")
+        .unwrap()
+        .1
+        .digest()
+}
+
 fn word(label: &str) -> B256 {
     keccak256(label.as_bytes())
 }
@@ -66,7 +84,7 @@ impl Bench {
         let jobs = commits.iter().map(|c| async move {
             let mut out = Vec::new();
             for s in SYSTEMS {
-                let image = ImageContent::synthetic(&format!("{c} {s}"));
+                let (image, _) = ImageContent::synthetic_seed(&closure_of(c, s), "bench").unwrap();
                 out.push(
                     self.client
                         .push_image(&self.repo, &image, None)
@@ -80,11 +98,27 @@ impl Bench {
         futures_util::stream::iter(jobs).buffered(8).collect().await
     }
 
-    /// Builders `voters` vote every system of `commit` (the last vote finalises).
+    /// Builders `voters` vote every system of `commit` with its synthetic
+    /// seed's manifest (the last vote finalises).
     async fn vote(&self, commit: &str, images: &[seed_core::Sha256Digest], voters: &[usize]) {
+        let votes: Vec<_> = SYSTEMS
+            .iter()
+            .zip(images)
+            .map(|(s, image)| (*image, closure_digest(commit, s)))
+            .collect();
+        self.vote_manifests(commit, &votes, voters).await;
+    }
+
+    /// Builders `voters` vote `(image, manifest)` for each system of `commit`.
+    async fn vote_manifests(
+        &self,
+        commit: &str,
+        votes: &[(seed_core::Sha256Digest, seed_core::Sha256Digest)],
+        voters: &[usize],
+    ) {
         let word_commit = commit.parse::<seed_core::CommitId>().unwrap().to_b256();
         for &b in voters {
-            for (s, image) in SYSTEMS.iter().zip(images) {
+            for (s, (image, manifest)) in SYSTEMS.iter().zip(votes) {
                 let registry = SeedRegistry::new(self.registry, &self.builders[b]);
                 // Automine: the transaction is mined when the call returns;
                 // receipts are not awaited (alloy would poll for them).
@@ -92,7 +126,7 @@ impl Bench {
                     .attest(
                         word_commit,
                         (*s).to_owned(),
-                        word(&format!("closure {commit} {s}")),
+                        manifest.as_b256(),
                         image.as_b256(),
                         word(&format!("statement {b} {commit} {s}")),
                     )
@@ -217,6 +251,7 @@ async fn main() {
     let latency_releases: usize = args.get(3).map_or(50, |v| v.parse().unwrap());
     let backlog_releases: usize = args.get(4).map_or(1000, |v| v.parse().unwrap());
     let poll_ms: u64 = args.get(5).map_or(500, |v| v.parse().unwrap());
+    let big_seed_mb: u64 = args.get(6).map_or(1024, |v| v.parse().unwrap());
 
     let anvil = TestAnvil::spawn().unwrap();
     let registry = TestRegistry::start().unwrap();
@@ -335,6 +370,42 @@ async fn main() {
     let auth_probes = served.iter().filter(|r| r.path == "/v2/").count();
     assert!(bench.tagged(commits.last().unwrap()).await);
 
+    // 4. A large seed: its first promotion reads it whole (bytes pulled,
+    // seconds); a second release of the same image digest reads nothing.
+    let big = big_seed(&bench, dir.path(), big_seed_mb).await;
+    let mut big_runs = Vec::new();
+    for label in ["big seed", "big seed again"] {
+        let commit = commit_of_label(label);
+        let tiny = bench.images(std::slice::from_ref(&commit)).await.remove(0);
+        bench
+            .vote_manifests(
+                &commit,
+                &[
+                    (tiny[0], closure_digest(&commit, SYSTEMS[0])),
+                    (big.image, big.manifest),
+                ],
+                &[0, 1],
+            )
+            .await;
+        assert!(bench.is_finalised(&commit).await);
+        bench.mine(CONFIRMATIONS).await;
+        let served_before = registry.requests().len();
+        let t = Instant::now();
+        let mut run = keeper(&seed_eth, dir.path(), &bench, "backlog.sqlite", &["--once"])
+            .spawn()
+            .unwrap();
+        let (ok, peak) = wait_sampling(&mut run);
+        let seconds = t.elapsed().as_secs_f64();
+        assert!(ok, "the keeper failed to promote {label}");
+        assert!(bench.tagged(&commit).await);
+        let layer_path = format!("/blobs/{}", big.layer);
+        let layer_reads = registry.requests()[served_before..]
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with(&layer_path))
+            .count();
+        big_runs.push((seconds, layer_reads as u64 * big.layer_size, peak));
+    }
+
     latencies.sort_by(f64::total_cmp);
     let result = serde_json::json!({
         "promotion_latency_ms_p50": round(percentile(&latencies, 50.0), 1),
@@ -351,9 +422,53 @@ async fn main() {
         "rss_mb_service": round(service_peak as f64 / 1024.0, 1),
         "rss_mb_backlog": round(backlog_peak as f64 / 1024.0, 1),
         "binary": "target/release/seed-eth keeper",
+        "big_seed_mb": round(big.content_bytes as f64 / 1e6, 1),
+        "big_seed_layer_mb": round(big.layer_size as f64 / 1e6, 1),
+        "big_seed_promotion_seconds": round(big_runs[0].0, 2),
+        "big_seed_bytes_pulled": big_runs[0].1,
+        "big_seed_rss_mb": round(big_runs[0].2 as f64 / 1024.0, 1),
+        "big_seed_again_promotion_seconds": round(big_runs[1].0, 2),
+        "big_seed_again_bytes_pulled": big_runs[1].1,
     });
     std::fs::write(out, serde_json::to_string_pretty(&result).unwrap()).unwrap();
     println!("{result}");
+}
+
+/// A seed pushed for the large-seed phase.
+struct BigSeed {
+    image: seed_core::Sha256Digest,
+    manifest: seed_core::Sha256Digest,
+    layer: seed_core::Sha256Digest,
+    layer_size: u64,
+    content_bytes: u64,
+}
+
+/// A synthetic store of `size_mb`, packed like a mkSeed squashfs (zstd, as
+/// upstream) and pushed, streamed, as a seed image; its closure read once
+/// here to know the manifest builders vote.
+async fn big_seed(bench: &Bench, dir: &Path, size_mb: u64) -> BigSeed {
+    let root = dir.join("big-store");
+    let paths = seed_testkit::nix::synthetic_store(&root, size_mb << 20, 7);
+    let squashfs = dir.join("big.squashfs");
+    seed_testkit::nix::mksquashfs_seed(&paths, &squashfs, &[]);
+    let closure =
+        seed_image::squashfs::closure_of_file(&squashfs, "the big seed").expect("its closure");
+    let pushed =
+        seed_image::build::push_seed(&bench.client, &bench.repo, None, &squashfs, SYSTEMS[1])
+            .await
+            .expect("pushing the big seed");
+    std::fs::remove_dir_all(&root).unwrap();
+    BigSeed {
+        image: pushed.manifest,
+        manifest: closure.manifest.digest(),
+        layer: pushed.layer,
+        layer_size: pushed.layer_size,
+        content_bytes: closure.paths.iter().map(|p| p.nar_size).sum(),
+    }
+}
+
+fn commit_of_label(label: &str) -> String {
+    alloy::hex::encode(&keccak256(label.as_bytes())[..20])
 }
 
 /// A deterministic pseudo-random delay in `0..poll_ms` per release.

@@ -212,3 +212,75 @@ pub fn gnu_tar_layer(root: &Path, paths: &[PathBuf], out: &Path) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     tool("tar", &args);
 }
+
+/// Writes a synthetic store of about `total_bytes` under `root/nix/store` for
+/// benchmarks, deterministically from `seed`, shaped like a devShell closure:
+/// many store paths (most under 2 MB, some up to 20 MB, a few up to 80 MB),
+/// each a `bin/`, `lib/` and `share/doc/` tree of files (most small, some
+/// medium, a few of several MB) whose bytes compress about as well as
+/// binaries do under zstd (roughly 2.5:1: half repeated runs, half drawn from
+/// a small alphabet). Returns the store paths, sorted.
+pub fn synthetic_store(root: &Path, total_bytes: u64, seed: u64) -> Vec<PathBuf> {
+    const NIX32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+    let store = root.join("nix/store");
+    fs::create_dir_all(&store).unwrap();
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut written = 0u64;
+    let mut paths = Vec::new();
+    let mut chunk = vec![0u8; 64];
+    while written < total_bytes {
+        let hash: String = (0..32)
+            .map(|_| NIX32[(next() % 32) as usize] as char)
+            .collect();
+        let path = store.join(format!("{hash}-bench-{}", paths.len()));
+        for dir in ["bin", "lib", "share/doc"] {
+            fs::create_dir_all(path.join(dir)).unwrap();
+        }
+        let path_bytes = match next() % 10 {
+            0..=5 => 50_000 + next() % 2_000_000,
+            6..=8 => 2_000_000 + next() % 18_000_000,
+            _ => 20_000_000 + next() % 60_000_000,
+        };
+        let mut in_path = 0u64;
+        let mut i = 0;
+        while in_path < path_bytes {
+            let size = match next() % 100 {
+                0..=69 => 100 + next() % 16_000,
+                70..=94 => 16_000 + next() % 1_000_000,
+                _ => 1_000_000 + next() % 8_000_000,
+            }
+            .min(path_bytes - in_path + 100);
+            let dir = ["bin", "lib", "share/doc"][(next() % 3) as usize];
+            let mut bytes = Vec::with_capacity(size as usize);
+            while (bytes.len() as u64) < size {
+                if next() % 2 == 0 && bytes.len() >= 64 {
+                    let from = (next() as usize) % (bytes.len() - 63);
+                    chunk.copy_from_slice(&bytes[from..from + 64]);
+                } else {
+                    for byte in chunk.iter_mut() {
+                        *byte = b"etaoinshrdlu_./0"[(next() % 16) as usize];
+                    }
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            bytes.truncate(size as usize);
+            let file = path.join(dir).join(format!("f{i}"));
+            fs::write(&file, &bytes).unwrap();
+            if dir == "bin" {
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            in_path += size;
+            i += 1;
+        }
+        written += in_path;
+        paths.push(path);
+    }
+    paths.sort();
+    paths
+}
