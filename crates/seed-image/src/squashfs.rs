@@ -16,16 +16,11 @@ use std::{
     io::{BufReader, Read},
     os::unix::ffi::OsStrExt,
     path::{Component, Path},
-    sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        Mutex,
-    },
-    thread,
 };
 
 use backhand::{FilesystemReader, InnerNode, Node as SquashfsNode, SquashfsFileReader};
 use seed_nix::{
-    default_threads,
+    default_threads, map_in_parallel,
     nar::{EncodeError, Encoder, Node},
     HashedPath, NarHash, StorePath,
 };
@@ -64,51 +59,21 @@ pub fn closure_of_reader(
         FilesystemReader::from_reader(image).map_err(|e| squashfs_error(e.to_string()))?;
     let groups = top_level_groups(&filesystem.root.nodes, what)?;
     // Store paths are hashed in parallel, one per thread at a time: the
-    // reader decompresses while another thread hashes.
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Vec<HashedPath>, ContentError>>>> =
-        Mutex::new(groups.iter().map(|_| None).collect());
-    let workers = default_threads().get().min(groups.len()).max(1);
-    thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(group) = groups.get(index) else {
-                        break;
-                    };
-                    let mut walk = Walk {
-                        filesystem: &filesystem,
-                        what,
-                        current: None,
-                        hashed: Vec::new(),
-                    };
-                    let result = group
-                        .iter()
-                        .try_for_each(|node| walk.node(node))
-                        .and_then(|()| walk.finish_current())
-                        .map(|()| walk.hashed);
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    // A poisoned lock means another worker panicked, which
-                    // the scope propagates: keep the slot either way.
-                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
-                }
-            });
-        }
-    });
-    let mut hashed = Vec::new();
-    // The first failure in path order, so the error does not depend on timing.
-    for slot in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        match slot {
-            Some(Ok(paths)) => hashed.extend(paths),
-            Some(Err(error)) => return Err(error),
-            None => {}
-        }
-    }
-    ImageClosure::new(hashed, 0)
+    // reader decompresses for one while another thread hashes.
+    let hashed = map_in_parallel(&groups, default_threads(), |group| {
+        let mut walk = Walk {
+            filesystem: &filesystem,
+            what,
+            current: None,
+            hashed: Vec::new(),
+        };
+        group
+            .iter()
+            .try_for_each(|node| walk.node(node))
+            .and_then(|()| walk.finish_current())
+            .map(|()| walk.hashed)
+    })?;
+    ImageClosure::new(hashed.into_iter().flatten().collect(), 0)
 }
 
 /// The top-level entry a node belongs to (`/a` and `/a/b` give `a`).

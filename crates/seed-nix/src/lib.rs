@@ -30,6 +30,6 @@ pub use nar_hash::{NarHash, NarHashError};
 pub use nix_cli::{parse_path_info, resolve_store_path, Nix, NixError};
 pub use store_path::{StorePath, StorePathError, STORE_DIR};
 pub use tree::{
-    default_threads, found_path, hash_paths, manifest_of, store_dir_of, store_paths_in,
-    tree_manifest, FoundPath, HashedPath, TreeError,
+    default_threads, found_path, hash_paths, manifest_of, map_in_parallel, store_dir_of,
+    store_paths_in, tree_manifest, FoundPath, HashedPath, TreeError,
 };

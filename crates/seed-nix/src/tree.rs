@@ -140,47 +140,59 @@ pub fn hash_paths(
     paths: &[FoundPath],
     threads: NonZeroUsize,
 ) -> Result<Vec<HashedPath>, TreeError> {
+    map_in_parallel(paths, threads, |found| {
+        nar::hash_path(&found.location).map(|(nar_hash, nar_size)| HashedPath {
+            store_path: found.store_path.clone(),
+            nar_hash,
+            nar_size,
+        })
+    })
+    .map_err(TreeError::from)
+}
+
+/// Applies `work` to every item on up to `threads` threads, each taking the
+/// next item as it finishes one. Results come back in the order of `items`.
+/// The first failure stops the items not yet started, and the error returned
+/// is that of the earliest failing item, so it does not depend on timing.
+pub fn map_in_parallel<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    threads: NonZeroUsize,
+    work: impl Fn(&T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<HashedPath, NarError>>>> =
-        Mutex::new(paths.iter().map(|_| None).collect());
-    let workers = threads.get().min(paths.len()).max(1);
+    let slots: Mutex<Vec<Option<Result<R, E>>>> = Mutex::new(items.iter().map(|_| None).collect());
+    let workers = threads.get().min(items.len()).max(1);
     thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 while !failed.load(Ordering::Relaxed) {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(found) = paths.get(index) else {
+                    let Some(item) = items.get(index) else {
                         break;
                     };
-                    let result =
-                        nar::hash_path(&found.location).map(|(nar_hash, nar_size)| HashedPath {
-                            store_path: found.store_path.clone(),
-                            nar_hash,
-                            nar_size,
-                        });
+                    let result = work(item);
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
                     // A poisoned lock means another worker panicked; its
                     // panic propagates from the scope, so keep going.
-                    let mut slots = results.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
                     slots[index] = Some(result);
                 }
             });
         }
     });
-    let slots = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut hashed = Vec::with_capacity(paths.len());
-    for slot in slots {
+    let mut done = Vec::with_capacity(items.len());
+    for slot in slots.into_inner().unwrap_or_else(|p| p.into_inner()) {
         match slot {
-            Some(Ok(path)) => hashed.push(path),
-            Some(Err(error)) => return Err(error.into()),
+            Some(Ok(result)) => done.push(result),
+            Some(Err(error)) => return Err(error),
             // Skipped after a failure; the failure is in another slot.
             None => {}
         }
     }
-    Ok(hashed)
+    Ok(done)
 }
 
 /// The closure manifest of the store paths in an unpacked tree
