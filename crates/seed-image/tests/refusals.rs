@@ -339,3 +339,31 @@ fn tar_bombs_and_absurd_layers_hit_their_bounds() {
     assert!(read(b"\x1f\x8b garbage".to_vec(), Compression::Gzip).is_err());
     assert!(read(b"garbage".to_vec(), Compression::Zstd).is_err());
 }
+
+/// A squashfs seed holding a device, a FIFO or a socket in a store path (made
+/// with mksquashfs pseudo-definitions, as no unprivileged user can create a
+/// device) is refused, naming the entry and its kind.
+#[test]
+fn special_files_in_a_squashfs_seed_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join(A);
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("f"), b"x").unwrap();
+    for (pseudo, kind) in [
+        (format!("{A}/dev c 644 0 0 1 3"), "character device"),
+        (format!("{A}/disk b 644 0 0 8 0"), "block device"),
+        (format!("{A}/pipe i 644 0 0 f"), "FIFO"),
+        (format!("{A}/sock i 644 0 0 s"), "socket"),
+    ] {
+        let image = dir.path().join("special.squashfs");
+        seed_testkit::nix::mksquashfs_seed(
+            std::slice::from_ref(&tree),
+            &image,
+            &["-comp", "gzip", "-p", &pseudo],
+        );
+        let err = squashfs::closure_of_file(&image, "special")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("is a {kind}")), "{pseudo}: {err}");
+    }
+}
