@@ -649,6 +649,12 @@ pub struct KeeperArgs {
     #[arg(long)]
     pub verify: bool,
 
+    /// Promote this system's images without reading their content (repeatable): only for seed
+    /// formats seed-eth cannot read, such as Darwin's `.dmg.zst`. Weaker: the image is bound to
+    /// the release by the votes alone; its verdict says `contentUnchecked`.
+    #[arg(long = "no-content-check", value_name = "SYSTEM")]
+    pub no_content_check: Vec<String>,
+
     /// Longest a service pass may take before it is abandoned and retried, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 600_000)]
     pub pass_timeout_ms: u64,

@@ -957,6 +957,74 @@ async fn a_trojan_image_is_never_promoted() {
     );
 }
 
+/// A seed format seed-eth cannot read (Darwin's `.dmg.zst`) poisons its
+/// promotion by default, naming the format; `--no-content-check SYSTEM`
+/// promotes it on the votes alone, and its verdict says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreadable_seed_is_promoted_only_when_its_system_is_exempted() {
+    let world = World::new().await;
+    world.promoted_genesis().await;
+    let release = commit("darwin-like seed");
+    let unreadable = ImageContent {
+        config: b"{}".to_vec(),
+        layers: vec![(
+            "application/vnd.nix-seed.aarch64-darwin".to_owned(),
+            b"a zstd HFS+ image, as far as anyone can tell".to_vec(),
+        )],
+    };
+    let image = world
+        .client
+        .push_image(&world.repo, &unreadable, None)
+        .await
+        .unwrap()
+        .digest();
+    let mut images = Vec::new();
+    for (i, system) in SYSTEMS.iter().enumerate() {
+        for account in [BUILDERS[0], BUILDERS[1]] {
+            let chosen = if i == 0 {
+                image
+            } else {
+                world.image(&release, account, system).await
+            };
+            world
+                .attest(
+                    account,
+                    &release,
+                    system,
+                    manifest(&release, system),
+                    chosen,
+                )
+                .await;
+            if account == BUILDERS[0] {
+                images.push(chosen);
+            }
+        }
+    }
+    world.mine(CONFIRMATIONS).await;
+
+    let report = world.once(1);
+    let pending = report["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{report}");
+    assert!(
+        pending[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("Darwin seed"),
+        "{report}"
+    );
+
+    let out = world.once_with(&world.state(), None, &["--no-content-check", SYSTEMS[0]]);
+    assert_exit(&out, 0, "promoting without reading the image's content");
+    world.assert_promoted(&release, &images).await;
+    assert_eq!(
+        world.verdicts(&images[0]).await[0]["contentUnchecked"],
+        true
+    );
+    assert!(world.verdicts(&images[1]).await[0]
+        .get("contentUnchecked")
+        .is_none());
+}
+
 /// One number from the keeper's state file, read by Python's sqlite3 module
 /// (an independent reader of the file).
 fn state_count(state: &Path, query: &str) -> i64 {

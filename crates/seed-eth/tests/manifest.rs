@@ -234,3 +234,90 @@ fn bad_inputs_exit_2_and_say_what_to_do() {
     assert_eq!(report["exitCode"], 2);
     assert!(report["error"].as_str().unwrap().contains("no store paths"));
 }
+
+/// `seed build` writes the same image from two directories; `manifest` reads
+/// the same closure from the store, the seed's squashfs, its OCI layout and
+/// the registry `seed push` put it in; a file that is no seed is exit 2.
+#[test]
+fn a_seed_built_from_a_closure_reads_back_everywhere_to_its_manifest() {
+    let closure = seed_testkit::nix::closure("seed-eth-cli-seed", "");
+    let dir = tempfile::tempdir().unwrap();
+    let top = closure.top.to_str().unwrap();
+    let from_store = stdout(&seed_eth(&["manifest", "--store-path", top], &[]));
+    let build = |name: &str| {
+        let layout = dir.path().join(name);
+        let squashfs = dir.path().join(format!("{name}.squashfs"));
+        let image = stdout(&seed_eth(
+            &[
+                "seed",
+                "build",
+                "--store-path",
+                top,
+                "--system",
+                "x86_64-linux",
+                "--oci-layout",
+                layout.to_str().unwrap(),
+                "--squashfs",
+                squashfs.to_str().unwrap(),
+            ],
+            &[("SOURCE_DATE_EPOCH", "1")],
+        ));
+        (image, layout, squashfs)
+    };
+    let (image, layout, squashfs) = build("one");
+    assert_eq!(build("two").0, image, "seed build is not deterministic");
+
+    let squashfs = squashfs.to_str().unwrap();
+    assert_eq!(
+        stdout(&seed_eth(&["manifest", "--squashfs", squashfs], &[])),
+        from_store
+    );
+    let layout_ref = format!("{}:seed", layout.display());
+    assert_eq!(
+        stdout(&seed_eth(&["manifest", "--oci-layout", &layout_ref], &[])),
+        from_store
+    );
+
+    let registry = seed_testkit::registry::TestRegistry::start().unwrap();
+    let host = registry.host();
+    let pushed = stdout(&seed_eth(
+        &[
+            "seed",
+            "push",
+            "--squashfs",
+            squashfs,
+            "--system",
+            "x86_64-linux",
+            "--to",
+            &format!("{host}/seeds:v1"),
+            "--plain-http",
+            &host,
+        ],
+        &[],
+    ));
+    assert_eq!(
+        pushed, image,
+        "seed push and seed build disagree on the image"
+    );
+    let reference = format!("{host}/seeds@{}", image.trim());
+    assert_eq!(
+        stdout(&seed_eth(
+            &["manifest", "--image", &reference, "--plain-http", &host],
+            &[]
+        )),
+        from_store
+    );
+
+    let not_a_seed = dir.path().join("not-a-seed");
+    fs::write(&not_a_seed, b"plain text").unwrap();
+    let out = seed_eth(
+        &["manifest", "--squashfs", not_a_seed.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("squashfs magic"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

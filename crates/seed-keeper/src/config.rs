@@ -236,6 +236,11 @@ pub struct KeeperConfig {
     /// before promoting it. They read state at the finalisation block, so
     /// catching up on old releases then needs an archive endpoint.
     pub verify: bool,
+    /// Systems whose images are promoted without reading their content
+    /// (`--no-content-check`: formats seed-eth cannot read, such as Darwin's
+    /// `.dmg.zst`). Weaker: the first candidate of D-031 is promoted whatever
+    /// it holds, and its verdict says so (`contentUnchecked`).
+    pub unchecked_systems: std::collections::BTreeSet<String>,
     /// Test hook: exit at this point (see [`FaultPoint`]).
     pub fault: Option<FaultPoint>,
 }

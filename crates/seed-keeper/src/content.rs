@@ -16,7 +16,7 @@ use seed_oci::Repository;
 use crate::{
     error::{KeeperError, Result},
     follower::hex,
-    promote::{commit_text, oci_digest},
+    promote::{commit_text, oci_digest, ContentOutcome},
     store::{now_ms, ContentCheck, PromotionRow, RefusedImage},
     Keeper,
 };
@@ -46,7 +46,37 @@ impl Keeper {
     /// `row` pointed at the first candidate image whose content holds the
     /// finalised manifest; the candidates refused before it are recorded
     /// (log, metric, state, and so the verdict).
-    pub(crate) async fn choose_checked(&self, row: &PromotionRow) -> Result<PromotionRow> {
+    pub(crate) async fn choose_checked(
+        &self,
+        row: &PromotionRow,
+    ) -> Result<(PromotionRow, ContentOutcome)> {
+        if self.config.unchecked_systems.contains(&row.system) {
+            // --no-content-check: the D-031 order alone, as before issue 12.
+            let (builder, image) = self
+                .store
+                .candidates(row)?
+                .into_iter()
+                .next()
+                .unwrap_or((row.builder, row.image.clone()));
+            tracing::warn!(
+                commit = %commit_text(&row.commit)?,
+                system = %row.system,
+                builder,
+                %image,
+                "promoting without reading the image's content (--no-content-check)"
+            );
+            self.store.choose(row, builder, &image, &[])?;
+            let chosen = PromotionRow {
+                builder,
+                image,
+                ..row.clone()
+            };
+            let content = ContentOutcome {
+                refused: Vec::new(),
+                unchecked: true,
+            };
+            return Ok((chosen, content));
+        }
         let source = self.ctx.promotion.source_repo(&row.system)?;
         let wanted = oci_digest(&row.manifest)?;
         let mut refused = Vec::new();
@@ -55,11 +85,16 @@ impl Keeper {
             let reason = match self.content_of(&source, &image).await? {
                 ContentCheck::Holds(held) if held == row.manifest => {
                     self.record_refusals(row, builder, &image_hex, &refused)?;
-                    return Ok(PromotionRow {
+                    let chosen = PromotionRow {
                         builder,
                         image: image_hex,
                         ..row.clone()
-                    });
+                    };
+                    let content = ContentOutcome {
+                        refused,
+                        unchecked: false,
+                    };
+                    return Ok((chosen, content));
                 }
                 ContentCheck::Holds(held) => format!(
                     "it holds the closure manifest {}, not the finalised {wanted}",

@@ -317,18 +317,11 @@ impl Keeper {
                     let mut steps = Vec::new();
                     // The image is chosen by content before anything is pushed.
                     let (row, result) = match this.choose_checked(&row).await {
-                        Ok(chosen) => {
-                            let result =
-                                match this.store.refused_images(&chosen.commit, &chosen.system) {
-                                    Ok(refused) => {
-                                        this.ctx
-                                            .promote(&chosen, &release, &refused, |s| {
-                                                steps.push(s.to_owned())
-                                            })
-                                            .await
-                                    }
-                                    Err(error) => Err(error),
-                                };
+                        Ok((chosen, content)) => {
+                            let result = this
+                                .ctx
+                                .promote(&chosen, &release, &content, |s| steps.push(s.to_owned()))
+                                .await;
                             (chosen, result)
                         }
                         Err(error) => (row, Err(error)),

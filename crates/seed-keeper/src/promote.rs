@@ -77,13 +77,12 @@ impl Context {
         }
     }
 
-    /// The verdict for a promotion; `refused` are the counted voters' images
-    /// skipped because their content does not hold the manifest.
+    /// The verdict for a promotion, with what its content check found.
     pub fn verdict(
         &self,
         row: &PromotionRow,
         release: &StoredRelease,
-        refused: &[RefusedImage],
+        content: &ContentOutcome,
     ) -> Result<Verdict> {
         Ok(Verdict {
             kind: VERDICT_KIND.to_owned(),
@@ -106,7 +105,8 @@ impl Context {
             log_index: release.log_index,
             rules_version: release.rules_version,
             genesis: release.genesis,
-            refused_images: refused.to_vec(),
+            refused_images: content.refused.clone(),
+            content_unchecked: content.unchecked,
         })
     }
 
@@ -120,19 +120,19 @@ impl Context {
         &self,
         row: &PromotionRow,
         release: &StoredRelease,
-        refused: &[RefusedImage],
+        content: &ContentOutcome,
         step: impl FnMut(&str),
     ) -> Result<RawManifest> {
         let step = RefCell::new(step);
         let record = |done: &str| (step.borrow_mut())(done);
-        retry_transient(|| self.promote_attempt(row, release, refused, &record)).await
+        retry_transient(|| self.promote_attempt(row, release, content, &record)).await
     }
 
     async fn promote_attempt(
         &self,
         row: &PromotionRow,
         release: &StoredRelease,
-        refused: &[RefusedImage],
+        content: &ContentOutcome,
         step: &impl Fn(&str),
     ) -> Result<RawManifest> {
         let digest = oci_digest(&row.image)?;
@@ -156,7 +156,7 @@ impl Context {
         }
         // 3. The verdict, next to the promoted image (which step 2 put into
         // the target repository).
-        let verdict = self.verdict(row, release, refused)?;
+        let verdict = self.verdict(row, release, content)?;
         let json = seed_statement::to_canonical_json(&verdict)
             .map_err(|e| e.to_string())
             .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
@@ -212,6 +212,15 @@ impl Context {
         tracing::info!(tag = %name, digest = %digest, "promoted");
         Ok(())
     }
+}
+
+/// What choosing a promotion's image by content found (D-031).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentOutcome {
+    /// Candidates refused before the chosen image.
+    pub refused: Vec<RefusedImage>,
+    /// The image was chosen without reading content (`--no-content-check`).
+    pub unchecked: bool,
 }
 
 /// `0x…` (as stored) to `sha256:…`.

@@ -509,25 +509,6 @@ impl Store {
         Ok(new)
     }
 
-    /// The images a promotion skipped, in the order they were tried.
-    pub fn refused_images(&self, commit: &str, system: &str) -> Result<Vec<RefusedImage>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT r.builder, r.image, r.reason FROM refused_images r LEFT JOIN candidates c ON c.commit_id = r.commit_id AND c.system = r.system AND c.image = r.image WHERE r.commit_id = ?1 AND r.system = ?2 ORDER BY c.rank, r.image")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([commit, system], |r| {
-                Ok(RefusedImage {
-                    builder: r.get(0)?,
-                    image: r.get(1)?,
-                    reason: r.get(2)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
-    }
-
     /// The last error of the promotion of `system` of `commit`, if it is
     /// pending after at least one failed attempt (refused, poisoned, or
     /// failing).
@@ -814,6 +795,7 @@ mod tests {
             retry_max: std::time::Duration::from_millis(1000),
             pass_timeout: std::time::Duration::from_secs(1),
             verify: true,
+            unchecked_systems: std::collections::BTreeSet::new(),
             fault: None,
         };
         let ms = |n| config.backoff(n).as_millis();

@@ -91,6 +91,10 @@ pub struct Verdict {
     /// their content does not hold the manifest (absent when none were).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_images: Vec<RefusedImage>,
+    /// Whether the image was promoted without reading its content
+    /// (`--no-content-check` for its system); absent when it was read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub content_unchecked: bool,
 }
 
 impl Verdict {
@@ -399,6 +403,7 @@ mod tests {
             rules_version: 1,
             genesis: false,
             refused_images: Vec::new(),
+            content_unchecked: false,
         }
     }
 

@@ -93,6 +93,18 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         retry_max: Duration::from_millis(args.retry_max_ms.max(1)),
         pass_timeout: Duration::from_millis(args.pass_timeout_ms.max(1)),
         verify: args.verify,
+        unchecked_systems: args
+            .no_content_check
+            .iter()
+            .map(|system| {
+                system
+                    .parse::<seed_core::System>()
+                    .map(|s| s.to_string())
+                    .map_err(|e| {
+                        Failure::usage(eyre::Report::new(e).wrap_err("--no-content-check"))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         fault,
     };
     let client = super::oci::registry_client(&args.plain_http, &file)
