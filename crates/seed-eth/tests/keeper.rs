@@ -1995,10 +1995,19 @@ async fn lock_writes_a_verified_release_and_verify_reads_both_lock_formats() {
             &[],
         )
     };
+    // verify reads the lock's images for their content.
     let verify_lock = |file: &str| {
         seed_eth(
             world.dir.path(),
-            &["verify", "--rpc-url", &rpc, "--lock", file],
+            &[
+                "verify",
+                "--rpc-url",
+                &rpc,
+                "--lock",
+                file,
+                "--plain-http",
+                &host,
+            ],
             &[],
         )
     };

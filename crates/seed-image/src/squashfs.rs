@@ -55,8 +55,7 @@ pub fn closure_of_reader(
                 .to_owned(),
         ));
     }
-    let filesystem =
-        FilesystemReader::from_reader(image).map_err(|e| squashfs_error(e.to_string()))?;
+    let filesystem = parse(image, what)?;
     let groups = top_level_groups(&filesystem.root.nodes, what)?;
     // Store paths are hashed in parallel, one per thread at a time: the
     // reader decompresses for one while another thread hashes.
@@ -74,6 +73,55 @@ pub fn closure_of_reader(
             .map(|()| walk.hashed)
     })?;
     ImageClosure::new(hashed.into_iter().flatten().collect(), 0)
+}
+
+/// Stack per inode for the thread that parses an image's tables: the
+/// squashfs reader walks directories recursively, using up to about 1 KiB of
+/// stack per level (measured on a 2,030-level image), and an image may nest
+/// as deep as it has inodes. The stack is reserved, not committed: a walk
+/// uses only what it touches.
+const STACK_PER_INODE: usize = 1536;
+/// The smallest stack of that thread.
+const MIN_PARSE_STACK: usize = 8 << 20;
+/// The most inodes an image may declare (a bound on its depth, and so on the
+/// stack reserved for it: 6 GiB at most).
+const MAX_INODES: u32 = 1 << 22;
+
+/// Parses the image's tables on a thread of its own whose stack fits the
+/// deepest walk the image's inode count allows, so that a deeply nested image
+/// is read (or refused) rather than overflowing the stack of whatever thread
+/// called (an async runtime's blocking pool has 2 MiB) and aborting.
+fn parse(
+    mut image: impl backhand::BufReadSeek + 'static,
+    what: &str,
+) -> Result<FilesystemReader<'static>, ContentError> {
+    let squashfs_error = |reason: String| ContentError::Squashfs {
+        what: what.to_owned(),
+        reason,
+    };
+    // The superblock's inode count (offset 4): a bound on the depth.
+    let mut header = [0u8; 8];
+    image
+        .read_exact(&mut header)
+        .and_then(|()| image.rewind())
+        .map_err(|e| squashfs_error(e.to_string()))?;
+    let inodes = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if inodes > MAX_INODES {
+        return Err(ContentError::Limit {
+            what: what.to_owned(),
+            limit: format!(
+                "it declares {inodes} inodes, more than the {MAX_INODES} a seed may have"
+            ),
+        });
+    }
+    std::thread::Builder::new()
+        .name("squashfs-tables".to_owned())
+        .stack_size(MIN_PARSE_STACK + inodes as usize * STACK_PER_INODE)
+        .spawn(move || FilesystemReader::from_reader(image).map_err(|e| e.to_string()))
+        .map_err(|e| ContentError::io("a thread to read the image's tables", e))?
+        .join()
+        .map_err(|_| squashfs_error("its tables made the squashfs reader panic".to_owned()))?
+        .map_err(squashfs_error)
 }
 
 /// The top-level entry a node belongs to (`/a` and `/a/b` give `a`).

@@ -367,3 +367,45 @@ fn special_files_in_a_squashfs_seed_are_refused() {
         assert!(err.contains(&format!("is a {kind}")), "{pseudo}: {err}");
     }
 }
+
+/// A seed nested as deep as a file system allows (about 2,000 levels, made by
+/// mksquashfs) is read even from a thread with a small stack, as an async
+/// runtime's blocking pool has: the tables are parsed on a thread sized for
+/// the image. An image declaring absurdly many inodes is refused up front.
+#[test]
+fn deep_nesting_is_read_on_any_thread_and_absurd_inode_counts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join(A);
+    let script = format!(
+        "import os\nos.makedirs({tree:?})\nos.chdir({tree:?})\n\
+         for _ in range(2000):\n    os.mkdir('d'); os.chdir('d')\n\
+         open('leaf', 'w').write('x')\n",
+        tree = tree.display().to_string()
+    );
+    let status = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = dir.path().join("deep.squashfs");
+    seed_testkit::nix::mksquashfs_seed(std::slice::from_ref(&tree), &image, &["-comp", "gzip"]);
+    let bytes = fs::read(&image).unwrap();
+
+    let small_stack = std::thread::Builder::new().stack_size(256 << 10);
+    let read = small_stack
+        .spawn({
+            let bytes = bytes.clone();
+            move || squashfs::closure_of_reader(Cursor::new(bytes), "deep").map(|c| c.paths.len())
+        })
+        .unwrap()
+        .join()
+        .expect("the reader overflowed a small stack");
+    assert_eq!(read.unwrap(), 1);
+
+    let mut absurd = bytes;
+    absurd[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let err = squashfs::closure_of_reader(Cursor::new(absurd), "absurd")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("inodes, more than"), "{err}");
+}
