@@ -955,6 +955,40 @@ async fn a_trojan_image_is_never_promoted() {
         2 + 2 + 2 + 4,
         "genesis, the trojans, honest, all-trojans"
     );
+
+    // Someone with push access tags builder 1's trojan of the later (poisoned)
+    // release as release-x86_64-linux, with a verdict whose every claim the
+    // chain confirms (a counted voter attested that image for that release):
+    // only its content gives it away. The keeper reads it, refutes the verdict
+    // and moves the tag back.
+    let x86 = SYSTEMS[1];
+    let (content, _) = ImageContent::synthetic_seed(
+        &format!("trojan {all_bad} {x86}"),
+        &format!("builder {}", BUILDERS[1]),
+    )
+    .unwrap();
+    let later_trojan = content.manifest().digest();
+    world.write_tag("release-x86_64-linux", &later_trojan).await;
+    let record = world.record_of(&all_bad).await;
+    let mut forged = world.verdicts(&honest[1]).await.remove(0);
+    forged["commit"] = all_bad.clone().into();
+    forged["manifestDigest"] = manifest(&all_bad, x86).to_string().into();
+    forged["root"] = format!("{:#x}", root_of(&all_bad)).into();
+    forged["transaction"] = format!("{:#x}", record.transaction_hash.unwrap()).into();
+    forged["block"] = record.block_number.unwrap().into();
+    forged["logIndex"] = record.log_index.unwrap().into();
+    forged["imageDigest"] = later_trojan.to_string().into();
+    forged["imageBuilder"] = 1.into();
+    forged.as_object_mut().unwrap().remove("refusedImages");
+    world.attach_verdict(&later_trojan, &forged).await;
+    let out = world.once_with(&world.state(), None, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the image holds the closure manifest"),
+        "{}",
+        text(&out)
+    );
+    world.assert_release_tags(&honest).await;
 }
 
 /// A seed format seed-eth cannot read (Darwin's `.dmg.zst`) poisons its

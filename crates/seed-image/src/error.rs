@@ -134,12 +134,18 @@ impl ContentError {
         }
     }
 
-    /// Whether the image (not the machine or the network) is at fault: the
-    /// content is wrong, so retrying cannot help and the image must be refused.
+    /// Whether the image (not the machine, the network or the registry) is at
+    /// fault: the content is wrong, so retrying cannot help and the image must
+    /// be refused. Bytes that do not hash to their digest are the registry's
+    /// fault, not the image's: the image is what the digest names.
     pub fn is_content_fault(&self) -> bool {
         !matches!(
             self,
-            Self::Io { .. } | Self::Registry(_) | Self::Path { .. } | Self::Build { .. }
+            Self::Io { .. }
+                | Self::Registry(_)
+                | Self::Path { .. }
+                | Self::Build { .. }
+                | Self::DigestMismatch { .. }
         )
     }
 }

@@ -118,16 +118,22 @@ async fn read_blob<T: Send + 'static>(
             (Ok(value), Ok(_)) => Ok(value),
         }
     });
+    // A download that fails part-way is the registry's fault (often
+    // transient), whatever the truncated content then looked like.
     let mut failure = None;
     while let Some(chunk) = blob.next_chunk().await {
-        let message = chunk.map_err(ContentError::from);
-        let stop = message.is_err();
-        if let Err(error) = &message {
-            failure = Some(error.to_string());
-        }
-        // A closed channel means the reader stopped early (an error it reports).
-        if sender.send(message.map_err(|_| ())).is_err() || stop {
-            break;
+        match chunk {
+            Ok(bytes) => {
+                // A closed channel: the reader stopped early (an error it reports).
+                if sender.send(Ok(bytes)).is_err() {
+                    break;
+                }
+            }
+            Err(error) => {
+                let _ = sender.send(Err(()));
+                failure = Some(error);
+                break;
+            }
         }
     }
     drop(sender);
@@ -135,11 +141,7 @@ async fn read_blob<T: Send + 'static>(
         reason: format!("the reading thread failed: {e}"),
     })?;
     match (result, failure) {
-        // The download failed: that, not the truncated content, is the cause.
-        (Err(_), Some(reason)) => Err(ContentError::io(
-            format!("blob {}", layer.digest),
-            io::Error::other(reason),
-        )),
+        (Err(_), Some(error)) => Err(ContentError::Registry(error)),
         (result, _) => result,
     }
 }

@@ -16,7 +16,7 @@ use seed_oci::Repository;
 use crate::{
     error::{KeeperError, Result},
     follower::hex,
-    promote::{commit_text, oci_digest, ContentOutcome},
+    promote::{commit_text, oci_digest, retry_transient, ContentOutcome},
     store::{now_ms, ContentCheck, PromotionRow, RefusedImage},
     Keeper,
 };
@@ -32,12 +32,22 @@ impl Keeper {
         if let Some(check) = self.store.content_check(&key)? {
             return Ok(check);
         }
-        let check = match seed_image::registry::image_closure(&self.ctx.client, repo, image).await {
-            Ok(closure) => ContentCheck::Holds(hex(&closure.manifest.digest().as_b256())),
-            Err(error) if error.is_content_fault() => ContentCheck::Unreadable(error.to_string()),
-            Err(seed_image::ContentError::Registry(error)) => return Err(KeeperError::Oci(error)),
-            Err(error) => return Err(KeeperError::Content(error.to_string())),
-        };
+        // A transient registry fault (a 500 while another keeper writes, a
+        // dropped connection) is retried at once, as every promotion step is.
+        let check = retry_transient(|| async {
+            match seed_image::registry::image_closure(&self.ctx.client, repo, image).await {
+                Ok(closure) => Ok(ContentCheck::Holds(hex(&closure
+                    .manifest
+                    .digest()
+                    .as_b256()))),
+                Err(error) if error.is_content_fault() => {
+                    Ok(ContentCheck::Unreadable(error.to_string()))
+                }
+                Err(seed_image::ContentError::Registry(error)) => Err(KeeperError::Oci(error)),
+                Err(error) => Err(KeeperError::Content(error.to_string())),
+            }
+        })
+        .await?;
         self.store.record_content_check(&key, &check, now_ms())?;
         self.metrics.content_checks.fetch_add(1, Ordering::Relaxed);
         Ok(check)

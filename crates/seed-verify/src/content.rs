@@ -132,6 +132,19 @@ async fn read(
             repository: repository.to_string(),
             source: source_error,
         }),
+        // The registry served bytes that are not the blob: its fault, not the image's.
+        Err(ContentError::DigestMismatch {
+            what,
+            expected,
+            actual,
+        }) => Err(VerifyError::Registry {
+            repository: repository.to_string(),
+            source: OciError::DigestMismatch {
+                what,
+                expected,
+                actual,
+            },
+        }),
         Err(other) => Ok(Err(other.to_string())),
     }
 }

@@ -57,7 +57,8 @@ pub fn content_failure(error: ContentError, content_code: ExitCode) -> Failure {
         ContentError::Registry(_) | ContentError::Path { .. } | ContentError::Io { .. } => {
             ExitCode::Usage
         }
-        ContentError::Build { .. } => ExitCode::Network,
+        // The registry (or a layout) served bytes that are not the blob.
+        ContentError::Build { .. } | ContentError::DigestMismatch { .. } => ExitCode::Network,
         _ => content_code,
     };
     Failure {
