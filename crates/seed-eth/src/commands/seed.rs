@@ -1,12 +1,16 @@
 //! `seed-eth seed build`: a seed image from a closure, in upstream nix-seed's
-//! format, written deterministically into an OCI layout.
+//! format, written deterministically into an OCI layout or a registry; and
+//! `seed-eth seed push`: a squashfs built elsewhere, published the same way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use seed_chain::ConfigFile;
 use seed_core::System;
-use seed_image::build::{push_seed, write_layout, write_squashfs, SeedSpec, DEFAULT_EPOCH};
-use seed_nix::{resolve_store_path, Nix};
+use seed_image::{
+    build::{push_seed, write_layout, write_squashfs, BuiltSeed, SeedSpec, DEFAULT_EPOCH},
+    ContentError,
+};
+use seed_nix::{resolve_store_path, ClosureManifest, Nix};
 use seed_oci::{Repository, Tag};
 use serde_json::json;
 
@@ -29,47 +33,21 @@ pub fn run(args: &SeedArgs) -> Outcome {
 /// Reads the squashfs's closure (so nothing unreadable is published as a
 /// seed), pushes it, prints the image digest.
 fn push(args: &SeedPushArgs) -> Outcome {
-    let system: System = args
-        .system
-        .parse()
-        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--system")))?;
-    let content = |e| content_failure(e, ExitCode::Usage);
+    let system = parse_system(&args.system)?;
     let closure =
         seed_image::squashfs::closure_of_file(&args.squashfs, &args.squashfs.display().to_string())
             .map_err(content)?;
-    let (repo, tag) = repository_and_tag(&args.to)?;
-    let client = registry_client(&args.plain_http, &ConfigFile::default())
-        .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
-    let seed = block_on(async {
-        push_seed(
-            &client,
-            &repo,
-            tag.as_ref(),
-            &args.squashfs,
-            system.as_str(),
-        )
-        .await
-        .map_err(content)
-    })?;
-    Ok(Report {
-        code: ExitCode::Ok,
-        text: format!("{}\n", seed.manifest),
-        json: json!({
-            "image": seed.manifest.to_string(),
-            "layer": { "digest": seed.layer.to_string(), "size": seed.layer_size },
-            "pushed": args.to,
-            "closureManifest": closure.manifest.digest().to_string(),
-            "paths": closure.paths.len(),
-        }),
-    })
+    let seed = push_to(&args.squashfs, &system, &args.to, &args.plain_http)?;
+    Ok(report(
+        &seed,
+        &closure.manifest,
+        json!({ "pushed": args.to }),
+    ))
 }
 
 /// Lists the closure with Nix, packs it, writes the layout, prints the image digest.
 fn build(args: &SeedBuildArgs) -> Outcome {
-    let system: System = args
-        .system
-        .parse()
-        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--system")))?;
+    let system = parse_system(&args.system)?;
     let nix = Nix::new(&args.nix);
     let closure = nix.closure(&args.store_path).map_err(Failure::usage)?;
     let store_paths: Vec<_> = closure.iter().map(|(path, _)| path.clone()).collect();
@@ -115,22 +93,13 @@ fn build(args: &SeedBuildArgs) -> Outcome {
         .squashfs
         .clone()
         .unwrap_or_else(|| temporary.path().to_path_buf());
-    let content = |e| content_failure(e, ExitCode::Usage);
     write_squashfs(&spec, &squashfs).map_err(content)?;
     let mut seed = None;
     if let Some(dir) = &args.oci_layout {
         seed = Some(write_layout(&squashfs, system.as_str(), dir, &args.tag).map_err(content)?);
     }
     if let Some(target) = &args.push {
-        let (repo, tag) = repository_and_tag(target)?;
-        let client = registry_client(&args.plain_http, &ConfigFile::default())
-            .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
-        let pushed = block_on(async {
-            push_seed(&client, &repo, tag.as_ref(), &squashfs, system.as_str())
-                .await
-                .map_err(content)
-        })?;
-        seed = Some(pushed);
+        seed = Some(push_to(&squashfs, &system, target, &args.plain_http)?);
     }
     let Some(seed) = seed else {
         return Err(Failure::usage(eyre::eyre!(
@@ -138,20 +107,62 @@ fn build(args: &SeedBuildArgs) -> Outcome {
         )));
     };
     let manifest = seed_nix::ClosureManifest::new(closure).map_err(Failure::usage)?;
-    Ok(Report {
-        code: ExitCode::Ok,
-        // The image digest alone, so `image=$(seed-eth seed build ...)` just works.
-        text: format!("{}\n", seed.manifest),
-        json: json!({
-            "image": seed.manifest.to_string(),
-            "layer": { "digest": seed.layer.to_string(), "size": seed.layer_size },
+    Ok(report(
+        &seed,
+        &manifest,
+        json!({
             "ociLayout": args.oci_layout.as_ref().map(|dir| format!("{}:{}", dir.display(), args.tag)),
             "pushed": args.push,
             "squashfs": args.squashfs,
-            "closureManifest": manifest.digest().to_string(),
-            "paths": manifest.entries().len(),
         }),
+    ))
+}
+
+/// Pushes the seed image of `squashfs` to `target` (`REGISTRY/REPO[:TAG]`).
+fn push_to(
+    squashfs: &Path,
+    system: &System,
+    target: &str,
+    plain_http: &[String],
+) -> Result<BuiltSeed, Failure> {
+    let (repo, tag) = repository_and_tag(target)?;
+    let client = registry_client(plain_http, &ConfigFile::default())
+        .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
+    block_on(async {
+        push_seed(&client, &repo, tag.as_ref(), squashfs, system.as_str())
+            .await
+            .map_err(content)
     })
+}
+
+/// The image digest alone as text, so `image=$(seed-eth seed …)` just works;
+/// in JSON also the layer, the closure and `extra`.
+fn report(seed: &BuiltSeed, closure: &ClosureManifest, extra: serde_json::Value) -> Report {
+    let mut json = json!({
+        "image": seed.manifest.to_string(),
+        "layer": { "digest": seed.layer.to_string(), "size": seed.layer_size },
+        "closureManifest": closure.digest().to_string(),
+        "paths": closure.entries().len(),
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (json.as_object_mut(), extra) {
+        all.extend(more);
+    }
+    Report {
+        code: ExitCode::Ok,
+        text: format!("{}\n", seed.manifest),
+        json,
+    }
+}
+
+/// Image build and push failures are the input's (exit 2), but for a
+/// registry that cannot be reached (3).
+fn content(error: ContentError) -> Failure {
+    content_failure(error, ExitCode::Usage)
+}
+
+fn parse_system(text: &str) -> Result<System, Failure> {
+    text.parse()
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--system")))
 }
 
 /// `REGISTRY/REPO` or `REGISTRY/REPO:TAG` (a `:` after the last `/`).
