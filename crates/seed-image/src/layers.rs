@@ -217,6 +217,15 @@ impl LayerIndex {
                 continue;
             }
             let stored = match kind {
+                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+                    if raw_path.ends_with(b"/") =>
+                {
+                    return Err(refuse(
+                        "is a regular file whose name ends in '/', which some tar readers \
+                         unpack as a directory"
+                            .to_owned(),
+                    ))
+                }
                 EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                     let size = entry.size();
                     if spooled.saturating_add(size) > limits.max_layer_content {

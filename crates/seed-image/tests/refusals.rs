@@ -116,6 +116,7 @@ fn tar_layers_that_could_hide_or_alter_content_are_refused_naming_the_entry() {
             "not-a-store-path",
             "not a store path",
         ),
+        (file(&format!("nix/store/{A}/dir/")), "/dir/", "ends in '/'"),
         (
             format!(
                 "[{}, {}]",
