@@ -41,6 +41,16 @@ pub fn closure_of_reader(
     image: impl backhand::BufReadSeek + 'static,
     what: &str,
 ) -> Result<ImageClosure, ContentError> {
+    closure_with_limit(image, what, MAX_CONTENT)
+}
+
+/// [`closure_of_reader`] with another bound on the bytes the image's files
+/// may declare (tests use a small one).
+pub fn closure_with_limit(
+    image: impl backhand::BufReadSeek + 'static,
+    what: &str,
+    max_content: u64,
+) -> Result<ImageClosure, ContentError> {
     let squashfs_error = |reason: String| ContentError::Squashfs {
         what: what.to_owned(),
         reason,
@@ -56,7 +66,7 @@ pub fn closure_of_reader(
         ));
     }
     let filesystem = parse(image, what)?;
-    let groups = top_level_groups(&filesystem.root.nodes, what)?;
+    let groups = top_level_groups(&filesystem.root.nodes, what, max_content)?;
     // Store paths are hashed in parallel, one per thread at a time: the
     // reader decompresses for one while another thread hashes.
     let hashed = map_in_parallel(&groups, default_threads(), |group| {
@@ -83,6 +93,10 @@ pub fn closure_of_reader(
 const STACK_PER_INODE: usize = 1536;
 /// The smallest stack of that thread.
 const MIN_PARSE_STACK: usize = 8 << 20;
+/// The most file bytes an image may hold (as for a tar layer, [`Limits`]).
+///
+/// [`Limits`]: crate::layers::Limits
+const MAX_CONTENT: u64 = 256 << 30;
 /// The most inodes an image may declare (a bound on its depth, and so on the
 /// stack reserved for it: 6 GiB at most).
 const MAX_INODES: u32 = 1 << 22;
@@ -130,10 +144,12 @@ fn top_level(node: &SquashfsNode<SquashfsFileReader>) -> Option<Component<'_>> {
 }
 
 /// Splits the image's nodes (sorted: archive order) into one slice per
-/// top-level entry, after checking the root and that no path repeats.
+/// top-level entry, after checking the root, that no path repeats and that
+/// the files declare at most `max_content` bytes.
 fn top_level_groups<'n>(
     nodes: &'n [SquashfsNode<SquashfsFileReader>],
     what: &str,
+    max_content: u64,
 ) -> Result<Vec<&'n [SquashfsNode<SquashfsFileReader>]>, ContentError> {
     let Some((root, rest)) = nodes.split_first() else {
         return Err(ContentError::entry(
@@ -148,6 +164,23 @@ fn top_level_groups<'n>(
             root.fullpath.to_string_lossy(),
             "is the image root but not a directory",
         ));
+    }
+    // File sizes are the image's claim: a few KB of sparse blocks can declare
+    // petabytes of zeros, which would take the hashing forever.
+    let declared: u64 = rest
+        .iter()
+        .filter_map(|node| match &node.inner {
+            InnerNode::File(file) => Some(file.file_len() as u64),
+            _ => None,
+        })
+        .fold(0u64, u64::saturating_add);
+    if declared > max_content {
+        return Err(ContentError::Limit {
+            what: what.to_owned(),
+            limit: format!(
+                "its files declare {declared} bytes, more than the {max_content} a seed may hold"
+            ),
+        });
     }
     let mut groups = Vec::new();
     let mut start = 0;

@@ -4,7 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{fs, io::Cursor, process::Command};
+use std::{
+    fs::{self, File},
+    io::Cursor,
+    process::Command,
+};
 
 use seed_image::{format::Compression, layers::Layers, squashfs};
 
@@ -409,4 +413,28 @@ fn deep_nesting_is_read_on_any_thread_and_absurd_inode_counts_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("inodes, more than"), "{err}");
+}
+
+/// A sparse file declaring more than a seed may hold (mksquashfs stores the
+/// holes of a sparse file as sparse blocks, so the image stays small) is
+/// refused before any of it is hashed.
+#[test]
+fn a_squashfs_declaring_too_much_is_refused_before_hashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join(A);
+    fs::create_dir_all(&tree).unwrap();
+    // 64 MiB of holes against a 1 MiB bound (the default is 256 GiB, which
+    // mksquashfs would take minutes to scan).
+    let sparse = File::create(tree.join("huge")).unwrap();
+    sparse.set_len(64 << 20).unwrap();
+    let image = dir.path().join("sparse.squashfs");
+    seed_testkit::nix::mksquashfs_seed(std::slice::from_ref(&tree), &image, &["-comp", "gzip"]);
+    assert!(fs::metadata(&image).unwrap().len() < 1 << 20);
+    let bytes = fs::read(&image).unwrap();
+    let err = squashfs::closure_with_limit(Cursor::new(bytes.clone()), "sparse", 1 << 20)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bytes, more than the 1048576"), "{err}");
+    // Within the bound it is read (the holes are zeros).
+    assert!(squashfs::closure_of_reader(Cursor::new(bytes), "sparse").is_ok());
 }
