@@ -242,7 +242,9 @@ pub struct SeedBuildArgs {
     pub squashfs: Option<PathBuf>,
 
     /// Every timestamp in the image, in seconds since 1970 [default: 1, the store's mtime].
-    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    /// Deliberately not read from SOURCE_DATE_EPOCH, which `nix develop` sets: builders inside
+    /// and outside a dev shell must write the same bytes.
+    #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<u32>,
 
     /// The `nix` program (`nix-store` is run from the same directory).

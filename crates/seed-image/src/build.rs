@@ -14,7 +14,7 @@
 //!   the paths are given in;
 //! - every node's metadata comes from its NAR: owner and group 0 (root),
 //!   mode 0555 for directories and executables, 0444 for other files, 0777 for
-//!   symlinks; every mtime, and the image's, is `SOURCE_DATE_EPOCH` (default
+//!   symlinks; every mtime, and the image's, is `--source-date-epoch` (default
 //!   1, Nix's store mtime);
 //! - zstd level 9 (upstream's setting), 128 KiB blocks, fragments and
 //!   duplicate-file detection as the writer always does them, no padding
@@ -51,7 +51,7 @@ use crate::{
 pub const ZSTD_LEVEL: u32 = 9;
 /// The squashfs block size (mksquashfs' default).
 pub const BLOCK_SIZE: u32 = 128 * 1024;
-/// mtime when `SOURCE_DATE_EPOCH` is not set: what Nix gives store paths.
+/// mtime when no epoch is given: what Nix gives store paths.
 pub const DEFAULT_EPOCH: u32 = 1;
 /// The title of a Linux seed layer.
 pub const SQUASHFS_TITLE: &str = "store.squashfs";

@@ -183,6 +183,29 @@ impl LayerIndex {
                 continue;
             }
             check_headers(&mut entry, &raw_path).map_err(refuse)?;
+            // Go's archive/tar (Docker, containerd, podman) reads no data for
+            // these types whatever size they claim, and parses those bytes as
+            // further entries, which this reader would skip: hidden content.
+            let has_data = matches!(
+                kind,
+                EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+            );
+            if !has_data && (entry.size() != 0 || entry.header().entry_size().unwrap_or(1) != 0) {
+                return Err(refuse(
+                    "claims a data size although its type has no data; tar readers disagree on \
+                     what follows it"
+                        .to_owned(),
+                ));
+            }
+            // Set-id and sticky bits are not part of a store path, yet a
+            // runtime that unpacks the layer honours them.
+            let mode = entry.header().mode().map_err(tar_error)?;
+            if mode & 0o7000 != 0 {
+                return Err(refuse(format!(
+                    "has mode {mode:o}: set-user-id, set-group-id and sticky bits are not part of \
+                     a store path"
+                )));
+            }
             let components = split_path(&raw_path, limits).map_err(refuse)?;
             if components.iter().any(|c| c.starts_with(b".wh.")) {
                 return Err(refuse(
@@ -242,7 +265,7 @@ impl LayerIndex {
                         return Err(refuse(format!("announces {size} bytes but holds {copied}")));
                     }
                     let stored = Stored::Regular {
-                        executable: entry.header().mode().map_err(tar_error)? & 0o100 != 0,
+                        executable: mode & 0o100 != 0,
                         offset: spooled,
                         size,
                     };
@@ -512,6 +535,14 @@ fn check_headers<R: Read>(entry: &mut tar::Entry<'_, R>, path: &[u8]) -> Result<
                 b"path" => value != path,
                 b"linkpath" => link.as_deref() != Some(value),
                 b"size" => size != header_size,
+                _ if key.starts_with(b"SCHILY.xattr.") || key.starts_with(b"LIBARCHIVE.xattr.") => {
+                    return Err(format!(
+                        "carries the extended attribute record '{}'; store paths have none, and \
+                         one such as security.capability would grant privileges the manifest \
+                         does not show",
+                        String::from_utf8_lossy(key)
+                    ))
+                }
                 _ if key.starts_with(b"GNU.sparse.") => return Err(
                     "is a PAX sparse file, which this reader does not expand; repack the layer \
                      without --sparse"

@@ -36,6 +36,11 @@ pub use format::{ImageFormat, SEED_MEDIA_TYPE_PREFIX, SEED_SQUASHFS_MEDIA_TYPE};
 
 use seed_nix::{ClosureManifest, HashedPath};
 
+/// The version of what the readers accept and how they hash: raised whenever
+/// a change could give another answer for the same image (a new refusal, a
+/// fix), so that results cached under an older version are not reused.
+pub const READER_VERSION: u32 = 1;
+
 /// The closure an image holds: its manifest and every path's NAR hash and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageClosure {

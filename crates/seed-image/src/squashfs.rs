@@ -120,6 +120,23 @@ fn parse(
         .and_then(|()| image.rewind())
         .map_err(|e| squashfs_error(e.to_string()))?;
     let inodes = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    // The extended-attribute table (superblock offset 56): store paths have
+    // no attributes, and one such as security.capability grants privileges
+    // the manifest would not show. This reader does not read them, so an
+    // image that has any is refused.
+    let mut xattr_table = [0u8; 8];
+    image
+        .seek(std::io::SeekFrom::Start(56))
+        .and_then(|_| image.read_exact(&mut xattr_table))
+        .and_then(|()| image.rewind())
+        .map_err(|e| squashfs_error(e.to_string()))?;
+    if u64::from_le_bytes(xattr_table) != u64::MAX {
+        return Err(squashfs_error(
+            "it has an extended-attribute table; store paths have no extended attributes \
+             (pack with mksquashfs -no-xattrs)"
+                .to_owned(),
+        ));
+    }
     if inodes > MAX_INODES {
         return Err(ContentError::Limit {
             what: what.to_owned(),
@@ -272,6 +289,17 @@ impl Walk<'_, '_> {
             InnerNode::Symlink(link) => Node::Symlink {
                 target: link.link.as_os_str().as_bytes().to_vec(),
             },
+            _ if node.header.permissions & 0o7000 != 0 => {
+                return Err(ContentError::entry(
+                    self.what,
+                    entry(),
+                    format!(
+                        "has mode {:o}: set-user-id, set-group-id and sticky bits are not part \
+                         of a store path, yet a mount without nosuid honours them",
+                        node.header.permissions
+                    ),
+                ))
+            }
             InnerNode::File(file) => {
                 let reader = self.filesystem.file(file);
                 let contents = reader

@@ -17,7 +17,8 @@ const B: &str = "yzh350ar9sjyxywhk55sjhyd0r75khgs-b";
 
 /// Writes a tar with Python's tarfile from `entries`, a Python list literal of
 /// `(name, type, data_or_linkname, pax_headers)` tuples (types: "f", "d",
-/// "l" symlink, "h" hard link, "c" char device, "p" FIFO), and returns its
+/// "l" symlink, "h" hard link, "c" char device, "p" FIFO, "s" a set-user-id
+/// file, "D" a directory that claims `data` as its size), and returns its
 /// bytes in the tarfile `format` (PAX_FORMAT, GNU_FORMAT).
 fn python_tar(entries: &str, format: &str) -> Vec<u8> {
     python_tar_with_global(entries, format, "None")
@@ -36,6 +37,9 @@ with tarfile.open(fileobj=buf, mode="w", format=tarfile.{format}, pax_headers={g
         payload = None
         if kind == "f":
             payload = data.encode(); ti.size = len(payload); ti.mode = 0o644
+        elif kind == "s": payload = data.encode(); ti.size = len(payload); ti.mode = 0o4755
+        elif kind == "D":
+            ti.type = tarfile.DIRTYPE; ti.mode = 0o755; payload = data.encode(); ti.size = len(payload)
         elif kind == "d": ti.type = tarfile.DIRTYPE; ti.mode = 0o755
         elif kind == "l": ti.type = tarfile.SYMTYPE; ti.linkname = data
         elif kind == "h": ti.type = tarfile.LNKTYPE; ti.linkname = data
@@ -122,6 +126,26 @@ fn tar_layers_that_could_hide_or_alter_content_are_refused_naming_the_entry() {
         ),
         (file(&format!("nix/store/{A}/dir/")), "/dir/", "ends in '/'"),
         (
+            format!("[(\"nix/store/{A}/su\", \"s\", \"x\", {{}})]"),
+            "/su",
+            "set-user-id",
+        ),
+        (
+            format!(
+                "[(\"nix/store/{A}/cap\", \"f\", \"x\", {{\"SCHILY.xattr.security.capability\": \"x\"}})]"
+            ),
+            "/cap",
+            "extended attribute",
+        ),
+        (
+            format!(
+                "[(\"nix/store/{A}/d\", \"D\", \"{}\", {{}})]",
+                "h".repeat(1024)
+            ),
+            "/d",
+            "claims a data size",
+        ),
+        (
             format!(
                 "[{}, {}]",
                 file(&format!("nix/store/{A}")),
@@ -148,7 +172,10 @@ fn tar_layers_that_could_hide_or_alter_content_are_refused_naming_the_entry() {
             format!("[{entries}]")
         };
         let layer = python_tar(&entries, "PAX_FORMAT");
-        let err = read_layers(&[layer]).unwrap_err().to_string();
+        let err = match read_layers(&[layer]) {
+            Ok(closure) => panic!("{entries}: accepted as {:?}", closure.manifest),
+            Err(err) => err.to_string(),
+        };
         assert!(
             err.contains(entry) && err.contains(problem),
             "{entries}: expected '{entry}' and '{problem}' in: {err}"
@@ -437,4 +464,41 @@ fn a_squashfs_declaring_too_much_is_refused_before_hashing() {
     assert!(err.contains("bytes, more than the 1048576"), "{err}");
     // Within the bound it is read (the holes are zeros).
     assert!(squashfs::closure_of_reader(Cursor::new(bytes), "sparse").is_ok());
+}
+
+/// A set-user-id file, or any extended attribute (a file capability, say), in
+/// a squashfs seed is refused: a mount without nosuid would honour them and
+/// the manifest would not show them.
+#[test]
+fn set_id_bits_and_extended_attributes_in_a_squashfs_seed_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join(A);
+    fs::create_dir_all(&tree).unwrap();
+    let su = tree.join("su");
+    fs::write(&su, b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(&su, fs::Permissions::from_mode(0o4755)).unwrap();
+    let image = dir.path().join("suid.squashfs");
+    seed_testkit::nix::mksquashfs_seed(std::slice::from_ref(&tree), &image, &["-comp", "gzip"]);
+    let err = squashfs::closure_of_file(&image, "suid")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("set-user-id"), "{err}");
+
+    fs::set_permissions(&su, fs::Permissions::from_mode(0o755)).unwrap();
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys; os.setxattr(sys.argv[1], 'user.seed', b'1')",
+        ])
+        .arg(&su)
+        .status()
+        .unwrap();
+    assert!(status.success(), "setting an extended attribute failed");
+    let image = dir.path().join("xattr.squashfs");
+    seed_testkit::nix::mksquashfs_seed(std::slice::from_ref(&tree), &image, &["-comp", "gzip"]);
+    let err = squashfs::closure_of_file(&image, "xattr")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("extended-attribute table"), "{err}");
 }

@@ -28,7 +28,10 @@ impl Keeper {
         repo: &Repository,
         image: &Sha256Digest,
     ) -> Result<ContentCheck> {
-        let key = hex(&image.as_b256());
+        // Keyed by the reader's version too: a reader that refuses more (or
+        // reads better) checks every image again rather than trusting a
+        // verdict an older reader cached.
+        let key = format!("{}@{}", hex(&image.as_b256()), seed_image::READER_VERSION);
         if let Some(check) = self.store.content_check(&key)? {
             return Ok(check);
         }

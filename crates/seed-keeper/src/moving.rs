@@ -277,8 +277,14 @@ impl Keeper {
                 }
             };
             // The chain says a counted voter attested the image; its content
-            // must hold the release's closure too, or it is a trojan.
-            match self.content_of(repo, image).await? {
+            // must hold the release's closure too, or it is a trojan (unless
+            // the operator exempted the system: its images cannot be read).
+            let content = if self.config.unchecked_systems.contains(system) {
+                ContentCheck::Holds(proven.manifest.clone())
+            } else {
+                self.content_of(repo, image).await?
+            };
+            match content {
                 ContentCheck::Holds(held) if held == proven.manifest => {}
                 check => {
                     self.refuted_mut().insert(referrer);
