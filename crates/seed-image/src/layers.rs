@@ -20,7 +20,7 @@
 //! manifest does not cover them (docs/threat-model.md).
 
 use std::{
-    collections::{btree_map::Entry as MapEntry, BTreeMap, HashMap},
+    collections::{btree_map::Entry as MapEntry, BTreeMap, HashMap, HashSet},
     fs::File,
     io::{self, BufWriter, Read, Write},
     os::unix::fs::FileExt,
@@ -69,6 +69,9 @@ pub struct Layers {
     seen: HashMap<StorePath, String>,
     hashed: Vec<HashedPath>,
     outside_store: u64,
+    /// Every symlink seen so far, in any layer and anywhere in the image:
+    /// nothing may be written below one.
+    symlinks: HashSet<Vec<Vec<u8>>>,
 }
 
 impl Layers {
@@ -106,7 +109,7 @@ impl Layers {
                 )
             }
         };
-        let index = LayerIndex::read(decompressed, what, &self.limits)?;
+        let index = LayerIndex::read(decompressed, what, &self.limits, &mut self.symlinks)?;
         self.outside_store += index.outside_store;
         for store_path in index.store_paths() {
             if let Some(first) = self.seen.get(&store_path) {
@@ -153,7 +156,12 @@ struct LayerIndex {
 }
 
 impl LayerIndex {
-    fn read(decompressed: impl Read, what: &str, limits: &Limits) -> Result<Self, ContentError> {
+    fn read(
+        decompressed: impl Read,
+        what: &str,
+        limits: &Limits,
+        symlinks: &mut HashSet<Vec<Vec<u8>>>,
+    ) -> Result<Self, ContentError> {
         let tar_error = |e: io::Error| ContentError::Tar {
             what: what.to_owned(),
             reason: e.to_string(),
@@ -213,6 +221,23 @@ impl LayerIndex {
                      only add store paths"
                         .to_owned(),
                 ));
+            }
+            // A runtime unpacking the layers follows symlinks in the parents of
+            // an entry: below `bin -> /nix/store/<path>/bin` (a customisation
+            // layer's usual link), `bin/sh` would be written into a store path
+            // this reader has already hashed.
+            if let Some(link) = (1..components.len())
+                .map(|depth| &components[..depth])
+                .find(|prefix| symlinks.contains(*prefix))
+            {
+                return Err(refuse(format!(
+                    "is below '{}', a symlink of this or an earlier layer, which a runtime would \
+                     follow",
+                    String::from_utf8_lossy(&link.join(&b'/'))
+                )));
+            }
+            if kind == EntryType::Symlink {
+                symlinks.insert(components.clone());
             }
             let below_store = match components.as_slice() {
                 [nix, store, rest @ ..] if nix == b"nix" && store == b"store" => Some(rest),

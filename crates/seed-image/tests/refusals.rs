@@ -502,3 +502,30 @@ fn set_id_bits_and_extended_attributes_in_a_squashfs_seed_are_refused() {
         .to_string();
     assert!(err.contains("extended-attribute table"), "{err}");
 }
+
+/// A symlink anywhere in the image (a customisation layer's
+/// `bin -> /nix/store/<path>/bin`, say) and an entry below it, in the same
+/// layer or a later one: a runtime would write the entry through the link,
+/// into a store path already hashed. Refused, naming the link; the link alone
+/// is fine.
+#[test]
+fn entries_below_a_symlink_of_any_layer_are_refused() {
+    let link = format!("[(\"bin\", \"l\", \"/nix/store/{A}/bin\", {{}}), (\"nix/store/{A}/bin/sh\", \"f\", \"honest\", {{}})]");
+    let through = "[(\"bin/sh\", \"f\", \"trojan\", {})]";
+    let alone = read_layers(&[python_tar(&link, "PAX_FORMAT")]).unwrap();
+    assert_eq!(alone.entries_outside_store, 1);
+    let err = read_layers(&[
+        python_tar(&link, "PAX_FORMAT"),
+        python_tar(through, "PAX_FORMAT"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("is below 'bin', a symlink"), "{err}");
+    let same_layer = format!(
+        "[(\"bin\", \"l\", \"/nix/store/{A}/bin\", {{}}), (\"bin/sh\", \"f\", \"x\", {{}})]"
+    );
+    let err = read_layers(&[python_tar(&same_layer, "PAX_FORMAT")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is below 'bin'"), "{err}");
+}
