@@ -97,6 +97,8 @@ impl Layers {
         compression: Compression,
         what: &str,
     ) -> Result<(), ContentError> {
+        let mut blob = std::io::BufReader::with_capacity(1 << 16, blob);
+        check_compression(&mut blob, compression, what)?;
         let decompressed: Box<dyn Read> = match compression {
             Compression::None => Box::new(blob),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
@@ -334,6 +336,26 @@ impl LayerIndex {
             .flush()
             .map_err(|e| ContentError::io("a temporary file", e))?;
         drop(writer);
+        // tar-rs stops at the end-of-archive marker; a runtime that reads on
+        // (or sniffs differently) could find more there. Only zeros may follow.
+        let mut rest = archive.into_inner();
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = match rest.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(tar_error(e)),
+            };
+            if buffer[..n].iter().any(|b| *b != 0) {
+                return Err(ContentError::Tar {
+                    what: what.to_owned(),
+                    reason: "it has data after its end-of-archive marker, which some readers \
+                             would read on into"
+                        .to_owned(),
+                });
+            }
+        }
         Ok(Self {
             entries,
             spool,
@@ -427,6 +449,49 @@ fn finish(
         nar_hash: NarHash::from_bytes(hasher.finalize().into()),
         nar_size,
     })
+}
+
+/// Refuses a layer whose first bytes say another compression than its media
+/// type: runtimes that sniff the bytes (containerd for Docker media types,
+/// moby, containers-storage) would decompress what this reader reads as a
+/// plain tar, or the other way round. zstd's skippable frames count as zstd,
+/// as those sniffers count them.
+fn check_compression(
+    blob: &mut impl std::io::BufRead,
+    compression: Compression,
+    what: &str,
+) -> Result<(), ContentError> {
+    let head = blob.fill_buf().map_err(|e| ContentError::io(what, e))?;
+    let sniffed = if head.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (head.len() >= 4 && head[0] & 0xf0 == 0x50 && head[1..4] == [0x2a, 0x4d, 0x18])
+    {
+        Some("zstd")
+    } else if head.starts_with(b"BZh") {
+        Some("bzip2")
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some("xz")
+    } else {
+        None
+    };
+    let expected = match compression {
+        Compression::None => None,
+        Compression::Gzip => Some("gzip"),
+        Compression::Zstd => Some("zstd"),
+    };
+    if sniffed != expected {
+        return Err(ContentError::Tar {
+            what: what.to_owned(),
+            reason: format!(
+                "its media type says {} but its bytes start like {}; runtimes that look at \
+                 the bytes would read another tree",
+                expected.unwrap_or("an uncompressed tar"),
+                sniffed.unwrap_or("an uncompressed tar")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Adds an entry, creating parents the layer did not list and refusing a

@@ -529,3 +529,46 @@ fn entries_below_a_symlink_of_any_layer_are_refused() {
         .to_string();
     assert!(err.contains("is below 'bin'"), "{err}");
 }
+
+/// A layer whose bytes say another compression than its media type (a zstd
+/// skippable frame in front of a "plain" tar, gzip labelled zstd), and a tar
+/// with data after its end-of-archive marker, are refused: a runtime that
+/// sniffs the bytes, or reads on, would unpack another tree.
+#[test]
+fn layers_that_runtimes_would_read_differently_are_refused() {
+    let honest = python_tar(
+        &format!("[(\"nix/store/{A}\", \"f\", \"x\", {{}})]"),
+        "PAX_FORMAT",
+    );
+    let read = |bytes: Vec<u8>, compression: Compression| {
+        let mut reader = Layers::new();
+        reader
+            .add(Cursor::new(bytes), compression, "layer")
+            .map(|()| ())
+            .map_err(|e| e.to_string())
+    };
+    assert!(read(honest.clone(), Compression::None).is_ok());
+
+    let mut skippable = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 0, 0, 0, 0];
+    skippable.extend_from_slice(&honest);
+    let err = read(skippable, Compression::None).unwrap_err();
+    assert!(err.contains("bytes start like zstd"), "{err}");
+
+    let gzipped = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&honest).unwrap();
+        encoder.finish().unwrap()
+    };
+    let err = read(gzipped.clone(), Compression::Zstd).unwrap_err();
+    assert!(
+        err.contains("says zstd but its bytes start like gzip"),
+        "{err}"
+    );
+    assert!(read(gzipped, Compression::Gzip).is_ok());
+
+    let mut trailing = honest;
+    trailing.extend_from_slice(b"a second archive, for readers that read on");
+    let err = read(trailing, Compression::None).unwrap_err();
+    assert!(err.contains("after its end-of-archive marker"), "{err}");
+}
