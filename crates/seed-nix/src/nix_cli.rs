@@ -148,10 +148,49 @@ impl Nix {
         Ok(output.stdout)
     }
 
+    /// [`Nix::dump_db`] without the derivers: a path's deriver depends on
+    /// how this machine got the path (built, substituted, which evaluation),
+    /// so honest builders would otherwise write different seeds for the same
+    /// closure. `nix-store --load-db` takes an empty deriver line.
+    pub fn registration(&self, paths: &[StorePath]) -> Result<Vec<u8>, NixError> {
+        without_derivers(&self.dump_db(paths)?)
+    }
+
     /// The program this runs.
     pub fn program(&self) -> &Path {
         &self.program
     }
+}
+
+/// A `nix-store --dump-db` dump with every deriver line emptied. The dump is
+/// records of: path, NAR hash, NAR size, deriver, reference count, then that
+/// many references, one per line.
+pub fn without_derivers(dump: &[u8]) -> Result<Vec<u8>, NixError> {
+    let malformed = |reason: &str| NixError::Output {
+        reason: format!("nix-store --dump-db: {reason}"),
+    };
+    let text = std::str::from_utf8(dump).map_err(|_| malformed("not UTF-8"))?;
+    let mut lines = text.lines();
+    let mut out = String::with_capacity(text.len());
+    while let Some(path) = lines.next() {
+        let mut field = |name: &str| lines.next().ok_or_else(|| malformed(name));
+        let hash = field("a record without its NAR hash")?;
+        let size = field("a record without its NAR size")?;
+        let _deriver = field("a record without its deriver")?;
+        let count = field("a record without its reference count")?;
+        let references: usize = count
+            .parse()
+            .map_err(|_| malformed("a reference count that is not a number"))?;
+        out.push_str(&format!("{path}\n{hash}\n{size}\n\n{count}\n"));
+        for _ in 0..references {
+            let reference = lines
+                .next()
+                .ok_or_else(|| malformed("fewer references than counted"))?;
+            out.push_str(reference);
+            out.push('\n');
+        }
+    }
+    Ok(out.into_bytes())
 }
 
 /// The store path that `path` stands for: `path` itself, the store path it
@@ -255,6 +294,25 @@ fn parse_nar_hash(value: Option<&Value>) -> Result<NarHash, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registrations_lose_their_derivers_and_nothing_else() {
+        let dump = "/nix/store/aaa-x\nabc\n120\n/nix/store/ddd-x.drv\n2\n/nix/store/aaa-x\n/nix/store/bbb-y\n\
+                    /nix/store/bbb-y\ndef\n8\n\n0\n";
+        let expected = "/nix/store/aaa-x\nabc\n120\n\n2\n/nix/store/aaa-x\n/nix/store/bbb-y\n\
+                        /nix/store/bbb-y\ndef\n8\n\n0\n";
+        assert_eq!(
+            without_derivers(dump.as_bytes()).unwrap(),
+            expected.as_bytes()
+        );
+        for broken in [
+            "/nix/store/aaa-x\nabc\n",
+            "/nix/store/a\nh\n1\n\n2\n/nix/store/a\n",
+            "/nix/store/a\nh\n1\n\nx\n",
+        ] {
+            assert!(without_derivers(broken.as_bytes()).is_err(), "{broken:?}");
+        }
+    }
 
     const A: &str = "/nix/store/x21wq7f46f1py2xsblfw13d8br6bgnr6-a";
     const SRI: &str = "sha256-FJdnZQde42xjziBtExyKymcf56sSxBAIfaqAvLTFoJw=";

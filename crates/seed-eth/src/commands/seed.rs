@@ -65,7 +65,7 @@ fn build(args: &SeedBuildArgs) -> Outcome {
         }
         None => None,
     };
-    let registration = nix.dump_db(&store_paths).map_err(Failure::usage)?;
+    let registration = nix.registration(&store_paths).map_err(Failure::usage)?;
     let spec = SeedSpec {
         paths: store_paths
             .iter()
