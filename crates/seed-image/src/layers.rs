@@ -287,7 +287,7 @@ impl LayerIndex {
                             ),
                         });
                     }
-                    let copied = io::copy(&mut entry, &mut writer).map_err(tar_error)?;
+                    let copied = copy_to_spool(&mut entry, &mut writer, what)?;
                     if copied != size {
                         return Err(refuse(format!("announces {size} bytes but holds {copied}")));
                     }
@@ -449,6 +449,35 @@ fn finish(
         nar_hash: NarHash::from_bytes(hasher.finalize().into()),
         nar_size,
     })
+}
+
+/// Copies a file's bytes from the layer to the spool. A failure to read is
+/// the layer's (a content fault); a failure to write is this machine's (a
+/// full disk), which must never be held against the image.
+fn copy_to_spool(
+    entry: &mut impl Read,
+    spool: &mut impl Write,
+    what: &str,
+) -> Result<u64, ContentError> {
+    let mut buffer = [0u8; 64 * 1024];
+    let mut copied = 0u64;
+    loop {
+        let n = match entry.read(&mut buffer) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(ContentError::Tar {
+                    what: what.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        spool
+            .write_all(&buffer[..n])
+            .map_err(|e| ContentError::io("a temporary file", e))?;
+        copied += n as u64;
+    }
 }
 
 /// Refuses a layer whose first bytes say another compression than its media
@@ -696,5 +725,38 @@ impl Read for SpoolSlice<'_> {
         self.offset += n as u64;
         self.remaining -= n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Failing;
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("truncated layer"))
+        }
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("no space left on device"))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A full disk is this machine's fault and never held against the image;
+    /// a layer that cannot be read is the image's.
+    #[test]
+    fn spool_failures_are_blamed_on_the_right_side() {
+        let full_disk = copy_to_spool(&mut &b"bytes"[..], &mut Failing, "layer").unwrap_err();
+        assert!(!full_disk.is_content_fault(), "{full_disk}");
+        let bad_layer = copy_to_spool(&mut Failing, &mut Vec::new(), "layer").unwrap_err();
+        assert!(bad_layer.is_content_fault(), "{bad_layer}");
     }
 }
