@@ -261,10 +261,15 @@ impl LayerIndex {
                 continue;
             };
             if below_store[0].starts_with(b".") {
-                // Not a store path name (Nix forbids a leading dot); metadata
-                // such as an optimised store's .links, outside the closure.
-                outside_store += 1;
-                continue;
+                // Not a store path (Nix never names one with a leading dot),
+                // yet inside the store: a file in an optimised store's
+                // .links is hard-linked by Nix into later paths with the
+                // same hash, unchecked.
+                return Err(refuse(
+                    "is inside /nix/store but not in a store path (Nix never names one with a \
+                     leading dot); nothing but store paths may be unpacked there"
+                        .to_owned(),
+                ));
             }
             let stored = match kind {
                 EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse

@@ -6,7 +6,8 @@
 //! connects the two without mounting, root or Nix:
 //!
 //! - [`squashfs`] reads a nix-seed squashfs (store paths at its root, a
-//!   `.seed/` directory that is skipped) and NAR-hashes every store path;
+//!   `.seed/` directory checked against them), resolving its tree the way
+//!   the kernel does, and NAR-hashes every store path;
 //! - [`layers`] does the same for tar-layer images (dockerTools,
 //!   nix2container), streaming each layer once and refusing anything that
 //!   could make two readers see different trees;
@@ -39,7 +40,7 @@ use seed_nix::{ClosureManifest, HashedPath};
 /// The version of what the readers accept and how they hash: raised whenever
 /// a change could give another answer for the same image (a new refusal, a
 /// fix), so that results cached under an older version are not reused.
-pub const READER_VERSION: u32 = 1;
+pub const READER_VERSION: u32 = 2;
 
 /// The closure an image holds: its manifest and every path's NAR hash and size.
 #[derive(Debug, Clone, PartialEq, Eq)]

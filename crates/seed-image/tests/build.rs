@@ -11,18 +11,24 @@ use seed_image::{
     oci_layout::{image_closure, LayoutRef},
     registry, squashfs,
 };
-use seed_nix::{tree_manifest, Nix};
+use seed_nix::{tree_manifest, Nix, StorePath};
 use seed_oci::{RegistryClient, Repository};
 use seed_testkit::{
     nix::{closure, tool},
     registry::TestRegistry,
 };
 
+/// The seed of `paths`, with the registration Nix writes for them.
 fn spec(paths: Vec<std::path::PathBuf>) -> SeedSpec {
+    let mut store_paths: Vec<StorePath> = paths
+        .iter()
+        .map(|path| path.to_str().unwrap().parse().unwrap())
+        .collect();
+    store_paths.sort();
     SeedSpec {
         env: Some(paths[0].clone()),
+        registration: Nix::default().registration(&store_paths).unwrap(),
         paths,
-        registration: b"registration\n".to_vec(),
         epoch: 1,
     }
 }

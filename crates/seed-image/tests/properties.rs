@@ -21,7 +21,7 @@ use seed_image::{
     squashfs,
 };
 use seed_nix::tree_manifest;
-use seed_testkit::nix::{docker_tools_layer, gnu_tar_layer, mksquashfs_seed};
+use seed_testkit::nix::{docker_tools_layer, gnu_tar_layer, mksquashfs_seed, registration};
 
 /// How many random trees CI checks.
 const CASES: u64 = 10;
@@ -152,7 +152,7 @@ fn every_packing_of_a_random_store_reads_back_to_its_manifest() {
         let built = dir.path().join("built.squashfs");
         let spec = SeedSpec {
             paths: paths.clone(),
-            registration: Vec::new(),
+            registration: registration(&paths),
             env: None,
             epoch: 1,
         };

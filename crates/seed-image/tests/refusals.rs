@@ -82,6 +82,15 @@ fn tar_layers_that_could_hide_or_alter_content_are_refused_naming_the_entry() {
             "whiteout",
         ),
         (
+            format!(
+                "[{}, {}]",
+                file(&format!("nix/store/{A}")),
+                file("nix/store/.links/1x2y3z")
+            ),
+            ".links/1x2y3z",
+            "not in a store path",
+        ),
+        (
             format!("[(\"nix/store/{A}/dev\", \"c\", \"\", {{}})]"),
             "dev",
             "character device",

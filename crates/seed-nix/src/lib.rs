@@ -17,6 +17,7 @@ pub mod nar;
 pub mod nar_hash;
 pub mod nix32;
 pub mod nix_cli;
+pub mod registration;
 pub mod store_path;
 pub mod tree;
 
@@ -28,6 +29,7 @@ pub use manifest::{ClosureManifest, ManifestError};
 pub use nar::NarError;
 pub use nar_hash::{NarHash, NarHashError};
 pub use nix_cli::{parse_path_info, resolve_store_path, Nix, NixError};
+pub use registration::{parse_registrations, write_registrations, Registration, RegistrationError};
 pub use store_path::{StorePath, StorePathError, STORE_DIR};
 pub use tree::{
     default_threads, found_path, hash_paths, manifest_of, map_in_parallel, store_dir_of,

@@ -114,6 +114,38 @@ pub fn closure(label: &str, variant: &str) -> Closure {
     Closure { top, paths }
 }
 
+/// The `.seed/registration` of `paths` (in a real store or a test tree): each
+/// path's NAR hash and size, as `nix-store --dump-db` writes them, without
+/// references or derivers.
+pub fn registration(paths: &[PathBuf]) -> Vec<u8> {
+    let mut records: Vec<seed_nix::Registration> = paths
+        .iter()
+        .map(|path| {
+            // NAR hashing recurses per directory level; some tests nest deep.
+            let (nar_hash, nar_size) = std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .stack_size(256 << 20)
+                    .spawn_scoped(scope, || seed_nix::nar::hash_path(path).unwrap())
+                    .unwrap()
+                    .join()
+                    .unwrap()
+            });
+            seed_nix::Registration {
+                path: seed_nix::StorePath::from_base_name(
+                    path.file_name().unwrap().to_str().unwrap(),
+                )
+                .unwrap(),
+                nar_hash,
+                nar_size,
+                deriver: String::new(),
+                references: Vec::new(),
+            }
+        })
+        .collect();
+    records.sort_by(|a, b| a.path.cmp(&b.path));
+    seed_nix::write_registrations(&records)
+}
+
 /// Packs `paths` into a squashfs seed at `out` exactly as upstream's `mkSeed`
 /// does on Linux: `-keep-as-directory -all-root -no-hardlinks`, zstd level 9,
 /// and a `.seed/` directory holding `registration` and an `env` link.
@@ -122,10 +154,21 @@ pub fn mksquashfs_seed(paths: &[PathBuf], out: &Path, extra: &[&str]) {
     let staging = tempfile::tempdir().unwrap();
     let seed_dir = staging.path().join(".seed");
     fs::create_dir_all(&seed_dir).unwrap();
-    fs::write(seed_dir.join("registration"), b"registration dump\n").unwrap();
-    symlink(&paths[0], seed_dir.join("env")).unwrap();
-    let mut args: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    args.push(seed_dir.display().to_string());
+    fs::write(seed_dir.join("registration"), registration(paths)).unwrap();
+    symlink(
+        Path::new(seed_nix::STORE_DIR).join(paths[0].file_name().unwrap()),
+        seed_dir.join("env"),
+    )
+    .unwrap();
+    let mut roots = paths.to_vec();
+    roots.push(seed_dir);
+    mksquashfs_roots(&roots, out, extra);
+}
+
+/// Packs `roots` (each becomes an entry of the image's root) with `mkSeed`'s
+/// flags, and `extra` after them.
+pub fn mksquashfs_roots(roots: &[PathBuf], out: &Path, extra: &[&str]) {
+    let mut args: Vec<String> = roots.iter().map(|p| p.display().to_string()).collect();
     args.push(out.display().to_string());
     for flag in [
         "-keep-as-directory",
