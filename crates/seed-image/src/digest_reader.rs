@@ -40,6 +40,25 @@ impl<R: Read> DigestReader<R> {
         }
         Ok(self.read)
     }
+
+    /// [`DigestReader::verify`] for a blob an image descriptor names: the
+    /// bytes must also be as many as the descriptor says (a descriptor that
+    /// misstates its blob makes the image invalid, whoever serves it).
+    pub fn verify_blob(
+        self,
+        expected: &Sha256Digest,
+        size: u64,
+        what: &str,
+    ) -> Result<(), ContentError> {
+        let read = self.verify(expected, what)?;
+        if read != size {
+            return Err(ContentError::Limit {
+                what: what.to_owned(),
+                limit: format!("the blob is {read} bytes, not the {size} its descriptor says"),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl<R: Read> Read for DigestReader<R> {

@@ -84,6 +84,13 @@ pub enum ContentError {
         /// What it is and what would be accepted.
         reason: String,
     },
+    /// Reading the image made the reader panic: a bug in this crate that the
+    /// image sets off, so the image is refused as every reader would refuse it.
+    #[error("{what}: reading it made the image reader panic; the image is refused (please report this as a seed-image bug, with the image)")]
+    ReaderPanic {
+        /// Which image or layer.
+        what: String,
+    },
     /// The image exceeds a bound that keeps memory and time finite.
     #[error("{what}: {limit}")]
     Limit {

@@ -8,7 +8,7 @@
 
 use std::{
     fs::{self, File},
-    io::BufReader,
+    io::{BufReader, Seek},
     path::{Path, PathBuf},
 };
 
@@ -151,10 +151,17 @@ pub fn image_closure(layout: &LayoutRef) -> Result<(RawManifest, ImageClosure), 
         ImageFormat::Squashfs(layer) => {
             let path = blob_path(&layout.dir, &layer.digest);
             let name = path.display().to_string();
-            // squashfs needs random access: hash the file first, then read it.
-            let file = File::open(&path).map_err(|e| ContentError::io(&name, e))?;
-            DigestReader::new(BufReader::new(file)).verify(&layer.digest, &name)?;
-            squashfs::closure_of_file(&path, &name)?
+            // squashfs needs random access: hash the file first, then read
+            // the same open file (not the path again, which could have been
+            // replaced in between).
+            let mut file = File::open(&path).map_err(|e| ContentError::io(&name, e))?;
+            DigestReader::new(BufReader::new(&file)).verify_blob(
+                &layer.digest,
+                layer.descriptor.size,
+                &name,
+            )?;
+            file.rewind().map_err(|e| ContentError::io(&name, e))?;
+            squashfs::closure_of_reader(BufReader::new(file), &name)?
         }
         ImageFormat::TarLayers(layers) => {
             let mut reader = Layers::new();
@@ -164,7 +171,7 @@ pub fn image_closure(layout: &LayoutRef) -> Result<(RawManifest, ImageClosure), 
                 let file = File::open(&path).map_err(|e| ContentError::io(&name, e))?;
                 let mut blob = DigestReader::new(BufReader::with_capacity(1 << 20, file));
                 reader.add(&mut blob, compression, &name)?;
-                blob.verify(&layer.digest, &name)?;
+                blob.verify_blob(&layer.digest, layer.descriptor.size, &name)?;
             }
             reader.finish()?
         }

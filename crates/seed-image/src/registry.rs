@@ -6,13 +6,11 @@
 //! go straight into [`Layers`]; a squashfs blob is written to an unnamed
 //! temporary file as it is hashed, because squashfs needs random access.
 
-use std::{
-    io::{self, BufReader, Read, Seek},
-    sync::mpsc::{sync_channel, Receiver},
-};
+use std::io::{self, BufReader, Read, Seek};
 
 use seed_core::Sha256Digest;
-use seed_oci::{RegistryClient, Repository};
+use seed_oci::{OciError, RegistryClient, Repository};
+use tokio::sync::mpsc::{channel, Receiver};
 
 use crate::{
     format::{Compression, ImageFormat, Layer},
@@ -30,8 +28,19 @@ pub async fn image_closure(
     digest: &Sha256Digest,
 ) -> Result<ImageClosure, ContentError> {
     let what = format!("image {repo}@{digest}");
-    let manifest = client.pull_manifest(repo, digest).await?;
-    let format = ImageFormat::of(&manifest.fields()?, &what)?;
+    let manifest = client.pull_manifest(repo, digest).await.map_err(|error| {
+        image_fault(error, |what, reason| ContentError::UnsupportedFormat {
+            what,
+            reason,
+        })
+    })?;
+    let fields = manifest.fields().map_err(|error| {
+        image_fault(error, |what, reason| ContentError::UnsupportedFormat {
+            what,
+            reason,
+        })
+    })?;
+    let format = ImageFormat::of(&fields, &what)?;
     match format {
         ImageFormat::Squashfs(layer) => {
             let name = layer_name(&layer, &what);
@@ -43,7 +52,8 @@ pub async fn image_closure(
                 Ok(spool)
             })
             .await?;
-            blocking(move || {
+            let hashing = name.clone();
+            blocking(&hashing, move || {
                 let mut spool = spool;
                 spool
                     .rewind()
@@ -93,12 +103,15 @@ async fn read_blob<T: Send + 'static>(
     name: String,
     consume: impl FnOnce(&mut DigestReader<ChannelReader>) -> Result<T, ContentError> + Send + 'static,
 ) -> Result<T, ContentError> {
+    let blob_fault = |error| image_fault(error, |what, limit| ContentError::Limit { what, limit });
     let mut blob = client
         .open_blob(repo, &layer.digest, layer.descriptor.size)
-        .await?;
-    let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
+        .await
+        .map_err(blob_fault)?;
+    let (sender, receiver) = channel(CHANNEL_CHUNKS);
     let digest = layer.digest;
     let size = layer.descriptor.size;
+    let blob_name = name.clone();
     let reading = tokio::task::spawn_blocking(move || {
         let mut reader = DigestReader::new(ChannelReader {
             receiver,
@@ -107,15 +120,10 @@ async fn read_blob<T: Send + 'static>(
         let consumed = consume(&mut reader);
         // Check the digest even when `consume` failed: a corrupt blob is the
         // better explanation for a parse error than the parse error itself.
-        let verified = reader.verify(&digest, &name);
+        let verified = reader.verify_blob(&digest, size, &name);
         match (consumed, verified) {
             (_, Err(mismatch)) => Err(mismatch),
-            (Err(error), Ok(_)) => Err(error),
-            (Ok(_), Ok(read)) if read != size => Err(ContentError::Limit {
-                what: name,
-                limit: format!("the blob is {read} bytes, not the {size} its descriptor says"),
-            }),
-            (Ok(value), Ok(_)) => Ok(value),
+            (consumed, Ok(())) => consumed,
         }
     });
     // A download that fails part-way is the registry's fault (often
@@ -125,36 +133,63 @@ async fn read_blob<T: Send + 'static>(
         match chunk {
             Ok(bytes) => {
                 // A closed channel: the reader stopped early (an error it reports).
-                if sender.send(Ok(bytes)).is_err() {
+                if sender.send(Ok(bytes)).await.is_err() {
                     break;
                 }
             }
             Err(error) => {
-                let _ = sender.send(Err(()));
+                let _ = sender.send(Err(())).await;
                 failure = Some(error);
                 break;
             }
         }
     }
     drop(sender);
-    let result = reading.await.map_err(|e| ContentError::Build {
-        reason: format!("the reading thread failed: {e}"),
-    })?;
+    let result = reading.await.map_err(|e| joined(e, &blob_name))?;
     match (result, failure) {
-        (Err(_), Some(error)) => Err(ContentError::Registry(error)),
+        (Err(_), Some(error)) => Err(blob_fault(error)),
         (result, _) => result,
+    }
+}
+
+/// A registry error in the image's terms. `Invalid` means that what the
+/// registry holds under a digest is not what the image's manifest says it is
+/// (unparseable, not a manifest, bigger than its descriptor): a property of
+/// the image that every reader sees alike, so the image is refused (`fault`
+/// says how) rather than retried forever. Everything else is the registry's
+/// fault, and may pass.
+fn image_fault(
+    error: OciError,
+    fault: impl FnOnce(String, String) -> ContentError,
+) -> ContentError {
+    match error {
+        OciError::Invalid { what, reason } => fault(what, reason),
+        other => ContentError::Registry(other),
+    }
+}
+
+/// A blocking task's end: a panic is a reader bug the image set off, so the
+/// image is refused (as every keeper would); a cancellation is the machine's.
+fn joined(error: tokio::task::JoinError, what: &str) -> ContentError {
+    if error.is_panic() {
+        ContentError::ReaderPanic {
+            what: what.to_owned(),
+        }
+    } else {
+        ContentError::Build {
+            reason: format!("the reading thread of {what} was cancelled: {error}"),
+        }
     }
 }
 
 /// Runs blocking work (hashing a squashfs) off the async runtime.
 async fn blocking<T: Send + 'static>(
+    what: &str,
     work: impl FnOnce() -> Result<T, ContentError> + Send + 'static,
 ) -> Result<T, ContentError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ContentError::Build {
-            reason: format!("the hashing thread failed: {e}"),
-        })?
+        .map_err(|e| joined(e, what))?
 }
 
 /// Reads the chunks a download sends; a failed download is an I/O error.
@@ -166,16 +201,34 @@ struct ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
-            match self.receiver.recv() {
-                Ok(Ok(chunk)) => self.chunk = chunk,
-                Ok(Err(())) => return Err(io::Error::other("the download failed")),
+            match self.receiver.blocking_recv() {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(())) => return Err(io::Error::other("the download failed")),
                 // The sender is gone: the blob ended.
-                Err(_) => return Ok(0),
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.chunk.len());
         buf[..n].copy_from_slice(&self.chunk[..n]);
         let _ = self.chunk.split_to(n);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_panic_refuses_the_image() {
+        let panicked = tokio::task::spawn_blocking(|| panic!("a reader bug"))
+            .await
+            .unwrap_err();
+        let error = joined(panicked, "layer sha256:… of image x");
+        assert!(
+            matches!(error, ContentError::ReaderPanic { .. }),
+            "{error:?}"
+        );
+        assert!(error.is_content_fault());
     }
 }

@@ -130,3 +130,45 @@ fn push_layout(layout: &Path, target: &str) {
         ],
     );
 }
+
+/// What a registry holds under an image's digests that the image's manifest
+/// misdescribes is the image's fault, refused the same way by every reader,
+/// not a registry outage to retry forever: here a layer descriptor that
+/// understates or overstates its blob's size.
+#[test]
+fn a_layer_descriptor_that_misstates_its_blob_is_refused_as_content() {
+    let closure = closure("seed-image-build", "");
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.squashfs");
+    write_squashfs(&spec(closure.paths.clone()), &seed).unwrap();
+    let bytes = std::fs::read(&seed).unwrap();
+
+    let registry = TestRegistry::start().unwrap();
+    let client = RegistryClient::plain_http(&[registry.host().as_str()]).unwrap();
+    let repo: Repository = format!("{}/seeds/lying", registry.host()).parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (size, expected) in [
+        (bytes.len() - 1, "larger than"),
+        (bytes.len() + 1, "not the"),
+    ] {
+        let image = runtime.block_on(async {
+            let layer = client.push_blob(&repo, &bytes).await.unwrap();
+            let config = client.push_blob(&repo, b"{}").await.unwrap();
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.nix-seed.squashfs","digest":"{layer}","size":{size}}}]}}"#
+            );
+            let manifest =
+                seed_oci::RawManifest::from_bytes(manifest.into_bytes(), "lying").unwrap();
+            client.push_manifest(&repo, &manifest).await.unwrap();
+            manifest.digest()
+        });
+        let err = runtime
+            .block_on(registry::image_closure(&client, &repo, &image))
+            .unwrap_err();
+        assert!(err.is_content_fault(), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}

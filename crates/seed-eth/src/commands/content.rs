@@ -45,11 +45,20 @@ pub fn closure_of(
             });
         }
     };
-    result.map_err(|e| content_failure(e, content_code))
+    result.map_err(|error| match error {
+        // A local file or layout whose bytes are not what its digests say
+        // is the input at fault, not a network.
+        ContentError::DigestMismatch { .. } => Failure {
+            code: content_code,
+            error: eyre::Report::new(error),
+        },
+        error => content_failure(error, content_code),
+    })
 }
 
-/// The exit code of a content error: the registry or machine failing is exit
-/// 3 (retry), bad names or credentials exit 2, bad content `content_code`.
+/// The exit code of a content error: the registry failing or serving bytes
+/// that are not the blob is exit 3 (retry), bad names, credentials, files or
+/// a failed build exit 2, bad content `content_code`.
 pub fn content_failure(error: ContentError, content_code: ExitCode) -> Failure {
     let code = match &error {
         ContentError::Registry(e) if e.is_transient() => ExitCode::Network,
@@ -57,8 +66,9 @@ pub fn content_failure(error: ContentError, content_code: ExitCode) -> Failure {
         ContentError::Registry(_) | ContentError::Path { .. } | ContentError::Io { .. } => {
             ExitCode::Usage
         }
-        // The registry (or a layout) served bytes that are not the blob.
-        ContentError::Build { .. } | ContentError::DigestMismatch { .. } => ExitCode::Network,
+        ContentError::Build { .. } => ExitCode::Usage,
+        // The registry served bytes that are not the blob.
+        ContentError::DigestMismatch { .. } => ExitCode::Network,
         _ => content_code,
     };
     Failure {
