@@ -33,7 +33,10 @@ use seed_nix::{
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use crate::{format::Compression, squashfs::encode_error, ContentError, ImageClosure};
+use crate::{
+    format::Compression, squashfs::encode_error, tar_framing::FramingGuard, ContentError,
+    ImageClosure,
+};
 
 /// Bounds that keep a hostile layer (a tar bomb, millions of entries, absurd
 /// paths) from exhausting memory, disk or time. The defaults fit seeds of
@@ -111,7 +114,8 @@ impl Layers {
                 )
             }
         };
-        let index = LayerIndex::read(decompressed, what, &self.limits, &mut self.symlinks)?;
+        let guarded = FramingGuard::new(decompressed);
+        let index = LayerIndex::read(guarded, what, &self.limits, &mut self.symlinks)?;
         self.outside_store += index.outside_store;
         for store_path in index.store_paths() {
             if let Some(first) = self.seen.get(&store_path) {

@@ -30,6 +30,7 @@ pub mod layers;
 pub mod oci_layout;
 pub mod registry;
 pub mod squashfs;
+mod tar_framing;
 
 pub use digest_reader::DigestReader;
 pub use error::ContentError;

@@ -580,3 +580,33 @@ fn layers_that_runtimes_would_read_differently_are_refused() {
     let err = read(trailing, Compression::None).unwrap_err();
     assert!(err.contains("after its end-of-archive marker"), "{err}");
 }
+
+/// tar-rs holds a GNU long name, long link or PAX header in memory whole: one
+/// claiming more than a megabyte is refused before a byte of it is read, so a
+/// few KB of gzip cannot claim gigabytes of "name".
+#[test]
+fn oversized_tar_metadata_entries_are_refused_before_they_are_read() {
+    for (format, expected) in [
+        ("GNU_FORMAT", "GNU long name"),
+        ("PAX_FORMAT", "PAX extended header"),
+    ] {
+        let long = format!("\"nix/store/{A}/\" + \"n\" * 1_100_000");
+        let layer = python_tar(&format!("[({long}, \"f\", \"x\", {{}})]"), format);
+        let err = read_layers(&[layer]).unwrap_err().to_string();
+        assert!(err.contains(expected), "{format}: {err}");
+    }
+
+    // A long-name header claiming 8 GiB, and nothing after it.
+    let mut bomb = python_tar(
+        &format!(
+            "[(\"nix/store/{A}/{}\", \"f\", \"x\", {{}})]",
+            "n".repeat(200)
+        ),
+        "GNU_FORMAT",
+    );
+    assert_eq!(bomb[156], b'L');
+    bomb[124..136].copy_from_slice(b"77777777777\0");
+    bomb.truncate(1024);
+    let err = read_layers(&[bomb]).unwrap_err().to_string();
+    assert!(err.contains("claims 8589934591 bytes"), "{err}");
+}
