@@ -51,6 +51,9 @@ pub struct Limits {
     pub max_path_bytes: usize,
     /// Deepest entry path, in components.
     pub max_depth: usize,
+    /// Most memory the sorted index of one layer's store entries may take
+    /// (its keys are whole paths), implied parent directories included.
+    pub max_index_bytes: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             max_entries: 4_000_000,
             max_path_bytes: 4096,
             max_depth: 512,
+            max_index_bytes: 512 << 20,
         }
     }
 }
@@ -179,6 +183,7 @@ impl LayerIndex {
         let mut outside_store = 0u64;
         let mut archive = tar::Archive::new(decompressed);
         let mut count = 0usize;
+        let mut index_bytes = 0u64;
         for entry in archive.entries().map_err(tar_error)? {
             let mut entry = entry.map_err(tar_error)?;
             count += 1;
@@ -339,7 +344,19 @@ impl LayerIndex {
                     )))
                 }
             };
-            insert(&mut entries, below_store.to_vec(), stored).map_err(refuse)?;
+            index_bytes += insert(&mut entries, below_store.to_vec(), stored).map_err(refuse)?;
+            // Parents a layer does not list count too: each entry may imply
+            // hundreds of them, each keyed by its whole path.
+            if entries.len() > limits.max_entries || index_bytes > limits.max_index_bytes {
+                return Err(ContentError::Limit {
+                    what: what.to_owned(),
+                    limit: format!(
+                        "its store entries, with the parent directories they imply, exceed {} \
+                         entries or {} bytes of index",
+                        limits.max_entries, limits.max_index_bytes
+                    ),
+                });
+            }
         }
         writer
             .flush()
@@ -533,35 +550,43 @@ fn check_compression(
 }
 
 /// Adds an entry, creating parents the layer did not list and refusing a
-/// path listed twice or below something that is not a directory.
+/// path listed twice or below something that is not a directory. Returns the
+/// memory the new keys take, for [`Limits::max_index_bytes`].
 fn insert(
     entries: &mut BTreeMap<Vec<Vec<u8>>, Stored>,
     key: Vec<Vec<u8>>,
     stored: Stored,
-) -> Result<(), String> {
-    for depth in 1..key.len() {
-        match entries
-            .entry(key[..depth].to_vec())
-            .or_insert(Stored::Directory { explicit: false })
-        {
-            Stored::Directory { .. } => {}
-            _ => {
-                return Err(format!(
-                    "is below '{}', which is not a directory",
-                    String::from_utf8_lossy(&key[..depth].join(&b'/'))
-                ))
-            }
+) -> Result<u64, String> {
+    // Every key's ancestors are in the map, so the missing parents are the
+    // ones below the deepest ancestor present; looking from the deepest
+    // keeps an entry's cost linear in its depth.
+    let present = (1..key.len())
+        .rev()
+        .find_map(|depth| entries.get(&key[..depth]).map(|stored| (depth, stored)));
+    let first_missing = match present {
+        Some((_, Stored::Directory { .. })) | None => present.map_or(1, |(depth, _)| depth + 1),
+        Some((depth, _)) => {
+            return Err(format!(
+                "is below '{}', which is not a directory",
+                String::from_utf8_lossy(&key[..depth].join(&b'/'))
+            ))
         }
+    };
+    let mut added = 0;
+    for depth in first_missing..key.len() {
+        added += key_bytes(&key[..depth]);
+        entries.insert(key[..depth].to_vec(), Stored::Directory { explicit: false });
     }
     match entries.entry(key) {
         MapEntry::Vacant(slot) => {
+            added += key_bytes(slot.key());
             slot.insert(stored);
-            Ok(())
+            Ok(added)
         }
         MapEntry::Occupied(mut slot) => match (slot.get(), &stored) {
             (Stored::Directory { explicit: false }, Stored::Directory { .. }) => {
                 slot.insert(stored);
-                Ok(())
+                Ok(added)
             }
             (Stored::Directory { explicit: false }, _) => Err(
                 "was listed as a parent directory by an earlier entry, then as something else"
@@ -570,6 +595,18 @@ fn insert(
             _ => Err("appears twice in this layer".to_owned()),
         },
     }
+}
+
+/// About what a key and its map slot take in memory: each component's bytes
+/// and vector header, the key's own header and the slot.
+fn key_bytes(key: &[Vec<u8>]) -> u64 {
+    const VEC_HEADER: u64 = 24;
+    const SLOT: u64 = 64;
+    key.iter()
+        .map(|component| component.len() as u64 + VEC_HEADER)
+        .sum::<u64>()
+        + VEC_HEADER
+        + SLOT
 }
 
 /// What a hard link in a layer points at: an earlier regular file of the same

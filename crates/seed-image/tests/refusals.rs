@@ -319,6 +319,13 @@ fn tar_bombs_and_absurd_layers_hit_their_bounds() {
         max_entries: 100,
         max_path_bytes: 200,
         max_depth: 8,
+        max_index_bytes: 1 << 20,
+    };
+    let read_with = |limits: Limits, bytes: Vec<u8>, compression: Compression| {
+        let mut reader = Layers::with_limits(limits);
+        reader
+            .add(Cursor::new(bytes), compression, "bomb")
+            .and_then(|()| reader.finish())
     };
     let read = |bytes: Vec<u8>, compression: Compression| {
         let mut reader = Layers::with_limits(small);
@@ -350,7 +357,36 @@ fn tar_bombs_and_absurd_layers_hit_their_bounds() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("more than 100 entries"), "{err}");
+    assert!(err.contains("100 entries"), "{err}");
+
+    // 30 entries that each imply 4 parent directories the layer never lists:
+    // the parents count against the entries, and the index's memory is bound.
+    let implying: Vec<String> = (0..30)
+        .map(|i| format!("(\"nix/store/{A}/p{i}/a/b/c/f\", \"f\", \"x\", {{}})"))
+        .collect();
+    let implying = python_tar(&format!("[{}]", implying.join(",")), "PAX_FORMAT");
+    let err = read(implying.clone(), Compression::None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("parent directories they imply"), "{err}");
+    let small_index = Limits {
+        max_entries: 1_000_000,
+        max_index_bytes: 8 << 10,
+        ..small
+    };
+    let err = read_with(small_index, implying.clone(), Compression::None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("8192 bytes of index"), "{err}");
+    assert!(read_with(
+        Limits {
+            max_entries: 1_000_000,
+            ..small
+        },
+        implying,
+        Compression::None
+    )
+    .is_ok());
 
     let deep = format!("nix/store/{A}/{}", "d/".repeat(10));
     let err = read(

@@ -110,6 +110,10 @@ const MIN_PARSE_STACK: usize = 8 << 20;
 ///
 /// [`Limits`]: crate::layers::Limits
 const MAX_CONTENT: u64 = 256 << 30;
+/// The most bytes all entries' full paths may total: the squashfs reader
+/// keeps each node's full path, and nesting makes the total grow with the
+/// square of the depth.
+const MAX_PATH_BYTES: u64 = 256 << 20;
 /// The most inodes an image may declare (a bound on its depth, and so on the
 /// stack reserved for it: 6 GiB at most).
 const MAX_INODES: u32 = 1 << 22;
@@ -181,7 +185,7 @@ fn read_tables(
         reason: e.to_string(),
     };
     let mut squashfs = Squashfs::from_reader_with_offset(image, 0).map_err(backhand)?;
-    let entries = tree::entries(&mut squashfs)?;
+    let entries = tree::entries(&mut squashfs, MAX_PATH_BYTES)?;
     // The reader caches fragment blocks by their start alone: two fragments
     // at one start would read as whichever was decompressed first.
     let mut starts = HashSet::new();

@@ -21,6 +21,7 @@
 //! File contents are still read by backhand, from the inodes found here.
 
 use std::{
+    borrow::Cow,
     collections::{hash_map::Entry as MapEntry, HashMap, HashSet},
     io::Cursor,
 };
@@ -87,8 +88,13 @@ impl TreeError {
     }
 }
 
-/// Resolves every entry of `squashfs`, root excluded.
-pub(super) fn entries(squashfs: &mut Squashfs<'_>) -> Result<Vec<Entry>, TreeError> {
+/// Resolves every entry of `squashfs`, root excluded, refusing a tree whose
+/// full paths total more than `max_path_bytes` (the squashfs reader keeps
+/// each node's full path).
+pub(super) fn entries(
+    squashfs: &mut Squashfs<'_>,
+    max_path_bytes: u64,
+) -> Result<Vec<Entry>, TreeError> {
     let superblock = squashfs.superblock;
     let (inode_blocks, inode_bytes) = squashfs
         .file
@@ -99,10 +105,13 @@ pub(super) fn entries(squashfs: &mut Squashfs<'_>) -> Result<Vec<Entry>, TreeErr
             &squashfs.kind,
         )
         .map_err(|e| TreeError::image(format!("its inode table cannot be read: {e}")))?;
-    let inodes = Table::new(inode_blocks.iter().map(|(k, v)| (*k, *v)), inode_bytes);
+    let inodes = Table::new(
+        inode_blocks.iter().map(|(k, v)| (*k, *v)),
+        Cow::Owned(inode_bytes),
+    );
     let directories = Table::new(
         squashfs.dir_blocks.0.iter().map(|(k, v)| (*k, *v)),
-        squashfs.dir_blocks.1.clone(),
+        Cow::Borrowed(squashfs.dir_blocks.1.as_slice()),
     );
     let mut resolver = Resolver {
         inodes,
@@ -117,6 +126,7 @@ pub(super) fn entries(squashfs: &mut Squashfs<'_>) -> Result<Vec<Entry>, TreeErr
         numbers: HashMap::new(),
         locations: HashMap::new(),
         listings_seen: HashSet::new(),
+        max_path_bytes,
     };
     resolver.walk(superblock.root_inode >> 16, superblock.root_inode & 0xffff)
 }
@@ -124,13 +134,13 @@ pub(super) fn entries(squashfs: &mut Squashfs<'_>) -> Result<Vec<Entry>, TreeErr
 /// An uncompressed metadata table: the blocks' offsets in the image (relative
 /// to the table) mapped to where their bytes begin in `bytes`, and each
 /// block's length.
-struct Table {
+struct Table<'a> {
     blocks: HashMap<u64, (u64, u64)>,
-    bytes: Vec<u8>,
+    bytes: Cow<'a, [u8]>,
 }
 
-impl Table {
-    fn new(blocks: impl Iterator<Item = (u64, u64)>, bytes: Vec<u8>) -> Self {
+impl<'a> Table<'a> {
+    fn new(blocks: impl Iterator<Item = (u64, u64)>, bytes: Cow<'a, [u8]>) -> Self {
         let mut starts: Vec<(u64, u64)> = blocks.collect();
         starts.sort_by_key(|&(_, position)| position);
         let ends = starts
@@ -178,9 +188,9 @@ struct Listing {
     headers: HashMap<u64, usize>,
 }
 
-struct Resolver {
-    inodes: Table,
-    directories: Table,
+struct Resolver<'a> {
+    inodes: Table<'a>,
+    directories: Table<'a>,
     context: (u64, u32, u16, Endian),
     /// The superblock's inode count, the highest valid inode number.
     inode_count: u32,
@@ -188,9 +198,10 @@ struct Resolver {
     numbers: HashMap<u32, u64>,
     locations: HashMap<u64, u32>,
     listings_seen: HashSet<u64>,
+    max_path_bytes: u64,
 }
 
-impl Resolver {
+impl Resolver<'_> {
     fn walk(&mut self, root_block: u64, root_offset: u64) -> Result<Vec<Entry>, TreeError> {
         let (root, root_position) = self
             .inode_at(root_block, root_offset)
@@ -204,13 +215,28 @@ impl Resolver {
         // Each level's remaining entries, and the names leading there.
         let mut pending = vec![root_listing.into_iter()];
         let mut names: Vec<Vec<u8>> = Vec::new();
+        // The length of each open directory's full path (the root's is 0),
+        // and the total of every entry's, which the squashfs reader will
+        // hold: nesting makes it grow with the square of the depth.
+        let mut lengths: Vec<u64> = vec![0];
+        let mut path_bytes = 0u64;
         while let Some(level) = pending.last_mut() {
             let Some(listed) = level.next() else {
                 pending.pop();
                 names.pop();
+                lengths.pop();
                 continue;
             };
             let depth = pending.len();
+            let length = lengths.last().copied().unwrap_or(0) + 1 + listed.name.len() as u64;
+            path_bytes += length;
+            if path_bytes > self.max_path_bytes {
+                return Err(TreeError::image(format!(
+                    "its entries' paths total more than {} bytes (nested or wide beyond any \
+                     store), more than a reader should hold",
+                    self.max_path_bytes
+                )));
+            }
             let at_fault = |reason: String| {
                 let path = names
                     .iter()
@@ -229,6 +255,7 @@ impl Resolver {
                     let children = self.listing_of(&inode, position).map_err(at_fault)?;
                     pending.push(children.into_iter());
                     names.push(listed.name.clone());
+                    lengths.push(length);
                     EntryKind::Directory
                 }
                 InodeInner::BasicFile(file) => {
@@ -507,5 +534,33 @@ impl<'a> Fields<'a> {
     fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::{fs, io::Cursor};
+
+    use super::*;
+
+    #[test]
+    fn the_total_of_full_paths_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("x21wq7f46f1py2xsblfw13d8br6bgnr6-a");
+        fs::create_dir_all(root.join("d/d/d/d")).unwrap();
+        let image = dir.path().join("s");
+        seed_testkit::nix::mksquashfs_roots(&[root], &image, &["-comp", "gzip"]);
+        let read = |limit| {
+            let mut squashfs =
+                Squashfs::from_reader_with_offset(Cursor::new(fs::read(&image).unwrap()), 0)
+                    .unwrap();
+            entries(&mut squashfs, limit).map(|entries| entries.len())
+        };
+        // "/x…-a" is 35 bytes; "/x…-a/d" 37, and so on: 35+37+39+41+43.
+        assert_eq!(read(195).unwrap(), 5);
+        let error = read(194).unwrap_err();
+        assert!(error.reason.contains("more than 194 bytes"), "{error:?}");
     }
 }
