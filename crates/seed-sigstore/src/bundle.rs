@@ -1,0 +1,153 @@
+//! One Sigstore bundle, verified strictly and offline.
+
+use sigstore_types::{Bundle, KindVersion, TransparencyLogEntry};
+use sigstore_verify::{VerificationPolicy, Verifier};
+
+use crate::{BundleError, TrustedRoot};
+
+pub use sigstore_types::{Artifact, ArtifactDigest, Sha256Hash};
+
+/// Who signed a bundle, as its verified certificate says. The caller decides
+/// whether that identity is one it trusts; nothing here matches it loosely.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Signer {
+    /// The OIDC issuer that vouched for the identity (the certificate's
+    /// Fulcio issuer extension).
+    pub issuer: String,
+    /// The certificate's subject alternative name: a workflow URI, an email.
+    pub identity: String,
+}
+
+/// A transparency log entry a verified bundle relies on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The log's key id (base64 of the SHA-256 of its public key), as the
+    /// trust root names it.
+    pub log_id: String,
+    /// The index the entry's signed material binds: the SET's (global) index
+    /// for Rekor v1, the one index of a Rekor v2 entry.
+    pub log_index: u64,
+    /// The entry's index inside the tree its inclusion proof is against.
+    pub proof_index: u64,
+    /// The size of that tree.
+    pub tree_size: u64,
+    /// Whether the log is Rekor v2 (tiles, no SET, an RFC 3161 timestamp).
+    pub rekor_v2: bool,
+}
+
+/// What a bundle proves once verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedBundle {
+    /// The certificate's verified identity.
+    pub signer: Signer,
+    /// The log entries, each verified (inclusion proof, checkpoint, SET).
+    pub log_entries: Vec<LogEntry>,
+    /// The earliest verified time of signing (SET or timestamp authority).
+    pub signed_at: jiff::Timestamp,
+    /// The DSSE payload (an in-toto statement) when the bundle holds an
+    /// envelope, else `None` (a message signature).
+    pub dsse_payload: Option<Vec<u8>>,
+}
+
+/// Verifies bundles against one trust root.
+pub struct BundleVerifier {
+    verifier: Verifier,
+}
+
+impl BundleVerifier {
+    /// A verifier trusting `root`'s Fulcio CAs, Rekor logs, CT logs and
+    /// timestamp authorities.
+    pub fn new(root: &TrustedRoot) -> Result<Self, BundleError> {
+        Ok(Self {
+            verifier: Verifier::new(root)?,
+        })
+    }
+
+    /// Verifies the bundle `json` over `artifact`, whoever signed it, and
+    /// returns the signer for the caller to authorise.
+    pub fn verify<'a>(
+        &self,
+        json: &str,
+        artifact: impl Into<Artifact<'a>>,
+    ) -> Result<VerifiedBundle, BundleError> {
+        let bundle = Bundle::from_json(json).map_err(|e| BundleError::Parse(e.to_string()))?;
+        // Checks of the bundle alone come first: they need no cryptography.
+        let log_entries = log_entries(&bundle)?;
+        // Authorisation is the caller's (a policy of several builders): the
+        // cryptography is checked here, the identity returned.
+        let result =
+            self.verifier
+                .verify(artifact, &bundle, &VerificationPolicy::any_identity())?;
+        let signer = match (result.issuer(), result.identity()) {
+            (Some(issuer), Some(identity)) if result.certificate_verified() => Signer {
+                issuer: issuer.to_owned(),
+                identity: identity.as_str().to_owned(),
+            },
+            _ => {
+                return Err(BundleError::Parse(
+                    "the bundle has no verified signing certificate with an OIDC issuer and \
+                     identity"
+                        .to_owned(),
+                ))
+            }
+        };
+        if !result.tlog_verified() {
+            return Err(BundleError::NotLogged);
+        }
+        let signed_at = result
+            .verified_timestamps()
+            .iter()
+            .min()
+            .copied()
+            .ok_or_else(|| {
+                BundleError::Parse(
+                    "the bundle has no verified time of signing (no SET, no timestamp)".to_owned(),
+                )
+            })?;
+        let dsse_payload = match &bundle.content {
+            sigstore_types::SignatureContent::DsseEnvelope(envelope) => {
+                Some(envelope.payload.as_bytes().to_vec())
+            }
+            _ => None,
+        };
+        Ok(VerifiedBundle {
+            signer,
+            log_entries,
+            signed_at,
+            dsse_payload,
+        })
+    }
+}
+
+/// The bundle's log entries, each with an inclusion proof and, for Rekor v2,
+/// one log index stated twice alike.
+fn log_entries(bundle: &Bundle) -> Result<Vec<LogEntry>, BundleError> {
+    let entries = &bundle.verification_material.tlog_entries;
+    if entries.is_empty() {
+        return Err(BundleError::NotLogged);
+    }
+    entries.iter().map(log_entry).collect()
+}
+
+fn log_entry(entry: &TransparencyLogEntry) -> Result<LogEntry, BundleError> {
+    let log_index = entry.log_index.get();
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .ok_or(BundleError::NoInclusionProof { index: log_index })?;
+    let rekor_v2 = entry.kind_version == KindVersion::HashedRekordV002;
+    let proof_index = proof.log_index.get();
+    if rekor_v2 && proof_index != log_index {
+        return Err(BundleError::LogIndexMismatch {
+            top_level: log_index,
+            in_proof: proof_index,
+        });
+    }
+    Ok(LogEntry {
+        log_id: entry.log_id.key_id.to_string(),
+        log_index,
+        proof_index,
+        tree_size: proof.tree_size,
+        rekor_v2,
+    })
+}

@@ -1,0 +1,36 @@
+//! The Sigstore side of the Credulous posture: bundles verified strictly and
+//! offline.
+//!
+//! Credulous builders sign their attestation statements with Sigstore and log
+//! them in Rekor instead of voting on Ethereum; consumers and the keeper count
+//! a quorum of distinct policy identities over the bundles they find. This
+//! crate verifies one bundle: [`sigstore_verify`] does the cryptography
+//! (signature, certificate chain to the Fulcio root valid at the signed time,
+//! SCT, Rekor inclusion proof against a signed checkpoint, SET or RFC 3161
+//! timestamp), and [`bundle`] adds what it leaves to callers:
+//!
+//! - for a Rekor v2 entry, the top-level log index must equal the inclusion
+//!   proof's (sigstore-verify reads one, sigstore-python the other; in a Rekor
+//!   v1 bundle they differ by design, each bound by what signs it);
+//! - every log entry must have been verified against a log of the trust root,
+//!   and the signer's identity is returned for the caller to authorise, never
+//!   matched loosely here.
+//!
+//! Design and crate choice: docs/decisions.md, D-047.
+
+pub mod bundle;
+mod error;
+
+pub use bundle::{
+    Artifact, ArtifactDigest, BundleVerifier, LogEntry, Sha256Hash, Signer, VerifiedBundle,
+};
+pub use error::BundleError;
+pub use sigstore_trust_root::TrustedRoot;
+
+/// The production Sigstore trust root shipped with this binary (the
+/// `trusted_root.json` of sigstore-trust-root 0.15.1, identical to
+/// sigstore-python 4.5.1's).
+pub fn production_trust_root() -> Result<TrustedRoot, BundleError> {
+    TrustedRoot::from_json(sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
+        .map_err(|e| BundleError::TrustRoot(e.to_string()))
+}
