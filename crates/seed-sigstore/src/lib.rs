@@ -12,19 +12,25 @@
 //! - for a Rekor v2 entry, the top-level log index must equal the inclusion
 //!   proof's (sigstore-verify reads one, sigstore-python the other; in a Rekor
 //!   v1 bundle they differ by design, each bound by what signs it);
-//! - every log entry must have been verified against a log of the trust root,
-//!   and the signer's identity is returned for the caller to authorise, never
-//!   matched loosely here.
+//! - every log entry must carry an inclusion proof, and the signer's identity
+//!   is returned for the caller to authorise, never matched loosely here.
+//!
+//! [`policy`] reads a Credulous policy (builders, their independence, k) and
+//! [`quorum`] counts distinct policy builders per system, never entries.
 //!
 //! Design and crate choice: docs/decisions.md, D-047.
 
 pub mod bundle;
 mod error;
+pub mod policy;
+pub mod quorum;
 
 pub use bundle::{
     Artifact, ArtifactDigest, BundleVerifier, LogEntry, Sha256Hash, Signer, VerifiedBundle,
 };
 pub use error::BundleError;
+pub use policy::{CredulousPolicy, PolicyError};
+pub use quorum::{count, Attestation, Quorum, SystemQuorum};
 pub use sigstore_trust_root::TrustedRoot;
 
 /// The production Sigstore trust root shipped with this binary (the

@@ -1,0 +1,279 @@
+//! The Credulous policy: who the builders are, how many must agree, and the
+//! independence rule they must satisfy among themselves.
+//!
+//! A policy is its own TOML file, pinned by its SHA-256 (in `.seed.lock`):
+//!
+//! ```toml
+//! threshold = 2
+//! systems = ["x86_64-linux", "aarch64-linux"]
+//!
+//! [[builder]]
+//! name = "acme"
+//! issuer = "https://token.actions.githubusercontent.com"
+//! identity = "https://github.com/acme/seed/.github/workflows/seed.yaml@refs/heads/main"
+//! organisation = "acme"
+//! jurisdiction = "DE"
+//! infrastructure = "github-hosted"
+//! ```
+//!
+//! `identity-pattern = "^…$"` (a fully anchored regular expression) may stand
+//! for `identity`. Builders must be pairwise distinct in organisation,
+//! jurisdiction and infrastructure, as the contracts require of Zero's
+//! builders, and in the *operator* of their OIDC issuer: GitHub Actions and
+//! Azure Pipelines are different issuers run by one company, which could mint
+//! either identity. Well-known issuers' operators are built in
+//! ([`KNOWN_ISSUERS`]); `[[issuer]]` tables add or override them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::Signer;
+
+/// Operators of the OIDC issuers Sigstore's public Fulcio accepts, as
+/// `(issuer URL, operator)`. A policy's `[[issuer]]` tables override these.
+pub const KNOWN_ISSUERS: &[(&str, &str)] = &[
+    ("https://token.actions.githubusercontent.com", "microsoft"),
+    ("https://vstoken.dev.azure.com", "microsoft"),
+    ("https://login.microsoftonline.com", "microsoft"),
+    ("https://gitlab.com", "gitlab"),
+    ("https://accounts.google.com", "google"),
+    ("https://oauth2.sigstore.dev/auth", "sigstore"),
+    ("https://agent.buildkite.com", "buildkite"),
+    ("https://oidc.circleci.com", "circleci"),
+    ("https://token.codefresh.io", "codefresh"),
+];
+
+/// Why a policy cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file is not a policy.
+    #[error("the Credulous policy cannot be read: {0}")]
+    Parse(String),
+    /// The policy is readable but breaks one of its own rules.
+    #[error("the Credulous policy is refused: {0}")]
+    Invalid(String),
+}
+
+/// How a builder's certificate identity is matched.
+#[derive(Debug, Clone)]
+pub enum IdentityMatch {
+    /// Exactly this SAN.
+    Exact(String),
+    /// A fully anchored regular expression (`^…$`).
+    Pattern(Regex),
+}
+
+impl IdentityMatch {
+    fn matches(&self, identity: &str) -> bool {
+        match self {
+            Self::Exact(expected) => expected == identity,
+            Self::Pattern(pattern) => pattern.is_match(identity),
+        }
+    }
+}
+
+/// One builder of the policy.
+#[derive(Debug, Clone)]
+pub struct PolicyBuilder {
+    /// Its name in reports.
+    pub name: String,
+    /// The OIDC issuer its certificates must name, exactly.
+    pub issuer: String,
+    /// Its certificate identity.
+    pub identity: IdentityMatch,
+    /// The company (or person) that runs it.
+    pub organisation: String,
+    /// The legal jurisdiction it runs under.
+    pub jurisdiction: String,
+    /// The infrastructure it runs on.
+    pub infrastructure: String,
+    /// Who operates its OIDC issuer.
+    pub issuer_operator: String,
+}
+
+impl PolicyBuilder {
+    /// Whether `signer` is this builder.
+    pub fn is(&self, signer: &Signer) -> bool {
+        signer.issuer == self.issuer && self.identity.matches(&signer.identity)
+    }
+}
+
+/// A verified Credulous policy.
+#[derive(Debug, Clone)]
+pub struct CredulousPolicy {
+    /// How many distinct builders must attest one closure per system.
+    pub threshold: usize,
+    /// The systems a release needs.
+    pub systems: Vec<String>,
+    /// The builders, in the file's order.
+    pub builders: Vec<PolicyBuilder>,
+    /// SHA-256 of the file's bytes, which `.seed.lock` pins.
+    pub digest: [u8; 32],
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct PolicyFile {
+    threshold: usize,
+    systems: Vec<String>,
+    #[serde(default, rename = "issuer")]
+    issuers: Vec<IssuerEntry>,
+    #[serde(rename = "builder")]
+    builders: Vec<BuilderEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct IssuerEntry {
+    url: String,
+    operator: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct BuilderEntry {
+    name: String,
+    issuer: String,
+    identity: Option<String>,
+    identity_pattern: Option<String>,
+    organisation: String,
+    jurisdiction: String,
+    infrastructure: String,
+}
+
+impl CredulousPolicy {
+    /// Reads and checks a policy file's bytes.
+    pub fn from_toml(bytes: &[u8]) -> Result<Self, PolicyError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| PolicyError::Parse("it is not UTF-8".to_owned()))?;
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let invalid = |reason: String| Err(PolicyError::Invalid(reason));
+
+        let mut operators: BTreeMap<&str, &str> = KNOWN_ISSUERS.iter().copied().collect();
+        for issuer in &file.issuers {
+            operators.insert(&issuer.url, &issuer.operator);
+        }
+        let mut builders = Vec::with_capacity(file.builders.len());
+        for entry in &file.builders {
+            let identity = match (&entry.identity, &entry.identity_pattern) {
+                (Some(exact), None) => IdentityMatch::Exact(exact.clone()),
+                (None, Some(pattern)) => IdentityMatch::Pattern(anchored(&entry.name, pattern)?),
+                _ => {
+                    return invalid(format!(
+                        "builder '{}' needs exactly one of identity and identity-pattern",
+                        entry.name
+                    ))
+                }
+            };
+            let Some(operator) = operators.get(entry.issuer.as_str()) else {
+                return invalid(format!(
+                    "builder '{}': who operates the issuer '{}' is unknown; add an [[issuer]] \
+                     table with its url and operator",
+                    entry.name, entry.issuer
+                ));
+            };
+            builders.push(PolicyBuilder {
+                name: entry.name.clone(),
+                issuer: entry.issuer.clone(),
+                identity,
+                organisation: entry.organisation.clone(),
+                jurisdiction: entry.jurisdiction.clone(),
+                infrastructure: entry.infrastructure.clone(),
+                issuer_operator: (*operator).to_owned(),
+            });
+        }
+
+        if builders.is_empty() {
+            return invalid("it names no builder".to_owned());
+        }
+        if file.threshold == 0 || file.threshold > builders.len() {
+            return invalid(format!(
+                "threshold {} must be between 1 and the {} builders it names",
+                file.threshold,
+                builders.len()
+            ));
+        }
+        if file.systems.is_empty() {
+            return invalid("it names no system".to_owned());
+        }
+        distinct("system", file.systems.iter().map(String::as_str))?;
+        distinct("builder name", builders.iter().map(|b| b.name.as_str()))?;
+        distinct(
+            "builder identity",
+            file.builders
+                .iter()
+                .filter_map(|b| b.identity.as_deref().map(|id| (b.issuer.as_str(), id)))
+                .map(|(issuer, id)| format!("{issuer} {id}")),
+        )?;
+        // The independence rule, as the contracts enforce it for Zero.
+        independent("organisation", &builders, |b| &b.organisation)?;
+        independent("jurisdiction", &builders, |b| &b.jurisdiction)?;
+        independent("infrastructure", &builders, |b| &b.infrastructure)?;
+        independent("issuer operator", &builders, |b| &b.issuer_operator)?;
+
+        Ok(Self {
+            threshold: file.threshold,
+            systems: file.systems,
+            builders,
+            digest: Sha256::digest(bytes).into(),
+        })
+    }
+
+    /// The builder `signer` is, if any. At most one matches: builders have
+    /// pairwise distinct issuer operators, so distinct issuers, and a
+    /// certificate names one issuer.
+    pub fn builder_of(&self, signer: &Signer) -> Option<&PolicyBuilder> {
+        self.builders.iter().find(|b| b.is(signer))
+    }
+}
+
+/// Compiles a fully anchored pattern.
+fn anchored(builder: &str, pattern: &str) -> Result<Regex, PolicyError> {
+    if !pattern.starts_with('^') || !pattern.ends_with('$') {
+        return Err(PolicyError::Invalid(format!(
+            "builder '{builder}': identity-pattern '{pattern}' must be anchored at both ends \
+             (^…$), or any identity containing a match would pass"
+        )));
+    }
+    Regex::new(pattern)
+        .map_err(|e| PolicyError::Invalid(format!("builder '{builder}': identity-pattern: {e}")))
+}
+
+/// Refuses a repeated value of `what`.
+fn distinct<T: AsRef<str>>(what: &str, values: impl Iterator<Item = T>) -> Result<(), PolicyError> {
+    let mut seen = BTreeSet::new();
+    for value in values {
+        if !seen.insert(value.as_ref().to_owned()) {
+            return Err(PolicyError::Invalid(format!(
+                "the {what} '{}' appears twice",
+                value.as_ref()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses two builders sharing `tag`: they would not be independent.
+fn independent(
+    tag: &str,
+    builders: &[PolicyBuilder],
+    value: impl Fn(&PolicyBuilder) -> &str,
+) -> Result<(), PolicyError> {
+    for (i, first) in builders.iter().enumerate() {
+        if let Some(second) = builders[i + 1..].iter().find(|b| value(b) == value(first)) {
+            return Err(PolicyError::Invalid(format!(
+                "builders '{}' and '{}' share the {tag} '{}'; Credulous builders must be \
+                 pairwise distinct in organisation, jurisdiction, infrastructure and issuer \
+                 operator",
+                first.name,
+                second.name,
+                value(first)
+            )));
+        }
+    }
+    Ok(())
+}
