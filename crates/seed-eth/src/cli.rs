@@ -109,6 +109,67 @@ pub enum Command {
     /// when some promotion is still failing (named), 2 on bad configuration, 3 when the chain
     /// could not be read. Progress is kept in --state; restarts resume there.
     Keeper(KeeperArgs),
+
+    /// Sigstore bundles (the Credulous posture).
+    Bundle(BundleArgs),
+}
+
+/// Arguments of `seed-eth bundle`.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: BundleCommand,
+}
+
+/// `seed-eth bundle` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Verify one Sigstore bundle offline, as `cosign verify-blob-attestation` does.
+    ///
+    /// Checks the signature over the artifact, the certificate chain to Fulcio at the signed
+    /// time, the SCT, the Rekor inclusion proof against a signed checkpoint (required: a
+    /// bundle with only the log's promise is refused), the SET (Rekor v1) or RFC 3161
+    /// timestamp (Rekor v2, whose two log indices must agree), then the signer's issuer and
+    /// identity. Exits 0 when it verifies, 1 when it does not (the reason is printed), 2 on
+    /// bad input.
+    Verify(BundleVerifyArgs),
+}
+
+/// Arguments of `seed-eth bundle verify`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("artifact_source").required(true).args(["digest", "artifact"])))]
+#[command(group(ArgGroup::new("signer").required(true).args(["identity", "identity_pattern"])))]
+pub struct BundleVerifyArgs {
+    /// The bundle (`*.sigstore.json`, v0.1 to v0.3).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+
+    /// The artifact's digest, `sha256:<hex>` or `sha512:<hex>` (for an attestation, its
+    /// subject's).
+    #[arg(long, value_name = "DIGEST")]
+    pub digest: Option<String>,
+
+    /// The artifact itself.
+    #[arg(long, value_name = "FILE")]
+    pub artifact: Option<PathBuf>,
+
+    /// The signer's certificate identity, exactly (a workflow URI, an email).
+    #[arg(long, value_name = "IDENTITY")]
+    pub identity: Option<String>,
+
+    /// The signer's certificate identity as a regular expression anchored at both ends (^…$).
+    #[arg(long, value_name = "REGEX")]
+    pub identity_pattern: Option<String>,
+
+    /// The OIDC issuer that must have vouched for the identity, exactly.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+
+    /// A trusted_root.json to verify against instead of the production Sigstore root shipped
+    /// with seed-eth (a private instance, or a newer root).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// Arguments of `seed-eth root`.

@@ -5,7 +5,19 @@ use sigstore_verify::{VerificationPolicy, Verifier};
 
 use crate::{BundleError, TrustedRoot};
 
-pub use sigstore_types::{Artifact, ArtifactDigest, Sha256Hash};
+pub use sigstore_types::{Artifact, ArtifactDigest, HashAlgorithm, Sha256Hash};
+
+/// Parses `sha256:<hex>` or `sha512:<hex>`, an artifact's digest as a user
+/// gives it.
+pub fn parse_digest(text: &str) -> Result<ArtifactDigest, String> {
+    let (algorithm, hex_digest) = match text.split_once(':') {
+        Some(("sha256", hex_digest)) => (HashAlgorithm::Sha2256, hex_digest),
+        Some(("sha512", hex_digest)) => (HashAlgorithm::Sha2512, hex_digest),
+        _ => return Err(format!("'{text}' is not sha256:<hex> or sha512:<hex>")),
+    };
+    let bytes = hex::decode(hex_digest).map_err(|e| format!("'{text}': {e}"))?;
+    ArtifactDigest::new(algorithm, bytes).map_err(|e| format!("'{text}': {e}"))
+}
 
 /// Who signed a bundle, as its verified certificate says. The caller decides
 /// whether that identity is one it trusts; nothing here matches it loosely.

@@ -26,10 +26,11 @@ pub mod policy;
 pub mod quorum;
 
 pub use bundle::{
-    Artifact, ArtifactDigest, BundleVerifier, LogEntry, Sha256Hash, Signer, VerifiedBundle,
+    parse_digest, Artifact, ArtifactDigest, BundleVerifier, LogEntry, Sha256Hash, Signer,
+    VerifiedBundle,
 };
 pub use error::BundleError;
-pub use policy::{CredulousPolicy, PolicyError};
+pub use policy::{CredulousPolicy, IdentityMatch, PolicyError};
 pub use quorum::{count, Attestation, Quorum, SystemQuorum};
 pub use sigstore_trust_root::TrustedRoot;
 
@@ -37,6 +38,11 @@ pub use sigstore_trust_root::TrustedRoot;
 /// `trusted_root.json` of sigstore-trust-root 0.15.1, identical to
 /// sigstore-python 4.5.1's).
 pub fn production_trust_root() -> Result<TrustedRoot, BundleError> {
-    TrustedRoot::from_json(sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
-        .map_err(|e| BundleError::TrustRoot(e.to_string()))
+    trust_root_from_json(sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
+}
+
+/// A trust root from a `trusted_root.json` (a private Sigstore instance, or a
+/// newer public-good root than the one shipped).
+pub fn trust_root_from_json(json: &str) -> Result<TrustedRoot, BundleError> {
+    TrustedRoot::from_json(json).map_err(|e| BundleError::TrustRoot(e.to_string()))
 }

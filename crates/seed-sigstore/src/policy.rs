@@ -67,7 +67,13 @@ pub enum IdentityMatch {
 }
 
 impl IdentityMatch {
-    fn matches(&self, identity: &str) -> bool {
+    /// A fully anchored pattern (`^…$`); `whose` names it in errors.
+    pub fn pattern(whose: &str, pattern: &str) -> Result<Self, PolicyError> {
+        anchored(whose, pattern).map(Self::Pattern)
+    }
+
+    /// Whether the certificate identity `identity` matches.
+    pub fn matches(&self, identity: &str) -> bool {
         match self {
             Self::Exact(expected) => expected == identity,
             Self::Pattern(pattern) => pattern.is_match(identity),
@@ -161,7 +167,9 @@ impl CredulousPolicy {
         for entry in &file.builders {
             let identity = match (&entry.identity, &entry.identity_pattern) {
                 (Some(exact), None) => IdentityMatch::Exact(exact.clone()),
-                (None, Some(pattern)) => IdentityMatch::Pattern(anchored(&entry.name, pattern)?),
+                (None, Some(pattern)) => {
+                    IdentityMatch::pattern(&format!("builder '{}'", entry.name), pattern)?
+                }
                 _ => {
                     return invalid(format!(
                         "builder '{}' needs exactly one of identity and identity-pattern",

@@ -2,6 +2,7 @@
 
 mod attest;
 mod build_inputs;
+mod bundle;
 mod chain;
 mod content;
 mod deploy;
@@ -33,5 +34,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Lock(args) => lock::run(args),
         Command::Gov(args) => gov::run(args),
         Command::Keeper(args) => keeper::run(args),
+        Command::Bundle(args) => bundle::run(args),
     }
 }

@@ -1,0 +1,123 @@
+//! `seed-eth bundle verify`: one Sigstore bundle, verified offline.
+
+use eyre::{eyre, WrapErr};
+use seed_sigstore::{
+    parse_digest, production_trust_root, trust_root_from_json, BundleError, BundleVerifier,
+    IdentityMatch, VerifiedBundle,
+};
+use serde_json::json;
+
+use crate::{
+    cli::{BundleArgs, BundleCommand, BundleVerifyArgs},
+    exit::ExitCode,
+    output::{Failure, Outcome, Report},
+};
+
+/// Runs a `seed-eth bundle` subcommand.
+pub fn run(args: &BundleArgs) -> Outcome {
+    match &args.command {
+        BundleCommand::Verify(args) => verify(args),
+    }
+}
+
+fn verify(args: &BundleVerifyArgs) -> Outcome {
+    let bundle = std::fs::read_to_string(&args.bundle)
+        .wrap_err_with(|| format!("--bundle {}", args.bundle.display()))
+        .map_err(Failure::usage)?;
+    let identity = match (&args.identity, &args.identity_pattern) {
+        (Some(exact), _) => IdentityMatch::Exact(exact.clone()),
+        (None, Some(pattern)) => {
+            IdentityMatch::pattern("--identity-pattern", pattern).map_err(Failure::usage)?
+        }
+        (None, None) => {
+            return Err(Failure::usage(eyre!(
+                "give --identity or --identity-pattern"
+            )))
+        }
+    };
+    let root = match &args.trusted_root {
+        Some(path) => std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("--trusted-root {}", path.display()))
+            .and_then(|json| {
+                trust_root_from_json(&json)
+                    .wrap_err_with(|| format!("--trusted-root {}", path.display()))
+            }),
+        None => production_trust_root().map_err(eyre::Report::new),
+    }
+    .map_err(Failure::usage)?;
+    let verifier = BundleVerifier::new(&root)
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("the trust root")))?;
+
+    let verified = match (&args.digest, &args.artifact) {
+        (Some(digest), _) => {
+            let digest = parse_digest(digest).map_err(|e| Failure::usage(eyre!("--digest {e}")))?;
+            verifier.verify(&bundle, digest)
+        }
+        (None, Some(path)) => {
+            let artifact = std::fs::read(path)
+                .wrap_err_with(|| format!("--artifact {}", path.display()))
+                .map_err(Failure::usage)?;
+            verifier.verify(&bundle, artifact.as_slice())
+        }
+        (None, None) => return Err(Failure::usage(eyre!("give --digest or --artifact"))),
+    }
+    .map_err(|error| match error {
+        // Not a bundle at all is the input's fault; a bundle that does not
+        // verify is the answer to the question asked.
+        BundleError::Parse(_) | BundleError::TrustRoot(_) => Failure::usage(
+            eyre::Report::new(error).wrap_err(format!("--bundle {}", args.bundle.display())),
+        ),
+        error => Failure::check_failed(eyre::Report::new(error)),
+    })?;
+
+    let signer = &verified.signer;
+    if signer.issuer != args.issuer || !identity.matches(&signer.identity) {
+        return Err(Failure::check_failed(eyre!(
+            "the bundle verifies but was signed by '{}' (issuer '{}'), not the identity and \
+             issuer asked for",
+            signer.identity,
+            signer.issuer
+        )));
+    }
+    Ok(report(&verified))
+}
+
+fn report(verified: &VerifiedBundle) -> Report {
+    let mut text = format!(
+        "bundle verified: signed by {} (issuer {}) at {}\n",
+        verified.signer.identity, verified.signer.issuer, verified.signed_at
+    );
+    for entry in &verified.log_entries {
+        text.push_str(&format!(
+            "  logged in Rekor {} log {} at index {} (proof against a tree of {})\n",
+            if entry.rekor_v2 { "v2" } else { "v1" },
+            entry.log_id,
+            entry.log_index,
+            entry.tree_size
+        ));
+    }
+    let entries: Vec<_> = verified
+        .log_entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "logId": entry.log_id,
+                "logIndex": entry.log_index,
+                "proofIndex": entry.proof_index,
+                "treeSize": entry.tree_size,
+                "rekorVersion": if entry.rekor_v2 { 2 } else { 1 },
+            })
+        })
+        .collect();
+    Report {
+        code: ExitCode::Ok,
+        text,
+        json: json!({
+            "verified": true,
+            "issuer": verified.signer.issuer,
+            "identity": verified.signer.identity,
+            "signedAt": verified.signed_at.to_string(),
+            "logEntries": entries,
+        }),
+    }
+}
