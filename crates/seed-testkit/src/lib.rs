@@ -2,11 +2,14 @@
 //! stopped when dropped: anvil (the chain) and a CNCF distribution registry;
 //! and real Nix closures and squashfs seeds ([`nix`]).
 //! Nothing here is a mock; a missing service binary is a test failure that
-//! names how to install it, never a skip. The one double, [`rpc::RpcDouble`],
-//! stands in front of anvil for what hosted endpoints do that no node here
-//! does (capped log queries, a `finalized` tag that is the latest block).
+//! names how to install it, never a skip. The doubles, each named as one,
+//! stand in for public services that cannot run here: [`rpc::RpcDouble`] in
+//! front of anvil for what hosted endpoints do that no node here does (capped
+//! log queries, a `finalized` tag that is the latest block), and
+//! [`rekor::RekorLog`] for a Rekor v1 transparency log.
 
 pub mod anvil;
 pub mod nix;
 pub mod registry;
+pub mod rekor;
 pub mod rpc;
