@@ -89,33 +89,24 @@ fn what_the_double_signs_is_checked() {
     let mut log = RekorLog::new();
     let bundle = logged_bundle(&mut log, &key, 5);
     let mutations: Vec<(&str, Mutation)> = vec![
-        (
-            "SET",
-            (|b| flip(&mut entry(b)["inclusionPromise"]["signedEntryTimestamp"])),
-        ),
-        (
-            "integrated time",
-            (|b| entry(b)["integratedTime"] = json!("1760000002")),
-        ),
-        ("log index", (|b| entry(b)["logIndex"] = json!("4"))),
-        (
-            "proof hash",
-            (|b| flip(&mut entry(b)["inclusionProof"]["hashes"][0])),
-        ),
-        (
-            "checkpoint",
-            (|b| {
-                let envelope = entry(b)["inclusionProof"]["checkpoint"]["envelope"]
-                    .as_str()
-                    .unwrap()
-                    .replace("\n9\n", "\n10\n");
-                entry(b)["inclusionProof"]["checkpoint"]["envelope"] = json!(envelope);
-            }),
-        ),
-        (
-            "signature",
-            (|b| flip(&mut b["messageSignature"]["signature"])),
-        ),
+        ("SET", |b| {
+            flip(&mut entry(b)["inclusionPromise"]["signedEntryTimestamp"])
+        }),
+        ("integrated time", |b| {
+            entry(b)["integratedTime"] = json!("1760000002")
+        }),
+        ("log index", |b| entry(b)["logIndex"] = json!("4")),
+        ("proof hash", |b| {
+            flip(&mut entry(b)["inclusionProof"]["hashes"][0])
+        }),
+        ("checkpoint", |b| {
+            let checkpoint = &mut entry(b)["inclusionProof"]["checkpoint"]["envelope"];
+            let grown = checkpoint.as_str().unwrap().replace("\n9\n", "\n10\n");
+            *checkpoint = json!(grown);
+        }),
+        ("signature", |b| {
+            flip(&mut b["messageSignature"]["signature"])
+        }),
     ];
     for (what, mutate) in mutations {
         let mut mutated = bundle.clone();
