@@ -131,15 +131,15 @@ pub enum BundleCommand {
     /// time, the SCT, the Rekor inclusion proof against a signed checkpoint (required: a
     /// bundle with only the log's promise is refused), the SET (Rekor v1) or RFC 3161
     /// timestamp (Rekor v2, whose two log indices must agree), then the signer's issuer and
-    /// identity. Exits 0 when it verifies, 1 when it does not (the reason is printed), 2 on
-    /// bad input.
+    /// identity, or its managed key (--key). Exits 0 when it verifies, 1 when it does not (the
+    /// reason is printed), 2 on bad input.
     Verify(BundleVerifyArgs),
 }
 
 /// Arguments of `seed-eth bundle verify`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("artifact_source").required(true).args(["digest", "artifact"])))]
-#[command(group(ArgGroup::new("signer").required(true).args(["identity", "identity_pattern"])))]
+#[command(group(ArgGroup::new("signer").required(true).args(["identity", "identity_pattern", "key"])))]
 pub struct BundleVerifyArgs {
     /// The bundle (`*.sigstore.json`, v0.1 to v0.3).
     #[arg(long, value_name = "FILE")]
@@ -163,8 +163,17 @@ pub struct BundleVerifyArgs {
     pub identity_pattern: Option<String>,
 
     /// The OIDC issuer that must have vouched for the identity, exactly.
-    #[arg(long, value_name = "URL")]
-    pub issuer: String,
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "key",
+        conflicts_with = "key"
+    )]
+    pub issuer: Option<String>,
+
+    /// The managed public key (PEM) the bundle must be signed with, instead of an identity.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
 
     /// A trusted_root.json to verify against instead of the production Sigstore root shipped
     /// with seed-eth (a private instance, or a newer root).

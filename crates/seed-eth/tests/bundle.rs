@@ -46,7 +46,8 @@ fn outcome(out: &Output) -> (i32, Value) {
 fn a_production_bundle_verifies_for_its_signer_only() {
     let (code, report) = outcome(&conda(&["--issuer", GITHUB, "--identity", CONDA_IDENTITY]));
     assert_eq!(code, 0, "{report}");
-    assert_eq!(report["identity"], CONDA_IDENTITY);
+    assert_eq!(report["signer"]["identity"], CONDA_IDENTITY);
+    assert_eq!(report["signer"]["issuer"], GITHUB);
     assert_eq!(report["logEntries"][0]["rekorVersion"], 1);
     assert_eq!(report["logEntries"][0]["logIndex"], 456_119_071);
 
@@ -233,4 +234,82 @@ fn bad_inputs_exit_2_and_bundles_that_do_not_verify_exit_1() {
         CONDA_IDENTITY,
     ]));
     assert_eq!(code, 1);
+}
+
+/// A bundle signed with a managed key and logged in the Rekor double verifies
+/// for that key (given as --key) against the double's trusted root, and for
+/// no other key.
+#[test]
+fn a_managed_key_bundle_verifies_for_its_key_only() {
+    use seed_testkit::rekor::{managed_key_bundle, KeyPair, RekorLog};
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, contents: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let mut log = RekorLog::new();
+    let artifact = write("artifact.txt", "a seed manifest");
+    let bundle = managed_key_bundle(&mut log, &key, b"a seed manifest", 4);
+    let bundle = write("bundle.json", &bundle.to_string());
+    let root = write(
+        "root.json",
+        &log.trusted_root("http://127.0.0.1:1").to_string(),
+    );
+    let pem = write("key.pem", &key.public_key_der().unwrap().to_pem());
+    let other = KeyPair::generate_ecdsa_p256().unwrap();
+    let other_pem = write("other.pem", &other.public_key_der().unwrap().to_pem());
+
+    let run = |key: &str| {
+        outcome(&bundle_verify(&[
+            "--bundle",
+            &bundle,
+            "--artifact",
+            &artifact,
+            "--key",
+            key,
+            "--trusted-root",
+            &root,
+        ]))
+    };
+    let (code, report) = run(&pem);
+    assert_eq!(code, 0, "{report}");
+    assert!(report["signer"]["key"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    let (code, report) = run(&other_pem);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("none of the 1 known keys"),
+        "{report}"
+    );
+    // Without the double's root, its log is not trusted.
+    let (code, _) = outcome(&bundle_verify(&[
+        "--bundle",
+        &bundle,
+        "--artifact",
+        &artifact,
+        "--key",
+        &pem,
+    ]));
+    assert_eq!(code, 1);
+    // --key and --issuer are two ways of naming the signer, not one (a usage
+    // error, from the argument parser).
+    let out = bundle_verify(&[
+        "--bundle",
+        &bundle,
+        "--artifact",
+        &artifact,
+        "--key",
+        &pem,
+        "--issuer",
+        GITHUB,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--issuer"));
 }

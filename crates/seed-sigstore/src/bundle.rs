@@ -1,7 +1,12 @@
 //! One Sigstore bundle, verified strictly and offline.
 
-use sigstore_types::{Bundle, KindVersion, TransparencyLogEntry};
-use sigstore_verify::{VerificationPolicy, Verifier};
+use sha2::{Digest, Sha256};
+use sigstore_types::{
+    Bundle, DerPublicKey, KindVersion, TransparencyLogEntry, VerificationMaterialContent,
+};
+use sigstore_verify::{
+    PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier,
+};
 
 use crate::{BundleError, TrustedRoot};
 
@@ -19,15 +24,61 @@ pub fn parse_digest(text: &str) -> Result<ArtifactDigest, String> {
     ArtifactDigest::new(algorithm, bytes).map_err(|e| format!("'{text}': {e}"))
 }
 
-/// Who signed a bundle, as its verified certificate says. The caller decides
-/// whether that identity is one it trusts; nothing here matches it loosely.
+/// Who signed a bundle, as verified. The caller decides whether that signer
+/// is one it trusts; nothing here matches it loosely.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Signer {
-    /// The OIDC issuer that vouched for the identity (the certificate's
-    /// Fulcio issuer extension).
-    pub issuer: String,
-    /// The certificate's subject alternative name: a workflow URI, an email.
-    pub identity: String,
+pub enum Signer {
+    /// A keyless signer, as its Fulcio certificate says.
+    Certificate {
+        /// The OIDC issuer that vouched for the identity (the certificate's
+        /// Fulcio issuer extension).
+        issuer: String,
+        /// The certificate's subject alternative name: a workflow URI, an
+        /// email.
+        identity: String,
+    },
+    /// A managed key.
+    Key {
+        /// `sha256:<hex>` of its DER public key.
+        fingerprint: String,
+    },
+}
+
+impl std::fmt::Display for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Certificate { issuer, identity } => write!(f, "{identity} (issuer {issuer})"),
+            Self::Key { fingerprint } => write!(f, "the key {fingerprint}"),
+        }
+    }
+}
+
+/// A managed public key a bundle may be signed with (P-256, P-384, Ed25519 or
+/// RSA, as Rekor accepts).
+#[derive(Debug, Clone)]
+pub struct ManagedKey {
+    der: Vec<u8>,
+    fingerprint: String,
+}
+
+impl ManagedKey {
+    /// A key from its PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let der = sigstore_types::DerPublicKey::from_pem(pem).map_err(|e| e.to_string())?;
+        Ok(Self::from_der(der.as_bytes().to_vec()))
+    }
+
+    /// A key from its DER SubjectPublicKeyInfo.
+    pub fn from_der(der: Vec<u8>) -> Self {
+        let fingerprint = format!("sha256:{}", hex::encode(Sha256::digest(&der)));
+        Self { der, fingerprint }
+    }
+
+    /// `sha256:<hex>` of the DER key: what bundles signed with it name as
+    /// their key hint.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
 }
 
 /// A transparency log entry a verified bundle relies on.
@@ -75,32 +126,46 @@ impl BundleVerifier {
         })
     }
 
-    /// Verifies the bundle `json` over `artifact`, whoever signed it, and
-    /// returns the signer for the caller to authorise.
+    /// Verifies the bundle `json` over `artifact` and returns its signer for
+    /// the caller to authorise: any Fulcio-certified identity, or one of
+    /// `keys` for a bundle signed with a managed key.
     pub fn verify<'a>(
         &self,
         json: &str,
         artifact: impl Into<Artifact<'a>>,
+        keys: &[ManagedKey],
     ) -> Result<VerifiedBundle, BundleError> {
         let bundle = Bundle::from_json(json).map_err(|e| BundleError::Parse(e.to_string()))?;
+        let artifact = artifact.into();
         // Checks of the bundle alone come first: they need no cryptography.
         let log_entries = log_entries(&bundle)?;
-        // Authorisation is the caller's (a policy of several builders): the
-        // cryptography is checked here, the identity returned.
-        let result =
-            self.verifier
-                .verify(artifact, &bundle, &VerificationPolicy::any_identity())?;
-        let signer = match (result.issuer(), result.identity()) {
-            (Some(issuer), Some(identity)) if result.certificate_verified() => Signer {
-                issuer: issuer.to_owned(),
-                identity: identity.as_str().to_owned(),
-            },
+        let (result, signer) = match &bundle.verification_material.content {
+            VerificationMaterialContent::PublicKey(identifier) => {
+                self.verify_with_key(&bundle, artifact, &identifier.hint, keys)?
+            }
             _ => {
-                return Err(BundleError::Parse(
-                    "the bundle has no verified signing certificate with an OIDC issuer and \
-                     identity"
-                        .to_owned(),
-                ))
+                // Authorisation is the caller's (a policy of several
+                // builders): the cryptography is checked here, the identity
+                // returned.
+                let result =
+                    self.verifier
+                        .verify(artifact, &bundle, &VerificationPolicy::any_identity())?;
+                let signer = match (result.issuer(), result.identity()) {
+                    (Some(issuer), Some(identity)) if result.certificate_verified() => {
+                        Signer::Certificate {
+                            issuer: issuer.to_owned(),
+                            identity: identity.as_str().to_owned(),
+                        }
+                    }
+                    _ => {
+                        return Err(BundleError::Parse(
+                            "the bundle has no verified signing certificate with an OIDC \
+                             issuer and identity"
+                                .to_owned(),
+                        ))
+                    }
+                };
+                (result, signer)
             }
         };
         if !result.tlog_verified() {
@@ -128,6 +193,37 @@ impl BundleVerifier {
             signed_at,
             dsse_payload,
         })
+    }
+
+    /// Verifies a managed-key bundle with the key its hint names, else with
+    /// each of `keys` in turn (the hint is a selector, not a proof).
+    fn verify_with_key(
+        &self,
+        bundle: &Bundle,
+        artifact: Artifact<'_>,
+        hint: &str,
+        keys: &[ManagedKey],
+    ) -> Result<(VerificationResult, Signer), BundleError> {
+        let attempt = |key: &ManagedKey| {
+            let policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(key.der.clone()));
+            self.verifier
+                .verify(artifact.clone(), bundle, &policy)
+                .map(|result| {
+                    let signer = Signer::Key {
+                        fingerprint: key.fingerprint.clone(),
+                    };
+                    (result, signer)
+                })
+        };
+        if let Some(named) = keys.iter().find(|key| key.fingerprint == hint) {
+            return Ok(attempt(named)?);
+        }
+        keys.iter()
+            .find_map(|key| attempt(key).ok())
+            .ok_or_else(|| BundleError::UnknownKey {
+                hint: hint.to_owned(),
+                known: keys.len(),
+            })
     }
 }
 

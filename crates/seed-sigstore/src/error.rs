@@ -35,6 +35,17 @@ pub enum BundleError {
         /// The entry's log index.
         index: u64,
     },
+    /// A managed-key bundle that none of the known keys verifies.
+    #[error(
+        "the bundle is signed with a managed key (hint '{hint}') that none of the {known} \
+         known keys verifies"
+    )]
+    UnknownKey {
+        /// The bundle's key hint.
+        hint: String,
+        /// How many keys were tried.
+        known: usize,
+    },
     /// The bundle has no transparency log entry at all.
     #[error("the bundle has no transparency log entry; it was never logged in Rekor")]
     NotLogged,

@@ -26,8 +26,8 @@ pub mod policy;
 pub mod quorum;
 
 pub use bundle::{
-    parse_digest, Artifact, ArtifactDigest, BundleVerifier, LogEntry, Sha256Hash, Signer,
-    VerifiedBundle,
+    parse_digest, Artifact, ArtifactDigest, BundleVerifier, LogEntry, ManagedKey, Sha256Hash,
+    Signer, VerifiedBundle,
 };
 pub use error::BundleError;
 pub use policy::{CredulousPolicy, IdentityMatch, PolicyError};

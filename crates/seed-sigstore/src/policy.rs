@@ -17,7 +17,8 @@
 //! ```
 //!
 //! `identity-pattern = "^…$"` (a fully anchored regular expression) may stand
-//! for `identity`. Builders must be pairwise distinct in organisation,
+//! for `identity`; a builder signing with a managed key gives `public-key` (its
+//! PEM, inline, so that the policy's digest pins it) instead of both. Builders must be pairwise distinct in organisation,
 //! jurisdiction and infrastructure, as the contracts require of Zero's
 //! builders, and in the *operator* of their OIDC issuer: GitHub Actions and
 //! Azure Pipelines are different issuers run by one company, which could mint
@@ -30,7 +31,7 @@ use regex::Regex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::Signer;
+use crate::{ManagedKey, Signer};
 
 /// Operators of the OIDC issuers Sigstore's public Fulcio accepts, as
 /// `(issuer URL, operator)`. A policy's `[[issuer]]` tables override these.
@@ -81,29 +82,63 @@ impl IdentityMatch {
     }
 }
 
+/// How a builder signs.
+#[derive(Debug, Clone)]
+pub enum BuilderSigner {
+    /// Keyless, through Fulcio: certificates naming this issuer and identity.
+    Identity {
+        /// The OIDC issuer its certificates must name, exactly.
+        issuer: String,
+        /// Its certificate identity.
+        identity: IdentityMatch,
+        /// Who operates the issuer.
+        operator: String,
+    },
+    /// A managed key.
+    Key(ManagedKey),
+}
+
 /// One builder of the policy.
 #[derive(Debug, Clone)]
 pub struct PolicyBuilder {
     /// Its name in reports.
     pub name: String,
-    /// The OIDC issuer its certificates must name, exactly.
-    pub issuer: String,
-    /// Its certificate identity.
-    pub identity: IdentityMatch,
+    /// How it signs.
+    pub signer: BuilderSigner,
     /// The company (or person) that runs it.
     pub organisation: String,
     /// The legal jurisdiction it runs under.
     pub jurisdiction: String,
     /// The infrastructure it runs on.
     pub infrastructure: String,
-    /// Who operates its OIDC issuer.
-    pub issuer_operator: String,
 }
 
 impl PolicyBuilder {
     /// Whether `signer` is this builder.
     pub fn is(&self, signer: &Signer) -> bool {
-        signer.issuer == self.issuer && self.identity.matches(&signer.identity)
+        match (&self.signer, signer) {
+            (
+                BuilderSigner::Identity {
+                    issuer, identity, ..
+                },
+                Signer::Certificate {
+                    issuer: signed_issuer,
+                    identity: signed_identity,
+                },
+            ) => issuer == signed_issuer && identity.matches(signed_identity),
+            (BuilderSigner::Key(key), Signer::Key { fingerprint }) => {
+                key.fingerprint() == fingerprint
+            }
+            _ => false,
+        }
+    }
+
+    /// The operator of its OIDC issuer; `None` for a managed key.
+    fn issuer_operator(&self) -> Option<&str> {
+        match &self.signer {
+            BuilderSigner::Identity { operator, .. } => Some(operator),
+            BuilderSigner::Key(_) => None,
+        }
     }
 }
 
@@ -142,9 +177,10 @@ struct IssuerEntry {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct BuilderEntry {
     name: String,
-    issuer: String,
+    issuer: Option<String>,
     identity: Option<String>,
     identity_pattern: Option<String>,
+    public_key: Option<String>,
     organisation: String,
     jurisdiction: String,
     infrastructure: String,
@@ -165,33 +201,52 @@ impl CredulousPolicy {
         }
         let mut builders = Vec::with_capacity(file.builders.len());
         for entry in &file.builders {
-            let identity = match (&entry.identity, &entry.identity_pattern) {
-                (Some(exact), None) => IdentityMatch::Exact(exact.clone()),
-                (None, Some(pattern)) => {
-                    IdentityMatch::pattern(&format!("builder '{}'", entry.name), pattern)?
+            let whose = format!("builder '{}'", entry.name);
+            let signer = match (
+                &entry.issuer,
+                &entry.identity,
+                &entry.identity_pattern,
+                &entry.public_key,
+            ) {
+                (None, None, None, Some(pem)) => BuilderSigner::Key(
+                    ManagedKey::from_pem(pem)
+                        .map_err(|e| PolicyError::Invalid(format!("{whose}: public-key: {e}")))?,
+                ),
+                (Some(issuer), identity, pattern, None) => {
+                    let identity = match (identity, pattern) {
+                        (Some(exact), None) => IdentityMatch::Exact(exact.clone()),
+                        (None, Some(pattern)) => IdentityMatch::pattern(&whose, pattern)?,
+                        _ => {
+                            return invalid(format!(
+                                "{whose} needs exactly one of identity and identity-pattern"
+                            ))
+                        }
+                    };
+                    let Some(operator) = operators.get(issuer.as_str()) else {
+                        return invalid(format!(
+                            "{whose}: who operates the issuer '{issuer}' is unknown; add an \
+                             [[issuer]] table with its url and operator"
+                        ));
+                    };
+                    BuilderSigner::Identity {
+                        issuer: issuer.clone(),
+                        identity,
+                        operator: (*operator).to_owned(),
+                    }
                 }
                 _ => {
                     return invalid(format!(
-                        "builder '{}' needs exactly one of identity and identity-pattern",
-                        entry.name
+                        "{whose} signs either keylessly (issuer, and identity or \
+                         identity-pattern) or with a public-key, not both"
                     ))
                 }
             };
-            let Some(operator) = operators.get(entry.issuer.as_str()) else {
-                return invalid(format!(
-                    "builder '{}': who operates the issuer '{}' is unknown; add an [[issuer]] \
-                     table with its url and operator",
-                    entry.name, entry.issuer
-                ));
-            };
             builders.push(PolicyBuilder {
                 name: entry.name.clone(),
-                issuer: entry.issuer.clone(),
-                identity,
+                signer,
                 organisation: entry.organisation.clone(),
                 jurisdiction: entry.jurisdiction.clone(),
                 infrastructure: entry.infrastructure.clone(),
-                issuer_operator: (*operator).to_owned(),
             });
         }
 
@@ -211,17 +266,17 @@ impl CredulousPolicy {
         distinct("system", file.systems.iter().map(String::as_str))?;
         distinct("builder name", builders.iter().map(|b| b.name.as_str()))?;
         distinct(
-            "builder identity",
-            file.builders
-                .iter()
-                .filter_map(|b| b.identity.as_deref().map(|id| (b.issuer.as_str(), id)))
-                .map(|(issuer, id)| format!("{issuer} {id}")),
+            "builder public key",
+            builders.iter().filter_map(|b| match &b.signer {
+                BuilderSigner::Key(key) => Some(key.fingerprint()),
+                BuilderSigner::Identity { .. } => None,
+            }),
         )?;
         // The independence rule, as the contracts enforce it for Zero.
-        independent("organisation", &builders, |b| &b.organisation)?;
-        independent("jurisdiction", &builders, |b| &b.jurisdiction)?;
-        independent("infrastructure", &builders, |b| &b.infrastructure)?;
-        independent("issuer operator", &builders, |b| &b.issuer_operator)?;
+        independent("organisation", &builders, |b| Some(&b.organisation))?;
+        independent("jurisdiction", &builders, |b| Some(&b.jurisdiction))?;
+        independent("infrastructure", &builders, |b| Some(&b.infrastructure))?;
+        independent("issuer operator", &builders, PolicyBuilder::issuer_operator)?;
 
         Ok(Self {
             threshold: file.threshold,
@@ -231,11 +286,22 @@ impl CredulousPolicy {
         })
     }
 
-    /// The builder `signer` is, if any. At most one matches: builders have
-    /// pairwise distinct issuer operators, so distinct issuers, and a
-    /// certificate names one issuer.
+    /// The builder `signer` is, if any. At most one matches: keyless builders
+    /// have pairwise distinct issuer operators, so distinct issuers, and a
+    /// certificate names one issuer; managed keys are distinct.
     pub fn builder_of(&self, signer: &Signer) -> Option<&PolicyBuilder> {
         self.builders.iter().find(|b| b.is(signer))
+    }
+
+    /// The managed keys of the policy's builders, to verify their bundles.
+    pub fn keys(&self) -> Vec<ManagedKey> {
+        self.builders
+            .iter()
+            .filter_map(|b| match &b.signer {
+                BuilderSigner::Key(key) => Some(key.clone()),
+                BuilderSigner::Identity { .. } => None,
+            })
+            .collect()
     }
 }
 
@@ -265,21 +331,21 @@ fn distinct<T: AsRef<str>>(what: &str, values: impl Iterator<Item = T>) -> Resul
     Ok(())
 }
 
-/// Refuses two builders sharing `tag`: they would not be independent.
+/// Refuses two builders sharing `tag` (where both have one): they would not
+/// be independent.
 fn independent(
     tag: &str,
     builders: &[PolicyBuilder],
-    value: impl Fn(&PolicyBuilder) -> &str,
+    value: impl Fn(&PolicyBuilder) -> Option<&str>,
 ) -> Result<(), PolicyError> {
     for (i, first) in builders.iter().enumerate() {
-        if let Some(second) = builders[i + 1..].iter().find(|b| value(b) == value(first)) {
+        let Some(shared) = value(first) else { continue };
+        if let Some(second) = builders[i + 1..].iter().find(|b| value(b) == Some(shared)) {
             return Err(PolicyError::Invalid(format!(
-                "builders '{}' and '{}' share the {tag} '{}'; Credulous builders must be \
+                "builders '{}' and '{}' share the {tag} '{shared}'; Credulous builders must be \
                  pairwise distinct in organisation, jurisdiction, infrastructure and issuer \
                  operator",
-                first.name,
-                second.name,
-                value(first)
+                first.name, second.name
             )));
         }
     }

@@ -11,7 +11,7 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use seed_sigstore::{
-    production_trust_root, ArtifactDigest, BundleError, BundleVerifier, TrustedRoot,
+    production_trust_root, ArtifactDigest, BundleError, BundleVerifier, Signer, TrustedRoot,
 };
 use serde_json::{json, Value};
 use sigstore_types::HashAlgorithm;
@@ -23,6 +23,13 @@ fn data(name: &str) -> String {
 
 fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn certified(issuer: &str, identity: &str) -> Signer {
+    Signer::Certificate {
+        issuer: issuer.to_owned(),
+        identity: identity.to_owned(),
+    }
 }
 
 fn production() -> BundleVerifier {
@@ -64,12 +71,14 @@ fn production_bundles_verify_and_name_their_signer() {
     // index (global, signed by the SET) and the proof's (within the shard)
     // differ by design and are both kept.
     let conda = verifier
-        .verify(&data(CONDA_V1), bytes(CONDA).as_slice())
+        .verify(&data(CONDA_V1), bytes(CONDA).as_slice(), &[])
         .unwrap();
-    assert_eq!(conda.signer.issuer, GITHUB);
     assert_eq!(
-        conda.signer.identity,
-        "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main"
+        conda.signer,
+        certified(
+            GITHUB,
+            "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main"
+        )
     );
     let entry = &conda.log_entries[0];
     assert!(!entry.rekor_v2);
@@ -85,10 +94,13 @@ fn production_bundles_verify_and_name_their_signer() {
         .verify(
             &data("cosign-v3-blob.sigstore.json"),
             bytes("cosign-v3-blob.txt").as_slice(),
+            &[],
         )
         .unwrap();
-    assert_eq!(blob.signer.issuer, "https://github.com/login/oauth");
-    assert_eq!(blob.signer.identity, "w.vollprecht@gmail.com");
+    assert_eq!(
+        blob.signer,
+        certified("https://github.com/login/oauth", "w.vollprecht@gmail.com")
+    );
     assert!(blob.dsse_payload.is_none());
 
     // npm provenance of sigstore 5.0.0 (from the sigstore 0.15.0 crate) and of
@@ -99,8 +111,13 @@ fn production_bundles_verify_and_name_their_signer() {
         "sigstore.js@2.0.0-provenance.sigstore.json",
     ] {
         let bundle = data(name);
-        let verified = verifier.verify(&bundle, sha512_subject(&bundle)).unwrap();
-        assert_eq!(verified.signer.issuer, GITHUB, "{name}");
+        let verified = verifier
+            .verify(&bundle, sha512_subject(&bundle), &[])
+            .unwrap();
+        assert!(
+            matches!(&verified.signer, Signer::Certificate { issuer, .. } if issuer == GITHUB),
+            "{name}"
+        );
     }
 
     // A 2023 SLSA provenance (bundle v0.1) holding only the log's promise
@@ -108,7 +125,7 @@ fn production_bundles_verify_and_name_their_signer() {
     // everyone else sees, so it is refused.
     let promise_only = data("dsse.sigstore.json");
     let err = verifier
-        .verify(&promise_only, sha512_subject(&promise_only))
+        .verify(&promise_only, sha512_subject(&promise_only), &[])
         .unwrap_err();
     assert!(matches!(err, BundleError::NoInclusionProof { .. }), "{err}");
 }
@@ -117,7 +134,9 @@ fn production_bundles_verify_and_name_their_signer() {
 fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     let verifier = staging();
     let conda = bytes(CONDA);
-    let verified = verifier.verify(&data(CONDA_V2), conda.as_slice()).unwrap();
+    let verified = verifier
+        .verify(&data(CONDA_V2), conda.as_slice(), &[])
+        .unwrap();
     let entry = &verified.log_entries[0];
     assert!(entry.rekor_v2);
     assert_eq!(entry.log_index, entry.proof_index);
@@ -130,6 +149,7 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
                 "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf",
             )
             .unwrap(),
+            &[],
         )
         .unwrap();
     assert!(statement.log_entries[0].rekor_v2);
@@ -148,7 +168,9 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
         &TrustedRoot::from_json(sigstore_trust_root::SIGSTORE_STAGING_TRUSTED_ROOT).unwrap(),
     );
     assert!(lenient.is_ok(), "sigstore-verify alone accepts it");
-    let err = verifier.verify(&mutated, conda.as_slice()).unwrap_err();
+    let err = verifier
+        .verify(&mutated, conda.as_slice(), &[])
+        .unwrap_err();
     assert!(
         matches!(err, BundleError::LogIndexMismatch { in_proof: 0, .. }),
         "{err}"
@@ -159,7 +181,7 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     untimed["verificationMaterial"]["timestampVerificationData"] =
         json!({ "rfc3161Timestamps": [] });
     let err = verifier
-        .verify(&untimed.to_string(), conda.as_slice())
+        .verify(&untimed.to_string(), conda.as_slice(), &[])
         .unwrap_err();
     assert!(
         matches!(err, BundleError::Verification(VerifyError::Timestamp(_))),
@@ -175,7 +197,7 @@ fn refused(mutate: impl FnOnce(&mut Value)) -> BundleError {
     let mut bundle: Value = serde_json::from_str(&data(CONDA_V1)).unwrap();
     mutate(&mut bundle);
     production()
-        .verify(&bundle.to_string(), bytes(CONDA).as_slice())
+        .verify(&bundle.to_string(), bytes(CONDA).as_slice(), &[])
         .unwrap_err()
 }
 
@@ -263,16 +285,16 @@ fn every_mutation_of_a_production_bundle_is_refused_with_its_own_error() {
 
     // Another artifact than the one signed.
     let err = production()
-        .verify(&data(CONDA_V1), b"another package".as_slice())
+        .verify(&data(CONDA_V1), b"another package".as_slice(), &[])
         .unwrap_err();
     assert!(matches!(err, BundleError::Verification(_)), "{err}");
 
     // A root that does not hold the signing CA or the log.
-    let staging_only = staging().verify(&data(CONDA_V1), bytes(CONDA).as_slice());
+    let staging_only = staging().verify(&data(CONDA_V1), bytes(CONDA).as_slice(), &[]);
     assert!(matches!(staging_only, Err(BundleError::Verification(_))));
 
     // Not a bundle at all.
-    let err = production().verify("{}", b"x".as_slice()).unwrap_err();
+    let err = production().verify("{}", b"x".as_slice(), &[]).unwrap_err();
     assert!(matches!(err, BundleError::Parse(_)), "{err}");
 }
 
@@ -284,7 +306,7 @@ fn the_forgeries_the_sigstore_0_15_0_crate_accepts_are_refused() {
     let original = data("npm_slsa_bundle_v03.json");
     let digest = sha512_subject(&original);
     let verifier = production();
-    verifier.verify(&original, digest.clone()).unwrap();
+    verifier.verify(&original, digest.clone(), &[]).unwrap();
     let forgeries: [(&str, Mutation); 4] = [
         ("an inclusion-proof hash", |b| {
             flip(&mut entry(b)["inclusionProof"]["hashes"][0])
@@ -303,7 +325,7 @@ fn the_forgeries_the_sigstore_0_15_0_crate_accepts_are_refused() {
         let mut bundle: Value = serde_json::from_str(&original).unwrap();
         mutate(&mut bundle);
         let err = verifier
-            .verify(&bundle.to_string(), digest.clone())
+            .verify(&bundle.to_string(), digest.clone(), &[])
             .unwrap_err();
         assert!(
             matches!(err, BundleError::Verification(_)),

@@ -49,7 +49,7 @@ fn policy(threshold: usize) -> CredulousPolicy {
 }
 
 fn signer(issuer: &str, identity: &str) -> Signer {
-    Signer {
+    Signer::Certificate {
         issuer: issuer.to_owned(),
         identity: identity.to_owned(),
     }
@@ -304,4 +304,49 @@ fn the_policy_digest_pins_its_bytes() {
     let b = CredulousPolicy::from_toml(format!("{}\n", policy_text(2)).as_bytes()).unwrap();
     assert_ne!(a.digest, b.digest);
     assert_eq!(a.digest, policy(2).digest);
+}
+
+/// A builder may sign with a managed key instead of keylessly: its PEM is in
+/// the policy (pinned with it), and it counts like any builder.
+#[test]
+fn managed_key_builders_count_and_are_distinct() {
+    use seed_testkit::rekor::KeyPair;
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let der = key.public_key_der().unwrap();
+    let pem = der.to_pem();
+    let fingerprint = seed_sigstore::ManagedKey::from_pem(&pem)
+        .unwrap()
+        .fingerprint()
+        .to_owned();
+    let keyed = |name: &str, organisation: &str, jurisdiction: &str, infrastructure: &str| {
+        format!(
+            "\n[[builder]]\nname = \"{name}\"\npublic-key = \"\"\"\n{pem}\"\"\"\norganisation = \"{organisation}\"\njurisdiction = \"{jurisdiction}\"\ninfrastructure = \"{infrastructure}\"\n"
+        )
+    };
+    let text = format!(
+        "{}{}",
+        policy_text(2),
+        keyed("hooli", "hooli", "FR", "bare-metal")
+    );
+    let policy = CredulousPolicy::from_toml(text.as_bytes()).unwrap();
+    assert_eq!(policy.keys().len(), 1);
+    let hooli = Signer::Key { fingerprint };
+    let quorum = count(&policy, COMMIT, &everywhere(&[acme(), hooli], "m1"));
+    assert!(quorum.is_final());
+
+    // The same key twice, and a builder that is both keyed and keyless.
+    let twice = format!("{text}{}", keyed("umbrella", "umbrella", "IT", "colo"));
+    let err = CredulousPolicy::from_toml(twice.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("builder public key"), "{err}");
+    let both = text.replace(
+        "name = \"hooli\"\n",
+        &format!("name = \"hooli\"\nissuer = \"{GITHUB}\"\n"),
+    );
+    let err = CredulousPolicy::from_toml(both.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("not both"), "{err}");
+    let bad =
+        keyed("umbrella", "umbrella", "IT", "colo").replace("BEGIN PUBLIC KEY", "BEGIN NOTHING");
+    let err =
+        CredulousPolicy::from_toml(format!("{}{bad}", policy_text(2)).as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("public-key"), "{err}");
 }

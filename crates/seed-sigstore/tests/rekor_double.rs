@@ -6,10 +6,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use seed_testkit::rekor::{hashedrekord_body, RekorLog};
+use seed_testkit::rekor::{managed_key_bundle, KeyPair, RekorLog};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use sigstore_crypto::KeyPair;
 use sigstore_types::{Bundle, DerPublicKey};
 use sigstore_verify::{verify, PublicKeyVerificationPolicy};
 
@@ -21,28 +19,7 @@ fn logged_bundle(log: &mut RekorLog, key: &KeyPair, before: u8) -> Value {
     for i in 0..before {
         log.append(vec![i], 1_750_000_000);
     }
-    let digest: [u8; 32] = Sha256::digest(ARTIFACT).into();
-    let signature = key.sign(ARTIFACT).unwrap();
-    let pem = key.public_key_der().unwrap().to_pem();
-    let entry = log.append(
-        hashedrekord_body(&digest, signature.as_bytes(), &pem),
-        1_760_000_000,
-    );
-    for i in 0..3u8 {
-        log.append(vec![100 + i], 1_760_000_001);
-    }
-    json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {
-            "publicKey": { "hint": "builder-key" },
-            "tlogEntries": [log.bundle_entry(&entry, "hashedrekord", "0.0.1")],
-            "timestampVerificationData": {}
-        },
-        "messageSignature": {
-            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
-            "signature": STANDARD.encode(signature.as_bytes())
-        }
-    })
+    managed_key_bundle(log, key, ARTIFACT, 3)
 }
 
 fn check(log: &RekorLog, key: &KeyPair, bundle: &Value) -> Result<(), String> {
@@ -119,4 +96,50 @@ fn what_the_double_signs_is_checked() {
     // Another log's key: the entry is not in a log the root trusts.
     let other = RekorLog::new();
     assert!(check(&other, &key, &bundle).is_err());
+}
+
+/// seed-sigstore's own verifier on the same bundles: the managed key is the
+/// signer, found by the bundle's hint or by trying the known keys, and a key
+/// the caller does not know is no signer.
+#[test]
+fn managed_key_bundles_name_their_key() {
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let mut log = RekorLog::new();
+    let bundle = logged_bundle(&mut log, &key, 2).to_string();
+    let root =
+        seed_sigstore::trust_root_from_json(&log.trusted_root("http://127.0.0.1:1").to_string())
+            .unwrap();
+    let verifier = seed_sigstore::BundleVerifier::new(&root).unwrap();
+    let managed =
+        seed_sigstore::ManagedKey::from_der(key.public_key_der().unwrap().as_bytes().to_vec());
+    let other = seed_sigstore::ManagedKey::from_der(
+        KeyPair::generate_ecdsa_p256()
+            .unwrap()
+            .public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+    );
+    let verified = verifier
+        .verify(&bundle, ARTIFACT, &[other.clone(), managed.clone()])
+        .unwrap();
+    assert_eq!(
+        verified.signer,
+        seed_sigstore::Signer::Key {
+            fingerprint: managed.fingerprint().to_owned()
+        }
+    );
+    let err = verifier.verify(&bundle, ARTIFACT, &[other]).unwrap_err();
+    assert!(
+        matches!(err, seed_sigstore::BundleError::UnknownKey { .. }),
+        "{err}"
+    );
+    // The right key on another artifact is a verification failure, named.
+    let err = verifier
+        .verify(&bundle, b"other".as_slice(), &[managed])
+        .unwrap_err();
+    assert!(
+        matches!(err, seed_sigstore::BundleError::Verification(_)),
+        "{err}"
+    );
 }

@@ -15,7 +15,7 @@
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sigstore_crypto::KeyPair;
+pub use sigstore_crypto::KeyPair;
 use sigstore_merkle::{hash_children, hash_leaf};
 use sigstore_types::Sha256Hash;
 
@@ -179,6 +179,35 @@ impl Default for RekorLog {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A bundle (v0.3) of `artifact` signed with the managed key `key` and logged
+/// in `log`, proven against the log as it is after `later` more entries (so
+/// that the proof is not trivial). Its key hint is the key's fingerprint
+/// (`sha256:<hex>` of the DER key).
+pub fn managed_key_bundle(log: &mut RekorLog, key: &KeyPair, artifact: &[u8], later: u8) -> Value {
+    let digest: [u8; 32] = Sha256::digest(artifact).into();
+    let signature = key.sign(artifact).expect("a signature");
+    let der = key.public_key_der().expect("a DER key");
+    let entry = log.append(
+        hashedrekord_body(&digest, signature.as_bytes(), &der.to_pem()),
+        1_760_000_000,
+    );
+    for i in 0..later {
+        log.append(vec![0xff, i], 1_760_000_001);
+    }
+    json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": { "hint": format!("sha256:{}", hex::encode(Sha256::digest(der.as_bytes()))) },
+            "tlogEntries": [log.bundle_entry(&entry, "hashedrekord", "0.0.1")],
+            "timestampVerificationData": {}
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
+            "signature": STANDARD.encode(signature.as_bytes())
+        }
+    })
 }
 
 /// The canonicalized body Rekor v1 stores for a `hashedrekord` 0.0.1 entry:

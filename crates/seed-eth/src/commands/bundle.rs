@@ -3,7 +3,7 @@
 use eyre::{eyre, WrapErr};
 use seed_sigstore::{
     parse_digest, production_trust_root, trust_root_from_json, BundleError, BundleVerifier,
-    IdentityMatch, VerifiedBundle,
+    IdentityMatch, ManagedKey, Signer, VerifiedBundle,
 };
 use serde_json::json;
 
@@ -24,14 +24,31 @@ fn verify(args: &BundleVerifyArgs) -> Outcome {
     let bundle = std::fs::read_to_string(&args.bundle)
         .wrap_err_with(|| format!("--bundle {}", args.bundle.display()))
         .map_err(Failure::usage)?;
-    let identity = match (&args.identity, &args.identity_pattern) {
-        (Some(exact), _) => IdentityMatch::Exact(exact.clone()),
-        (None, Some(pattern)) => {
-            IdentityMatch::pattern("--identity-pattern", pattern).map_err(Failure::usage)?
+    // Who must have signed: an identity under an issuer, or a managed key.
+    let wanted = match (
+        &args.key,
+        &args.identity,
+        &args.identity_pattern,
+        &args.issuer,
+    ) {
+        (Some(path), ..) => {
+            let pem = std::fs::read_to_string(path)
+                .wrap_err_with(|| format!("--key {}", path.display()))
+                .map_err(Failure::usage)?;
+            let key = ManagedKey::from_pem(&pem)
+                .map_err(|e| Failure::usage(eyre!("--key {}: {e}", path.display())))?;
+            Wanted::Key(key)
         }
-        (None, None) => {
+        (None, Some(exact), _, Some(issuer)) => {
+            Wanted::Identity(issuer.clone(), IdentityMatch::Exact(exact.clone()))
+        }
+        (None, None, Some(pattern), Some(issuer)) => Wanted::Identity(
+            issuer.clone(),
+            IdentityMatch::pattern("--identity-pattern", pattern).map_err(Failure::usage)?,
+        ),
+        _ => {
             return Err(Failure::usage(eyre!(
-                "give --identity or --identity-pattern"
+                "give --issuer with --identity or --identity-pattern, or --key"
             )))
         }
     };
@@ -51,13 +68,13 @@ fn verify(args: &BundleVerifyArgs) -> Outcome {
     let verified = match (&args.digest, &args.artifact) {
         (Some(digest), _) => {
             let digest = parse_digest(digest).map_err(|e| Failure::usage(eyre!("--digest {e}")))?;
-            verifier.verify(&bundle, digest)
+            verifier.verify(&bundle, digest, wanted.keys())
         }
         (None, Some(path)) => {
             let artifact = std::fs::read(path)
                 .wrap_err_with(|| format!("--artifact {}", path.display()))
                 .map_err(Failure::usage)?;
-            verifier.verify(&bundle, artifact.as_slice())
+            verifier.verify(&bundle, artifact.as_slice(), wanted.keys())
         }
         (None, None) => return Err(Failure::usage(eyre!("give --digest or --artifact"))),
     }
@@ -70,22 +87,47 @@ fn verify(args: &BundleVerifyArgs) -> Outcome {
         error => Failure::check_failed(eyre::Report::new(error)),
     })?;
 
-    let signer = &verified.signer;
-    if signer.issuer != args.issuer || !identity.matches(&signer.identity) {
+    if !wanted.is(&verified.signer) {
         return Err(Failure::check_failed(eyre!(
-            "the bundle verifies but was signed by '{}' (issuer '{}'), not the identity and \
-             issuer asked for",
-            signer.identity,
-            signer.issuer
+            "the bundle verifies but was signed by {}, not the signer asked for",
+            verified.signer
         )));
     }
     Ok(report(&verified))
 }
 
+/// The signer a user asked for.
+enum Wanted {
+    /// An issuer and an identity under it.
+    Identity(String, IdentityMatch),
+    /// A managed key.
+    Key(ManagedKey),
+}
+
+impl Wanted {
+    /// The managed keys the verifier may try.
+    fn keys(&self) -> &[ManagedKey] {
+        match self {
+            Self::Key(key) => std::slice::from_ref(key),
+            Self::Identity(..) => &[],
+        }
+    }
+
+    fn is(&self, signer: &Signer) -> bool {
+        match (self, signer) {
+            (Self::Identity(wanted_issuer, wanted), Signer::Certificate { issuer, identity }) => {
+                issuer == wanted_issuer && wanted.matches(identity)
+            }
+            (Self::Key(key), Signer::Key { fingerprint }) => key.fingerprint() == fingerprint,
+            _ => false,
+        }
+    }
+}
+
 fn report(verified: &VerifiedBundle) -> Report {
     let mut text = format!(
-        "bundle verified: signed by {} (issuer {}) at {}\n",
-        verified.signer.identity, verified.signer.issuer, verified.signed_at
+        "bundle verified: signed by {} at {}\n",
+        verified.signer, verified.signed_at
     );
     for entry in &verified.log_entries {
         text.push_str(&format!(
@@ -114,10 +156,18 @@ fn report(verified: &VerifiedBundle) -> Report {
         text,
         json: json!({
             "verified": true,
-            "issuer": verified.signer.issuer,
-            "identity": verified.signer.identity,
+            "signer": signer_json(&verified.signer),
             "signedAt": verified.signed_at.to_string(),
             "logEntries": entries,
         }),
+    }
+}
+
+fn signer_json(signer: &Signer) -> serde_json::Value {
+    match signer {
+        Signer::Certificate { issuer, identity } => {
+            json!({ "issuer": issuer, "identity": identity })
+        }
+        Signer::Key { fingerprint } => json!({ "key": fingerprint }),
     }
 }
