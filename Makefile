@@ -10,8 +10,10 @@ SHELL := bash
 FORGE := script/foundry forge
 NPM_STAMP := node_modules/.seed-eth-installed
 AUDIT_VENV := .venv-audit
+SIGSTORE_VENV := .venv-sigstore
 
 export SEED_ETH_ANVIL = $(shell script/foundry --which anvil 2>/dev/null)
+export SEED_ETH_SIGSTORE_PYTHON = $(CURDIR)/$(SIGSTORE_VENV)/bin/sigstore
 
 .PHONY: help setup test demo demo-check bench lint audit fmt forge-test cargo-test flake-check clean
 
@@ -36,7 +38,7 @@ lint: setup ## Formatting and lints: cargo fmt, clippy, forge fmt
 forge-test: setup ## Solidity unit, invariant, upgrade and governance tests
 	$(FORGE) test
 
-cargo-test: setup ## Rust unit and integration tests
+cargo-test: setup $(SIGSTORE_VENV)/.installed ## Rust unit and integration tests
 	cargo test --workspace --locked
 
 audit: setup $(AUDIT_VENV)/.installed ## Static analysis: slither, and the registry's upgrade safety and storage layout
@@ -48,6 +50,11 @@ audit: setup $(AUDIT_VENV)/.installed ## Static analysis: slither, and the regis
 $(AUDIT_VENV)/.installed: requirements-audit.txt
 	python3 -m venv $(AUDIT_VENV)
 	$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	touch $@
+
+$(SIGSTORE_VENV)/.installed: requirements-sigstore.txt
+	python3 -m venv $(SIGSTORE_VENV)
+	$(SIGSTORE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sigstore.txt
 	touch $@
 
 flake-check: ## flake.nix parses (nixpkgs is not reachable here, so it is not built)
