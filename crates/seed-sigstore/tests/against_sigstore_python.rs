@@ -10,17 +10,14 @@
 
 use std::process::Command;
 
-use base64::{engine::general_purpose::STANDARD, Engine as _};
+mod support;
+
 use seed_sigstore::{production_trust_root, trust_root_from_json, BundleVerifier, Signer};
 use serde_json::{json, Value};
+use support::{data, entry, flip, Mutation, GITHUB};
 
-const GITHUB: &str = "https://token.actions.githubusercontent.com";
 const CONDA_IDENTITY: &str =
     "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main";
-
-fn data(name: &str) -> String {
-    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// One verification question: a bundle (as JSON), an artifact file, the
 /// signer asked for, and whether it is a staging bundle.
@@ -94,17 +91,6 @@ fn theirs(case: &Case, dir: &std::path::Path) -> bool {
     output.status.success()
 }
 
-fn entry(bundle: &mut Value) -> &mut Value {
-    &mut bundle["verificationMaterial"]["tlogEntries"][0]
-}
-
-/// Flips one bit of a base64 field.
-fn flip(field: &mut Value) {
-    let mut bytes = STANDARD.decode(field.as_str().unwrap()).unwrap();
-    bytes[1] ^= 1;
-    *field = json!(STANDARD.encode(bytes));
-}
-
 #[test]
 fn we_and_sigstore_python_agree_on_real_bundles_and_their_mutations() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,7 +118,7 @@ fn we_and_sigstore_python_agree_on_real_bundles_and_their_mutations() {
         },
         case("another artifact", CONDA, "cosign-v3-blob.txt"),
     ];
-    let mutations: [(&'static str, fn(&mut Value)); 6] = [
+    let mutations: [(&'static str, Mutation); 6] = [
         ("proof hash", |b| {
             flip(&mut entry(b)["inclusionProof"]["hashes"][0])
         }),

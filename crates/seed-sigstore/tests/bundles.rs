@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use seed_sigstore::{
     production_trust_root, ArtifactDigest, BundleError, BundleVerifier, Signer, TrustedRoot,
@@ -16,13 +18,11 @@ use seed_sigstore::{
 use serde_json::{json, Value};
 use sigstore_types::HashAlgorithm;
 use sigstore_verify::{Error as VerifyError, TransparencyLogError};
+use support::{bytes, data, entry, flip, Mutation, GITHUB};
 
-fn data(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn bytes(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+/// A corpus file's text.
+fn text(name: &str) -> String {
+    std::fs::read_to_string(data(name)).unwrap()
 }
 
 fn certified(issuer: &str, identity: &str) -> Signer {
@@ -44,7 +44,6 @@ fn staging() -> BundleVerifier {
 const CONDA_V1: &str = "conda-attestation.sigstore.json";
 const CONDA_V2: &str = "conda-attestation-rekor2.sigstore.json";
 const CONDA: &str = "signed-package-2.1.0-hb0f4dca_0.conda";
-const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
 /// The in-toto subject's SHA-512 of a DSSE bundle (npm provenance), as the
 /// artifact digest: the package itself is not in the corpus.
@@ -71,7 +70,7 @@ fn production_bundles_verify_and_name_their_signer() {
     // index (global, signed by the SET) and the proof's (within the shard)
     // differ by design and are both kept.
     let conda = verifier
-        .verify(&data(CONDA_V1), bytes(CONDA).as_slice(), &[])
+        .verify(&text(CONDA_V1), bytes(CONDA).as_slice(), &[])
         .unwrap();
     assert_eq!(
         conda.signer,
@@ -92,7 +91,7 @@ fn production_bundles_verify_and_name_their_signer() {
     // cosign v3 signing a blob with a GitHub-login identity.
     let blob = verifier
         .verify(
-            &data("cosign-v3-blob.sigstore.json"),
+            &text("cosign-v3-blob.sigstore.json"),
             bytes("cosign-v3-blob.txt").as_slice(),
             &[],
         )
@@ -110,7 +109,7 @@ fn production_bundles_verify_and_name_their_signer() {
         "npm_slsa_bundle_v03.json",
         "sigstore.js@2.0.0-provenance.sigstore.json",
     ] {
-        let bundle = data(name);
+        let bundle = text(name);
         let verified = verifier
             .verify(&bundle, sha512_subject(&bundle), &[])
             .unwrap();
@@ -123,7 +122,7 @@ fn production_bundles_verify_and_name_their_signer() {
     // A 2023 SLSA provenance (bundle v0.1) holding only the log's promise
     // (SET), no inclusion proof: nothing shows the entry is in the tree
     // everyone else sees, so it is refused.
-    let promise_only = data("dsse.sigstore.json");
+    let promise_only = text("dsse.sigstore.json");
     let err = verifier
         .verify(&promise_only, sha512_subject(&promise_only), &[])
         .unwrap_err();
@@ -135,7 +134,7 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     let verifier = staging();
     let conda = bytes(CONDA);
     let verified = verifier
-        .verify(&data(CONDA_V2), conda.as_slice(), &[])
+        .verify(&text(CONDA_V2), conda.as_slice(), &[])
         .unwrap();
     let entry = &verified.log_entries[0];
     assert!(entry.rekor_v2);
@@ -144,7 +143,7 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     // sigstore-python signing an in-toto statement into Rekor v2.
     let statement = verifier
         .verify(
-            &data("a.dsse.staging-rekor-v2.txt.sigstore.json"),
+            &text("a.dsse.staging-rekor-v2.txt.sigstore.json"),
             seed_sigstore::Sha256Hash::from_hex(
                 "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf",
             )
@@ -158,7 +157,7 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     // sigstore-verify ignores the proof's copy of the index for Rekor v2, and
     // sigstore-python reads only that copy: a bundle whose two copies differ
     // passes the former. It is refused here.
-    let mut bundle: Value = serde_json::from_str(&data(CONDA_V2)).unwrap();
+    let mut bundle: Value = serde_json::from_str(&text(CONDA_V2)).unwrap();
     bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["logIndex"] = json!("0");
     let mutated = bundle.to_string();
     let lenient = sigstore_verify::verify(
@@ -177,7 +176,7 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     );
 
     // Rekor v2 has no SET: without its RFC 3161 timestamp nothing dates it.
-    let mut untimed: Value = serde_json::from_str(&data(CONDA_V2)).unwrap();
+    let mut untimed: Value = serde_json::from_str(&text(CONDA_V2)).unwrap();
     untimed["verificationMaterial"]["timestampVerificationData"] =
         json!({ "rfc3161Timestamps": [] });
     let err = verifier
@@ -189,27 +188,13 @@ fn rekor_v2_bundles_verify_and_must_state_one_log_index() {
     );
 }
 
-/// A change made to a bundle's JSON.
-type Mutation = fn(&mut Value);
-
 /// Applies `mutate` to the production conda bundle and returns the error.
 fn refused(mutate: impl FnOnce(&mut Value)) -> BundleError {
-    let mut bundle: Value = serde_json::from_str(&data(CONDA_V1)).unwrap();
+    let mut bundle: Value = serde_json::from_str(&text(CONDA_V1)).unwrap();
     mutate(&mut bundle);
     production()
         .verify(&bundle.to_string(), bytes(CONDA).as_slice(), &[])
         .unwrap_err()
-}
-
-fn entry(bundle: &mut Value) -> &mut Value {
-    &mut bundle["verificationMaterial"]["tlogEntries"][0]
-}
-
-/// Flips one bit of a base64 field.
-fn flip(field: &mut Value) {
-    let mut decoded = STANDARD.decode(field.as_str().unwrap()).unwrap();
-    decoded[0] ^= 1;
-    *field = json!(STANDARD.encode(decoded));
 }
 
 #[test]
@@ -276,7 +261,7 @@ fn every_mutation_of_a_production_bundle_is_refused_with_its_own_error() {
     assert!(matches!(err, BundleError::Verification(_)), "{err}");
     let err = refused(|b| flip(&mut b["dsseEnvelope"]["payload"]));
     assert!(matches!(err, BundleError::Verification(_)), "{err}");
-    let other: Value = serde_json::from_str(&data("cosign-v3-blob.sigstore.json")).unwrap();
+    let other: Value = serde_json::from_str(&text("cosign-v3-blob.sigstore.json")).unwrap();
     let err = refused(|b| {
         b["verificationMaterial"]["certificate"] =
             other["verificationMaterial"]["certificate"].clone();
@@ -285,12 +270,12 @@ fn every_mutation_of_a_production_bundle_is_refused_with_its_own_error() {
 
     // Another artifact than the one signed.
     let err = production()
-        .verify(&data(CONDA_V1), b"another package".as_slice(), &[])
+        .verify(&text(CONDA_V1), b"another package".as_slice(), &[])
         .unwrap_err();
     assert!(matches!(err, BundleError::Verification(_)), "{err}");
 
     // A root that does not hold the signing CA or the log.
-    let staging_only = staging().verify(&data(CONDA_V1), bytes(CONDA).as_slice(), &[]);
+    let staging_only = staging().verify(&text(CONDA_V1), bytes(CONDA).as_slice(), &[]);
     assert!(matches!(staging_only, Err(BundleError::Verification(_))));
 
     // Not a bundle at all.
@@ -303,7 +288,7 @@ fn every_mutation_of_a_production_bundle_is_refused_with_its_own_error() {
 /// each is refused here.
 #[test]
 fn the_forgeries_the_sigstore_0_15_0_crate_accepts_are_refused() {
-    let original = data("npm_slsa_bundle_v03.json");
+    let original = text("npm_slsa_bundle_v03.json");
     let digest = sha512_subject(&original);
     let verifier = production();
     verifier.verify(&original, digest.clone(), &[]).unwrap();

@@ -5,11 +5,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use base64::{engine::general_purpose::STANDARD, Engine as _};
+mod support;
+
 use seed_testkit::rekor::{managed_key_bundle, KeyPair, RekorLog};
 use serde_json::{json, Value};
 use sigstore_types::{Bundle, DerPublicKey};
 use sigstore_verify::{verify, PublicKeyVerificationPolicy};
+use support::{entry, flip, Mutation};
 
 const ARTIFACT: &[u8] = b"a seed image manifest, say";
 
@@ -44,20 +46,6 @@ fn bundles_logged_in_the_double_verify_with_sigstore_verify() {
         let bundle = logged_bundle(&mut log, &key, before);
         check(&log, &key, &bundle).unwrap_or_else(|e| panic!("after {before}: {e}"));
     }
-}
-
-/// Flips a bit of a base64 field.
-fn flip(field: &mut Value) {
-    let mut bytes = STANDARD.decode(field.as_str().unwrap()).unwrap();
-    bytes[2] ^= 1;
-    *field = json!(STANDARD.encode(bytes));
-}
-
-/// A change made to a bundle's JSON.
-type Mutation = fn(&mut Value);
-
-fn entry(bundle: &mut Value) -> &mut Value {
-    &mut bundle["verificationMaterial"]["tlogEntries"][0]
 }
 
 #[test]
