@@ -74,7 +74,7 @@ demo-check: setup ## The demo must keep working from a fresh clone: run it, keep
 	script/demo > "$${CARGO_TARGET_DIR:-target}/demo.log" 2>&1 || { cat "$${CARGO_TARGET_DIR:-target}/demo.log"; exit 1; }
 	@echo "make demo-check: the demo ran to the end (output in $${CARGO_TARGET_DIR:-target}/demo.log)"
 
-bench: setup ## Benchmarks; machine-readable results under target/bench/
+bench: setup $(SIGSTORE_VENV)/.installed ## Benchmarks; machine-readable results under target/bench/
 	mkdir -p target/bench
 	$(FORGE) snapshot --snap target/bench/forge.gas-snapshot
 	script/gas-bench
@@ -83,6 +83,7 @@ bench: setup ## Benchmarks; machine-readable results under target/bench/
 	cargo build --release --locked --quiet --bin seed-eth
 	cargo run --release --locked --quiet -p seed-image --example content_bench -- target/release/seed-eth target/bench/content.json 600
 	cargo run --release --locked --quiet -p seed-keeper --example keeper_bench -- target/release/seed-eth target/bench/keeper.json 50 1000 500 1024
+	cargo run --release --locked --quiet -p seed-sigstore --example bundle_bench -- target/release/seed-eth $(SIGSTORE_VENV)/bin/sigstore target/bench/sigstore.json
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)
