@@ -154,4 +154,32 @@ mod tests {
         }
         assert!(parse_registrations(b"\xff").is_err());
     }
+
+    /// `.seed/registration` comes from an image: truncated and bit-flipped
+    /// dumps are errors or parse to records, never a panic, and whatever
+    /// parses writes back to what parses the same.
+    #[test]
+    fn mangled_dumps_never_panic() {
+        let dump = format!("{A}\n{HEX}\n120\n{B}.drv\n2\n{A}\n{B}\n{B}\n{HEX}\n8\n\n0\n");
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..2_000 {
+            let mut bytes = dump.clone().into_bytes();
+            if next(2) == 0 {
+                bytes.truncate(next(bytes.len()));
+            } else {
+                let at = next(bytes.len());
+                bytes[at] ^= 1 << next(8);
+            }
+            if let Ok(records) = parse_registrations(&bytes) {
+                let written = write_registrations(&records);
+                assert_eq!(parse_registrations(&written).unwrap(), records);
+            }
+        }
+    }
 }
