@@ -7,6 +7,7 @@
 
 mod support;
 
+use base64::{engine::general_purpose::STANDARD, Engine as _};
 use seed_testkit::rekor::{managed_key_bundle, KeyPair, RekorLog};
 use serde_json::{json, Value};
 use sigstore_types::{Bundle, DerPublicKey};
@@ -130,4 +131,148 @@ fn managed_key_bundles_name_their_key() {
         matches!(err, seed_sigstore::BundleError::Verification(_)),
         "{err}"
     );
+}
+
+/// The double over Rekor's v1 REST API: what it answers parses with the
+/// sigstore-rekor crate's own response types, converts with its
+/// `to_bundle_entry` into a bundle that verifies; a duplicate is 409 with the
+/// existing entry's location; a bad signature is refused before logging.
+#[test]
+fn the_rest_api_speaks_rekor_v1() {
+    use seed_testkit::{http::request, rekor::RekorServer};
+    use sigstore_verify::rekor::LogEntry;
+
+    let server = RekorServer::start().unwrap();
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let digest = sha2_digest(ARTIFACT);
+    let signature = key.sign(ARTIFACT).unwrap();
+    let pem = key.public_key_der().unwrap().to_pem();
+    let proposed = |signature: &[u8]| {
+        json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
+                "signature": {
+                    "content": STANDARD.encode(signature),
+                    "publicKey": { "content": STANDARD.encode(&pem) }
+                }
+            }
+        })
+        .to_string()
+    };
+    let post = |body: &str| {
+        request(
+            server.addr(),
+            "POST",
+            "/api/v1/log/entries",
+            Some(body.as_bytes()),
+        )
+        .unwrap()
+    };
+    // Another entry first, so that the proof is not trivial.
+    server
+        .lock()
+        .append(b"an earlier entry".to_vec(), 1_700_000_000);
+
+    let created = post(&proposed(signature.as_bytes()));
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let entries: std::collections::HashMap<String, LogEntry> =
+        serde_json::from_slice(&created.body).unwrap();
+    let (uuid, entry) = entries.into_iter().next().unwrap();
+    let tlog_entry = entry
+        .to_bundle_entry(sigstore_types::KindVersion::HashedRekordV001)
+        .unwrap();
+    let bundle = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": { "hint": "" },
+            "tlogEntries": [serde_json::to_value(&tlog_entry).unwrap()],
+            "timestampVerificationData": {}
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
+            "signature": STANDARD.encode(signature.as_bytes())
+        }
+    });
+    let root = seed_sigstore::trust_root_from_json(&server.trusted_root().to_string()).unwrap();
+    let managed =
+        seed_sigstore::ManagedKey::from_der(key.public_key_der().unwrap().as_bytes().to_vec());
+    let verified = seed_sigstore::BundleVerifier::new(&root)
+        .unwrap()
+        .verify(&bundle.to_string(), ARTIFACT, &[managed])
+        .unwrap();
+    assert_eq!(verified.log_entries[0].log_index, 1);
+
+    // The same entry again: 409, and where the existing one is.
+    let again = post(&proposed(signature.as_bytes()));
+    assert_eq!(again.status, 409);
+    let location = again.header("Location").unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/log/entries/{uuid}"));
+    let fetched = request(server.addr(), "GET", &location, None).unwrap();
+    assert_eq!(fetched.status, 200);
+    let by_index = request(server.addr(), "GET", "/api/v1/log/entries?logIndex=1", None).unwrap();
+    // The same entry both ways (the checkpoint's ECDSA signature differs
+    // each time it is made, so the entry is compared, not the bytes).
+    let parse = |body: &[u8]| -> (String, Value) {
+        let map: serde_json::Map<String, Value> = serde_json::from_slice(body).unwrap();
+        let (uuid, entry) = map.into_iter().next().unwrap();
+        (
+            uuid,
+            json!([entry["body"], entry["logIndex"], entry["integratedTime"]]),
+        )
+    };
+    assert_eq!(parse(&by_index.body), parse(&fetched.body));
+    assert_eq!(parse(&fetched.body).0, uuid);
+
+    // The tree head, and a consistency proof the field's Merkle code accepts.
+    let head: Value = serde_json::from_slice(
+        &request(server.addr(), "GET", "/api/v1/log", None)
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(head["treeSize"], 2);
+    server
+        .lock()
+        .append(b"a later entry".to_vec(), 1_800_000_000);
+    let proof = request(
+        server.addr(),
+        "GET",
+        "/api/v1/log/proof?firstSize=2&lastSize=3",
+        None,
+    )
+    .unwrap();
+    let proof: Value = serde_json::from_slice(&proof.body).unwrap();
+    let hashes: Vec<sigstore_types::Sha256Hash> = proof["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| sigstore_types::Sha256Hash::from_hex(h.as_str().unwrap()).unwrap())
+        .collect();
+    sigstore_merkle::verify_consistency_proof(
+        2,
+        3,
+        &hashes,
+        &sigstore_types::Sha256Hash::from_hex(head["rootHash"].as_str().unwrap()).unwrap(),
+        &sigstore_types::Sha256Hash::from_hex(proof["rootHash"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+
+    // A signature that does not verify is never logged.
+    let mut forged = signature.as_bytes().to_vec();
+    forged[8] ^= 1;
+    let refused = post(&proposed(&forged));
+    assert_eq!(refused.status, 400);
+    assert_eq!(server.lock().size(), 3);
+}
+
+fn sha2_digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }

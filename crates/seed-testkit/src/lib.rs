@@ -6,9 +6,11 @@
 //! stand in for public services that cannot run here: [`rpc::RpcDouble`] in
 //! front of anvil for what hosted endpoints do that no node here does (capped
 //! log queries, a `finalized` tag that is the latest block), and
-//! [`rekor::RekorLog`] for a Rekor v1 transparency log.
+//! [`rekor::RekorLog`] (served by [`rekor::RekorServer`]) for a Rekor v1
+//! transparency log.
 
 pub mod anvil;
+pub mod http;
 pub mod nix;
 pub mod registry;
 pub mod rekor;

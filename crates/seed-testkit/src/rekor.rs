@@ -9,15 +9,29 @@
 //! (sigstore-verify in this crate's tests; sigstore-python where the doubles
 //! serve over HTTP). It emits a `trusted_root.json` naming its key.
 //!
-//! This is the log's core: entries in, proofs and signatures out. Serving it
-//! over Rekor's REST API comes with the signing path that needs it.
+//! [`RekorServer`] serves it over Rekor's v1 REST API on loopback: creating
+//! `hashedrekord` entries signed with a public key (the signature is checked
+//! first, as Rekor does; a duplicate is 409 with the existing entry's
+//! location), reading entries by UUID or index, the log's signed tree head and
+//! consistency proofs. Certificates (keyless signing) come with the Fulcio
+//! double.
+
+use std::{
+    io::BufReader,
+    net::{SocketAddr, TcpListener, TcpStream},
+    sync::{Arc, Mutex},
+    thread,
+};
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 pub use sigstore_crypto::KeyPair;
+use sigstore_crypto::VerificationKey;
 use sigstore_merkle::{hash_children, hash_leaf};
-use sigstore_types::Sha256Hash;
+use sigstore_types::{DerPublicKey, Sha256Hash, SignatureBytes};
+
+use crate::http::{read_request, write_response, Request};
 
 /// The origin line of the double's checkpoints, as Rekor v1 writes it
 /// (`<host> - <tree id>`).
@@ -114,6 +128,56 @@ impl RekorLog {
         audit_path(index as usize, &self.leaves[..size as usize])
     }
 
+    /// The proof that the tree of the first `old` entries is a prefix of the
+    /// tree of the first `new` (RFC 6962, section 2.1.2).
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Vec<Sha256Hash> {
+        subproof(old as usize, &self.leaves[..new as usize], true)
+    }
+
+    /// The entry whose leaf hash (hex) is `uuid`.
+    fn entry_by_uuid(&self, uuid: &str) -> Option<&LoggedEntry> {
+        self.leaves
+            .iter()
+            .position(|leaf| leaf.to_hex() == uuid)
+            .map(|index| &self.entries[index])
+    }
+
+    /// The UUID Rekor names an entry by: its leaf hash, hex.
+    fn uuid(&self, entry: &LoggedEntry) -> String {
+        self.leaves[entry.index as usize].to_hex()
+    }
+
+    /// `{uuid: entry}` as Rekor v1's API answers, proven against the current
+    /// tree (hashes hex, as the REST API has them).
+    fn entry_response(&self, entry: &LoggedEntry) -> Value {
+        let size = self.size();
+        let mut response = serde_json::Map::new();
+        response.insert(
+            self.uuid(entry),
+            json!({
+                "body": STANDARD.encode(&entry.canonicalized_body),
+                "integratedTime": entry.integrated_time,
+                "logID": hex::encode(self.log_id()),
+                "logIndex": entry.index,
+                "verification": {
+                    "inclusionProof": {
+                        "checkpoint": self.checkpoint(size),
+                        "hashes": self
+                            .inclusion_proof(entry.index, size)
+                            .iter()
+                            .map(Sha256Hash::to_hex)
+                            .collect::<Vec<_>>(),
+                        "logIndex": entry.index,
+                        "rootHash": self.root(size).to_hex(),
+                        "treeSize": size,
+                    },
+                    "signedEntryTimestamp": STANDARD.encode(&entry.signed_entry_timestamp),
+                },
+            }),
+        );
+        Value::Object(response)
+    }
+
     /// The signed checkpoint of the tree of the first `size` entries.
     pub fn checkpoint(&self, size: u64) -> String {
         let body = format!(
@@ -179,6 +243,216 @@ impl Default for RekorLog {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A [`RekorLog`] served over Rekor's v1 REST API on a loopback port, for
+/// the rest of the test process.
+pub struct RekorServer {
+    addr: SocketAddr,
+    log: Arc<Mutex<RekorLog>>,
+}
+
+impl RekorServer {
+    /// Starts a server for an empty log on a free loopback port.
+    pub fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let log = Arc::new(Mutex::new(RekorLog::new()));
+        let shared = log.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = shared.clone();
+                thread::spawn(move || {
+                    let _ = serve(stream, &log);
+                });
+            }
+        });
+        Ok(Self { addr, log })
+    }
+
+    /// The log's base URL, as clients are configured with it.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Its address, for [`crate::http::request`].
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `trusted_root.json` naming this log.
+    pub fn trusted_root(&self) -> Value {
+        self.lock().trusted_root(&self.url())
+    }
+
+    /// The log itself (to append directly, or to check what it holds).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, RekorLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Serves the requests of one connection until the client closes it.
+fn serve(stream: TcpStream, log: &Mutex<RekorLog>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    while let Some(request) = read_request(&mut reader)? {
+        let mut log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (status, headers, body) = answer(&mut log, &request);
+        write_response(&mut writer, status, &headers, body.to_string().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// An error answer as Rekor gives it.
+fn error(status: u16, message: impl Into<String>) -> (u16, Vec<(&'static str, String)>, Value) {
+    (
+        status,
+        Vec::new(),
+        json!({ "code": status, "message": message.into() }),
+    )
+}
+
+fn answer(log: &mut RekorLog, request: &Request) -> (u16, Vec<(&'static str, String)>, Value) {
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((request.target.as_str(), ""));
+    let parameter = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.parse::<u64>().ok())
+    };
+    match (request.method.as_str(), path) {
+        ("POST", "/api/v1/log/entries") => create(log, &request.body),
+        ("GET", "/api/v1/log/entries") => match parameter("logIndex") {
+            Some(index) if index < log.size() => {
+                let entry = log.entries[index as usize].clone();
+                (200, Vec::new(), log.entry_response(&entry))
+            }
+            _ => error(404, "no entry at that logIndex"),
+        },
+        ("GET", "/api/v1/log") => {
+            let size = log.size();
+            (
+                200,
+                Vec::new(),
+                json!({
+                    "rootHash": log.root(size).to_hex(),
+                    "treeSize": size,
+                    "signedTreeHead": log.checkpoint(size),
+                    "treeID": "1",
+                    "inactiveShards": [],
+                }),
+            )
+        }
+        ("GET", "/api/v1/log/proof") => match (parameter("firstSize"), parameter("lastSize")) {
+            (Some(first), Some(last)) if 1 <= first && first <= last && last <= log.size() => (
+                200,
+                Vec::new(),
+                json!({
+                    "rootHash": log.root(last).to_hex(),
+                    "hashes": log
+                        .consistency_proof(first, last)
+                        .iter()
+                        .map(Sha256Hash::to_hex)
+                        .collect::<Vec<_>>(),
+                }),
+            ),
+            _ => error(
+                400,
+                "firstSize and lastSize must satisfy 1 <= firstSize <= lastSize <= treeSize",
+            ),
+        },
+        ("GET", _) if path.starts_with("/api/v1/log/entries/") => {
+            let uuid = &path["/api/v1/log/entries/".len()..];
+            match log.entry_by_uuid(uuid).cloned() {
+                Some(entry) => (200, Vec::new(), log.entry_response(&entry)),
+                None => error(404, format!("no entry with UUID {uuid}")),
+            }
+        }
+        _ => error(
+            404,
+            format!("{} {} is not served by this double", request.method, path),
+        ),
+    }
+}
+
+/// `POST /api/v1/log/entries`: a `hashedrekord` 0.0.1 entry signed with a
+/// public key, checked before it is logged.
+fn create(log: &mut RekorLog, body: &[u8]) -> (u16, Vec<(&'static str, String)>, Value) {
+    let proposed: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => return error(400, format!("not JSON: {e}")),
+    };
+    let (Some("hashedrekord"), Some("0.0.1")) =
+        (proposed["kind"].as_str(), proposed["apiVersion"].as_str())
+    else {
+        return error(400, "this double logs hashedrekord 0.0.1 entries only");
+    };
+    let spec = &proposed["spec"];
+    let digest = spec["data"]["hash"]["value"]
+        .as_str()
+        .filter(|_| spec["data"]["hash"]["algorithm"] == "sha256")
+        .and_then(|hex_digest| hex::decode(hex_digest).ok())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+    let signature = spec["signature"]["content"]
+        .as_str()
+        .and_then(|b64| STANDARD.decode(b64).ok());
+    let pem = spec["signature"]["publicKey"]["content"]
+        .as_str()
+        .and_then(|b64| STANDARD.decode(b64).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let (Some(digest), Some(signature), Some(pem)) = (digest, signature, pem) else {
+        return error(
+            400,
+            "the entry needs a sha256 hash, a base64 signature and a base64 PEM key",
+        );
+    };
+    let verified = DerPublicKey::from_pem(&pem)
+        .map_err(|e| e.to_string())
+        .and_then(|key| VerificationKey::from_spki(&key).map_err(|e| e.to_string()))
+        .and_then(|key| {
+            key.verify_prehashed(&digest, &SignatureBytes::new(signature.clone()))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = verified {
+        return error(
+            400,
+            format!("the signature does not verify with the key: {e}"),
+        );
+    }
+    let canonical = hashedrekord_body(&digest, &signature, &pem);
+    if let Some(existing) = log
+        .entries
+        .iter()
+        .find(|entry| entry.canonicalized_body == canonical)
+    {
+        let uuid = log.uuid(existing);
+        return (
+            409,
+            vec![("Location", format!("/api/v1/log/entries/{uuid}"))],
+            json!({
+                "code": 409,
+                "message": format!("An equivalent entry already exists in the transparency log with UUID {uuid}"),
+            }),
+        );
+    }
+    let time = jiff_now();
+    let entry = log.append(canonical, time);
+    (201, Vec::new(), log.entry_response(&entry))
+}
+
+/// Now, in seconds since the epoch.
+fn jiff_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
 /// A bundle (v0.3) of `artifact` signed with the managed key `key` and logged
@@ -261,6 +535,30 @@ fn audit_path(index: usize, leaves: &[Sha256Hash]) -> Vec<Sha256Hash> {
     }
 }
 
+/// RFC 6962's SUBPROOF(m, D[n], b): the consistency proof of the first `m`
+/// leaves within `leaves`; `whole` is true while the old tree is a whole
+/// subtree of the one being proven.
+fn subproof(m: usize, leaves: &[Sha256Hash], whole: bool) -> Vec<Sha256Hash> {
+    let n = leaves.len();
+    if m == n {
+        return if whole {
+            Vec::new()
+        } else {
+            vec![subtree_root(leaves)]
+        };
+    }
+    let split = split_point(n);
+    if m <= split {
+        let mut proof = subproof(m, &leaves[..split], whole);
+        proof.push(subtree_root(&leaves[split..]));
+        proof
+    } else {
+        let mut proof = subproof(m - split, &leaves[split..], false);
+        proof.push(subtree_root(&leaves[..split]));
+        proof
+    }
+}
+
 /// The largest power of two smaller than `n` (n ≥ 2).
 fn split_point(n: usize) -> usize {
     let mut split = 1;
@@ -291,6 +589,18 @@ mod tests {
                     &log.root(size),
                 )
                 .unwrap_or_else(|e| panic!("index {index} of {size}: {e}"));
+            }
+        }
+        for old in 1..=log.size() {
+            for new in old..=log.size() {
+                sigstore_merkle::verify_consistency_proof(
+                    old,
+                    new,
+                    &log.consistency_proof(old, new),
+                    &log.root(old),
+                    &log.root(new),
+                )
+                .unwrap_or_else(|e| panic!("{old} to {new}: {e}"));
             }
         }
         // A duplicate body is the entry already logged.

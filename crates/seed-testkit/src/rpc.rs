@@ -26,6 +26,8 @@ use std::{
 
 use serde_json::{json, Value};
 
+use crate::http::{read_request, write_response, Request};
+
 /// What the double changes about the node's answers.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
@@ -92,16 +94,10 @@ fn serve(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
-    while let Some(body) = read_request(&mut reader)? {
+    while let Some(Request { body, .. }) = read_request(&mut reader)? {
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let answer = handle(&request, &body, upstream, rules, counts)?;
-        write!(
-            writer,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            answer.len()
-        )?;
-        writer.write_all(&answer)?;
-        writer.flush()?;
+        write_response(&mut writer, 200, &[], &answer)?;
     }
     Ok(())
 }
@@ -169,34 +165,6 @@ fn handle(
         }
         _ => forward(body, upstream),
     }
-}
-
-/// Reads one request's body; `None` at the end of the connection.
-fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
-    let mut length = None;
-    let mut line = String::new();
-    let mut first = true;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(None);
-        }
-        if line == "\r\n" || line == "\n" {
-            if first {
-                continue;
-            }
-            break;
-        }
-        first = false;
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse::<usize>().ok();
-            }
-        }
-    }
-    let mut body = vec![0; length.unwrap_or(0)];
-    reader.read_exact(&mut body)?;
-    Ok(Some(body))
 }
 
 /// Sends `body` to the node and returns its answer's body.
