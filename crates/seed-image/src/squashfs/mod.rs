@@ -331,7 +331,9 @@ impl SeedMetadata {
     ) -> Result<Self, ContentError> {
         let mut metadata = Self::default();
         for group in groups {
-            let (top, below) = group.split_first().expect("groups are never empty");
+            let Some((top, below)) = group.split_first() else {
+                continue;
+            };
             let top_name = format!("/{}", String::from_utf8_lossy(&top.name));
             if top.name != b".seed" || !matches!(top.kind, EntryKind::Directory) {
                 return Err(ContentError::entry(
