@@ -276,3 +276,76 @@ fn sha2_digest(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).into()
 }
+
+/// An in-toto statement in a DSSE envelope, logged in the double as a `dsse`
+/// 0.0.1 entry (what sigstore-python accepts for DSSE on Rekor v1, D-047):
+/// the bundle verifies with sigstore-verify and our verifier for the
+/// statement's subject, and the REST API takes the same entry.
+#[test]
+fn dsse_statements_are_logged_as_dsse_entries() {
+    use seed_testkit::{
+        http::request,
+        rekor::{managed_key_dsse_bundle, RekorServer},
+    };
+
+    let subject = sha2_digest(b"an image manifest");
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "image", "digest": { "sha256": hex::encode(subject) } }],
+        "predicateType": "https://seed-eth.dev/attestation/v1",
+        "predicate": {}
+    })
+    .to_string();
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let managed =
+        seed_sigstore::ManagedKey::from_der(key.public_key_der().unwrap().as_bytes().to_vec());
+    let mut log = RekorLog::new();
+    log.append(b"an earlier entry".to_vec(), 1_700_000_000);
+    let bundle = managed_key_dsse_bundle(&mut log, &key, statement.as_bytes(), 2);
+    let root =
+        seed_sigstore::trust_root_from_json(&log.trusted_root("http://127.0.0.1:1").to_string())
+            .unwrap();
+    let verifier = seed_sigstore::BundleVerifier::new(&root).unwrap();
+    let digest = sigstore_types::Sha256Hash::new(subject);
+    let verified = verifier
+        .verify(&bundle.to_string(), digest, std::slice::from_ref(&managed))
+        .unwrap();
+    assert_eq!(verified.dsse_payload.as_deref(), Some(statement.as_bytes()));
+    // Another subject is not what was signed.
+    let other = sigstore_types::Sha256Hash::new(sha2_digest(b"a trojan"));
+    assert!(verifier
+        .verify(&bundle.to_string(), other, &[managed])
+        .is_err());
+
+    // Over REST: the envelope and its verifier, as a client proposes them.
+    let server = RekorServer::start().unwrap();
+    let envelope = bundle["dsseEnvelope"].to_string();
+    let pem = key.public_key_der().unwrap().to_pem();
+    let proposed = |envelope: &str| {
+        json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": { "proposedContent": { "envelope": envelope, "verifiers": [STANDARD.encode(&pem)] } }
+        })
+        .to_string()
+    };
+    let post = |body: String| {
+        request(
+            server.addr(),
+            "POST",
+            "/api/v1/log/entries",
+            Some(body.as_bytes()),
+        )
+        .unwrap()
+    };
+    let created = post(proposed(&envelope));
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert_eq!(post(proposed(&envelope)).status, 409);
+    let tampered = envelope.replacen("\"payloadType\":\"application", "\"payloadType\":\"text", 1);
+    assert_eq!(post(proposed(&tampered)).status, 400);
+}

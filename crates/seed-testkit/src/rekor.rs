@@ -10,8 +10,8 @@
 //! serve over HTTP). It emits a `trusted_root.json` naming its key.
 //!
 //! [`RekorServer`] serves it over Rekor's v1 REST API on loopback: creating
-//! `hashedrekord` entries signed with a public key (the signature is checked
-//! first, as Rekor does; a duplicate is 409 with the existing entry's
+//! `hashedrekord` and `dsse` entries signed with a public key (the signature
+//! is checked first, as Rekor does; a duplicate is 409 with the existing entry's
 //! location), reading entries by UUID or index, the log's signed tree head and
 //! consistency proofs. Certificates (keyless signing) come with the Fulcio
 //! double.
@@ -383,51 +383,22 @@ fn answer(log: &mut RekorLog, request: &Request) -> (u16, Vec<(&'static str, Str
     }
 }
 
-/// `POST /api/v1/log/entries`: a `hashedrekord` 0.0.1 entry signed with a
-/// public key, checked before it is logged.
+/// `POST /api/v1/log/entries`: a `hashedrekord` 0.0.1 or `dsse` 0.0.1 entry
+/// signed with a public key, its signature checked before it is logged.
 fn create(log: &mut RekorLog, body: &[u8]) -> (u16, Vec<(&'static str, String)>, Value) {
     let proposed: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) => return error(400, format!("not JSON: {e}")),
     };
-    let (Some("hashedrekord"), Some("0.0.1")) =
-        (proposed["kind"].as_str(), proposed["apiVersion"].as_str())
-    else {
-        return error(400, "this double logs hashedrekord 0.0.1 entries only");
+    let canonical = match (proposed["kind"].as_str(), proposed["apiVersion"].as_str()) {
+        (Some("hashedrekord"), Some("0.0.1")) => hashedrekord_entry(&proposed["spec"]),
+        (Some("dsse"), Some("0.0.1")) => dsse_entry(&proposed["spec"]["proposedContent"]),
+        _ => Err("this double logs hashedrekord and dsse 0.0.1 entries only".to_owned()),
     };
-    let spec = &proposed["spec"];
-    let digest = spec["data"]["hash"]["value"]
-        .as_str()
-        .filter(|_| spec["data"]["hash"]["algorithm"] == "sha256")
-        .and_then(|hex_digest| hex::decode(hex_digest).ok())
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
-    let signature = spec["signature"]["content"]
-        .as_str()
-        .and_then(|b64| STANDARD.decode(b64).ok());
-    let pem = spec["signature"]["publicKey"]["content"]
-        .as_str()
-        .and_then(|b64| STANDARD.decode(b64).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    let (Some(digest), Some(signature), Some(pem)) = (digest, signature, pem) else {
-        return error(
-            400,
-            "the entry needs a sha256 hash, a base64 signature and a base64 PEM key",
-        );
+    let canonical = match canonical {
+        Ok(canonical) => canonical,
+        Err(message) => return error(400, message),
     };
-    let verified = DerPublicKey::from_pem(&pem)
-        .map_err(|e| e.to_string())
-        .and_then(|key| VerificationKey::from_spki(&key).map_err(|e| e.to_string()))
-        .and_then(|key| {
-            key.verify_prehashed(&digest, &SignatureBytes::new(signature.clone()))
-                .map_err(|e| e.to_string())
-        });
-    if let Err(e) = verified {
-        return error(
-            400,
-            format!("the signature does not verify with the key: {e}"),
-        );
-    }
-    let canonical = hashedrekord_body(&digest, &signature, &pem);
     if let Some(existing) = log
         .entries
         .iter()
@@ -443,13 +414,76 @@ fn create(log: &mut RekorLog, body: &[u8]) -> (u16, Vec<(&'static str, String)>,
             }),
         );
     }
-    let time = jiff_now();
-    let entry = log.append(canonical, time);
+    let entry = log.append(canonical, now());
     (201, Vec::new(), log.entry_response(&entry))
 }
 
+/// The canonical body of a proposed `hashedrekord`, whose signature over the
+/// digest verifies with its key.
+fn hashedrekord_entry(spec: &Value) -> Result<Vec<u8>, String> {
+    let digest = spec["data"]["hash"]["value"]
+        .as_str()
+        .filter(|_| spec["data"]["hash"]["algorithm"] == "sha256")
+        .and_then(|hex_digest| hex::decode(hex_digest).ok())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+    let signature = base64_field(&spec["signature"]["content"]);
+    let pem = base64_field(&spec["signature"]["publicKey"]["content"])
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let (Some(digest), Some(signature), Some(pem)) = (digest, signature, pem) else {
+        return Err(
+            "the entry needs a sha256 hash, a base64 signature and a base64 PEM key".to_owned(),
+        );
+    };
+    verification_key(&pem)?
+        .verify_prehashed(&digest, &SignatureBytes::new(signature.clone()))
+        .map_err(|e| format!("the signature does not verify with the key: {e}"))?;
+    Ok(hashedrekord_body(&digest, &signature, &pem))
+}
+
+/// The canonical body of a proposed `dsse` entry (an envelope and its
+/// verifiers), whose one signature over the envelope's PAE verifies.
+fn dsse_entry(content: &Value) -> Result<Vec<u8>, String> {
+    let envelope: Value = content["envelope"]
+        .as_str()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or("proposedContent.envelope must be a DSSE envelope as a JSON string")?;
+    let payload = base64_field(&envelope["payload"]).ok_or("the envelope has no payload")?;
+    let payload_type = envelope["payloadType"]
+        .as_str()
+        .ok_or("the envelope has no payloadType")?;
+    let [signature] = envelope["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    else {
+        return Err("this double logs envelopes with exactly one signature".to_owned());
+    };
+    let signature = base64_field(&signature["sig"]).ok_or("the signature is not base64")?;
+    let pem = content["verifiers"][0]
+        .as_str()
+        .and_then(|b64| STANDARD.decode(b64).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or("proposedContent.verifiers must hold the base64 PEM key")?;
+    let pae = seed_statement::dsse::pae(payload_type.as_bytes(), &payload);
+    verification_key(&pem)?
+        .verify(&pae, &SignatureBytes::new(signature.clone()))
+        .map_err(|e| format!("the envelope's signature does not verify with the key: {e}"))?;
+    Ok(dsse_body(&envelope, &payload, &signature, &pem))
+}
+
+fn base64_field(field: &Value) -> Option<Vec<u8>> {
+    field.as_str().and_then(|b64| STANDARD.decode(b64).ok())
+}
+
+fn verification_key(pem: &str) -> Result<VerificationKey, String> {
+    DerPublicKey::from_pem(pem)
+        .map_err(|e| e.to_string())
+        .and_then(|key| VerificationKey::from_spki(&key).map_err(|e| e.to_string()))
+        .map_err(|e| format!("the key is not a usable PEM public key: {e}"))
+}
+
 /// Now, in seconds since the epoch.
-fn jiff_now() -> i64 {
+fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
@@ -501,6 +535,74 @@ pub fn hashedrekord_body(digest: &[u8; 32], signature: &[u8], verifier_pem: &str
     })
     .to_string()
     .into_bytes()
+}
+
+/// The canonicalized body Rekor v1 stores for a `dsse` 0.0.1 entry: hashes of
+/// the envelope (its JSON, keys sorted) and of its payload, and its one
+/// signature with the signer's PEM key.
+pub fn dsse_body(
+    envelope: &Value,
+    payload: &[u8],
+    signature: &[u8],
+    verifier_pem: &str,
+) -> Vec<u8> {
+    json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {
+                "algorithm": "sha256",
+                "value": hex::encode(Sha256::digest(envelope.to_string()))
+            },
+            "payloadHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(payload)) },
+            "signatures": [{
+                "signature": STANDARD.encode(signature),
+                "verifier": STANDARD.encode(verifier_pem)
+            }]
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A bundle (v0.3) of an in-toto `statement` in a DSSE envelope signed with
+/// the managed key `key` and logged in `log` as a `dsse` 0.0.1 entry, proven
+/// against the log as it is after `later` more entries.
+pub fn managed_key_dsse_bundle(
+    log: &mut RekorLog,
+    key: &KeyPair,
+    statement: &[u8],
+    later: u8,
+) -> Value {
+    const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+    let signature = key
+        .sign(&seed_statement::dsse::pae(
+            PAYLOAD_TYPE.as_bytes(),
+            statement,
+        ))
+        .expect("a signature");
+    let der = key.public_key_der().expect("a DER key");
+    let envelope = json!({
+        "payload": STANDARD.encode(statement),
+        "payloadType": PAYLOAD_TYPE,
+        "signatures": [{ "keyid": "", "sig": STANDARD.encode(signature.as_bytes()) }]
+    });
+    let entry = log.append(
+        dsse_body(&envelope, statement, signature.as_bytes(), &der.to_pem()),
+        1_760_000_000,
+    );
+    for i in 0..later {
+        log.append(vec![0xfe, i], 1_760_000_001);
+    }
+    json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": { "hint": format!("sha256:{}", hex::encode(Sha256::digest(der.as_bytes()))) },
+            "tlogEntries": [log.bundle_entry(&entry, "dsse", "0.0.1")],
+            "timestampVerificationData": {}
+        },
+        "dsseEnvelope": envelope
+    })
 }
 
 /// The Merkle tree hash of `leaves` (RFC 6962, section 2.1).
