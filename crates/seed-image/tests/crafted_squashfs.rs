@@ -19,7 +19,10 @@ use std::{
 
 use seed_image::squashfs;
 use seed_nix::tree_manifest;
-use seed_testkit::nix::{mksquashfs_roots, registration, tool};
+use seed_testkit::{
+    nix::{mksquashfs_roots, registration, tool},
+    rng::Rng,
+};
 
 const A: &str = "x21wq7f46f1py2xsblfw13d8br6bgnr6-a";
 const B: &str = "yzh350ar9sjyxywhk55sjhyd0r75khgs-b";
@@ -196,18 +199,6 @@ fn a_directory_index_pointing_inside_a_listing_is_refused() {
     assert!(err.contains("directory index"), "{err}");
 }
 
-/// A tiny deterministic generator (no dependency for a handful of numbers).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 /// How many corruptions CI tries.
 const CORRUPTIONS: usize = 300;
 
@@ -221,7 +212,7 @@ fn on_corrupted_tables_we_refuse_or_agree_with_unsquashfs() {
     let seed = std::env::var("SEED_IMAGE_CORRUPTION").map_or(0x5eed_1dea_f00d_cafe, |seed| {
         seed.parse::<u64>().unwrap() | 1
     });
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let (mut refused, mut agreed) = (0, 0);
     for case in 0..CORRUPTIONS {
         let mut crafted = image.clone();

@@ -21,30 +21,13 @@ use seed_image::{
     squashfs,
 };
 use seed_nix::tree_manifest;
-use seed_testkit::nix::{docker_tools_layer, gnu_tar_layer, mksquashfs_seed, registration};
+use seed_testkit::{
+    nix::{docker_tools_layer, gnu_tar_layer, mksquashfs_seed, registration},
+    rng::Rng,
+};
 
 /// How many random trees CI checks.
 const CASES: u64 = 10;
-
-/// xorshift64*: deterministic, good enough to shape trees.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const NAMES: &[&str] = &[
     "a", "B", "a-b", "a.b", "_x", "\u{e4}", "z9", "lib", "bin", "share",
@@ -53,9 +36,7 @@ const NIX32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
 
 /// A random store path name.
 fn store_name(rng: &mut Rng, i: usize) -> String {
-    let hash: String = (0..32)
-        .map(|_| NIX32[rng.below(32) as usize] as char)
-        .collect();
+    let hash: String = (0..32).map(|_| NIX32[rng.below(32)] as char).collect();
     format!("{hash}-p{i}{}", rng.pick(&["", "-dev", ".conf", "-1.2"]))
 }
 
@@ -72,8 +53,7 @@ fn fill(rng: &mut Rng, dir: &Path, depth: u32, files: &mut Vec<PathBuf>) {
         }
         match rng.below(10) {
             0..=4 => {
-                let size =
-                    [0, 1, 7, 8, 9, 4095, 4096, 131_071, 131_072, 200_003][rng.below(10) as usize];
+                let size = [0, 1, 7, 8, 9, 4095, 4096, 131_071, 131_072, 200_003][rng.below(10)];
                 let byte = rng.below(256) as u8;
                 let bytes: Vec<u8> = (0..size)
                     .map(|i| byte.wrapping_add((i % 251) as u8))
@@ -86,7 +66,7 @@ fn fill(rng: &mut Rng, dir: &Path, depth: u32, files: &mut Vec<PathBuf>) {
             }
             5 => symlink(rng.pick(&["../a", "/nix/store/x", "b", "."]), &name).unwrap(),
             6 if !files.is_empty() => {
-                let target = &files[rng.below(files.len() as u64) as usize];
+                let target = &files[rng.below(files.len())];
                 fs::hard_link(target, &name).unwrap();
             }
             _ if depth < 4 => fill(rng, &name, depth + 1, files),
@@ -102,7 +82,7 @@ fn random_store(rng: &mut Rng, root: &Path) -> Vec<PathBuf> {
     fs::create_dir_all(&store).unwrap();
     let mut files = Vec::new();
     let mut paths = Vec::new();
-    for i in 0..1 + rng.below(5) as usize {
+    for i in 0..1 + rng.below(5) {
         let path = store.join(store_name(rng, i));
         match rng.below(6) {
             0 => fs::write(&path, format!("file path {i}")).unwrap(),
@@ -137,7 +117,7 @@ fn every_packing_of_a_random_store_reads_back_to_its_manifest() {
     };
     for seed in seeds {
         let dir = tempfile::tempdir().unwrap();
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let paths = random_store(&mut rng, dir.path());
         let (expected, _) = tree_manifest(dir.path()).unwrap();
         let case = |what: &str| format!("case SEED_IMAGE_CASE={seed}, {what}");

@@ -8,19 +8,8 @@
 mod support;
 
 use seed_sigstore::{production_trust_root, BundleVerifier, Signer};
+use seed_testkit::rng::Rng;
 use support::{bytes, data, GITHUB};
-
-/// A tiny deterministic generator (no dependency for a handful of numbers).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
 
 #[test]
 fn truncated_flipped_and_spliced_bundles_never_panic_or_change_the_signer() {
@@ -34,7 +23,7 @@ fn truncated_flipped_and_spliced_bundles_never_panic_or_change_the_signer() {
         identity: "https://github.com/prefix-dev/sigstore-example/.github/workflows/action.yaml@refs/heads/main"
             .to_owned(),
     };
-    let mut rng = Rng(0x5167_5707_e000_0001);
+    let mut rng = Rng::new(0x5167_5707_e000_0001);
     let mut refused = 0;
     for case in 0..cases {
         let mut mutated = original.clone();

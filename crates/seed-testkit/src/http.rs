@@ -27,12 +27,7 @@ pub(crate) fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_owned();
     let target = parts.next().unwrap_or_default().to_owned();
-    let length = read_headers(reader)?
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
+    let mut body = vec![0; content_length(&read_headers(reader)?)];
     reader.read_exact(&mut body)?;
     Ok(Some(Request {
         method,
@@ -84,6 +79,15 @@ fn read_headers(reader: &mut impl BufRead) -> std::io::Result<Vec<(String, Strin
     }
 }
 
+/// The body length the headers announce (none: no body).
+fn content_length(headers: &[(String, String)]) -> usize {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A response as a test sees it.
 #[derive(Debug)]
 pub struct Response {
@@ -129,12 +133,7 @@ pub fn request(
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
     let headers = read_headers(&mut reader)?;
-    let length = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
+    let mut body = vec![0; content_length(&headers)];
     reader.read_exact(&mut body)?;
     Ok(Response {
         status,

@@ -14,4 +14,5 @@ pub mod http;
 pub mod nix;
 pub mod registry;
 pub mod rekor;
+pub mod rng;
 pub mod rpc;
