@@ -19,11 +19,11 @@ use std::{
 };
 
 use seed_core::Sha256Digest;
-use seed_oci::{RawManifest, Repository};
+use seed_oci::{OciError, RawManifest, Repository};
 
 use crate::{
     config::{Destination, FaultPoint},
-    error::Result,
+    error::{KeeperError, Result},
     follower,
     promote::{commit_text, oci_digest, retry_transient},
     store::{ContentCheck, PromotionRow},
@@ -87,6 +87,10 @@ struct Holder {
     commit: String,
     position: Position,
 }
+
+/// How often a moving tag is decided on again when another writer moved it
+/// between this keeper's push and its read-back.
+const TAG_RACE_ATTEMPTS: usize = 4;
 
 impl Keeper {
     /// Converges the moving tags of every system with a promoted release.
@@ -155,6 +159,31 @@ impl Keeper {
     /// Points one moving tag at `image` (the newest release's) unless it
     /// serves it already or serves a proven later release.
     async fn converge_tag(
+        &self,
+        newest: &PromotionRow,
+        d: &Destination,
+        image: &Sha256Digest,
+        known: Option<&RawManifest>,
+    ) -> Result<TagState> {
+        // Keepers sharing a registry race on a moving tag: another one may
+        // move it between this one's push and its read-back, which then
+        // serves other bytes. The tag is read and decided on again (a later
+        // release is left alone), a few times before it counts as a failure.
+        let mut attempt = 1;
+        loop {
+            match self.converge_tag_once(newest, d, image, known).await {
+                Err(KeeperError::Oci(OciError::DigestMismatch { .. }))
+                    if attempt < TAG_RACE_ATTEMPTS =>
+                {
+                    tracing::debug!(tag = %d.tag.as_str(), attempt, "moving tag changed under us; reading it again");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn converge_tag_once(
         &self,
         newest: &PromotionRow,
         d: &Destination,
