@@ -8,7 +8,7 @@
 mod support;
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use seed_testkit::rekor::{managed_key_bundle, KeyPair, RekorLog};
+use seed_testkit::rekor::{hashedrekord_body, managed_key_bundle, KeyPair, RekorLog};
 use serde_json::{json, Value};
 use sigstore_types::{Bundle, DerPublicKey};
 use sigstore_verify::{verify, PublicKeyVerificationPolicy};
@@ -147,20 +147,9 @@ fn the_rest_api_speaks_rekor_v1() {
     let digest = sha2_digest(ARTIFACT);
     let signature = key.sign(ARTIFACT).unwrap();
     let pem = key.public_key_der().unwrap().to_pem();
-    let proposed = |signature: &[u8]| {
-        json!({
-            "apiVersion": "0.0.1",
-            "kind": "hashedrekord",
-            "spec": {
-                "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
-                "signature": {
-                    "content": STANDARD.encode(signature),
-                    "publicKey": { "content": STANDARD.encode(&pem) }
-                }
-            }
-        })
-        .to_string()
-    };
+    // A hashedrekord proposal has the shape of the body Rekor logs.
+    let proposed =
+        |signature: &[u8]| String::from_utf8(hashedrekord_body(&digest, signature, &pem)).unwrap();
     let post = |body: &str| {
         request(
             server.addr(),
