@@ -21,7 +21,9 @@ use alloy::{
 use seed_chain::{bindings::SeedRegistry, Deployment};
 use seed_core::{release_root, CommitId, Sha256Digest};
 use seed_oci::{ImageContent, RegistryClient, Repository};
-use seed_statement::{sign, Builder, BuilderKey, NixSettings, Predicate, Source, Statement};
+use seed_statement::{
+    sign, Builder, BuilderKey, NixSettings, Predicate, RegisteredBuilder, Source, Statement,
+};
 use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
 use serde_json::Value;
 
@@ -142,11 +144,11 @@ impl World {
             system: system.parse().unwrap(),
             closure_manifest: manifest,
             image: repo.image_ref(&image).unwrap(),
-            builder: Builder {
+            builder: Builder::Registered(RegisteredBuilder {
                 address: key.address(),
                 chain_id: self.anvil.chain_id(),
                 registry: self.deployment.contracts.registry,
-            },
+            }),
             run_id: format!("run-{signer}-{system}").parse().unwrap(),
             nix: NixSettings::from_show_config("sandbox = true\nsubstituters =\n").unwrap(),
             build_time: "2026-11-25T12:00:00Z".parse().unwrap(),

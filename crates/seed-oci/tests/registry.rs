@@ -15,8 +15,8 @@ use seed_oci::{
     MAX_STATEMENT_BYTES, OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
 };
 use seed_statement::{
-    sign, verify, Builder, BuilderKey, Expected, NixSettings, Predicate, SignedStatement, Source,
-    Statement,
+    sign, verify, Builder, BuilderKey, Expected, NixSettings, Predicate, RegisteredBuilder,
+    SignedStatement, Source, Statement,
 };
 use seed_testkit::registry::TestRegistry;
 
@@ -70,11 +70,11 @@ fn signed_statement(repo: &Repository, image: &Sha256Digest, run_id: &str) -> Si
         system: "x86_64-linux".parse().unwrap(),
         closure_manifest: digest('2'),
         image: repo.image_ref(image).unwrap(),
-        builder: Builder {
+        builder: Builder::Registered(RegisteredBuilder {
             address: key.address(),
             chain_id: CHAIN_ID,
             registry: registry_contract(),
-        },
+        }),
         run_id: run_id.parse().unwrap(),
         nix: NixSettings::from_show_config("sandbox = true\nsubstituters =\n").unwrap(),
         build_time: "2026-01-31T12:00:00Z".parse().unwrap(),

@@ -24,6 +24,7 @@ pub mod bundle;
 mod error;
 pub mod policy;
 pub mod quorum;
+pub mod sign;
 
 pub use bundle::{
     parse_digest, Artifact, ArtifactDigest, BundleVerifier, LogEntry, ManagedKey, Sha256Hash,
@@ -32,6 +33,7 @@ pub use bundle::{
 pub use error::BundleError;
 pub use policy::{CredulousPolicy, IdentityMatch, PolicyError};
 pub use quorum::{count, Attestation, Quorum, SystemQuorum};
+pub use sign::{RekorWriter, Retry, SignError, SigningKey};
 pub use sigstore_trust_root::TrustedRoot;
 
 /// The production Sigstore trust root shipped with this binary (the

@@ -71,6 +71,9 @@ pub enum SignError {
         /// The key's address.
         key: Address,
     },
+    /// The statement names a Sigstore builder; Zero signs for registered ones.
+    #[error("the statement names a Sigstore builder; a Zero statement names the registered builder's address, chain and registry")]
+    NotRegistered,
     /// The key could not sign.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -139,6 +142,10 @@ pub enum VerifyError {
     /// The payload is not a valid seed-eth statement.
     #[error("invalid statement payload")]
     Statement(#[from] StatementError),
+    /// The statement names a Sigstore builder: it belongs to the Credulous
+    /// posture and is verified with its bundle, not as a Zero envelope.
+    #[error("the statement names a Sigstore builder, not a registered one: it is a Credulous statement (verify it with `--posture credulous`)")]
+    NotRegistered,
     /// The statement names another builder than its signer.
     #[error("the statement names builder {named} but was signed by {signer}")]
     BuilderMismatch {
@@ -200,7 +207,14 @@ impl fmt::Debug for SignedStatement {
 /// Deterministic: the same statement and key always give the same bytes,
 /// so a retried CI job reproduces its own statement digest.
 pub fn sign(statement: &Statement, key: &BuilderKey) -> Result<SignedStatement, SignError> {
-    let named = statement.predicate().builder.address;
+    let Some(named) = statement
+        .predicate()
+        .builder
+        .registered()
+        .map(|b| b.address)
+    else {
+        return Err(SignError::NotRegistered);
+    };
     if named != key.address() {
         return Err(SignError::NotTheBuilder {
             named,
@@ -393,7 +407,9 @@ pub fn verify(bytes: &[u8], expected: &Expected) -> Result<VerifiedStatement, Ve
     }
     let signer = outcome?;
     let statement = Statement::from_canonical_json(&payload)?;
-    let builder = statement.predicate().builder;
+    let Some(builder) = statement.predicate().builder.registered().copied() else {
+        return Err(VerifyError::NotRegistered);
+    };
     if builder.address != signer {
         return Err(VerifyError::BuilderMismatch {
             named: builder.address,
@@ -482,7 +498,8 @@ mod tests {
 
     fn expected() -> Expected {
         let p = sample_predicate();
-        Expected::new(p.builder.address, p.builder.chain_id, p.builder.registry)
+        let b = p.builder.registered().unwrap();
+        Expected::new(b.address, b.chain_id, b.registry)
     }
 
     fn signed() -> SignedStatement {

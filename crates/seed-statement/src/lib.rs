@@ -28,7 +28,7 @@ pub use dsse::{
 pub use key::{BuilderKey, KeyError, RecoverableSignature};
 pub use nix::{NixSettings, NixSettingsError, RELEVANT_NIX_KEYS};
 pub use statement::{
-    Builder, Predicate, RepositoryUri, RunId, Source, Statement, StatementError, PREDICATE_TYPE,
-    STATEMENT_TYPE,
+    Builder, Predicate, RegisteredBuilder, RepositoryUri, RunId, SigstoreBuilder, Source,
+    Statement, StatementError, PREDICATE_TYPE, STATEMENT_TYPE,
 };
 pub use time::{Timestamp, TimestampError};

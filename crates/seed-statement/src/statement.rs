@@ -11,6 +11,10 @@
 //!    "closureManifest": "sha256:<hex>",
 //!    "image": "ghcr.io/org/seed@sha256:<hex>",
 //!    "builder": {"address": "0x<EIP-55>", "chainId": 1, "registry": "0x<EIP-55>"},
+//!    // or, under the Credulous posture (Sigstore, no chain):
+//!    // "builder": {"oidcIssuer": "https://token.actions.githubusercontent.com",
+//!    //             "identity": "https://github.com/org/repo/.github/workflows/seed.yaml@refs/heads/main"}
+//!    // "builder": {"publicKey": "sha256:<hex of the DER SubjectPublicKeyInfo>"}
 //!    "ci": {"runId": "<provider's run id>"},
 //!    "nix": {"substituters": [], "trustedSubstituters": [], "config": {"sandbox": "true"}},
 //!    "buildTime": "2026-01-31T12:00:00Z"}}
@@ -162,12 +166,93 @@ pub struct Source {
     pub flake_lock: Sha256Digest,
 }
 
-/// The builder and the deployment its statement is for.
+/// Who built, in the terms of the posture that counts the vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builder {
+    /// Zero: a builder registered in a `SeedRegistry`, voting on chain.
+    Registered(RegisteredBuilder),
+    /// Credulous: a Sigstore signer, counted by a Credulous policy.
+    Sigstore(SigstoreBuilder),
+}
+
+impl Builder {
+    /// The registered builder, or `None` for a Sigstore signer.
+    pub const fn registered(&self) -> Option<&RegisteredBuilder> {
+        match self {
+            Self::Registered(builder) => Some(builder),
+            Self::Sigstore(_) => None,
+        }
+    }
+
+    /// The Sigstore signer, or `None` for a registered builder.
+    pub const fn sigstore(&self) -> Option<&SigstoreBuilder> {
+        match self {
+            Self::Registered(_) => None,
+            Self::Sigstore(builder) => Some(builder),
+        }
+    }
+}
+
+/// A Credulous builder as its Sigstore bundle proves it: the certificate's
+/// OIDC issuer and identity (keyless), or a managed key's fingerprint. The
+/// verifier requires it to equal what the bundle's verification found, so a
+/// builder cannot claim another's identity in the predicate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SigstoreBuilder {
+    /// Keyless: a Fulcio certificate for an OIDC identity.
+    Identity {
+        /// The OIDC issuer URL, e.g. `https://token.actions.githubusercontent.com`.
+        issuer: String,
+        /// The certificate's subject alternative name (a workflow URI, an email).
+        identity: String,
+    },
+    /// A managed P-256 key: `sha256:<hex>` of its DER SubjectPublicKeyInfo.
+    Key {
+        /// The key's fingerprint.
+        fingerprint: Sha256Digest,
+    },
+}
+
+impl SigstoreBuilder {
+    /// A keyless signer, checked: issuer and identity are 1 to 1024 bytes
+    /// without control characters, and the issuer is an `https://` URL.
+    pub fn identity(issuer: &str, identity: &str) -> Result<Self, StatementError> {
+        let text_ok =
+            |t: &str| !t.is_empty() && t.len() <= 1024 && !t.chars().any(char::is_control);
+        if !text_ok(issuer) || !issuer.starts_with("https://") {
+            return Err(field(
+                "predicate.builder.oidcIssuer",
+                "expected an https:// URL of at most 1024 bytes without control characters",
+            ));
+        }
+        if !text_ok(identity) {
+            return Err(field(
+                "predicate.builder.identity",
+                "expected 1 to 1024 bytes without control characters",
+            ));
+        }
+        Ok(Self::Identity {
+            issuer: issuer.to_owned(),
+            identity: identity.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for SigstoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Identity { issuer, identity } => write!(f, "{identity} (issuer {issuer})"),
+            Self::Key { fingerprint } => write!(f, "key {fingerprint}"),
+        }
+    }
+}
+
+/// A Zero builder and the deployment its statement is for.
 ///
 /// Naming the chain and the registry contract is the replay protection of a
 /// statement: verifiers for another deployment reject it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Builder {
+pub struct RegisteredBuilder {
     /// The builder's registered address; the statement's signer.
     pub address: Address,
     /// The chain the registry lives on (at most 2^53 - 1).
@@ -206,8 +291,10 @@ pub struct Statement {
 impl Statement {
     /// A statement for `predicate`, whose subject is the predicate's image.
     pub fn new(predicate: Predicate) -> Result<Self, StatementError> {
-        if predicate.builder.chain_id > MAX_SAFE_INTEGER {
-            return Err(StatementError::ChainIdTooLarge(predicate.builder.chain_id));
+        if let Builder::Registered(builder) = &predicate.builder {
+            if builder.chain_id > MAX_SAFE_INTEGER {
+                return Err(StatementError::ChainIdTooLarge(builder.chain_id));
+            }
         }
         Ok(Self { predicate })
     }
@@ -265,11 +352,7 @@ impl Statement {
                 system: p.system.to_string(),
                 closure_manifest: p.closure_manifest.to_string(),
                 image: p.image.to_string(),
-                builder: WireBuilder {
-                    address: p.builder.address.to_checksum(None),
-                    chain_id: p.builder.chain_id,
-                    registry: p.builder.registry.to_checksum(None),
-                },
+                builder: WireBuilder::from(&p.builder),
                 ci: WireCi {
                     run_id: p.run_id.to_string(),
                 },
@@ -326,11 +409,7 @@ impl Statement {
                 .parse()
                 .map_err(|e| field("predicate.closureManifest", e))?,
             image,
-            builder: Builder {
-                address: parse_checksummed(&w.builder.address, "predicate.builder.address")?,
-                chain_id: w.builder.chain_id,
-                registry: parse_checksummed(&w.builder.registry, "predicate.builder.registry")?,
-            },
+            builder: w.builder.parse()?,
             run_id: w.ci.run_id.parse()?,
             nix: NixSettings::new(w.nix.substituters, w.nix.trusted_substituters, w.nix.config)?,
             build_time: w
@@ -396,12 +475,76 @@ struct WireSource {
     flake_lock: String,
 }
 
+/// The builder object: its fields say which kind it is.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum WireBuilder {
+    Registered(WireRegisteredBuilder),
+    Identity(WireIdentityBuilder),
+    Key(WireKeyBuilder),
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WireBuilder {
+struct WireRegisteredBuilder {
     address: String,
     chain_id: u64,
     registry: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireIdentityBuilder {
+    oidc_issuer: String,
+    identity: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireKeyBuilder {
+    public_key: String,
+}
+
+impl From<&Builder> for WireBuilder {
+    fn from(builder: &Builder) -> Self {
+        match builder {
+            Builder::Registered(b) => Self::Registered(WireRegisteredBuilder {
+                address: b.address.to_checksum(None),
+                chain_id: b.chain_id,
+                registry: b.registry.to_checksum(None),
+            }),
+            Builder::Sigstore(SigstoreBuilder::Identity { issuer, identity }) => {
+                Self::Identity(WireIdentityBuilder {
+                    oidc_issuer: issuer.clone(),
+                    identity: identity.clone(),
+                })
+            }
+            Builder::Sigstore(SigstoreBuilder::Key { fingerprint }) => Self::Key(WireKeyBuilder {
+                public_key: fingerprint.to_string(),
+            }),
+        }
+    }
+}
+
+impl WireBuilder {
+    fn parse(&self) -> Result<Builder, StatementError> {
+        Ok(match self {
+            Self::Registered(w) => Builder::Registered(RegisteredBuilder {
+                address: parse_checksummed(&w.address, "predicate.builder.address")?,
+                chain_id: w.chain_id,
+                registry: parse_checksummed(&w.registry, "predicate.builder.registry")?,
+            }),
+            Self::Identity(w) => {
+                Builder::Sigstore(SigstoreBuilder::identity(&w.oidc_issuer, &w.identity)?)
+            }
+            Self::Key(w) => Builder::Sigstore(SigstoreBuilder::Key {
+                fingerprint: w
+                    .public_key
+                    .parse()
+                    .map_err(|e| field("predicate.builder.publicKey", e))?,
+            }),
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -441,11 +584,11 @@ pub(crate) mod tests {
             image: format!("ghcr.io/seed-eth/seed@sha256:{}", "3".repeat(64))
                 .parse()
                 .unwrap(),
-            builder: Builder {
+            builder: Builder::Registered(RegisteredBuilder {
                 address: address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
                 chain_id: 31337,
                 registry: address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
-            },
+            }),
             run_id: "1234567890".parse().unwrap(),
             nix: NixSettings::from_show_config(
                 "sandbox = true\nsubstituters =\ntrusted-substituters = https://cache.nixos.org/\n",
@@ -550,10 +693,81 @@ pub(crate) mod tests {
     #[test]
     fn huge_chain_ids_are_refused() {
         let mut predicate = sample_predicate();
-        predicate.builder.chain_id = MAX_SAFE_INTEGER + 1;
+        if let Builder::Registered(builder) = &mut predicate.builder {
+            builder.chain_id = MAX_SAFE_INTEGER + 1;
+        }
         assert!(matches!(
             Statement::new(predicate),
             Err(StatementError::ChainIdTooLarge(_))
+        ));
+    }
+
+    /// The sample predicate signed by a Sigstore identity instead.
+    fn credulous(builder: SigstoreBuilder) -> Statement {
+        let mut predicate = sample_predicate();
+        predicate.builder = Builder::Sigstore(builder);
+        Statement::new(predicate).unwrap()
+    }
+
+    #[test]
+    fn sigstore_builders_round_trip_in_their_own_shapes() {
+        let keyless = credulous(
+            SigstoreBuilder::identity(
+                "https://token.actions.githubusercontent.com",
+                "https://github.com/org/repo/.github/workflows/seed.yaml@refs/heads/main",
+            )
+            .unwrap(),
+        );
+        let json: serde_json::Value = serde_json::from_slice(&keyless.to_canonical_json()).unwrap();
+        assert_eq!(
+            json["predicate"]["builder"],
+            serde_json::json!({
+                "identity": "https://github.com/org/repo/.github/workflows/seed.yaml@refs/heads/main",
+                "oidcIssuer": "https://token.actions.githubusercontent.com",
+            })
+        );
+        assert_eq!(
+            Statement::from_canonical_json(&keyless.to_canonical_json()).unwrap(),
+            keyless
+        );
+        let fingerprint = format!("sha256:{}", "5".repeat(64)).parse().unwrap();
+        let managed = credulous(SigstoreBuilder::Key { fingerprint });
+        let json: serde_json::Value = serde_json::from_slice(&managed.to_canonical_json()).unwrap();
+        assert_eq!(
+            json["predicate"]["builder"],
+            serde_json::json!({ "publicKey": format!("sha256:{}", "5".repeat(64)) })
+        );
+        assert_eq!(
+            Statement::from_canonical_json(&managed.to_canonical_json()).unwrap(),
+            managed
+        );
+    }
+
+    #[test]
+    fn sigstore_builders_are_strict() {
+        assert!(SigstoreBuilder::identity("http://issuer.test", "me").is_err());
+        assert!(SigstoreBuilder::identity("https://issuer.test", "").is_err());
+        assert!(SigstoreBuilder::identity("https://issuer.test", "a\nb").is_err());
+        assert!(matches!(
+            reparse(
+                |v| v["predicate"]["builder"] = serde_json::json!({"oidcIssuer": "https://i.test", "identity": "x", "address": "0x"})
+            ),
+            Err(StatementError::Shape(_))
+        ));
+        assert!(matches!(
+            reparse(|v| v["predicate"]["builder"] = serde_json::json!({"publicKey": "md5:00"})),
+            Err(StatementError::Field {
+                field: "predicate.builder.publicKey",
+                ..
+            })
+        ));
+        assert!(matches!(
+            reparse(|v| v["predicate"]["builder"] =
+                serde_json::json!({"oidcIssuer": "https://i.test", "identity": "x\u{7}"})),
+            Err(StatementError::Field {
+                field: "predicate.builder.identity",
+                ..
+            })
         ));
     }
 }

@@ -17,6 +17,7 @@
 //! double.
 
 use std::{
+    collections::VecDeque,
     io::BufReader,
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{Arc, Mutex},
@@ -250,6 +251,18 @@ impl Default for RekorLog {
 pub struct RekorServer {
     addr: SocketAddr,
     log: Arc<Mutex<RekorLog>>,
+    faults: Arc<Mutex<VecDeque<Fault>>>,
+}
+
+/// A failure the server plays instead of answering the next `POST` normally,
+/// as a real log under load or a lossy network would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this HTTP status, logging nothing.
+    Status(u16),
+    /// Log the entry, then close the connection without answering: the
+    /// client cannot know it was logged.
+    LogThenHangUp,
 }
 
 impl RekorServer {
@@ -258,16 +271,25 @@ impl RekorServer {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(RekorLog::new()));
-        let shared = log.clone();
+        let faults = Arc::new(Mutex::new(VecDeque::new()));
+        let (shared_log, shared_faults) = (log.clone(), faults.clone());
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let log = shared.clone();
+                let (log, faults) = (shared_log.clone(), shared_faults.clone());
                 thread::spawn(move || {
-                    let _ = serve(stream, &log);
+                    let _ = serve(stream, &log, &faults);
                 });
             }
         });
-        Ok(Self { addr, log })
+        Ok(Self { addr, log, faults })
+    }
+
+    /// Plays `faults`, one per coming `POST`, before answering normally again.
+    pub fn fail_next(&self, faults: &[Fault]) {
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(faults);
     }
 
     /// The log's base URL, as clients are configured with it.
@@ -294,14 +316,32 @@ impl RekorServer {
 }
 
 /// Serves the requests of one connection until the client closes it.
-fn serve(stream: TcpStream, log: &Mutex<RekorLog>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    log: &Mutex<RekorLog>,
+    faults: &Mutex<VecDeque<Fault>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     while let Some(request) = read_request(&mut reader)? {
         let mut log = log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (status, headers, body) = answer(&mut log, &request);
+        let fault = match request.method.as_str() {
+            "POST" => faults
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop_front(),
+            _ => None,
+        };
+        let (status, headers, body) = match fault {
+            Some(Fault::Status(status)) => error(status, "a fault played by the double"),
+            Some(Fault::LogThenHangUp) => {
+                answer(&mut log, &request);
+                return Ok(());
+            }
+            None => answer(&mut log, &request),
+        };
         write_response(&mut writer, status, &headers, body.to_string().as_bytes())?;
     }
     Ok(())

@@ -226,11 +226,11 @@ fn sign_statement(
         system: inputs.system.clone(),
         closure_manifest: inputs.manifest,
         image: inputs.image.clone(),
-        builder: seed_statement::Builder {
+        builder: seed_statement::Builder::Registered(seed_statement::RegisteredBuilder {
             address: signer.address(),
             chain_id,
             registry,
-        },
+        }),
         run_id: inputs.run_id.clone(),
         nix: inputs.nix.clone(),
         build_time: Timestamp::now(),

@@ -1,0 +1,377 @@
+//! Signing a statement for the Credulous posture: a DSSE envelope signed with
+//! a P-256 key, logged in Rekor, returned as a Sigstore bundle v0.3.
+//!
+//! The steps are those of `sigstore-sign`'s `sign_raw_statement`, done here
+//! because that signer knows only ephemeral (keyless) keys and treats Rekor's
+//! 409 as a failure, where a Credulous builder needs managed keys too and an
+//! idempotent retry:
+//!
+//! 1. the envelope is signed once, so every retry proposes the same entry;
+//! 2. the entry (`dsse` 0.0.1, the envelope and its verifier) is posted to
+//!    Rekor v1; a connection failure, a 5xx or a 429 is retried with backoff
+//!    ([`Retry`]), and a 409 (the entry is already logged, because an earlier
+//!    attempt reached the log but its answer did not reach us) is followed to
+//!    the existing entry, so a retried attestation never logs twice;
+//! 3. the bundle is assembled from Rekor's answer (inclusion proof, signed
+//!    checkpoint, SET) and returned for the caller to verify against its own
+//!    trust root before publishing it: nothing Rekor said is taken on trust.
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use sha2::{Digest, Sha256};
+use sigstore_bundle::{BundleV03, VerificationMaterialV03};
+use sigstore_crypto::KeyPair;
+use sigstore_rekor::LogEntry;
+use sigstore_types::{
+    DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, SignatureContent,
+};
+
+/// The DSSE payload type of an in-toto statement.
+const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// The largest Rekor answer read (an entry with its proof is a few KiB).
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Why signing and logging failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The signing key cannot be used.
+    #[error("the signing key cannot be used: {0}")]
+    Key(String),
+    /// The log could not be reached, or kept failing, after every retry.
+    #[error(
+        "Rekor at {url} is unavailable after {attempts} attempts ({last}); nothing was published, \
+         run the same command again later"
+    )]
+    Unavailable {
+        /// The log's base URL.
+        url: String,
+        /// How many requests were made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// The log refused the entry (a 4xx other than 409 and 429): retrying the
+    /// same request cannot help.
+    #[error("Rekor at {url} refused the entry with HTTP {status}: {message}")]
+    Refused {
+        /// The log's base URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The log's message.
+        message: String,
+    },
+    /// The log answered, but not with a log entry.
+    #[error("Rekor at {url} answered with something that is not a log entry: {reason}")]
+    BadAnswer {
+        /// The log's base URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl SignError {
+    /// Whether running the command again later may succeed (the log was
+    /// unreachable or failing), as opposed to a refusal or a bad key.
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// How often and how patiently a failing log is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Requests in all, the first included (at least 1).
+    pub attempts: u32,
+    /// The wait before the second request; it doubles after each failure.
+    pub first_delay: Duration,
+    /// The timeout of one request.
+    pub timeout: Duration,
+}
+
+impl Default for Retry {
+    /// Five requests over about 15 seconds, each allowed 30 seconds.
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            first_delay: Duration::from_secs(1),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A managed P-256 signing key (PKCS#8), as a Credulous builder holds it.
+pub struct SigningKey {
+    pair: KeyPair,
+    public_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A key from its PEM (`-----BEGIN PRIVATE KEY-----`, unencrypted
+    /// PKCS#8, as `openssl genpkey -algorithm EC -pkeyopt
+    /// ec_paramgen_curve:P-256` writes it).
+    pub fn from_pem(pem_text: &str) -> Result<Self, SignError> {
+        let block = pem::parse(pem_text).map_err(|e| SignError::Key(format!("not PEM: {e}")))?;
+        match block.tag() {
+            "PRIVATE KEY" => Self::from_pkcs8_der(block.contents()),
+            "EC PRIVATE KEY" => Err(SignError::Key(
+                "a SEC1 'EC PRIVATE KEY'; convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in KEY`"
+                    .to_owned(),
+            )),
+            other => Err(SignError::Key(format!(
+                "a '{other}' PEM block; expected an unencrypted PKCS#8 'PRIVATE KEY' (P-256)"
+            ))),
+        }
+    }
+
+    /// A key from its PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, SignError> {
+        let pair = KeyPair::from_pkcs8_der(der)
+            .map_err(|e| SignError::Key(format!("not a P-256 PKCS#8 key: {e}")))?;
+        Self::from_pair(pair)
+    }
+
+    /// A fresh random key (tests, demos).
+    pub fn generate() -> Result<Self, SignError> {
+        let pair = KeyPair::generate_ecdsa_p256().map_err(|e| SignError::Key(e.to_string()))?;
+        Self::from_pair(pair)
+    }
+
+    fn from_pair(pair: KeyPair) -> Result<Self, SignError> {
+        let public_der = pair
+            .public_key_der()
+            .map_err(|e| SignError::Key(e.to_string()))?
+            .as_bytes()
+            .to_vec();
+        Ok(Self { pair, public_der })
+    }
+
+    /// `sha256:<hex>` of the DER public key: the bundle's key hint, and how a
+    /// Credulous policy and the statement's `builder.publicKey` name the key.
+    pub fn fingerprint(&self) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(&self.public_der)))
+    }
+
+    /// The public key's PEM, for a policy's `public-key`.
+    pub fn public_key_pem(&self) -> String {
+        pem::encode(&pem::Pem::new("PUBLIC KEY", self.public_der.clone()))
+    }
+}
+
+/// A Rekor v1 log to write to.
+#[derive(Debug, Clone)]
+pub struct RekorWriter {
+    url: String,
+    http: reqwest::Client,
+    retry: Retry,
+}
+
+impl RekorWriter {
+    /// A writer for the log at `url` (e.g. `https://rekor.sigstore.dev`).
+    pub fn new(url: &str, retry: Retry) -> Result<Self, SignError> {
+        let http = reqwest::Client::builder()
+            .timeout(retry.timeout)
+            .user_agent(concat!("seed-eth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SignError::Unavailable {
+                url: url.to_owned(),
+                attempts: 0,
+                last: format!("no HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            http,
+            retry,
+        })
+    }
+
+    /// The log's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Signs `statement` (the exact bytes of an in-toto statement) with `key`
+    /// in a DSSE envelope, logs it, and returns the bundle's JSON.
+    pub async fn sign_statement(
+        &self,
+        statement: &[u8],
+        key: &SigningKey,
+    ) -> Result<String, SignError> {
+        let pae = sigstore_types::pae(PAYLOAD_TYPE, statement);
+        let signature = key
+            .pair
+            .sign(&pae)
+            .map_err(|e| SignError::Key(e.to_string()))?;
+        let envelope = DsseEnvelope::new(
+            PAYLOAD_TYPE,
+            PayloadBytes::from_bytes(statement),
+            DsseSignature::new(signature, KeyId::default()),
+        );
+        let envelope_json =
+            serde_json::to_string(&envelope).map_err(|e| SignError::Key(e.to_string()))?;
+        let verifier_pem = key.public_key_pem();
+        let proposal = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": { "proposedContent": {
+                "envelope": envelope_json,
+                "verifiers": [STANDARD.encode(verifier_pem)],
+            }},
+        });
+        let entry = self.log(&proposal.to_string()).await?;
+        let tlog_entry = entry
+            .to_bundle_entry(KindVersion::DsseV001)
+            .map_err(|e| self.bad_answer(e.to_string()))?;
+        let bundle = BundleV03::new(
+            VerificationMaterialV03::PublicKey {
+                hint: key.fingerprint(),
+            },
+            SignatureContent::DsseEnvelope(envelope),
+        )
+        .with_tlog_entry(tlog_entry)
+        .into_bundle();
+        bundle.to_json().map_err(|e| self.bad_answer(e.to_string()))
+    }
+
+    /// Posts `proposal` until the log answers with its entry: retried with
+    /// backoff while the log is unreachable or failing; a 409 is followed to
+    /// the entry already logged.
+    async fn log(&self, proposal: &str) -> Result<LogEntry, SignError> {
+        let entries = format!("{}/api/v1/log/entries", self.url);
+        let mut delay = self.retry.first_delay;
+        let mut last = String::new();
+        for attempt in 1..=self.retry.attempts.max(1) {
+            if attempt > 1 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            let sent = self
+                .http
+                .post(&entries)
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .body(proposal.to_owned())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) => {
+                    last = format!("POST {entries}: {e}");
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = match response.bytes().await {
+                Ok(body) => body,
+                Err(e) => {
+                    last = format!("reading the answer to POST {entries}: {e}");
+                    continue;
+                }
+            };
+            match status {
+                200 | 201 => return self.entry_from(&body),
+                409 => match self.existing(location.as_deref()).await {
+                    Ok(entry) => return Ok(entry),
+                    Err(e) if e.is_transient() => last = e.to_string(),
+                    Err(e) => return Err(e),
+                },
+                429 | 500..=599 => last = format!("HTTP {status} from POST {entries}"),
+                _ => {
+                    return Err(SignError::Refused {
+                        url: self.url.clone(),
+                        status,
+                        message: message_of(&body),
+                    })
+                }
+            }
+        }
+        Err(SignError::Unavailable {
+            url: self.url.clone(),
+            attempts: self.retry.attempts.max(1),
+            last,
+        })
+    }
+
+    /// The entry a 409's `Location` names (a path on the log, or a URL).
+    async fn existing(&self, location: Option<&str>) -> Result<LogEntry, SignError> {
+        let location = location
+            .filter(|l| l.starts_with("/api/v1/log/entries/"))
+            .ok_or_else(|| {
+                self.bad_answer(
+                    "a 409 without a Location under /api/v1/log/entries/ naming the existing entry"
+                        .to_owned(),
+                )
+            })?;
+        let url = format!("{}{location}", self.url);
+        let unavailable = |last: String| SignError::Unavailable {
+            url: self.url.clone(),
+            attempts: 1,
+            last,
+        };
+        let response = self
+            .http
+            .get(&url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| unavailable(format!("GET {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable(format!("reading GET {url}: {e}")))?;
+        match status {
+            200 => self.entry_from(&body),
+            429 | 500..=599 => Err(unavailable(format!("HTTP {status} from GET {url}"))),
+            _ => Err(self.bad_answer(format!(
+                "HTTP {status} reading the existing entry {url}: {}",
+                message_of(&body)
+            ))),
+        }
+    }
+
+    /// The one entry of a `{uuid: entry}` answer.
+    fn entry_from(&self, body: &[u8]) -> Result<LogEntry, SignError> {
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(self.bad_answer(format!("{} bytes, more than expected", body.len())));
+        }
+        let entries: std::collections::BTreeMap<String, LogEntry> =
+            serde_json::from_slice(body).map_err(|e| self.bad_answer(e.to_string()))?;
+        let mut entries = entries.into_values();
+        match (entries.next(), entries.next()) {
+            (Some(entry), None) => Ok(entry),
+            _ => Err(self.bad_answer("not exactly one entry".to_owned())),
+        }
+    }
+
+    fn bad_answer(&self, reason: String) -> SignError {
+        SignError::BadAnswer {
+            url: self.url.clone(),
+            reason,
+        }
+    }
+}
+
+/// Rekor's error `message`, or the body as text.
+fn message_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned())
+}
