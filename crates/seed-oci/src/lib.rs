@@ -27,7 +27,10 @@ pub use client::{BlobStream, ClientOptions, Credentials, Promotion, RegistryClie
 pub use error::OciError;
 pub use manifest::{
     Descriptor, ImageContent, RawManifest, DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_MEDIA_TYPE, OCI_INDEX,
-    OCI_MANIFEST, STATEMENT_ARTIFACT_TYPE,
+    OCI_MANIFEST, SIGSTORE_BUNDLE_MEDIA_TYPE, STATEMENT_ARTIFACT_TYPE,
 };
 pub use name::{Repository, Tag};
-pub use referrers::{AttachedStatement, FetchedStatement, MAX_STATEMENT_BYTES};
+pub use referrers::{
+    AttachedStatement, BlobReferrer, FetchedStatement, MAX_STATEMENT_BYTES,
+    SIGSTORE_BUNDLE_REFERRER, STATEMENT_REFERRER,
+};

@@ -15,7 +15,7 @@ use seed_nix::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::OciError;
+use crate::{error::OciError, referrers::BlobReferrer};
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -45,6 +45,8 @@ pub const EMPTY_JSON: &[u8] = b"{}";
 pub const STATEMENT_ARTIFACT_TYPE: &str = seed_statement::PAYLOAD_TYPE;
 /// Media type of the layer holding a DSSE envelope.
 pub const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// Artifact type and layer media type of a Sigstore bundle v0.3 referrer.
+pub const SIGSTORE_BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /// The largest manifest we accept (Distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
@@ -327,16 +329,26 @@ impl ImageContent {
     }
 }
 
-/// The OCI 1.1 artifact manifest that attaches a statement envelope to an
-/// image: artifact type in-toto, the empty config, one DSSE layer, the image
-/// as subject. Canonical JSON: the same envelope always gives the same
-/// digest.
-pub fn statement_referrer_manifest(subject: &Descriptor, envelope: &[u8]) -> RawManifest {
+/// The OCI 1.1 artifact manifest that attaches one blob of `kind` to an
+/// image: its artifact type, the empty config, the blob as the one layer, the
+/// image as subject (for a statement: artifact type in-toto, a DSSE layer).
+/// Canonical JSON: the same blob always gives the same digest.
+pub fn blob_referrer_manifest(
+    subject: &Descriptor,
+    kind: BlobReferrer,
+    blob: &[u8],
+) -> RawManifest {
+    let annotations = (!kind.annotations.is_empty()).then(|| {
+        kind.annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    });
     artifact_manifest(
         subject,
-        STATEMENT_ARTIFACT_TYPE,
-        Descriptor::of(DSSE_ENVELOPE_MEDIA_TYPE, envelope),
-        None,
+        kind.artifact_type,
+        Descriptor::of(kind.layer_media_type, blob),
+        annotations,
     )
 }
 
@@ -481,7 +493,11 @@ mod tests {
     #[test]
     fn referrer_manifest_shape() {
         let image = ImageContent::synthetic("x").manifest();
-        let referrer = statement_referrer_manifest(&image.descriptor(), b"{\"envelope\":1}");
+        let referrer = blob_referrer_manifest(
+            &image.descriptor(),
+            crate::referrers::STATEMENT_REFERRER,
+            b"{\"envelope\":1}",
+        );
         let fields = referrer.fields().unwrap();
         assert_eq!(
             fields.artifact_type.as_deref(),

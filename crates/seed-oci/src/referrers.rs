@@ -22,8 +22,9 @@ use crate::{
     client::RegistryClient,
     error::OciError,
     manifest::{
-        annotated_referrer_manifest, statement_referrer_manifest, Descriptor, RawManifest,
-        DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_JSON, OCI_INDEX, STATEMENT_ARTIFACT_TYPE,
+        annotated_referrer_manifest, blob_referrer_manifest, Descriptor, RawManifest,
+        DSSE_ENVELOPE_MEDIA_TYPE, EMPTY_JSON, OCI_INDEX, SIGSTORE_BUNDLE_MEDIA_TYPE,
+        STATEMENT_ARTIFACT_TYPE,
     },
     name::{Repository, Tag},
 };
@@ -34,26 +35,63 @@ pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
 /// How often a lost race on the fallback index is retried.
 const INDEX_ATTEMPTS: usize = 5;
 
-/// A statement attached to an image.
+/// A kind of referrer that carries one blob: its artifact type, the media
+/// type of its one layer, and annotations describing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobReferrer {
+    /// The manifest's `artifactType`.
+    pub artifact_type: &'static str,
+    /// The media type of its one layer, the blob.
+    pub layer_media_type: &'static str,
+    /// Annotations on the manifest (and so in referrers listings).
+    pub annotations: &'static [(&'static str, &'static str)],
+    /// What the blob is, for errors.
+    pub what: &'static str,
+}
+
+/// A Zero statement: a DSSE envelope whose digest is recorded on chain.
+pub const STATEMENT_REFERRER: BlobReferrer = BlobReferrer {
+    artifact_type: STATEMENT_ARTIFACT_TYPE,
+    layer_media_type: DSSE_ENVELOPE_MEDIA_TYPE,
+    annotations: &[],
+    what: "statement envelope",
+};
+
+/// A Credulous statement: a Sigstore bundle v0.3 holding the DSSE envelope,
+/// attached as cosign and GitHub's attestation tooling attach and read them.
+pub const SIGSTORE_BUNDLE_REFERRER: BlobReferrer = BlobReferrer {
+    artifact_type: SIGSTORE_BUNDLE_MEDIA_TYPE,
+    layer_media_type: SIGSTORE_BUNDLE_MEDIA_TYPE,
+    annotations: &[
+        ("dev.sigstore.bundle.content", "dsse-envelope"),
+        (
+            "dev.sigstore.bundle.predicateType",
+            seed_statement::PREDICATE_TYPE,
+        ),
+    ],
+    what: "Sigstore bundle",
+};
+
+/// A blob attached to an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachedStatement {
     /// Digest of the referrer (artifact) manifest.
     pub referrer: Sha256Digest,
-    /// Digest of the envelope blob: the on-chain statement digest.
+    /// Digest of the blob: for a Zero statement, the on-chain statement digest.
     pub statement: Sha256Digest,
     /// Whether this call added the referrer to the fallback tag index
     /// (false when the registry already listed it).
     pub index_updated: bool,
 }
 
-/// A statement found among an image's referrers.
+/// A blob found among an image's referrers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedStatement {
     /// Digest of the referrer manifest.
     pub referrer: Sha256Digest,
-    /// Digest of the envelope blob (checked).
+    /// Digest of the blob (checked).
     pub statement: Sha256Digest,
-    /// The envelope bytes.
+    /// The blob's bytes.
     pub bytes: Vec<u8>,
 }
 
@@ -69,22 +107,35 @@ impl RegistryClient {
         image: &Sha256Digest,
         envelope: &[u8],
     ) -> Result<AttachedStatement, OciError> {
-        if envelope.len() > MAX_STATEMENT_BYTES {
+        self.attach_blob(repo, image, STATEMENT_REFERRER, envelope)
+            .await
+    }
+
+    /// Attaches a blob of `kind` to the image `repo@image`, idempotently as
+    /// [`Self::attach_statement`] does.
+    pub async fn attach_blob(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+        kind: BlobReferrer,
+        blob: &[u8],
+    ) -> Result<AttachedStatement, OciError> {
+        if blob.len() > MAX_STATEMENT_BYTES {
             return Err(OciError::Invalid {
-                what: "statement envelope".to_owned(),
+                what: kind.what.to_owned(),
                 reason: format!(
                     "{} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
-                    envelope.len()
+                    blob.len()
                 ),
             });
         }
         let subject = self.pull_manifest(repo, image).await?;
         self.push_blob(repo, EMPTY_JSON).await?;
-        let statement = self.push_blob(repo, envelope).await?;
-        let referrer = statement_referrer_manifest(&subject.descriptor(), envelope);
+        let statement = self.push_blob(repo, blob).await?;
+        let referrer = blob_referrer_manifest(&subject.descriptor(), kind, blob);
         self.push_manifest(repo, &referrer).await?;
         let index_updated = self
-            .make_discoverable(repo, image, &referrer, STATEMENT_ARTIFACT_TYPE)
+            .make_discoverable(repo, image, &referrer, kind.artifact_type)
             .await?;
         Ok(AttachedStatement {
             referrer: referrer.digest(),
@@ -264,17 +315,28 @@ impl RegistryClient {
         repo: &Repository,
         image: &Sha256Digest,
     ) -> Result<Vec<FetchedStatement>, OciError> {
-        let mut statements = Vec::new();
+        self.blobs(repo, image, STATEMENT_REFERRER).await
+    }
+
+    /// Fetches every blob of `kind` attached to `repo@image`, each checked
+    /// against its referrer manifest (shape, subject, size, digest).
+    pub async fn blobs(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+        kind: BlobReferrer,
+    ) -> Result<Vec<FetchedStatement>, OciError> {
+        let mut blobs = Vec::new();
         for referrer in self
-            .list_referrers(repo, image, Some(STATEMENT_ARTIFACT_TYPE))
+            .list_referrers(repo, image, Some(kind.artifact_type))
             .await?
         {
-            statements.push(
-                self.fetch_statement_referrer(repo, image, &referrer.sha256()?)
+            blobs.push(
+                self.fetch_blob_referrer(repo, image, &referrer.sha256()?, kind)
                     .await?,
             );
         }
-        Ok(statements)
+        Ok(blobs)
     }
 
     /// Fetches the statement of one referrer manifest of `repo@image`.
@@ -284,17 +346,29 @@ impl RegistryClient {
         image: &Sha256Digest,
         referrer: &Sha256Digest,
     ) -> Result<FetchedStatement, OciError> {
+        self.fetch_blob_referrer(repo, image, referrer, STATEMENT_REFERRER)
+            .await
+    }
+
+    /// Fetches the blob of one referrer manifest of `kind` of `repo@image`.
+    pub async fn fetch_blob_referrer(
+        &self,
+        repo: &Repository,
+        image: &Sha256Digest,
+        referrer: &Sha256Digest,
+        kind: BlobReferrer,
+    ) -> Result<FetchedStatement, OciError> {
         let manifest = self.pull_manifest(repo, referrer).await?;
-        let what = format!("statement referrer {repo}@{referrer}");
+        let what = format!("{} referrer {repo}@{referrer}", kind.what);
         let invalid = |reason: String| OciError::Invalid {
             what: what.clone(),
             reason,
         };
         let fields = manifest.fields()?;
-        if fields.artifact_type.as_deref() != Some(STATEMENT_ARTIFACT_TYPE) {
+        if fields.artifact_type.as_deref() != Some(kind.artifact_type) {
             return Err(invalid(format!(
-                "artifactType is {:?}, not '{STATEMENT_ARTIFACT_TYPE}'",
-                fields.artifact_type
+                "artifactType is {:?}, not '{}'",
+                fields.artifact_type, kind.artifact_type
             )));
         }
         let subject = fields
@@ -307,17 +381,18 @@ impl RegistryClient {
             )));
         }
         let layer = match fields.layers.as_deref() {
-            Some([layer]) if layer.media_type == DSSE_ENVELOPE_MEDIA_TYPE => layer.clone(),
+            Some([layer]) if layer.media_type == kind.layer_media_type => layer.clone(),
             _ => {
                 return Err(invalid(format!(
-                    "expected exactly one '{DSSE_ENVELOPE_MEDIA_TYPE}' layer"
+                    "expected exactly one '{}' layer",
+                    kind.layer_media_type
                 )))
             }
         };
         if layer.size > MAX_STATEMENT_BYTES as u64 {
             return Err(invalid(format!(
-                "the envelope is {} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
-                layer.size
+                "the {} is {} bytes, more than the {MAX_STATEMENT_BYTES} allowed",
+                kind.what, layer.size
             )));
         }
         let statement = layer.sha256()?;
@@ -326,7 +401,8 @@ impl RegistryClient {
             .await?;
         if bytes.len() as u64 != layer.size {
             return Err(invalid(format!(
-                "the envelope is {} bytes but the manifest says {}",
+                "the {} is {} bytes but the manifest says {}",
+                kind.what,
                 bytes.len(),
                 layer.size
             )));

@@ -163,6 +163,11 @@ impl SigningKey {
         format!("sha256:{}", hex::encode(Sha256::digest(&self.public_der)))
     }
 
+    /// The DER SubjectPublicKeyInfo of the public key.
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_der
+    }
+
     /// The public key's PEM, for a policy's `public-key`.
     pub fn public_key_pem(&self) -> String {
         pem::encode(&pem::Pem::new("PUBLIC KEY", self.public_der.clone()))

@@ -1,0 +1,356 @@
+//! The Credulous posture end to end on real components and the Rekor double:
+//! builders attest with managed keys into the Rekor double (over HTTP) and
+//! attach their bundles to images in a real registry (Debian's
+//! docker-registry on loopback); the release is found again from the images'
+//! referrers, verified and counted. Each trust rule has its negative case.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use seed_core::{CommitId, Sha256Digest};
+use seed_credulous::{attest, verify_release, AttestError, FindingStatus, ReleaseReport};
+use seed_oci::{ImageContent, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
+use seed_sigstore::{
+    trust_root_from_json, BundleVerifier, CredulousPolicy, RekorWriter, Retry, SigningKey,
+};
+use seed_statement::{Builder, NixSettings, Predicate, SigstoreBuilder, Source, Statement};
+use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
+
+const X86: &str = "x86_64-linux";
+const ARM: &str = "aarch64-linux";
+
+fn digest(c: char) -> Sha256Digest {
+    format!("sha256:{}", c.to_string().repeat(64))
+        .parse()
+        .unwrap()
+}
+
+fn commit(c: char) -> CommitId {
+    c.to_string().repeat(40).parse().unwrap()
+}
+
+/// Everything a test needs: a registry, a log, one image per system, three
+/// policy builders and an outsider.
+struct World {
+    _registry: TestRegistry,
+    rekor: RekorServer,
+    client: RegistryClient,
+    repo: Repository,
+    images: Vec<(String, Sha256Digest)>,
+    keys: Vec<SigningKey>,
+    outsider: SigningKey,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn new() -> Self {
+        let registry = TestRegistry::start().unwrap();
+        let client = RegistryClient::plain_http(&[&registry.host()]).unwrap();
+        let repo: Repository = format!("{}/seed", registry.host()).parse().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let images = [X86, ARM]
+            .iter()
+            .map(|system| {
+                let pushed = runtime
+                    .block_on(client.push_image(&repo, &ImageContent::synthetic(system), None))
+                    .unwrap();
+                ((*system).to_owned(), pushed.digest())
+            })
+            .collect();
+        Self {
+            _registry: registry,
+            rekor: RekorServer::start().unwrap(),
+            client,
+            repo,
+            images,
+            keys: (0..3).map(|_| SigningKey::generate().unwrap()).collect(),
+            outsider: SigningKey::generate().unwrap(),
+            runtime,
+        }
+    }
+
+    fn image(&self, system: &str) -> Sha256Digest {
+        self.images.iter().find(|(s, _)| s == system).unwrap().1
+    }
+
+    fn verifier(&self) -> BundleVerifier {
+        let root = trust_root_from_json(&self.rekor.trusted_root().to_string()).unwrap();
+        BundleVerifier::new(&root).unwrap()
+    }
+
+    fn policy(&self, threshold: usize) -> CredulousPolicy {
+        let mut text = format!("threshold = {threshold}\nsystems = [\"{X86}\", \"{ARM}\"]\n");
+        for (i, key) in self.keys.iter().enumerate() {
+            text += &format!(
+                "\n[[builder]]\nname = \"b{i}\"\npublic-key = \"\"\"\n{}\"\"\"\norganisation = \"org{i}\"\njurisdiction = \"j{i}\"\ninfrastructure = \"infra{i}\"\n",
+                key.public_key_pem()
+            );
+        }
+        CredulousPolicy::from_toml(text.as_bytes()).unwrap()
+    }
+
+    /// The statement `key` makes for `system` of `commit` with `manifest`,
+    /// about `image`.
+    fn statement(
+        &self,
+        key: &SigningKey,
+        commit: &CommitId,
+        system: &str,
+        manifest: Sha256Digest,
+        image: Sha256Digest,
+    ) -> Statement {
+        Statement::new(Predicate {
+            source: Source {
+                repository: "https://github.com/seed-eth/example".parse().unwrap(),
+                commit: *commit,
+                flake_lock: digest('f'),
+            },
+            system: system.parse().unwrap(),
+            closure_manifest: manifest,
+            image: self.repo.image_ref(&image).unwrap(),
+            builder: Builder::Sigstore(SigstoreBuilder::Key {
+                fingerprint: key.fingerprint().parse().unwrap(),
+            }),
+            run_id: "1".parse().unwrap(),
+            nix: NixSettings::from_show_config("sandbox = true\nsubstituters =\n").unwrap(),
+            build_time: "2026-12-01T12:00:00Z".parse().unwrap(),
+        })
+        .unwrap()
+    }
+
+    fn attest(
+        &self,
+        key: &SigningKey,
+        commit: &CommitId,
+        system: &str,
+        manifest: Sha256Digest,
+    ) -> Result<seed_credulous::Attested, AttestError> {
+        let statement = self.statement(key, commit, system, manifest, self.image(system));
+        let rekor = RekorWriter::new(&self.rekor.url(), Retry::default()).unwrap();
+        self.runtime.block_on(attest(
+            &statement,
+            key,
+            &rekor,
+            &self.verifier(),
+            Some((&self.client, &self.repo)),
+        ))
+    }
+
+    fn verify(&self, commit: &CommitId, threshold: usize) -> ReleaseReport {
+        let images: Vec<_> = self
+            .images
+            .iter()
+            .map(|(_, digest)| (self.repo.clone(), *digest))
+            .collect();
+        self.runtime
+            .block_on(verify_release(
+                &self.client,
+                &self.verifier(),
+                &self.policy(threshold),
+                commit,
+                &images,
+            ))
+            .unwrap()
+    }
+}
+
+fn agreed(report: &ReleaseReport, system: &str) -> Option<String> {
+    report
+        .quorum
+        .systems
+        .iter()
+        .find(|s| s.system == system)
+        .unwrap()
+        .agreed
+        .clone()
+}
+
+#[test]
+fn a_release_is_counted_over_distinct_policy_builders_found_on_its_images() {
+    let world = World::new();
+    let release = commit('a');
+    let [a, b, c] = [&world.keys[0], &world.keys[1], &world.keys[2]];
+    world.attest(a, &release, X86, digest('1')).unwrap();
+    world.attest(b, &release, X86, digest('1')).unwrap();
+    world.attest(c, &release, X86, digest('2')).unwrap();
+    world
+        .attest(&world.outsider, &release, X86, digest('2'))
+        .unwrap();
+    for key in [a, b, c] {
+        world.attest(key, &release, ARM, digest('3')).unwrap();
+    }
+    let report = world.verify(&release, 2);
+    assert!(report.quorum.is_final());
+    assert_eq!(agreed(&report, X86), Some(digest('1').to_string()));
+    assert_eq!(agreed(&report, ARM), Some(digest('3').to_string()));
+    let x86 = &report.quorum.systems[0];
+    assert_eq!(
+        x86.manifests[&digest('2').to_string()],
+        ["b2".to_owned()].into(),
+        "the outsider's agreement with b2 counts for nothing"
+    );
+    // A managed key the policy does not name cannot even be verified.
+    assert!(report.quorum.outside_policy.is_empty());
+    let refused: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| matches!(&f.status, FindingStatus::Refused { reason } if reason.contains("managed key")))
+        .collect();
+    assert_eq!(refused.len(), 1, "{:#?}", report.findings);
+    assert_eq!(report.findings.len(), 7);
+    // With k = 3 the x86 disagreement holds the release back.
+    let strict = world.verify(&release, 3);
+    assert!(!strict.quorum.is_final());
+    assert_eq!(agreed(&strict, X86), None);
+    assert_eq!(agreed(&strict, ARM), Some(digest('3').to_string()));
+}
+
+#[test]
+fn attesting_again_writes_nothing_and_another_closure_is_a_conflict() {
+    let world = World::new();
+    let release = commit('b');
+    let key = &world.keys[0];
+    let first = world.attest(key, &release, X86, digest('1')).unwrap();
+    assert!(!first.already);
+    let logged = world.rekor.lock().size();
+    let again = world.attest(key, &release, X86, digest('1')).unwrap();
+    assert!(again.already);
+    assert_eq!(again.referrer, first.referrer);
+    assert_eq!(world.rekor.lock().size(), logged, "nothing logged twice");
+    let error = world.attest(key, &release, X86, digest('2')).unwrap_err();
+    assert!(
+        matches!(&error, AttestError::Conflict { earlier, .. } if *earlier == digest('1')),
+        "{error}"
+    );
+    assert_eq!(world.rekor.lock().size(), logged, "a conflict logs nothing");
+    // Another release by the same builder is no conflict.
+    world.attest(key, &commit('c'), X86, digest('2')).unwrap();
+}
+
+#[test]
+fn a_log_down_publishes_nothing() {
+    let world = World::new();
+    let key = &world.keys[0];
+    world
+        .rekor
+        .fail_next(&[seed_testkit::rekor::Fault::Status(503); 2]);
+    let statement = world.statement(key, &commit('d'), X86, digest('1'), world.image(X86));
+    let rekor = RekorWriter::new(
+        &world.rekor.url(),
+        Retry {
+            attempts: 2,
+            first_delay: std::time::Duration::from_millis(10),
+            ..Retry::default()
+        },
+    )
+    .unwrap();
+    let error = world
+        .runtime
+        .block_on(attest(
+            &statement,
+            key,
+            &rekor,
+            &world.verifier(),
+            Some((&world.client, &world.repo)),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&error, AttestError::Sign(e) if e.is_transient()),
+        "{error}"
+    );
+    let attached = world
+        .runtime
+        .block_on(
+            world
+                .client
+                .blobs(&world.repo, &world.image(X86), SIGSTORE_BUNDLE_REFERRER),
+        )
+        .unwrap();
+    assert!(attached.is_empty(), "no referrer without a log entry");
+}
+
+#[test]
+fn bundles_that_do_not_bind_their_image_release_or_signer_are_refused() {
+    let world = World::new();
+    let release = commit('e');
+    let [a, b] = [&world.keys[0], &world.keys[1]];
+    let good = world.attest(a, &release, X86, digest('1')).unwrap();
+
+    // A's x86 bundle attached to the arm image: its subject is not that image.
+    world
+        .runtime
+        .block_on(world.client.attach_blob(
+            &world.repo,
+            &world.image(ARM),
+            SIGSTORE_BUNDLE_REFERRER,
+            good.bundle.as_bytes(),
+        ))
+        .unwrap();
+
+    // A statement naming b, signed and logged by a (attest refuses to make
+    // it; a hostile builder would not use attest).
+    let claims_b = world.statement(b, &release, X86, digest('1'), world.image(X86));
+    let rekor = RekorWriter::new(&world.rekor.url(), Retry::default()).unwrap();
+    let forged = world
+        .runtime
+        .block_on(rekor.sign_statement(&claims_b.to_canonical_json(), a))
+        .unwrap();
+    world
+        .runtime
+        .block_on(world.client.attach_blob(
+            &world.repo,
+            &world.image(X86),
+            SIGSTORE_BUNDLE_REFERRER,
+            forged.as_bytes(),
+        ))
+        .unwrap();
+    let refused = world.runtime.block_on(attest(
+        &claims_b,
+        a,
+        &rekor,
+        &world.verifier(),
+        Some((&world.client, &world.repo)),
+    ));
+    assert!(matches!(refused, Err(AttestError::NotTheSigner { .. })));
+
+    // A bundle whose log proof was tampered with.
+    let mut tampered: serde_json::Value = serde_json::from_str(&good.bundle).unwrap();
+    tampered["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"] =
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    world
+        .runtime
+        .block_on(world.client.attach_blob(
+            &world.repo,
+            &world.image(X86),
+            SIGSTORE_BUNDLE_REFERRER,
+            tampered.to_string().as_bytes(),
+        ))
+        .unwrap();
+
+    let report = world.verify(&release, 1);
+    let reasons: Vec<&str> = report
+        .findings
+        .iter()
+        .filter_map(|f| match &f.status {
+            FindingStatus::Refused { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:#?}");
+    assert!(reasons
+        .iter()
+        .any(|r| r.contains("does not match any subject")));
+    assert!(reasons.iter().any(|r| r.contains("but it was signed by")));
+    assert!(reasons
+        .iter()
+        .any(|r| r.contains("inclusion proof") || r.contains("root")));
+    // Only a's one good bundle counts: x86 has one builder, b is missing.
+    let x86 = &report.quorum.systems[0];
+    assert_eq!(
+        x86.manifests[&digest('1').to_string()],
+        ["b0".to_owned()].into()
+    );
+    assert!(x86.missing.contains("b1"));
+}
