@@ -1,11 +1,14 @@
 //! A consumer's (and the keeper's) side: find a release's bundles on its
 //! images, verify each, and count distinct policy builders per system.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use seed_core::{CommitId, Sha256Digest};
 use seed_oci::{OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
-use seed_sigstore::{count, Attestation, BundleVerifier, CredulousPolicy, LogEntry, Quorum};
+use seed_sigstore::{
+    count, Attestation, BundleVerifier, CredulousPolicy, LogEntry, Quorum, SystemQuorum,
+};
+use seed_verify::{read_image_closure, ContentReport, ContentResult, VerifyError};
 use serde::Serialize;
 
 use crate::check::check_bundle;
@@ -62,18 +65,35 @@ pub struct ReleaseReport {
     pub findings: Vec<BundleFinding>,
     /// Per counted (system, builder): the log entries its bundles rely on.
     pub log_entries: BTreeMap<(String, String), Vec<LogEntry>>,
+    /// The content of each image given, against its system's agreed closure
+    /// (empty when not asked for).
+    pub content: Vec<ContentReport>,
+    /// Why the release does not verify; empty when it does.
+    pub failures: Vec<String>,
+}
+
+impl ReleaseReport {
+    /// True only when every required system has an agreed closure, every
+    /// image given carries a verified bundle of this release, and every
+    /// image read holds its system's agreed closure.
+    pub fn verified(&self) -> bool {
+        self.quorum.is_final() && self.failures.is_empty()
+    }
 }
 
 /// Reads every bundle attached to each of `images` (repository and digest),
-/// verifies it, and counts `commit` under `policy`. Registry failures are
-/// errors (the caller cannot tell a hidden bundle from an absent one); a bundle
-/// that does not verify is a finding, never an error.
+/// verifies it, counts `commit` under `policy`, and (with `check_content`)
+/// reads each image to compare what it holds with its system's agreed
+/// closure. Registry failures are errors (the caller cannot tell a hidden
+/// bundle from an absent one); a bundle that does not verify is a finding,
+/// never an error.
 pub async fn verify_release(
     client: &RegistryClient,
     verifier: &BundleVerifier,
     policy: &CredulousPolicy,
     commit: &CommitId,
     images: &[(Repository, Sha256Digest)],
+    check_content: bool,
 ) -> Result<ReleaseReport, OciError> {
     let keys = policy.keys();
     let mut findings = Vec::new();
@@ -129,9 +149,118 @@ pub async fn verify_release(
             });
         }
     }
+    let quorum = count(policy, &commit.to_string(), &attestations);
+    let mut failures = Vec::new();
+    for system in quorum.systems.iter().filter(|s| s.agreed.is_none()) {
+        failures.push(no_quorum(system, policy.threshold));
+    }
+    let mut content = Vec::new();
+    for (repo, image) in images {
+        let name = format!("{repo}@{image}");
+        // The image's system: what the verified bundles of this release on it attest.
+        let systems: BTreeSet<&str> = findings
+            .iter()
+            .filter(|f| f.image == name)
+            .filter_map(|f| match &f.status {
+                FindingStatus::Verified { system, .. } => Some(system.as_str()),
+                _ => None,
+            })
+            .collect();
+        let system = match systems.into_iter().collect::<Vec<_>>().as_slice() {
+            [one] => (*one).to_owned(),
+            [] => {
+                failures.push(format!(
+                    "image {name} carries no verified bundle of release {commit}"
+                ));
+                continue;
+            }
+            several => {
+                failures.push(format!(
+                    "image {name} is attested for several systems ({}); a seed image is built for one",
+                    several.join(", ")
+                ));
+                continue;
+            }
+        };
+        let Some(agreed) = quorum
+            .systems
+            .iter()
+            .find(|s| s.system == system)
+            .and_then(|s| s.agreed.clone())
+        else {
+            continue;
+        };
+        if !check_content {
+            continue;
+        }
+        let read = read_image_closure(client, repo, image)
+            .await
+            .map_err(|error| match error {
+                VerifyError::Registry { source, .. } => source,
+                other => OciError::Invalid {
+                    what: name.clone(),
+                    reason: other.to_string(),
+                },
+            })?;
+        let result = match read {
+            Ok(closure) if closure.manifest.digest().to_string() == agreed => {
+                ContentResult::Matches
+            }
+            Ok(closure) => ContentResult::Mismatch {
+                holds: closure.manifest.digest().to_string(),
+                differences: Vec::new(),
+            },
+            Err(reason) => ContentResult::Unreadable { reason },
+        };
+        match &result {
+            ContentResult::Matches => {}
+            ContentResult::Mismatch { holds, .. } => failures.push(format!(
+                "{system}: image {name} does not hold the release's closure: it holds the closure \
+                 manifest {holds}, not the agreed {agreed}"
+            )),
+            ContentResult::Unreadable { reason } => failures.push(format!(
+                "{system}: the content of image {name} cannot be checked ({reason}); --no-content \
+                 skips the check, which leaves the image unbound to the release"
+            )),
+        }
+        content.push(ContentReport {
+            system,
+            image: image.to_string(),
+            result,
+        });
+    }
     Ok(ReleaseReport {
-        quorum: count(policy, &commit.to_string(), &attestations),
+        quorum,
         findings,
         log_entries,
+        content,
+        failures,
     })
+}
+
+/// Why a system has no agreed closure.
+fn no_quorum(system: &SystemQuorum, threshold: usize) -> String {
+    let mut tally: Vec<String> = system
+        .manifests
+        .iter()
+        .map(|(manifest, builders)| format!("{manifest} by {}", join(builders)))
+        .collect();
+    if !system.equivocating.is_empty() {
+        tally.push(format!(
+            "equivocating (not counted): {}",
+            join(&system.equivocating)
+        ));
+    }
+    if !system.missing.is_empty() {
+        tally.push(format!("missing: {}", join(&system.missing)));
+    }
+    format!(
+        "{}: no closure is attested by {threshold} distinct policy builders ({})",
+        system.system,
+        tally.join("; ")
+    )
+}
+
+fn join(names: &BTreeSet<String>) -> String {
+    names.iter().cloned().collect::<Vec<_>>().join(", ")
 }

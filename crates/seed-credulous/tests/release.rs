@@ -35,7 +35,8 @@ struct World {
     rekor: RekorServer,
     client: RegistryClient,
     repo: Repository,
-    images: Vec<(String, Sha256Digest)>,
+    /// Per system: its image and the closure manifest the image holds.
+    images: Vec<(String, Sha256Digest, Sha256Digest)>,
     keys: Vec<SigningKey>,
     outsider: SigningKey,
     runtime: tokio::runtime::Runtime,
@@ -53,10 +54,11 @@ impl World {
         let images = [X86, ARM]
             .iter()
             .map(|system| {
+                let (content, holds) = ImageContent::synthetic_seed(system, "builder").unwrap();
                 let pushed = runtime
-                    .block_on(client.push_image(&repo, &ImageContent::synthetic(system), None))
+                    .block_on(client.push_image(&repo, &content, None))
                     .unwrap();
-                ((*system).to_owned(), pushed.digest())
+                ((*system).to_owned(), pushed.digest(), holds.digest())
             })
             .collect();
         Self {
@@ -72,7 +74,12 @@ impl World {
     }
 
     fn image(&self, system: &str) -> Sha256Digest {
-        self.images.iter().find(|(s, _)| s == system).unwrap().1
+        self.images.iter().find(|(s, ..)| s == system).unwrap().1
+    }
+
+    /// The closure the image of `system` holds.
+    fn holds(&self, system: &str) -> Sha256Digest {
+        self.images.iter().find(|(s, ..)| s == system).unwrap().2
     }
 
     fn verifier(&self) -> BundleVerifier {
@@ -139,10 +146,14 @@ impl World {
     }
 
     fn verify(&self, commit: &CommitId, threshold: usize) -> ReleaseReport {
+        self.verify_content(commit, threshold, false)
+    }
+
+    fn verify_content(&self, commit: &CommitId, threshold: usize, content: bool) -> ReleaseReport {
         let images: Vec<_> = self
             .images
             .iter()
-            .map(|(_, digest)| (self.repo.clone(), *digest))
+            .map(|(_, digest, _)| (self.repo.clone(), *digest))
             .collect();
         self.runtime
             .block_on(verify_release(
@@ -151,6 +162,7 @@ impl World {
                 &self.policy(threshold),
                 commit,
                 &images,
+                content,
             ))
             .unwrap()
     }
@@ -353,4 +365,37 @@ fn bundles_that_do_not_bind_their_image_release_or_signer_are_refused() {
         ["b0".to_owned()].into()
     );
     assert!(x86.missing.contains("b1"));
+}
+
+#[test]
+fn a_trojan_image_is_never_verified() {
+    let world = World::new();
+    let [a, b] = [&world.keys[0], &world.keys[1]];
+    let honest = commit('f');
+    for key in [a, b] {
+        world.attest(key, &honest, X86, world.holds(X86)).unwrap();
+        world.attest(key, &honest, ARM, world.holds(ARM)).unwrap();
+    }
+    let report = world.verify_content(&honest, 2, true);
+    assert!(report.verified(), "{:#?}", report.failures);
+    assert_eq!(report.content.len(), 2);
+
+    // Two builders agree on a closure the x86 image does not hold.
+    let trojan = commit('7');
+    for key in [a, b] {
+        world.attest(key, &trojan, X86, digest('9')).unwrap();
+        world.attest(key, &trojan, ARM, world.holds(ARM)).unwrap();
+    }
+    let report = world.verify_content(&trojan, 2, true);
+    assert!(report.quorum.is_final(), "the quorum alone would pass");
+    assert!(!report.verified());
+    assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
+    assert!(
+        report.failures[0].contains("does not hold the release's closure")
+            && report.failures[0].contains(&world.holds(X86).to_string()),
+        "{}",
+        report.failures[0]
+    );
+    // Without the content check the same release passes: the check is what binds the bytes.
+    assert!(world.verify_content(&trojan, 2, false).verified());
 }

@@ -70,7 +70,7 @@ pub(crate) async fn check_content(
         };
         let wanted = Sha256Digest::from_bytes(finalised.manifest_digest)
             .map_err(|_| VerifyError::Internal("a digest validated earlier"))?;
-        let result = match read(source, repository, image).await? {
+        let result = match read_image_closure(&source.client, repository, image).await? {
             Ok(closure) if closure.manifest.digest() == wanted => ContentResult::Matches,
             Ok(closure) => {
                 let differences =
@@ -115,14 +115,15 @@ pub(crate) async fn check_content(
     Ok(())
 }
 
-/// The closure of `image`; `Ok(Err(reason))` when its content is at fault,
-/// `Err` when the registry could not be asked.
-async fn read(
-    source: &ContentSource,
+/// The closure of `image`; `Ok(Err(reason))` when its content is at fault
+/// (the image's builder's fault), `Err` when the registry could not be asked
+/// or served bytes that are not the blob (the registry's).
+pub async fn read_image_closure(
+    client: &RegistryClient,
     repository: &Repository,
     image: &Sha256Digest,
 ) -> Result<Result<ImageClosure, String>, VerifyError> {
-    match image_closure(&source.client, repository, image).await {
+    match image_closure(client, repository, image).await {
         Ok(closure) => Ok(Ok(closure)),
         Err(error) if error.is_content_fault() => Ok(Err(error.to_string())),
         Err(ContentError::Registry(OciError::NotFound { .. })) => {
@@ -173,7 +174,7 @@ async fn reference_closure(
         if image == *mismatching {
             continue;
         }
-        if let Ok(closure) = read(source, repository, &image).await? {
+        if let Ok(closure) = read_image_closure(&source.client, repository, &image).await? {
             if closure.manifest.digest().as_b256() == finalised.manifest_digest {
                 return Ok(Some(closure));
             }

@@ -46,7 +46,7 @@ use seed_core::{release_root, CommitId, Sha256Digest, System};
 use seed_oci::{RegistryClient, Repository};
 use seed_statement::Expected;
 
-pub use content::{ContentReport, ContentResult, ContentSource};
+pub use content::{read_image_closure, ContentReport, ContentResult, ContentSource};
 pub use error::VerifyError;
 pub use report::{Finding, Report, StatementCheck, SystemReport, VoterReport};
 
