@@ -48,6 +48,8 @@ pub struct ConfigFile {
     pub oci: Option<OciSection>,
     /// Settings of `seed-eth keeper`.
     pub keeper: Option<KeeperSection>,
+    /// Settings of the Credulous posture.
+    pub credulous: Option<CredulousSection>,
     /// Where the file was read from; relative paths in it are relative to its directory.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
@@ -80,6 +82,21 @@ pub struct KeeperSection {
     pub poll_ms: Option<u64>,
     /// Address for `/healthz` and `/metrics`.
     pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// The `[credulous]` table: the Credulous posture's files and log. Paths are
+/// relative to the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CredulousSection {
+    /// The Credulous policy file.
+    pub policy: Option<PathBuf>,
+    /// A Sigstore `trusted_root.json` instead of the production one.
+    pub trusted_root: Option<PathBuf>,
+    /// The Rekor v1 log builders write to.
+    pub rekor_url: Option<String>,
+    /// A builder's managed signing key (PKCS#8 PEM).
+    pub signing_key: Option<PathBuf>,
 }
 
 /// The `[deploy]` table.
@@ -160,6 +177,19 @@ impl ConfigFile {
     pub fn keeper_section(&self) -> KeeperSection {
         let mut section = self.keeper.clone().unwrap_or_default();
         section.state = section.state.map(|path| self.resolve_path(&path));
+        section
+    }
+
+    /// The `[credulous]` table with its paths resolved against the file's directory.
+    pub fn credulous(&self) -> CredulousSection {
+        let mut section = self.credulous.clone().unwrap_or_default();
+        for path in [
+            &mut section.policy,
+            &mut section.trusted_root,
+            &mut section.signing_key,
+        ] {
+            *path = path.take().map(|p| self.resolve_path(&p));
+        }
         section
     }
 

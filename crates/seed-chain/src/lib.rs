@@ -19,7 +19,8 @@ pub mod vote;
 
 pub use chain::{Chain, ChainBuilder};
 pub use config::{
-    ChainOverrides, ChainSettings, ConfigFile, DeployOverrides, DeploymentSource, Target,
+    ChainOverrides, ChainSettings, ConfigFile, CredulousSection, DeployOverrides, DeploymentSource,
+    Target,
 };
 pub use deploy::{deploy, tag_id, BuilderConfig, DeployConfig, DeployOutcome, DeployStep};
 pub use deployment::Deployment;

@@ -67,7 +67,11 @@ pub enum Command {
     /// Idempotent: when this builder already voted this manifest digest nothing is sent and the
     /// exit code is 0; an earlier vote for another digest is exit 1 naming both. With
     /// --sign-only the vote is signed (EIP-712) and written for `seed-eth relay` instead.
-    Attest(AttestArgs),
+    ///
+    /// With --posture credulous the statement is signed with a managed P-256 key, logged in
+    /// Rekor and attached to the image as a Sigstore bundle; the same idempotency holds, and a
+    /// log that stays down is exit 3 with nothing published.
+    Attest(Box<AttestArgs>),
 
     /// Submit signed votes (from `attest --sign-only`) in one `attestBatch` transaction.
     ///
@@ -82,7 +86,11 @@ pub enum Command {
     /// .seed.lock (--lock) or an image reference (--image). Exits 0 only when everything
     /// verified, 1 when a check failed (the reason is printed), 2 on bad input, 3 when the
     /// chain or the registry could not be asked.
-    Verify(VerifyArgs),
+    ///
+    /// With --posture credulous there is no chain: the release's Sigstore bundles are read from
+    /// the referrers of its images (--image per system, or --lock), each verified offline
+    /// against the trust root, and distinct builders of the --policy counted per system.
+    Verify(Box<VerifyArgs>),
 
     /// Write a .seed.lock (v1) for a finalised release: each system's finalised closure
     /// manifest and the image the keeper promotes, pinned by digest in --repository.
@@ -449,6 +457,31 @@ pub struct StatusArgs {
     pub scan: ScanArgs,
 }
 
+/// Which source of truth counts the builders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Posture {
+    /// Votes of registered builders on Ethereum, a k-of-n quorum enforced by the contracts.
+    #[default]
+    Zero,
+    /// Statements signed with Sigstore and logged in Rekor, k-of-n counted over a policy's
+    /// distinct builders by whoever verifies.
+    Credulous,
+}
+
+/// `--posture` and the Sigstore trust root it needs.
+#[derive(Debug, Args)]
+pub struct PostureArgs {
+    /// The trust posture: `zero` (Ethereum) or `credulous` (Sigstore and Rekor).
+    #[arg(long, value_enum, default_value_t = Posture::Zero)]
+    pub posture: Posture,
+
+    /// Credulous: the Sigstore trust root, a trusted_root.json (a private Sigstore, or the
+    /// logs of a test) [default: `trusted-root` of [credulous] in seed-eth.toml, else the
+    /// production root shipped with seed-eth].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+}
+
 /// Arguments of `seed-eth verify`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("release").required(true).multiple(true).args(["commit", "lock", "image"])))]
@@ -478,9 +511,10 @@ pub struct VerifyArgs {
     pub lock: Option<PathBuf>,
 
     /// A digest-pinned image reference (REGISTRY/REPO@sha256:...): finds the release a counted
-    /// voter attested it in, and checks that the image holds the finalised closure.
+    /// voter attested it in, and checks that the image holds the finalised closure. Credulous:
+    /// repeat it, one per system; the release's bundles are read from their referrers.
     #[arg(long, value_name = "REF", conflicts_with = "system")]
-    pub image: Option<String>,
+    pub image: Vec<String>,
 
     /// Do not read the images of --image or --lock (weaker: an image a counted voter attested
     /// is accepted whatever it holds).
@@ -508,6 +542,15 @@ pub struct VerifyArgs {
     /// Which contracts, and how their events are read.
     #[command(flatten)]
     pub scan: ScanArgs,
+
+    /// The posture and the Sigstore trust root.
+    #[command(flatten)]
+    pub posture: PostureArgs,
+
+    /// Credulous: the policy (builders, their independence, k, systems) [default: `policy` of
+    /// the [credulous] table of seed-eth.toml].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// Arguments of `seed-eth lock`.
@@ -636,6 +679,30 @@ pub struct AttestArgs {
     /// Encrypted keystore holding the builder key (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
     #[arg(long, value_name = "FILE")]
     pub keystore: Option<PathBuf>,
+
+    /// The posture and the Sigstore trust root the bundle is checked against before it is
+    /// attached.
+    #[command(flatten)]
+    pub posture: PostureArgs,
+
+    /// Credulous: the builder's managed P-256 signing key, an unencrypted PKCS#8 PEM file
+    /// [default: `signing-key` of [credulous] in seed-eth.toml].
+    #[arg(long, value_name = "FILE", env = "SEED_ETH_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+
+    /// Credulous: the Rekor v1 log [default: `rekor-url` of [credulous] in seed-eth.toml, else
+    /// https://rekor.sigstore.dev].
+    #[arg(long, value_name = "URL")]
+    pub rekor_url: Option<String>,
+
+    /// Credulous: requests to the log before giving up with exit 3 (waits of 1, 2, 4... s
+    /// between them).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rekor_attempts: u32,
+
+    /// Credulous: also write the Sigstore bundle to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_out: Option<PathBuf>,
 }
 
 /// Arguments of `seed-eth relay`.

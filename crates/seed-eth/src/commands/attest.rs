@@ -26,17 +26,21 @@ use serde_json::{json, Value};
 use super::{
     build_inputs::{gather, BuildInputs},
     chain::{block_on, config_file, failure, overrides, settings},
+    credulous,
     oci::registry_client,
     vote_file::{self, VoteFile},
 };
 use crate::{
-    cli::AttestArgs,
+    cli::{AttestArgs, Posture},
     exit::ExitCode,
     output::{Failure, Outcome, Report},
 };
 
 /// Gathers the inputs, then attests (or signs for a relayer).
 pub fn run(args: &AttestArgs) -> Outcome {
+    if args.posture.posture == Posture::Credulous {
+        return credulous::attest(args);
+    }
     let file = config_file(&args.chain)?;
     let inputs = gather(args, |name| std::env::var(name).ok(), &file)?;
     // Only a push needs the registry; a bad registry configuration fails before anything is signed.
@@ -263,7 +267,7 @@ async fn publish(
 
 /// Registry faults are exit 3 (retrying may help); wrong names, a missing image or refused
 /// credentials are exit 2.
-fn oci_failure(error: OciError) -> Failure {
+pub(super) fn oci_failure(error: OciError) -> Failure {
     let code = match error {
         OciError::Unreachable { .. }
         | OciError::Registry { .. }
@@ -278,7 +282,7 @@ fn oci_failure(error: OciError) -> Failure {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     seed_fs::write_atomic(path, bytes)
         .wrap_err_with(|| format!("writing {}", path.display()))
         .map_err(Failure::usage)

@@ -2,9 +2,10 @@
 
 use eyre::{eyre, WrapErr};
 use seed_sigstore::{
-    parse_digest, production_trust_root, trust_root_from_json, BundleError, BundleVerifier,
-    IdentityMatch, ManagedKey, Signer, VerifiedBundle,
+    parse_digest, BundleError, BundleVerifier, IdentityMatch, ManagedKey, Signer, VerifiedBundle,
 };
+
+use super::credulous::trust_root;
 use serde_json::json;
 
 use crate::{
@@ -52,16 +53,7 @@ fn verify(args: &BundleVerifyArgs) -> Outcome {
             )))
         }
     };
-    let root = match &args.trusted_root {
-        Some(path) => std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("--trusted-root {}", path.display()))
-            .and_then(|json| {
-                trust_root_from_json(&json)
-                    .wrap_err_with(|| format!("--trusted-root {}", path.display()))
-            }),
-        None => production_trust_root().map_err(eyre::Report::new),
-    }
-    .map_err(Failure::usage)?;
+    let root = trust_root(args.trusted_root.as_deref(), "--trusted-root")?;
     let verifier = BundleVerifier::new(&root)
         .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("the trust root")))?;
 

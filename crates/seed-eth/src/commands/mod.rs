@@ -5,6 +5,7 @@ mod build_inputs;
 mod bundle;
 mod chain;
 mod content;
+mod credulous;
 mod deploy;
 pub(crate) mod gov;
 mod keeper;

@@ -13,16 +13,20 @@ use seed_verify::{
 use super::{
     chain::{block_on, config_file, failure, scan_overrides, settings},
     content::{closure_of, Source},
+    credulous,
     oci::registry_client,
 };
 use crate::{
-    cli::VerifyArgs,
+    cli::{Posture, VerifyArgs},
     exit::ExitCode,
     output::{Failure, Outcome, Report as Output},
 };
 
 /// Parses and checks every input, then verifies; exits 0 only when everything verified.
 pub fn run(args: &VerifyArgs) -> Outcome {
+    if args.posture.posture == Posture::Credulous {
+        return credulous::verify(args);
+    }
     let file = config_file(&args.chain)?;
     let (mut request, upstream) = request(args, &file)?;
     let chain_overrides = scan_overrides(&args.chain, &args.scan);
@@ -158,7 +162,16 @@ fn request(
         }
     }
     let mut repositories = Vec::new();
-    if let Some(image) = &args.image {
+    let image = match args.image.as_slice() {
+        [] => None,
+        [one] => Some(one),
+        _ => {
+            return Err(Failure::usage(eyre::eyre!(
+                "--image: Zero finds a release from one image; give one (or --lock for all systems)"
+            )))
+        }
+    };
+    if let Some(image) = image {
         let image: ImageRef = image.parse().map_err(|e| usage("--image", e))?;
         request.any_image = Some(image.digest());
         repositories.push(Repository::from(&image));
@@ -166,15 +179,12 @@ fn request(
     for repository in &args.repository {
         repositories.push(repository.parse().map_err(|e| usage("--repository", e))?);
     }
-    if !args.no_content && (!per_system.is_empty() || args.image.is_some()) {
+    if !args.no_content && (!per_system.is_empty() || image.is_some()) {
         let client = registry_client(&args.plain_http, file).map_err(|e| usage("--image", e))?;
         request.content = Some(ContentSource {
             client,
             per_system: per_system.clone(),
-            any_image: repositories
-                .first()
-                .cloned()
-                .filter(|_| args.image.is_some()),
+            any_image: repositories.first().cloned().filter(|_| image.is_some()),
         });
     }
     if args.statements {

@@ -1,0 +1,472 @@
+//! `attest` and `verify` under `--posture credulous` (the logic is in
+//! `seed-credulous`): Sigstore bundles logged in Rekor and attached to the
+//! image, counted over a Credulous policy's distinct builders.
+
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
+
+use eyre::{eyre, WrapErr};
+use seed_chain::CredulousSection;
+use seed_core::{CommitId, Sha256Digest};
+use seed_credulous::{AttestError, FindingStatus, ReleaseReport};
+use seed_nix::{AnyLock, ImageRef};
+use seed_oci::Repository;
+use seed_sigstore::{
+    production_trust_root, trust_root_from_json, BundleVerifier, CredulousPolicy, RekorWriter,
+    Retry, SigningKey, TrustedRoot,
+};
+use seed_statement::{Builder, Predicate, SigstoreBuilder, Source, Statement, Timestamp};
+use serde_json::json;
+
+use super::{
+    attest::{oci_failure, write_file},
+    build_inputs::gather,
+    chain::{block_on, config_file},
+    oci::registry_client,
+};
+use crate::{
+    cli::{AttestArgs, VerifyArgs},
+    exit::ExitCode,
+    output::{Failure, Outcome, Report},
+};
+
+/// The public-good Rekor v1 log, the default a builder writes to.
+pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
+
+/// The trust root in `path` (`flag` names where it came from), else the
+/// production root shipped with seed-eth.
+pub fn trust_root(path: Option<&Path>, flag: &str) -> Result<TrustedRoot, Failure> {
+    match path {
+        Some(path) => std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("{flag} {}", path.display()))
+            .and_then(|json| {
+                trust_root_from_json(&json).wrap_err_with(|| format!("{flag} {}", path.display()))
+            }),
+        None => production_trust_root().map_err(eyre::Report::new),
+    }
+    .map_err(Failure::usage)
+}
+
+fn verifier(flag: Option<&Path>, section: &CredulousSection) -> Result<BundleVerifier, Failure> {
+    let (path, name) = match (flag, &section.trusted_root) {
+        (Some(path), _) => (Some(path), "--trusted-root"),
+        (None, Some(path)) => (Some(path.as_path()), "[credulous] trusted-root"),
+        (None, None) => (None, ""),
+    };
+    let root = trust_root(path, name)?;
+    BundleVerifier::new(&root)
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("the Sigstore trust root")))
+}
+
+/// `seed-eth attest --posture credulous`.
+pub fn attest(args: &AttestArgs) -> Outcome {
+    if args.sign_only.is_some() {
+        return Err(Failure::usage(eyre!(
+            "--sign-only signs an Ethereum vote; under --posture credulous the bundle is the vote"
+        )));
+    }
+    let file = config_file(&args.chain)?;
+    let section = file.credulous();
+    let key_path = args
+        .signing_key
+        .as_ref()
+        .or(section.signing_key.as_ref())
+        .ok_or_else(|| {
+            Failure::usage(eyre!(
+                "--posture credulous needs the builder's signing key: --signing-key FILE (or \
+                 SEED_ETH_SIGNING_KEY, or signing-key in [credulous] of seed-eth.toml)"
+            ))
+        })?;
+    let key = std::fs::read_to_string(key_path)
+        .wrap_err_with(|| format!("the signing key {}", key_path.display()))
+        .map_err(Failure::usage)
+        .and_then(|pem| {
+            SigningKey::from_pem(&pem).map_err(|e| {
+                Failure::usage(eyre::Report::new(e).wrap_err(format!("{}", key_path.display())))
+            })
+        })?;
+    let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
+    let rekor_url = args
+        .rekor_url
+        .clone()
+        .or(section.rekor_url.clone())
+        .unwrap_or_else(|| DEFAULT_REKOR_URL.to_owned());
+    let retry = Retry {
+        attempts: args.rekor_attempts,
+        ..Retry::default()
+    };
+    let rekor = RekorWriter::new(&rekor_url, retry).map_err(Failure::network)?;
+    let inputs = gather(args, |name| std::env::var(name).ok(), &file)?;
+    let oci = match args.no_push {
+        true => None,
+        false => Some(registry_client(&args.plain_http, &file).map_err(oci_failure)?),
+    };
+    let statement = Statement::new(Predicate {
+        source: Source {
+            repository: inputs.repository.clone(),
+            commit: inputs.commit,
+            flake_lock: inputs.flake_lock,
+        },
+        system: inputs.system.clone(),
+        closure_manifest: inputs.manifest,
+        image: inputs.image.clone(),
+        builder: Builder::Sigstore(SigstoreBuilder::Key {
+            fingerprint: key.fingerprint().parse().map_err(Failure::usage)?,
+        }),
+        run_id: inputs.run_id.clone(),
+        nix: inputs.nix.clone(),
+        build_time: Timestamp::now(),
+    })
+    .map_err(Failure::usage)?;
+    let repo = Repository::from(&inputs.image);
+    let target = oci.as_ref().map(|client| (client, &repo));
+    let attested = block_on(async {
+        seed_credulous::attest(&statement, &key, &rekor, &verifier, target)
+            .await
+            .map_err(attest_failure)
+    })?;
+    if let Some(path) = &args.bundle_out {
+        write_file(path, attested.bundle.as_bytes())?;
+    }
+    let entries: Vec<String> = attested
+        .verified
+        .log_entries
+        .iter()
+        .map(|e| e.log_index.to_string())
+        .collect();
+    let referrer = attested.referrer.map(|d| d.to_string());
+    let text = format!(
+        "{} {} {} manifest {} as {}: {}; Rekor {rekor_url} entry {}\n",
+        if attested.already {
+            "already attested"
+        } else {
+            "attested"
+        },
+        inputs.commit,
+        inputs.system,
+        inputs.manifest,
+        attested.verified.signer,
+        referrer.as_deref().map_or_else(
+            || "not attached (--no-push)".to_owned(),
+            |r| format!("bundle attached to {} as {r}", inputs.image)
+        ),
+        entries.join(", "),
+    );
+    Ok(Report {
+        code: ExitCode::Ok,
+        text,
+        json: json!({
+            "posture": "credulous",
+            "sent": !attested.already,
+            "alreadyAttested": attested.already,
+            "commit": inputs.commit.to_string(),
+            "system": inputs.system.to_string(),
+            "manifestDigest": inputs.manifest.to_string(),
+            "image": inputs.image.to_string(),
+            "signer": attested.verified.signer.to_string(),
+            "rekorUrl": rekor_url,
+            "logIndices": attested.verified.log_entries.iter().map(|e| e.log_index).collect::<Vec<_>>(),
+            "referrer": referrer,
+        }),
+    })
+}
+
+/// A log that stayed down, a registry fault or an answer that does not
+/// verify is exit 3 (nothing was published; run again); a conflict is exit 1;
+/// the rest is a usage error.
+fn attest_failure(error: AttestError) -> Failure {
+    let error = match error {
+        AttestError::Registry(e) => return oci_failure(e),
+        other => other,
+    };
+    let code = match &error {
+        AttestError::Sign(e) if e.is_transient() => ExitCode::Network,
+        AttestError::Sign(seed_sigstore::SignError::BadAnswer { .. }) => ExitCode::Network,
+        AttestError::SelfCheck(_) => ExitCode::Network,
+        AttestError::Conflict { .. } => ExitCode::CheckFailed,
+        _ => ExitCode::Usage,
+    };
+    Failure {
+        code,
+        error: eyre::Report::new(error),
+    }
+}
+
+/// `seed-eth verify --posture credulous`.
+pub fn verify(args: &VerifyArgs) -> Outcome {
+    if args.statements || args.system.is_some() || !args.repository.is_empty() {
+        return Err(Failure::usage(eyre!(
+            "under --posture credulous every bundle found is verified, and the release is found \
+             from its images: give --image (one per system) or --lock, with --commit"
+        )));
+    }
+    let file = config_file(&args.chain)?;
+    let section = file.credulous();
+    let policy = policy(args.policy.as_deref(), &section)?;
+    let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
+    let Release {
+        commit,
+        images,
+        pinned,
+    } = release(args)?;
+    let client = registry_client(&args.plain_http, &file).map_err(oci_failure)?;
+    let mut report = block_on(async {
+        seed_credulous::verify_release(
+            &client,
+            &verifier,
+            &policy,
+            &commit,
+            &images,
+            !args.no_content,
+        )
+        .await
+        .map_err(oci_failure)
+    })?;
+    check_pins(&pinned, &mut report);
+    let code = if report.verified() {
+        ExitCode::Ok
+    } else {
+        ExitCode::CheckFailed
+    };
+    Ok(Report {
+        code,
+        text: text(&report, &policy),
+        json: report_json(&report, &policy, &commit),
+    })
+}
+
+fn policy(flag: Option<&Path>, section: &CredulousSection) -> Result<CredulousPolicy, Failure> {
+    let (path, name) = match (flag, &section.policy) {
+        (Some(path), _) => (path, "--policy"),
+        (None, Some(path)) => (path.as_path(), "[credulous] policy"),
+        (None, None) => {
+            return Err(Failure::usage(eyre!(
+                "--posture credulous needs a Credulous policy: --policy FILE (or policy in \
+                 [credulous] of seed-eth.toml); docs/configuration.md describes it"
+            )))
+        }
+    };
+    let bytes = std::fs::read(path)
+        .wrap_err_with(|| format!("{name} {}", path.display()))
+        .map_err(Failure::usage)?;
+    CredulousPolicy::from_toml(&bytes).map_err(|e| {
+        Failure::usage(eyre::Report::new(e).wrap_err(format!("{name} {}", path.display())))
+    })
+}
+
+/// What the command line names: the release, the images to read, and the
+/// manifests a `.seed.lock` pins (each must be its system's agreed one).
+struct Release {
+    commit: CommitId,
+    images: Vec<(Repository, Sha256Digest)>,
+    pinned: BTreeMap<String, Sha256Digest>,
+}
+
+/// The release from `--commit` and `--image`, or a lock.
+fn release(args: &VerifyArgs) -> Result<Release, Failure> {
+    let mut images = Vec::new();
+    let mut pinned = BTreeMap::new();
+    let mut commit: Option<CommitId> = None;
+    if let Some(path) = &args.lock {
+        match AnyLock::read(path)
+            .wrap_err_with(|| format!("--lock {}", path.display()))
+            .map_err(Failure::usage)?
+        {
+            AnyLock::V1(lock) => {
+                for (system, entry) in lock.systems() {
+                    images.push((Repository::from(&entry.image), entry.image.digest()));
+                    pinned.insert(system.to_string(), entry.manifest);
+                }
+            }
+            AnyLock::Upstream(lock) => {
+                commit = lock.tag.as_deref().and_then(|t| t.parse().ok());
+                for image in lock.systems.values() {
+                    images.push((Repository::from(image), image.digest()));
+                }
+            }
+        }
+    }
+    for image in &args.image {
+        let image: ImageRef = image.parse().wrap_err("--image").map_err(Failure::usage)?;
+        images.push((Repository::from(&image), image.digest()));
+    }
+    if let Some(text) = &args.commit {
+        let given: CommitId = text.parse().wrap_err("--commit").map_err(Failure::usage)?;
+        if commit.is_some_and(|c| c != given) {
+            return Err(Failure::usage(eyre!(
+                "--commit {given} is not the commit the lock names"
+            )));
+        }
+        commit = Some(given);
+    }
+    let commit = commit.ok_or_else(|| {
+        Failure::usage(eyre!(
+            "give the release: --commit COMMIT (a lock whose tag is not a full commit id does not name one)"
+        ))
+    })?;
+    if images.is_empty() {
+        return Err(Failure::usage(eyre!(
+            "give the release's images: --image REGISTRY/REPO@sha256:... (one per system) or --lock FILE"
+        )));
+    }
+    Ok(Release {
+        commit,
+        images,
+        pinned,
+    })
+}
+
+/// A lock's pinned manifests must be the ones the release agreed on.
+fn check_pins(pinned: &BTreeMap<String, Sha256Digest>, report: &mut ReleaseReport) {
+    for (system, manifest) in pinned {
+        let agreed = report
+            .quorum
+            .systems
+            .iter()
+            .find(|s| s.system == *system)
+            .and_then(|s| s.agreed.clone());
+        match agreed {
+            Some(agreed) if agreed == manifest.to_string() => {}
+            Some(agreed) => report.failures.push(format!(
+                "{system}: the lock pins the closure {manifest}, but the release agreed on {agreed}"
+            )),
+            None if report.quorum.systems.iter().any(|s| s.system == *system) => {}
+            None => report.failures.push(format!(
+                "{system}: the lock names a system the policy does not require"
+            )),
+        }
+    }
+}
+
+fn text(report: &ReleaseReport, policy: &CredulousPolicy) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "release {} (Credulous, {} of {} policy builders per system)",
+        report.quorum.commit,
+        policy.threshold,
+        policy.builders.len()
+    );
+    for system in &report.quorum.systems {
+        match &system.agreed {
+            Some(manifest) => {
+                let builders = &system.manifests[manifest];
+                let _ = writeln!(
+                    out,
+                    "  {}: {manifest} by {}",
+                    system.system,
+                    builders.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  {}: no quorum", system.system);
+            }
+        }
+        for (manifest, builders) in &system.manifests {
+            if system.agreed.as_ref() != Some(manifest) {
+                let _ = writeln!(
+                    out,
+                    "    DISAGREEMENT: {manifest} by {}",
+                    builders.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+        if !system.equivocating.is_empty() {
+            let _ = writeln!(
+                out,
+                "    equivocating, not counted: {}",
+                system
+                    .equivocating
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if !system.missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "    missing: {}",
+                system
+                    .missing
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for finding in &report.findings {
+        if let FindingStatus::Refused { reason } = &finding.status {
+            let _ = writeln!(
+                out,
+                "  refused bundle {} on {}: {reason}",
+                finding.referrer, finding.image
+            );
+        }
+    }
+    for signer in &report.quorum.outside_policy {
+        let _ = writeln!(out, "  not in the policy, not counted: {signer}");
+    }
+    for failure in &report.failures {
+        let _ = writeln!(out, "FAILED: {failure}");
+    }
+    if report.verified() {
+        out.push_str("VERIFIED\n");
+    }
+    out
+}
+
+fn report_json(
+    report: &ReleaseReport,
+    policy: &CredulousPolicy,
+    commit: &CommitId,
+) -> serde_json::Value {
+    let systems: Vec<_> = report
+        .quorum
+        .systems
+        .iter()
+        .map(|system| {
+            let voters: Vec<_> = system
+                .agreed
+                .as_ref()
+                .map(|m| system.manifests[m].iter().cloned().collect())
+                .unwrap_or_default();
+            let log_entries: Vec<_> = voters
+                .iter()
+                .map(|builder: &String| {
+                    let entries = report
+                        .log_entries
+                        .get(&(system.system.clone(), builder.clone()))
+                        .map(|entries| {
+                            entries
+                                .iter()
+                                .map(|e| json!({"logId": e.log_id, "logIndex": e.log_index}))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default();
+                    json!({ "builder": builder, "logEntries": entries })
+                })
+                .collect();
+            json!({
+                "system": system.system,
+                "manifestDigest": system.agreed,
+                "voters": log_entries,
+                "manifests": system.manifests,
+                "equivocating": system.equivocating,
+                "missing": system.missing,
+            })
+        })
+        .collect();
+    json!({
+        "posture": "credulous",
+        "commit": commit.to_string(),
+        "policyDigest": format!("sha256:{}", alloy::hex::encode(policy.digest)),
+        "threshold": policy.threshold,
+        "systems": systems,
+        "bundles": report.findings,
+        "outsidePolicy": report.quorum.outside_policy.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "content": report.content,
+        "failures": report.failures,
+        "verified": report.verified(),
+    })
+}

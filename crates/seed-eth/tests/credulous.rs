@@ -1,0 +1,344 @@
+//! `attest` and `verify` under `--posture credulous` as users run them: real
+//! registry (docker-registry on loopback), the Rekor v1 double over HTTP,
+//! keys made by openssl as docs/cli.md tells builders to make them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{path::Path, process::Output};
+
+use seed_oci::{ImageContent, RegistryClient, Repository};
+use seed_sigstore::SigningKey;
+use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
+use serde_json::Value;
+
+mod support;
+use support::{assert_exit, json, seed_eth, text};
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+const X86: &str = "x86_64-linux";
+const ARM: &str = "aarch64-linux";
+const NIX_CONFIG: &str = "sandbox = true\nsubstituters = https://cache.nixos.org/\n";
+
+/// A working directory with flake.lock, nix.conf, three builder keys, a
+/// policy (k = 2) and a seed-eth.toml naming them, the log and the registry;
+/// one seed image per system.
+struct Setup {
+    dir: tempfile::TempDir,
+    registry: TestRegistry,
+    rekor: RekorServer,
+    /// Per system: the image reference and the closure it holds.
+    images: Vec<(&'static str, String, String)>,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        std::fs::write(path.join("flake.lock"), b"{\"nodes\":{},\"version\":7}\n").unwrap();
+        std::fs::write(path.join("nix.conf"), NIX_CONFIG).unwrap();
+        let registry = TestRegistry::start().unwrap();
+        let rekor = RekorServer::start().unwrap();
+        std::fs::write(
+            path.join("trusted_root.json"),
+            rekor.trusted_root().to_string(),
+        )
+        .unwrap();
+        let mut policy = format!("threshold = 2\nsystems = [\"{X86}\", \"{ARM}\"]\n");
+        for name in ["b0", "b1", "b2", "outsider"] {
+            let key = path.join(format!("{name}.pem"));
+            let made = std::process::Command::new("openssl")
+                .args(["genpkey", "-algorithm", "EC", "-pkeyopt"])
+                .args(["ec_paramgen_curve:P-256", "-out"])
+                .arg(&key)
+                .output()
+                .unwrap();
+            assert!(made.status.success(), "openssl: {made:?}");
+            if name == "outsider" {
+                continue;
+            }
+            let public = SigningKey::from_pem(&std::fs::read_to_string(&key).unwrap())
+                .unwrap()
+                .public_key_pem();
+            policy += &format!(
+                "\n[[builder]]\nname = \"{name}\"\npublic-key = \"\"\"\n{public}\"\"\"\norganisation = \"org-{name}\"\njurisdiction = \"j-{name}\"\ninfrastructure = \"infra-{name}\"\n"
+            );
+        }
+        std::fs::write(path.join("policy.toml"), policy).unwrap();
+        std::fs::write(
+            path.join("seed-eth.toml"),
+            format!(
+                "[oci]\nplain-http = [\"{}\"]\n\n[credulous]\npolicy = \"policy.toml\"\ntrusted-root = \"trusted_root.json\"\nrekor-url = \"{}\"\n",
+                registry.host(),
+                rekor.url()
+            ),
+        )
+        .unwrap();
+        let client = RegistryClient::plain_http(&[&registry.host()]).unwrap();
+        let repo: Repository = format!("{}/seed", registry.host()).parse().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let images = [X86, ARM]
+            .into_iter()
+            .map(|system| {
+                let (content, holds) = ImageContent::synthetic_seed(system, "ci").unwrap();
+                let pushed = runtime
+                    .block_on(client.push_image(&repo, &content, None))
+                    .unwrap();
+                (
+                    system,
+                    repo.image_ref(&pushed.digest()).unwrap().to_string(),
+                    holds.digest().to_string(),
+                )
+            })
+            .collect();
+        Self {
+            dir,
+            registry,
+            rekor,
+            images,
+        }
+    }
+
+    fn cwd(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn image(&self, system: &str) -> (&str, &str) {
+        let (_, image, holds) = self.images.iter().find(|(s, ..)| *s == system).unwrap();
+        (image, holds)
+    }
+
+    /// `attest --posture credulous` as `builder`, attesting `manifest` (the
+    /// image's own closure when `None`) for `system`.
+    fn attest(
+        &self,
+        builder: &str,
+        system: &str,
+        manifest: Option<&str>,
+        extra: &[&str],
+    ) -> Output {
+        let (image, holds) = self.image(system);
+        let key = format!("{builder}.pem");
+        let mut args = vec![
+            "--json",
+            "attest",
+            "--posture",
+            "credulous",
+            "--commit",
+            COMMIT,
+            "--system",
+            system,
+            "--manifest-digest",
+            manifest.unwrap_or(holds),
+            "--image",
+            image,
+            "--repository",
+            "https://github.com/seed-eth/example",
+            "--nix-config",
+            "nix.conf",
+            "--signing-key",
+            &key,
+        ];
+        if manifest.is_some() {
+            // Another closure than the image holds: only a builder skipping the check can.
+            args.push("--no-content-check");
+        }
+        args.extend_from_slice(extra);
+        seed_eth(self.cwd(), &args, &[("GITHUB_RUN_ID", "4242")])
+    }
+
+    fn verify(&self, extra: &[&str]) -> (i32, Value, String) {
+        let mut args = vec![
+            "--json",
+            "verify",
+            "--posture",
+            "credulous",
+            "--commit",
+            COMMIT,
+        ];
+        for system in [X86, ARM] {
+            args.extend(["--image", self.image(system).0]);
+        }
+        args.extend_from_slice(extra);
+        let out = seed_eth(self.cwd(), &args, &[]);
+        (out.status.code().unwrap(), json(&out), text(&out))
+    }
+}
+
+#[test]
+fn builders_attest_and_a_consumer_verifies_a_credulous_release() {
+    let setup = Setup::new();
+    for builder in ["b0", "b1"] {
+        for system in [X86, ARM] {
+            let out = setup.attest(builder, system, None, &[]);
+            assert_exit(&out, 0, "");
+            let report = json(&out);
+            assert_eq!(report["posture"], "credulous");
+            assert_eq!(report["alreadyAttested"], false);
+            assert!(report["referrer"].as_str().unwrap().starts_with("sha256:"));
+        }
+    }
+    // b2 attests another x86 closure; the outsider agrees with it.
+    let other = format!("sha256:{}", "9".repeat(64));
+    assert_exit(&setup.attest("b2", X86, Some(&other), &[]), 0, "");
+    assert_exit(&setup.attest("outsider", X86, Some(&other), &[]), 0, "");
+
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["verified"], true);
+    let x86 = &report["systems"][0];
+    assert_eq!(x86["system"], X86);
+    assert_eq!(x86["manifestDigest"], setup.image(X86).1);
+    assert_eq!(x86["voters"].as_array().unwrap().len(), 2);
+    assert!(x86["voters"][0]["logEntries"][0]["logIndex"].is_u64());
+    assert_eq!(x86["manifests"][&other], serde_json::json!(["b2"]));
+    assert_eq!(report["content"].as_array().unwrap().len(), 2);
+    let refused = report["bundles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["status"] == "refused")
+        .count();
+    assert_eq!(refused, 1, "the outsider's key is not in the policy: {all}");
+
+    // k = 3: the disagreement holds the release back (exit 1), and says why.
+    let strict = std::fs::read_to_string(setup.cwd().join("policy.toml"))
+        .unwrap()
+        .replace("threshold = 2", "threshold = 3");
+    std::fs::write(setup.cwd().join("strict.toml"), strict).unwrap();
+    let (code, report, all) = setup.verify(&["--policy", "strict.toml"]);
+    assert_eq!(code, 1, "{all}");
+    assert_eq!(report["verified"], false);
+    assert!(
+        all.contains("no closure is attested by 3 distinct policy builders"),
+        "{all}"
+    );
+}
+
+#[test]
+fn attesting_again_is_success_and_another_closure_is_a_conflict() {
+    let setup = Setup::new();
+    assert_exit(
+        &setup.attest("b0", X86, None, &["--bundle-out", "b0.bundle.json"]),
+        0,
+        "",
+    );
+    let logged = setup.rekor.lock().size();
+    let bundle = std::fs::read_to_string(setup.cwd().join("b0.bundle.json")).unwrap();
+    assert!(bundle.contains("application/vnd.dev.sigstore.bundle.v0.3+json"));
+
+    let again = setup.attest("b0", X86, None, &[]);
+    assert_exit(&again, 0, "");
+    assert_eq!(json(&again)["alreadyAttested"], true);
+    assert_eq!(setup.rekor.lock().size(), logged, "nothing logged twice");
+
+    let other = format!("sha256:{}", "9".repeat(64));
+    assert_exit(&setup.attest("b0", X86, Some(&other), &[]), 1, "CONFLICT");
+    assert_eq!(setup.rekor.lock().size(), logged);
+
+    // The bundle written verifies on its own with `bundle verify --key`.
+    let public =
+        SigningKey::from_pem(&std::fs::read_to_string(setup.cwd().join("b0.pem")).unwrap())
+            .unwrap()
+            .public_key_pem();
+    std::fs::write(setup.cwd().join("b0.pub"), public).unwrap();
+    let image_digest = setup.image(X86).0.rsplit_once('@').unwrap().1.to_owned();
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "bundle",
+            "verify",
+            "--bundle",
+            "b0.bundle.json",
+            "--digest",
+            &image_digest,
+            "--key",
+            "b0.pub",
+            "--trusted-root",
+            "trusted_root.json",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "");
+}
+
+#[test]
+fn a_log_that_is_down_is_exit_3_and_publishes_nothing() {
+    let setup = Setup::new();
+    setup
+        .rekor
+        .fail_next(&[seed_testkit::rekor::Fault::Status(503); 2]);
+    let out = setup.attest("b0", X86, None, &["--rekor-attempts", "2"]);
+    assert_exit(&out, 3, "unavailable after 2 attempts");
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert!(report["bundles"].as_array().unwrap().is_empty(), "{all}");
+    // The same command later succeeds.
+    assert_exit(&setup.attest("b0", X86, None, &[]), 0, "");
+}
+
+#[test]
+fn what_credulous_needs_is_asked_for_by_name() {
+    let setup = Setup::new();
+    std::fs::write(
+        setup.cwd().join("seed-eth.toml"),
+        format!("[oci]\nplain-http = [\"{}\"]\n", setup.registry.host()),
+    )
+    .unwrap();
+    let (image, holds) = setup.image(X86);
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "attest",
+            "--posture",
+            "credulous",
+            "--commit",
+            COMMIT,
+            "--system",
+            X86,
+            "--manifest-digest",
+            holds,
+            "--image",
+            image,
+        ],
+        &[],
+    );
+    assert_exit(&out, 2, "--signing-key FILE");
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "verify",
+            "--posture",
+            "credulous",
+            "--commit",
+            COMMIT,
+            "--image",
+            image,
+        ],
+        &[],
+    );
+    assert_exit(&out, 2, "--policy FILE");
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "verify",
+            "--posture",
+            "credulous",
+            "--policy",
+            "policy.toml",
+            "--image",
+            image,
+        ],
+        &[],
+    );
+    assert_exit(&out, 2, "--commit COMMIT");
+    std::fs::write(
+        setup.cwd().join("sec1.pem"),
+        "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let out = setup.attest("sec1", X86, None, &[]);
+    assert_exit(&out, 2, "openssl pkcs8 -topk8");
+}
