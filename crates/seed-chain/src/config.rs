@@ -97,6 +97,10 @@ pub struct CredulousSection {
     pub rekor_url: Option<String>,
     /// A builder's managed signing key (PKCS#8 PEM).
     pub signing_key: Option<PathBuf>,
+    /// The keeper's follow file (the releases it is told about).
+    pub follow: Option<PathBuf>,
+    /// The keeper's deadline, seconds.
+    pub deadline_s: Option<u64>,
 }
 
 /// The `[deploy]` table.
@@ -187,6 +191,7 @@ impl ConfigFile {
             &mut section.policy,
             &mut section.trusted_root,
             &mut section.signing_key,
+            &mut section.follow,
         ] {
             *path = path.take().map(|p| self.resolve_path(&p));
         }

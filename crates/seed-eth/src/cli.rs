@@ -116,7 +116,7 @@ pub enum Command {
     /// SIGINT) or, with --once, catches up and exits: 0 when everything final is promoted, 1
     /// when some promotion is still failing (named), 2 on bad configuration, 3 when the chain
     /// could not be read. Progress is kept in --state; restarts resume there.
-    Keeper(KeeperArgs),
+    Keeper(Box<KeeperArgs>),
 
     /// Sigstore bundles (the Credulous posture).
     Bundle(BundleArgs),
@@ -806,6 +806,25 @@ pub struct KeeperArgs {
     /// `[oci] plain-http` of seed-eth.toml.
     #[arg(long = "plain-http", value_name = "HOST")]
     pub plain_http: Vec<String>,
+
+    /// The posture (credulous: be the release node of a Credulous policy) and its trust root.
+    #[command(flatten)]
+    pub posture: PostureArgs,
+
+    /// Credulous: the policy [default: `policy` of [credulous] in seed-eth.toml].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Credulous: the releases to follow, a TOML file of `[[release]]` tables (`commit`, `images`),
+    /// oldest first, re-read on every pass [default: `follow` of [credulous] in seed-eth.toml].
+    #[arg(long, value_name = "FILE")]
+    pub follow: Option<PathBuf>,
+
+    /// Credulous: seconds a release may take to reach a verified quorum after the keeper first
+    /// sees it; later it is expired and never promoted [default: `deadline-s` of [credulous],
+    /// else 1800].
+    #[arg(long, value_name = "SECONDS")]
+    pub deadline_s: Option<u64>,
 }
 
 /// A validity period: a whole number of seconds, at least 1 (a vote valid for

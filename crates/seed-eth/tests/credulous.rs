@@ -342,3 +342,157 @@ fn what_credulous_needs_is_asked_for_by_name() {
     let out = setup.attest("sec1", X86, None, &[]);
     assert_exit(&out, 2, "openssl pkcs8 -topk8");
 }
+
+impl Setup {
+    /// Writes a follow file naming the release and both images.
+    fn follow(&self) {
+        let images: Vec<String> = self
+            .images
+            .iter()
+            .map(|(_, image, _)| format!("\"{image}\""))
+            .collect();
+        std::fs::write(
+            self.cwd().join("follow.toml"),
+            format!(
+                "[[release]]\ncommit = \"{COMMIT}\"\nimages = [{}]\n",
+                images.join(", ")
+            ),
+        )
+        .unwrap();
+    }
+
+    fn keeper(&self, extra: &[&str]) -> (i32, Value, String) {
+        let source = format!("{}/seed", self.registry.host());
+        let target = format!("{}/promoted", self.registry.host());
+        let mut args = vec![
+            "--json",
+            "keeper",
+            "--posture",
+            "credulous",
+            "--once",
+            "--follow",
+            "follow.toml",
+            "--source",
+            &source,
+            "--target",
+            &target,
+            "--state",
+            "keeper.sqlite",
+        ];
+        args.extend_from_slice(extra);
+        let out = seed_eth(self.cwd(), &args, &[]);
+        (out.status.code().unwrap(), json(&out), text(&out))
+    }
+
+    /// The digest `promoted:<tag>` serves, if any.
+    fn promoted(&self, tag: &str) -> Option<String> {
+        let client = RegistryClient::plain_http(&[&self.registry.host()]).unwrap();
+        let repo: Repository = format!("{}/promoted", self.registry.host())
+            .parse()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(client.pull_tag(&repo, &tag.parse().unwrap()))
+            .unwrap()
+            .map(|m| m.digest().to_string())
+    }
+
+    /// The Credulous verdicts attached to `image` in the promoted repository.
+    fn verdicts(&self, image: &str) -> Vec<Value> {
+        let client = RegistryClient::plain_http(&[&self.registry.host()]).unwrap();
+        let repo: Repository = format!("{}/promoted", self.registry.host())
+            .parse()
+            .unwrap();
+        let digest = image.rsplit_once('@').unwrap().1.parse().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let kind = seed_keeper::credulous::CREDULOUS_VERDICT_ARTIFACT_TYPE;
+        runtime.block_on(async {
+            let mut verdicts = Vec::new();
+            for referrer in client
+                .list_referrers(&repo, &digest, Some(kind))
+                .await
+                .unwrap()
+            {
+                let annotations = client
+                    .referrer_annotations(&repo, &digest, &referrer.sha256().unwrap(), kind)
+                    .await
+                    .unwrap();
+                verdicts.push(
+                    serde_json::from_str(&annotations[seed_keeper::VERDICT_ANNOTATION]).unwrap(),
+                );
+            }
+            verdicts
+        })
+    }
+}
+
+#[test]
+fn the_keeper_promotes_a_credulous_release_once_its_quorum_verifies() {
+    let setup = Setup::new();
+    setup.follow();
+    for system in [X86, ARM] {
+        assert_exit(&setup.attest("b0", system, None, &[]), 0, "");
+    }
+    let (code, report, all) = setup.keeper(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert_eq!(report["releases"][0]["state"], "waiting", "{all}");
+    assert!(all.contains("no closure is attested by 2"), "{all}");
+    assert_eq!(setup.promoted(&format!("{COMMIT}-{X86}")), None);
+
+    for system in [X86, ARM] {
+        assert_exit(&setup.attest("b1", system, None, &[]), 0, "");
+    }
+    let (code, report, all) = setup.keeper(&[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["releases"][0]["state"], "promoted", "{all}");
+    for system in [X86, ARM] {
+        let (image, holds) = setup.image(system);
+        let digest = image.rsplit_once('@').unwrap().1.to_owned();
+        assert_eq!(
+            setup.promoted(&format!("{COMMIT}-{system}")).as_deref(),
+            Some(digest.as_str())
+        );
+        assert_eq!(
+            setup.promoted(&format!("release-{system}")).as_deref(),
+            Some(digest.as_str())
+        );
+        let verdicts = setup.verdicts(image);
+        assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+        assert_eq!(verdicts[0]["manifestDigest"], holds);
+        assert_eq!(verdicts[0]["builders"].as_array().unwrap().len(), 2);
+        assert!(verdicts[0]["builders"][0]["logEntries"][0]["logIndex"].is_u64());
+    }
+    // Again: nothing changes, still promoted.
+    let (code, report, all) = setup.keeper(&[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["releases"][0]["state"], "promoted");
+    assert_eq!(setup.verdicts(setup.image(X86).0).len(), 1);
+}
+
+#[test]
+fn a_release_past_its_deadline_is_expired_and_never_promoted() {
+    let setup = Setup::new();
+    setup.follow();
+    for system in [X86, ARM] {
+        assert_exit(&setup.attest("b0", system, None, &[]), 0, "");
+    }
+    let (code, report, all) = setup.keeper(&["--deadline-s", "0"]);
+    assert_eq!(code, 1, "{all}");
+    assert_eq!(report["releases"][0]["state"], "expired", "{all}");
+    for system in [X86, ARM] {
+        assert_exit(&setup.attest("b1", system, None, &[]), 0, "");
+    }
+    let (code, report, all) = setup.keeper(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert_eq!(
+        report["releases"][0]["state"], "expired",
+        "an expired release stays expired: {all}"
+    );
+    assert_eq!(setup.promoted(&format!("{COMMIT}-{X86}")), None);
+}

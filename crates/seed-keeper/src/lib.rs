@@ -18,6 +18,7 @@
 
 pub mod config;
 mod content;
+pub mod credulous;
 pub mod error;
 pub mod follower;
 pub mod metrics;
@@ -43,6 +44,7 @@ use seed_oci::{RawManifest, RegistryClient};
 use tokio::sync::watch;
 
 pub use config::{FaultPoint, Finality, KeeperConfig, Promotion, Template, FAULT_EXIT_CODE};
+pub use credulous::{read_follow_file, CredulousKeeper, FollowedRelease, ReleaseState};
 pub use error::{KeeperError, Result};
 pub use metrics::Metrics;
 pub use moving::{TagOutcome, TagState};

@@ -42,11 +42,25 @@ CREATE TABLE IF NOT EXISTS candidates (
     PRIMARY KEY (commit_id, system, rank));
 CREATE TABLE IF NOT EXISTS content_checks (
     image TEXT PRIMARY KEY, manifest TEXT, problem TEXT, checked_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS credulous_releases (
+    commit_id TEXT PRIMARY KEY, first_seen_ms INTEGER NOT NULL, state TEXT NOT NULL,
+    detail TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS refused_images (
     commit_id TEXT NOT NULL, system TEXT NOT NULL, builder INTEGER NOT NULL,
     image TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (commit_id, system, image));
 ";
+
+/// A Credulous release as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredulousRelease {
+    /// When the keeper first saw it, milliseconds since the epoch.
+    pub first_seen_ms: u64,
+    /// `waiting`, `promoted`, `expired` or `failing`.
+    pub state: String,
+    /// Why (the missing quorum, the error), empty when promoted.
+    pub detail: String,
+}
 
 /// What an image was found to hold, once per image digest (image content
 /// never changes under its digest).
@@ -253,6 +267,43 @@ impl Store {
                 existing.unwrap_or_default()
             ))),
         }
+    }
+
+    /// A Credulous release's state: when it was first seen, its state
+    /// (`waiting`, `promoted`, `expired`, `failing`) and why; recorded as
+    /// first seen `now` (in `waiting`) when new.
+    pub fn credulous_release(&self, commit: &str, now: u64) -> Result<CredulousRelease> {
+        self.conn
+            .execute(
+                "INSERT INTO credulous_releases (commit_id, first_seen_ms, state, detail, updated_ms)
+                 VALUES (?1, ?2, 'waiting', '', ?2) ON CONFLICT(commit_id) DO NOTHING",
+                params![commit, i(now)],
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row(
+                "SELECT first_seen_ms, state, detail FROM credulous_releases WHERE commit_id = ?1",
+                [commit],
+                |r| {
+                    Ok(CredulousRelease {
+                        first_seen_ms: u(r.get(0)?),
+                        state: r.get(1)?,
+                        detail: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a Credulous release's new state.
+    pub fn set_credulous_state(&self, commit: &str, state: &str, detail: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE credulous_releases SET state = ?2, detail = ?3, updated_ms = ?4 WHERE commit_id = ?1",
+                params![commit, state, detail, i(now_ms())],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// The last block fully processed and its hash, if any.

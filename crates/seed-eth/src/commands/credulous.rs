@@ -2,12 +2,16 @@
 //! `seed-credulous`): Sigstore bundles logged in Rekor and attached to the
 //! image, counted over a Credulous policy's distinct builders.
 
-use std::{collections::BTreeMap, fmt::Write as _, path::Path};
+use std::{collections::BTreeMap, fmt::Write as _, path::Path, sync::Arc, time::Duration};
 
 use eyre::{eyre, WrapErr};
-use seed_chain::CredulousSection;
+use seed_chain::{ConfigFile, CredulousSection};
 use seed_core::{CommitId, Sha256Digest};
 use seed_credulous::{AttestError, FindingStatus, ReleaseReport};
+use seed_keeper::{
+    credulous::DEFAULT_DEADLINE, read_follow_file, CredulousKeeper, Metrics, Promotion,
+    ReleaseState,
+};
 use seed_nix::{AnyLock, ImageRef};
 use seed_oci::Repository;
 use seed_sigstore::{
@@ -21,10 +25,11 @@ use super::{
     attest::{oci_failure, write_file},
     build_inputs::gather,
     chain::{block_on, config_file},
+    keeper::keeper_failure,
     oci::registry_client,
 };
 use crate::{
-    cli::{AttestArgs, VerifyArgs},
+    cli::{AttestArgs, KeeperArgs, VerifyArgs},
     exit::ExitCode,
     output::{Failure, Outcome, Report},
 };
@@ -469,4 +474,103 @@ fn report_json(
         "failures": report.failures,
         "verified": report.verified(),
     })
+}
+
+/// `seed-eth keeper --posture credulous`: the release node. With `--once`,
+/// one pass (exit 0 when every followed release is promoted, 1 otherwise);
+/// else a pass every `poll` until SIGTERM, `/healthz` and `/metrics` served
+/// at `metrics_addr`.
+pub fn keeper(
+    args: &KeeperArgs,
+    file: &ConfigFile,
+    promotion: Promotion,
+    state: &Path,
+    poll: Duration,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> Outcome {
+    let section = file.credulous();
+    let policy = policy(args.policy.as_deref(), &section)?;
+    let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
+    let follow = args
+        .follow
+        .clone()
+        .or(section.follow.clone())
+        .ok_or_else(|| {
+            Failure::usage(eyre!(
+                "the Credulous keeper follows the releases it is told about: --follow FILE (or \
+             follow in [credulous] of seed-eth.toml)"
+            ))
+        })?;
+    let deadline = args
+        .deadline_s
+        .or(section.deadline_s)
+        .map_or(DEFAULT_DEADLINE, Duration::from_secs);
+    let client = registry_client(&args.plain_http, file).map_err(oci_failure)?;
+    let mut keeper = CredulousKeeper::new(client, verifier, policy, promotion, state, deadline)
+        .map_err(keeper_failure)?;
+    block_on(async {
+        let metrics = Arc::new(Metrics::default());
+        if let Some(addr) = metrics_addr {
+            let bound = seed_keeper::metrics::serve(addr, metrics.clone())
+                .await
+                .map_err(keeper_failure)?;
+            eprintln!("keeper: /healthz and /metrics on http://{bound}");
+        }
+        if args.once {
+            let releases = read_follow_file(&follow).map_err(keeper_failure)?;
+            let outcomes = keeper.pass(&releases).await.map_err(keeper_failure)?;
+            return Ok(keeper_report(&outcomes));
+        }
+        let shutdown = seed_keeper::shutdown_on_signals().map_err(keeper_failure)?;
+        keeper
+            .run(&follow, poll, &metrics, shutdown)
+            .await
+            .map_err(keeper_failure)?;
+        Ok(Report {
+            code: ExitCode::Ok,
+            text: "keeper: stopped\n".to_owned(),
+            json: json!({"stopped": true}),
+        })
+    })
+}
+
+fn keeper_report(outcomes: &[(CommitId, ReleaseState)]) -> Report {
+    let mut text = String::new();
+    for (commit, state) in outcomes {
+        let _ = match state {
+            ReleaseState::Promoted(images) => writeln!(
+                text,
+                "{commit}: promoted ({})",
+                images
+                    .iter()
+                    .map(|(system, image)| format!("{system} {image}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            other => writeln!(text, "{commit}: {}: {}", other.name(), other.reason()),
+        };
+    }
+    let all_promoted = outcomes
+        .iter()
+        .all(|(_, s)| matches!(s, ReleaseState::Promoted(_)));
+    Report {
+        code: if all_promoted {
+            ExitCode::Ok
+        } else {
+            ExitCode::CheckFailed
+        },
+        text,
+        json: json!({
+            "posture": "credulous",
+            "releases": outcomes.iter().map(|(commit, state)| json!({
+                "commit": commit.to_string(),
+                "state": state.name(),
+                "reason": state.reason(),
+                "images": match state {
+                    ReleaseState::Promoted(images) => json!(images),
+                    _ => json!({}),
+                },
+            })).collect::<Vec<_>>(),
+        }),
+    }
 }

@@ -10,9 +10,12 @@ use seed_keeper::{
 };
 use serde_json::json;
 
-use super::chain::{block_on, config_file, failure, scan_overrides, settings};
+use super::{
+    chain::{block_on, config_file, failure, scan_overrides, settings},
+    credulous,
+};
 use crate::{
-    cli::KeeperArgs,
+    cli::{KeeperArgs, Posture},
     exit::ExitCode,
     output::{count, Failure, Outcome, Report},
 };
@@ -20,7 +23,7 @@ use crate::{
 /// Test hook: stop the process at a named point (docs/cli.md, "keeper").
 const FAULT_ENV: &str = "SEED_ETH_KEEPER_FAULT";
 
-fn keeper_failure(error: KeeperError) -> Failure {
+pub(super) fn keeper_failure(error: KeeperError) -> Failure {
     let code = if error.is_config() {
         ExitCode::Usage
     } else {
@@ -64,6 +67,21 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         source,
         tags: tags.iter().map(|t| template(t)).collect::<Result<_, _>>()?,
     };
+    if args.posture.posture == Posture::Credulous {
+        let state = args
+            .state
+            .clone()
+            .or(section.state)
+            .unwrap_or_else(|| DEFAULT_STATE.into());
+        let poll = Duration::from_millis(
+            args.poll_ms
+                .or(section.poll_ms)
+                .unwrap_or(DEFAULT_POLL_MS)
+                .max(1),
+        );
+        let metrics_addr = args.metrics_addr.or(section.metrics_addr);
+        return credulous::keeper(args, &file, promotion, &state, poll, metrics_addr);
+    }
     let fault = match std::env::var(FAULT_ENV) {
         Ok(point) if !point.is_empty() => Some(FaultPoint::parse(&point).map_err(keeper_failure)?),
         _ => None,
