@@ -99,7 +99,22 @@ fn every_seed_eth_toml_example_parses() {
             let example = block.split("```").next().unwrap();
             let path = dir.path().join("seed-eth.toml");
             std::fs::write(&path, example).unwrap();
-            if let Err(e) = seed_chain::config::ConfigFile::load(Some(&path), dir.path()) {
+            // Each kind of file by its own reader: a Credulous policy, a
+            // keeper's follow file, else seed-eth.toml.
+            let parsed = if example.starts_with("threshold =") {
+                seed_sigstore::CredulousPolicy::from_toml(example.as_bytes())
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            } else if example.starts_with("[[release]]") {
+                seed_keeper::read_follow_file(&path)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            } else {
+                seed_chain::config::ConfigFile::load(Some(&path), dir.path())
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(e) = parsed {
                 panic!(
                     "{}: an example does not parse: {e}\n{example}",
                     file.display()
