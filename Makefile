@@ -65,11 +65,11 @@ fmt: setup ## Reformat Rust and Solidity sources
 	$(FORGE) fmt
 
 demo: setup ## Run the demo on local defaults
-	cargo build --locked --quiet --bin seed-eth
+	cargo build --locked --quiet --bin seed-eth --example rekor_double
 	script/demo
 
 demo-check: setup ## The demo must keep working from a fresh clone: run it, keep its output
-	cargo build --locked --quiet --bin seed-eth
+	cargo build --locked --quiet --bin seed-eth --example rekor_double
 	mkdir -p "$${CARGO_TARGET_DIR:-target}"
 	script/demo > "$${CARGO_TARGET_DIR:-target}/demo.log" 2>&1 || { cat "$${CARGO_TARGET_DIR:-target}/demo.log"; exit 1; }
 	@echo "make demo-check: the demo ran to the end (output in $${CARGO_TARGET_DIR:-target}/demo.log)"
