@@ -569,6 +569,19 @@ pub struct LockArgs {
     #[arg(long, short, value_name = "FILE", default_value = ".seed.lock")]
     pub output: PathBuf,
 
+    /// The posture (credulous: lock a release verified from its images' bundles) and its trust
+    /// root.
+    #[command(flatten)]
+    pub posture: PostureArgs,
+
+    /// Credulous: the policy, whose digest the lock pins [default: `policy` of [credulous]].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Credulous: the release's images, one per system (REGISTRY/REPO@sha256:...).
+    #[arg(long, value_name = "REF")]
+    pub image: Vec<String>,
+
     /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat. Replaces
     /// `[oci] plain-http` of seed-eth.toml.
     #[arg(long = "plain-http", value_name = "HOST")]

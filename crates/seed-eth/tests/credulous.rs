@@ -496,3 +496,69 @@ fn a_release_past_its_deadline_is_expired_and_never_promoted() {
     );
     assert_eq!(setup.promoted(&format!("{COMMIT}-{X86}")), None);
 }
+
+#[test]
+fn a_lock_pins_the_policy_and_verification_holds_to_it() {
+    let setup = Setup::new();
+    for builder in ["b0", "b1"] {
+        for system in [X86, ARM] {
+            assert_exit(&setup.attest(builder, system, None, &[]), 0, "");
+        }
+    }
+    let (x86, _) = setup.image(X86);
+    let (arm, _) = setup.image(ARM);
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "--json",
+            "lock",
+            "--posture",
+            "credulous",
+            "--commit",
+            COMMIT,
+            "--image",
+            x86,
+            "--image",
+            arm,
+            "--output",
+            "seed.lock",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "");
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(setup.cwd().join("seed.lock")).unwrap())
+            .unwrap();
+    let policy = std::fs::read(setup.cwd().join("policy.toml")).unwrap();
+    let digest = seed_oci::manifest::sha256(&policy).to_string();
+    assert_eq!(lock["credulousPolicy"], digest.as_str());
+    assert_eq!(lock["systems"][X86]["manifest"], setup.image(X86).1);
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "verify",
+            "--posture",
+            "credulous",
+            "--commit",
+            COMMIT,
+            "--lock",
+            "seed.lock",
+        ];
+        args.extend_from_slice(extra);
+        let out = seed_eth(setup.cwd(), &args, &[]);
+        (out.status.code().unwrap(), text(&out))
+    };
+    let (code, all) = verify(&[]);
+    assert_eq!(code, 0, "{all}");
+    let other = std::fs::read_to_string(setup.cwd().join("policy.toml"))
+        .unwrap()
+        .replace(
+            "organisation = \"org-b0\"",
+            "organisation = \"org-b0-renamed\"",
+        );
+    std::fs::write(setup.cwd().join("other.toml"), other).unwrap();
+    let (code, all) = verify(&["--policy", "other.toml"]);
+    assert_eq!(code, 1, "{all}");
+    assert!(all.contains("the lock pins the Credulous policy"), "{all}");
+}

@@ -101,6 +101,9 @@ pub enum LockError {
         #[source]
         source: IdError,
     },
+    /// A malformed `credulousPolicy` digest.
+    #[error("in .seed.lock, field 'credulousPolicy'")]
+    Policy(#[source] IdError),
     /// A malformed `image` reference.
     #[error("in .seed.lock system '{system}', field 'image'")]
     Image {
@@ -312,6 +315,9 @@ pub struct LockEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeedLock {
     systems: BTreeMap<System, LockEntry>,
+    /// Under the Credulous posture: the digest of the policy the release was
+    /// verified under (`credulousPolicy`), which verification must use again.
+    credulous_policy: Option<Sha256Digest>,
 }
 
 #[derive(Deserialize)]
@@ -326,6 +332,8 @@ struct RawLock {
     version: u64,
     #[serde(deserialize_with = "unique_map")]
     systems: Vec<(String, RawEntry)>,
+    #[serde(default, rename = "credulousPolicy")]
+    credulous_policy: Option<String>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -340,6 +348,8 @@ struct RawEntry {
 struct OutLock<'a> {
     version: u64,
     systems: BTreeMap<&'a str, RawEntry>,
+    #[serde(rename = "credulousPolicy", skip_serializing_if = "Option::is_none")]
+    credulous_policy: Option<String>,
 }
 
 /// Deserialises a JSON object into its entries, rejecting duplicate keys
@@ -438,13 +448,31 @@ impl SeedLock {
                 },
             );
         }
-        Ok(Self { systems })
+        let credulous_policy = raw
+            .credulous_policy
+            .map(|digest| digest.parse().map_err(LockError::Policy))
+            .transpose()?;
+        Ok(Self {
+            systems,
+            credulous_policy,
+        })
+    }
+
+    /// The Credulous policy digest the lock pins, if any.
+    pub const fn credulous_policy(&self) -> Option<Sha256Digest> {
+        self.credulous_policy
+    }
+
+    /// Pins the Credulous policy the release was verified under.
+    pub fn set_credulous_policy(&mut self, digest: Sha256Digest) {
+        self.credulous_policy = Some(digest);
     }
 
     /// The JSON text: two-space indentation, systems sorted, and a final
     /// newline, so the same lock is always the same bytes (and diffs well).
     pub fn to_json(&self) -> String {
         let out = OutLock {
+            credulous_policy: self.credulous_policy.map(|d| d.to_string()),
             version: LOCK_VERSION,
             systems: self
                 .systems
@@ -641,6 +669,30 @@ mod tests {
         );
         assert_eq!(lock.to_json(), expected);
         assert_eq!(SeedLock::from_json(&expected).unwrap(), lock);
+    }
+
+    #[test]
+    fn a_credulous_policy_is_pinned_only_when_set() {
+        let image = format!("ghcr.io/org/repo/seed@{I}");
+        let mut lock = SeedLock::from_json(&lock_text("x86_64-linux", "oci", &image)).unwrap();
+        assert_eq!(lock.credulous_policy(), None);
+        assert!(!lock.to_json().contains("credulousPolicy"));
+        lock.set_credulous_policy(M.parse().unwrap());
+        let text = lock.to_json();
+        assert!(
+            text.contains(&format!("\"credulousPolicy\": \"{M}\"")),
+            "{text}"
+        );
+        let read = SeedLock::from_json(&text).unwrap();
+        assert_eq!(
+            read.credulous_policy().map(|d| d.to_string()).as_deref(),
+            Some(M)
+        );
+        let bad = text.replace(
+            &format!("\"credulousPolicy\": \"{M}\""),
+            "\"credulousPolicy\": \"md5:00\"",
+        );
+        assert!(chain(&SeedLock::from_json(&bad).unwrap_err()).contains("credulousPolicy"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use seed_keeper::{
     credulous::DEFAULT_DEADLINE, read_follow_file, CredulousKeeper, Metrics, Promotion,
     ReleaseState,
 };
-use seed_nix::{AnyLock, ImageRef};
+use seed_nix::{AnyLock, DeliveryKind, ImageRef, LockEntry, SeedLock};
 use seed_oci::Repository;
 use seed_sigstore::{
     production_trust_root, trust_root_from_json, BundleVerifier, CredulousPolicy, RekorWriter,
@@ -29,7 +29,7 @@ use super::{
     oci::registry_client,
 };
 use crate::{
-    cli::{AttestArgs, KeeperArgs, VerifyArgs},
+    cli::{AttestArgs, KeeperArgs, LockArgs, VerifyArgs},
     exit::ExitCode,
     output::{Failure, Outcome, Report},
 };
@@ -212,6 +212,7 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
         commit,
         images,
         pinned,
+        policy: pinned_policy,
     } = release(args)?;
     let client = registry_client(&args.plain_http, &file).map_err(oci_failure)?;
     let mut report = block_on(async {
@@ -227,6 +228,13 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
         .map_err(oci_failure)
     })?;
     check_pins(&pinned, &mut report);
+    let used = policy_digest(&policy);
+    if let Some(pinned) = pinned_policy.filter(|pinned| *pinned != used) {
+        report.failures.push(format!(
+            "the lock pins the Credulous policy {pinned}, but the policy given is {used}: verify \
+             with the policy the release was locked under"
+        ));
+    }
     let code = if report.verified() {
         ExitCode::Ok
     } else {
@@ -264,12 +272,15 @@ struct Release {
     commit: CommitId,
     images: Vec<(Repository, Sha256Digest)>,
     pinned: BTreeMap<String, Sha256Digest>,
+    /// The Credulous policy digest the lock pins, if any.
+    policy: Option<Sha256Digest>,
 }
 
 /// The release from `--commit` and `--image`, or a lock.
 fn release(args: &VerifyArgs) -> Result<Release, Failure> {
     let mut images = Vec::new();
     let mut pinned = BTreeMap::new();
+    let mut policy = None;
     let mut commit: Option<CommitId> = None;
     if let Some(path) = &args.lock {
         match AnyLock::read(path)
@@ -277,6 +288,7 @@ fn release(args: &VerifyArgs) -> Result<Release, Failure> {
             .map_err(Failure::usage)?
         {
             AnyLock::V1(lock) => {
+                policy = lock.credulous_policy();
                 for (system, entry) in lock.systems() {
                     images.push((Repository::from(&entry.image), entry.image.digest()));
                     pinned.insert(system.to_string(), entry.manifest);
@@ -317,6 +329,7 @@ fn release(args: &VerifyArgs) -> Result<Release, Failure> {
         commit,
         images,
         pinned,
+        policy,
     })
 }
 
@@ -465,7 +478,7 @@ fn report_json(
     json!({
         "posture": "credulous",
         "commit": commit.to_string(),
-        "policyDigest": format!("sha256:{}", alloy::hex::encode(policy.digest)),
+        "policyDigest": policy_digest(policy).to_string(),
         "threshold": policy.threshold,
         "systems": systems,
         "bundles": report.findings,
@@ -573,4 +586,107 @@ fn keeper_report(outcomes: &[(CommitId, ReleaseState)]) -> Report {
             })).collect::<Vec<_>>(),
         }),
     }
+}
+
+/// The policy's digest, as a lock pins it.
+fn policy_digest(policy: &CredulousPolicy) -> Sha256Digest {
+    // SHA-256 of a file is zero for no known input.
+    Sha256Digest::from_bytes(policy.digest.into()).unwrap_or_else(|_| unreachable!("zero SHA-256"))
+}
+
+/// `seed-eth lock --posture credulous`: verifies the release from its
+/// images' bundles, then writes a lock naming each system's agreed closure and
+/// its image (in `--repository` when given, where it must exist), and pinning
+/// the policy's digest.
+pub fn lock(args: &LockArgs) -> Outcome {
+    let file = config_file(&args.chain)?;
+    let section = file.credulous();
+    let policy = policy(args.policy.as_deref(), &section)?;
+    let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
+    let commit: CommitId = args
+        .commit
+        .parse()
+        .wrap_err("--commit")
+        .map_err(Failure::usage)?;
+    let images = args
+        .image
+        .iter()
+        .map(|image| {
+            let image: ImageRef = image.parse().wrap_err("--image").map_err(Failure::usage)?;
+            Ok((Repository::from(&image), image.digest()))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    if images.is_empty() {
+        return Err(Failure::usage(eyre!(
+            "give the release's images: --image REGISTRY/REPO@sha256:... (one per system)"
+        )));
+    }
+    let client = registry_client(&args.plain_http, &file).map_err(oci_failure)?;
+    block_on(async {
+        let report =
+            seed_credulous::verify_release(&client, &verifier, &policy, &commit, &images, true)
+                .await
+                .map_err(oci_failure)?;
+        if !report.verified() {
+            return Err(Failure::check_failed(eyre!(
+                "release {commit} does not verify under the policy, so no lock was written: {}",
+                report.failures.join("; ")
+            )));
+        }
+        let mut lock = SeedLock::new();
+        for content in &report.content {
+            let agreed = report
+                .quorum
+                .systems
+                .iter()
+                .find(|s| s.system == content.system)
+                .and_then(|s| s.agreed.as_deref())
+                .ok_or_else(|| {
+                    Failure::network(eyre!("verification reported no agreed closure"))
+                })?;
+            let (source, digest) = images
+                .iter()
+                .find(|(_, d)| d.to_string() == content.image)
+                .ok_or_else(|| {
+                    Failure::network(eyre!("verification reported an image not asked for"))
+                })?;
+            let repository = match &args.repository {
+                Some(template) => template
+                    .replace("{system}", &content.system)
+                    .parse::<Repository>()
+                    .wrap_err("--repository")
+                    .map_err(Failure::usage)?,
+                None => source.clone(),
+            };
+            // A lock never points consumers at nothing.
+            client
+                .pull_manifest(&repository, digest)
+                .await
+                .map_err(oci_failure)?;
+            lock.insert(
+                content.system.parse().map_err(Failure::usage)?,
+                LockEntry {
+                    kind: DeliveryKind::Oci,
+                    manifest: agreed.parse().map_err(Failure::usage)?,
+                    image: repository.image_ref(digest).map_err(oci_failure)?,
+                },
+            );
+        }
+        lock.set_credulous_policy(policy_digest(&policy));
+        lock.write(&args.output)
+            .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
+        Ok(Report {
+            code: ExitCode::Ok,
+            text: format!(
+                "wrote {} for release {commit} (Credulous, policy {})\n",
+                args.output.display(),
+                policy_digest(&policy)
+            ),
+            json: json!({
+                "file": args.output,
+                "commit": commit.to_string(),
+                "lock": serde_json::from_str::<serde_json::Value>(&lock.to_json()).unwrap_or_default(),
+            }),
+        })
+    })
 }

@@ -15,17 +15,21 @@ use seed_verify::Request;
 
 use super::{
     chain::{block_on, config_file, failure, scan_overrides, settings},
+    credulous,
     oci::registry_client,
     verify::verify_failure,
 };
 use crate::{
-    cli::LockArgs,
+    cli::{LockArgs, Posture},
     exit::ExitCode,
     output::{Failure, Outcome, Report},
 };
 
 /// Verifies the release, finds and checks each system's image, writes the lock.
 pub fn run(args: &LockArgs) -> Outcome {
+    if args.posture.posture == Posture::Credulous {
+        return credulous::lock(args);
+    }
     let file = config_file(&args.chain)?;
     let commit: CommitId = args
         .commit
