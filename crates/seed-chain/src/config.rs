@@ -93,8 +93,8 @@ pub struct CredulousSection {
     pub policy: Option<PathBuf>,
     /// A Sigstore `trusted_root.json` instead of the production one.
     pub trusted_root: Option<PathBuf>,
-    /// The Rekor v1 log builders write to.
-    pub rekor_url: Option<String>,
+    /// The Rekor v1 logs builders write to.
+    pub rekor_urls: Option<Vec<String>>,
     /// A builder's managed signing key (PKCS#8 PEM).
     pub signing_key: Option<PathBuf>,
     /// The keeper's follow file (the releases it is told about).

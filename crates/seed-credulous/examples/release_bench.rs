@@ -97,7 +97,7 @@ fn main() {
                 .block_on(attest(
                     &statement,
                     key,
-                    &rekor_writer,
+                    std::slice::from_ref(&rekor_writer),
                     &verifier,
                     Some((&client, &repo)),
                 ))

@@ -12,7 +12,9 @@
 
 use seed_core::Sha256Digest;
 use seed_oci::{OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
-use seed_sigstore::{BundleVerifier, ManagedKey, RekorWriter, SignError, Signer, SigningKey};
+use seed_sigstore::{
+    sign_and_log, BundleVerifier, ManagedKey, RekorWriter, SignError, Signer, SigningKey,
+};
 use seed_statement::Statement;
 
 use crate::check::{check_bundle, names, Refusal, VerifiedStatement};
@@ -73,13 +75,13 @@ pub enum AttestError {
 /// Where the bundle is attached: a registry client and the image's repository.
 pub type Target<'a> = (&'a RegistryClient, &'a Repository);
 
-/// Signs `statement` with `key`, logs it through `rekor`, verifies the result
-/// with `verifier`, and attaches it to the statement's image in `target`
-/// (nothing is pushed without one).
+/// Signs `statement` with `key`, logs it in each of `logs`, verifies the
+/// result with `verifier`, and attaches it to the statement's image in
+/// `target` (nothing is pushed without one).
 pub async fn attest(
     statement: &Statement,
     key: &SigningKey,
-    rekor: &RekorWriter,
+    logs: &[RekorWriter],
     verifier: &BundleVerifier,
     target: Option<Target<'_>>,
 ) -> Result<Attested, AttestError> {
@@ -99,9 +101,7 @@ pub async fn attest(
             return Ok(found);
         }
     }
-    let bundle = rekor
-        .sign_statement(&statement.to_canonical_json(), key)
-        .await?;
+    let bundle = sign_and_log(&statement.to_canonical_json(), key, logs).await?;
     let verified =
         check_bundle(verifier, &keys, &image, &bundle).map_err(AttestError::SelfCheck)?;
     let referrer = match target {

@@ -105,6 +105,10 @@ pub async fn verify_release(
                 .map_err(|_| "the bundle is not UTF-8 JSON".to_owned())
                 .and_then(|bundle| {
                     check_bundle(verifier, &keys, image, bundle).map_err(|e| e.to_string())
+                })
+                .and_then(|verified| {
+                    policy.check_logs(&verified.log_entries)?;
+                    Ok(verified)
                 });
             let status = match checked {
                 Err(reason) => FindingStatus::Refused { reason },

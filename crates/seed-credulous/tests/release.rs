@@ -88,6 +88,10 @@ impl World {
     }
 
     fn policy(&self, threshold: usize) -> CredulousPolicy {
+        CredulousPolicy::from_toml(self.policy_text(threshold).as_bytes()).unwrap()
+    }
+
+    fn policy_text(&self, threshold: usize) -> String {
         let mut text = format!("threshold = {threshold}\nsystems = [\"{X86}\", \"{ARM}\"]\n");
         for (i, key) in self.keys.iter().enumerate() {
             text += &format!(
@@ -95,7 +99,7 @@ impl World {
                 key.public_key_pem()
             );
         }
-        CredulousPolicy::from_toml(text.as_bytes()).unwrap()
+        text
     }
 
     /// The statement `key` makes for `system` of `commit` with `manifest`,
@@ -139,7 +143,7 @@ impl World {
         self.runtime.block_on(attest(
             &statement,
             key,
-            &rekor,
+            std::slice::from_ref(&rekor),
             &self.verifier(),
             Some((&self.client, &self.repo)),
         ))
@@ -263,7 +267,7 @@ fn a_log_down_publishes_nothing() {
         .block_on(attest(
             &statement,
             key,
-            &rekor,
+            std::slice::from_ref(&rekor),
             &world.verifier(),
             Some((&world.client, &world.repo)),
         ))
@@ -321,7 +325,7 @@ fn bundles_that_do_not_bind_their_image_release_or_signer_are_refused() {
     let refused = world.runtime.block_on(attest(
         &claims_b,
         a,
-        &rekor,
+        std::slice::from_ref(&rekor),
         &world.verifier(),
         Some((&world.client, &world.repo)),
     ));
@@ -398,4 +402,115 @@ fn a_trojan_image_is_never_verified() {
     );
     // Without the content check the same release passes: the check is what binds the bytes.
     assert!(world.verify_content(&trojan, 2, false).verified());
+}
+
+#[test]
+fn each_attestation_must_be_in_the_policys_log_quorum() {
+    let world = World::new();
+    let second = RekorServer::start().unwrap();
+    let mut root = world.rekor.trusted_root();
+    let other = second.trusted_root();
+    let key_id = |root: &serde_json::Value| {
+        root["tlogs"][0]["logId"]["keyId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first_id, second_id) = (key_id(&root), key_id(&other));
+    root["tlogs"]
+        .as_array_mut()
+        .unwrap()
+        .extend(other["tlogs"].as_array().unwrap().iter().cloned());
+    let verifier = BundleVerifier::new(&trust_root_from_json(&root.to_string()).unwrap()).unwrap();
+    let writer = |url: String| RekorWriter::new(&url, Retry::default()).unwrap();
+    let both = [writer(world.rekor.url()), writer(second.url())];
+    let release = commit('5');
+    let [a, b, c] = [&world.keys[0], &world.keys[1], &world.keys[2]];
+    for (key, logs) in [(a, &both[..]), (b, &both[..]), (c, &both[..1])] {
+        for system in [X86, ARM] {
+            let statement = world.statement(
+                key,
+                &release,
+                system,
+                world.holds(system),
+                world.image(system),
+            );
+            let attested = world
+                .runtime
+                .block_on(attest(
+                    &statement,
+                    key,
+                    logs,
+                    &verifier,
+                    Some((&world.client, &world.repo)),
+                ))
+                .unwrap();
+            assert_eq!(attested.verified.log_entries.len(), logs.len());
+        }
+    }
+    let logs = format!(
+        "\n[[log]]\nname = \"first\"\nkey-id = \"{first_id}\"\noperator = \"op-1\"\n\n[[log]]\nname = \"second\"\nkey-id = \"{second_id}\"\noperator = \"op-2\"\n"
+    );
+    let verify = |log_quorum: usize| {
+        let text = format!("log-quorum = {log_quorum}\n{}{logs}", world.policy_text(3));
+        let policy = CredulousPolicy::from_toml(text.as_bytes()).unwrap();
+        let images: Vec<_> = world
+            .images
+            .iter()
+            .map(|(_, digest, _)| (world.repo.clone(), *digest))
+            .collect();
+        world
+            .runtime
+            .block_on(verify_release(
+                &world.client,
+                &verifier,
+                &policy,
+                &release,
+                &images,
+                true,
+            ))
+            .unwrap()
+    };
+    // In one log each, all three count: k = 3 is met.
+    assert!(verify(1).verified());
+    // In both logs: c is in one only, so it does not count and k = 3 is not met.
+    let report = verify(2);
+    assert!(!report.verified());
+    let refused: Vec<&str> = report
+        .findings
+        .iter()
+        .filter_map(|f| match &f.status {
+            FindingStatus::Refused { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(refused
+        .iter()
+        .all(|r| r
+            .contains("logged in 1 of the policy's logs (first), and the policy requires 2 of 2")));
+    let x86 = &report.quorum.systems[0];
+    assert!(x86.missing.contains("b2"));
+
+    // A policy's log quorum must be meetable, and one operator's logs count once.
+    let base = world.policy_text(2);
+    for (bad, why) in [
+        (
+            format!("log-quorum = 3\n{base}{logs}"),
+            "between 1 and the 2 logs",
+        ),
+        (
+            format!("log-quorum = 1\n{base}"),
+            "needs the logs it counts",
+        ),
+        (
+            format!("log-quorum = 1\n{base}{}", logs.replace("op-2", "op-1")),
+            "log operator 'op-1' appears twice",
+        ),
+    ] {
+        let error = CredulousPolicy::from_toml(bad.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(why), "{error}");
+    }
 }

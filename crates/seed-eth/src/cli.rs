@@ -703,10 +703,11 @@ pub struct AttestArgs {
     #[arg(long, value_name = "FILE", env = "SEED_ETH_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
 
-    /// Credulous: the Rekor v1 log [default: `rekor-url` of [credulous] in seed-eth.toml, else
+    /// Credulous: a Rekor v1 log to write to; repeat it to log in several (a policy may want each
+    /// attestation in K of L logs) [default: `rekor-urls` of [credulous] in seed-eth.toml, else
     /// https://rekor.sigstore.dev].
     #[arg(long, value_name = "URL")]
-    pub rekor_url: Option<String>,
+    pub rekor_url: Vec<String>,
 
     /// Credulous: requests to the log before giving up with exit 3 (waits of 1, 2, 4... s
     /// between them).

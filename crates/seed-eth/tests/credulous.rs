@@ -67,7 +67,7 @@ impl Setup {
         std::fs::write(
             path.join("seed-eth.toml"),
             format!(
-                "[oci]\nplain-http = [\"{}\"]\n\n[credulous]\npolicy = \"policy.toml\"\ntrusted-root = \"trusted_root.json\"\nrekor-url = \"{}\"\n",
+                "[oci]\nplain-http = [\"{}\"]\n\n[credulous]\npolicy = \"policy.toml\"\ntrusted-root = \"trusted_root.json\"\nrekor-urls = [\"{}\"]\n",
                 registry.host(),
                 rekor.url()
             ),

@@ -31,9 +31,9 @@ pub use bundle::{
     Signer, VerifiedBundle,
 };
 pub use error::BundleError;
-pub use policy::{CredulousPolicy, IdentityMatch, PolicyError};
+pub use policy::{CredulousPolicy, IdentityMatch, PolicyError, PolicyLog};
 pub use quorum::{count, Attestation, Quorum, SystemQuorum};
-pub use sign::{RekorWriter, Retry, SignError, SigningKey};
+pub use sign::{sign_and_log, RekorWriter, Retry, SignError, SigningKey};
 pub use sigstore_trust_root::TrustedRoot;
 
 /// The production Sigstore trust root shipped with this binary (the

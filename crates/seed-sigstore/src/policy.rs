@@ -31,7 +31,7 @@ use regex::Regex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::{ManagedKey, Signer};
+use crate::{LogEntry, ManagedKey, Signer};
 
 /// Operators of the OIDC issuers Sigstore's public Fulcio accepts, as
 /// `(issuer URL, operator)`. A policy's `[[issuer]]` tables override these.
@@ -153,6 +153,21 @@ pub struct CredulousPolicy {
     pub builders: Vec<PolicyBuilder>,
     /// SHA-256 of the file's bytes, which `.seed.lock` pins.
     pub digest: [u8; 32],
+    /// The transparency logs that count; empty: any log of the trust root.
+    pub logs: Vec<PolicyLog>,
+    /// In how many of `logs` (by distinct operator) each attestation must be.
+    pub log_quorum: usize,
+}
+
+/// A transparency log the policy counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyLog {
+    /// Its name in reports.
+    pub name: String,
+    /// Its key id as the trust root names it (base64 of the SHA-256 of its key).
+    pub key_id: String,
+    /// Who operates it: logs of one operator count once.
+    pub operator: String,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +179,17 @@ struct PolicyFile {
     issuers: Vec<IssuerEntry>,
     #[serde(rename = "builder")]
     builders: Vec<BuilderEntry>,
+    #[serde(default, rename = "log")]
+    logs: Vec<LogFileEntry>,
+    log_quorum: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct LogFileEntry {
+    name: String,
+    key_id: String,
+    operator: String,
 }
 
 #[derive(Deserialize)]
@@ -278,12 +304,73 @@ impl CredulousPolicy {
         independent("infrastructure", &builders, |b| Some(&b.infrastructure))?;
         independent("issuer operator", &builders, PolicyBuilder::issuer_operator)?;
 
+        let logs: Vec<PolicyLog> = file
+            .logs
+            .into_iter()
+            .map(|log| PolicyLog {
+                name: log.name,
+                key_id: log.key_id,
+                operator: log.operator,
+            })
+            .collect();
+        distinct("log name", logs.iter().map(|l| l.name.as_str()))?;
+        distinct("log key-id", logs.iter().map(|l| l.key_id.as_str()))?;
+        // Independent logs: one operator can show one view from every log it runs.
+        distinct("log operator", logs.iter().map(|l| l.operator.as_str()))?;
+        let log_quorum = match (file.log_quorum, logs.len()) {
+            (None, _) => 1,
+            (Some(_), 0) => {
+                return invalid(
+                    "log-quorum needs the logs it counts: add [[log]] tables (name, key-id, \
+                     operator)"
+                        .to_owned(),
+                )
+            }
+            (Some(k), n) if k == 0 || k > n => {
+                return invalid(format!(
+                    "log-quorum {k} must be between 1 and the {n} logs it names"
+                ))
+            }
+            (Some(k), _) => k,
+        };
+
         Ok(Self {
             threshold: file.threshold,
             systems: file.systems,
             builders,
             digest: Sha256::digest(bytes).into(),
+            logs,
+            log_quorum,
         })
+    }
+
+    /// Whether `entries` (a verified bundle's) are in `log_quorum` of the
+    /// policy's logs; `Err` names the logs found and the quorum. With no
+    /// `[[log]]` tables any log of the trust root counts, once.
+    pub fn check_logs(&self, entries: &[LogEntry]) -> Result<(), String> {
+        if self.logs.is_empty() {
+            return Ok(());
+        }
+        let found: BTreeSet<&str> = self
+            .logs
+            .iter()
+            .filter(|log| entries.iter().any(|e| e.log_id == log.key_id))
+            .map(|log| log.name.as_str())
+            .collect();
+        if found.len() >= self.log_quorum {
+            return Ok(());
+        }
+        Err(format!(
+            "it is logged in {} of the policy's logs ({}), and the policy requires {} of {}",
+            found.len(),
+            if found.is_empty() {
+                "none".to_owned()
+            } else {
+                found.into_iter().collect::<Vec<_>>().join(", ")
+            },
+            self.log_quorum,
+            self.logs.len()
+        ))
     }
 
     /// The builder `signer` is, if any. At most one matches: keyless builders

@@ -207,46 +207,13 @@ impl RekorWriter {
     }
 
     /// Signs `statement` (the exact bytes of an in-toto statement) with `key`
-    /// in a DSSE envelope, logs it, and returns the bundle's JSON.
+    /// in a DSSE envelope, logs it in this log, and returns the bundle's JSON.
     pub async fn sign_statement(
         &self,
         statement: &[u8],
         key: &SigningKey,
     ) -> Result<String, SignError> {
-        let pae = sigstore_types::pae(PAYLOAD_TYPE, statement);
-        let signature = key
-            .pair
-            .sign(&pae)
-            .map_err(|e| SignError::Key(e.to_string()))?;
-        let envelope = DsseEnvelope::new(
-            PAYLOAD_TYPE,
-            PayloadBytes::from_bytes(statement),
-            DsseSignature::new(signature, KeyId::default()),
-        );
-        let envelope_json =
-            serde_json::to_string(&envelope).map_err(|e| SignError::Key(e.to_string()))?;
-        let verifier_pem = key.public_key_pem();
-        let proposal = serde_json::json!({
-            "apiVersion": "0.0.1",
-            "kind": "dsse",
-            "spec": { "proposedContent": {
-                "envelope": envelope_json,
-                "verifiers": [STANDARD.encode(verifier_pem)],
-            }},
-        });
-        let entry = self.log(&proposal.to_string()).await?;
-        let tlog_entry = entry
-            .to_bundle_entry(KindVersion::DsseV001)
-            .map_err(|e| self.bad_answer(e.to_string()))?;
-        let bundle = BundleV03::new(
-            VerificationMaterialV03::PublicKey {
-                hint: key.fingerprint(),
-            },
-            SignatureContent::DsseEnvelope(envelope),
-        )
-        .with_tlog_entry(tlog_entry)
-        .into_bundle();
-        bundle.to_json().map_err(|e| self.bad_answer(e.to_string()))
+        sign_and_log(statement, key, std::slice::from_ref(self)).await
     }
 
     /// Posts `proposal` until the log answers with its entry: retried with
@@ -371,6 +338,59 @@ impl RekorWriter {
             reason,
         }
     }
+}
+
+/// Signs `statement` (the exact bytes of an in-toto statement) with `key` in
+/// a DSSE envelope, once, and logs the envelope in each of `logs` (one entry
+/// per log, all in the bundle, for a policy that wants each attestation in K
+/// of L independent logs); returns the bundle's JSON. Any log failing fails
+/// the whole: a bundle is published in every log asked for or not at all.
+pub async fn sign_and_log(
+    statement: &[u8],
+    key: &SigningKey,
+    logs: &[RekorWriter],
+) -> Result<String, SignError> {
+    let pae = sigstore_types::pae(PAYLOAD_TYPE, statement);
+    let signature = key
+        .pair
+        .sign(&pae)
+        .map_err(|e| SignError::Key(e.to_string()))?;
+    let envelope = DsseEnvelope::new(
+        PAYLOAD_TYPE,
+        PayloadBytes::from_bytes(statement),
+        DsseSignature::new(signature, KeyId::default()),
+    );
+    let envelope_json =
+        serde_json::to_string(&envelope).map_err(|e| SignError::Key(e.to_string()))?;
+    let proposal = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": { "proposedContent": {
+            "envelope": envelope_json,
+            "verifiers": [STANDARD.encode(key.public_key_pem())],
+        }},
+    })
+    .to_string();
+    let mut bundle = BundleV03::new(
+        VerificationMaterialV03::PublicKey {
+            hint: key.fingerprint(),
+        },
+        SignatureContent::DsseEnvelope(envelope),
+    );
+    let Some(first) = logs.first() else {
+        return Err(SignError::Key("no transparency log to write to".to_owned()));
+    };
+    for log in logs {
+        let entry = log.log(&proposal).await?;
+        let tlog_entry = entry
+            .to_bundle_entry(KindVersion::DsseV001)
+            .map_err(|e| log.bad_answer(e.to_string()))?;
+        bundle = bundle.with_tlog_entry(tlog_entry);
+    }
+    bundle
+        .into_bundle()
+        .to_json()
+        .map_err(|e| first.bad_answer(e.to_string()))
 }
 
 /// Rekor's error `message`, or the body as text.

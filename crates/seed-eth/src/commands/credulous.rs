@@ -90,16 +90,20 @@ pub fn attest(args: &AttestArgs) -> Outcome {
             })
         })?;
     let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
-    let rekor_url = args
-        .rekor_url
-        .clone()
-        .or(section.rekor_url.clone())
-        .unwrap_or_else(|| DEFAULT_REKOR_URL.to_owned());
+    let rekor_urls = match (args.rekor_url.is_empty(), &section.rekor_urls) {
+        (false, _) => args.rekor_url.clone(),
+        (true, Some(urls)) if !urls.is_empty() => urls.clone(),
+        _ => vec![DEFAULT_REKOR_URL.to_owned()],
+    };
     let retry = Retry {
         attempts: args.rekor_attempts,
         ..Retry::default()
     };
-    let rekor = RekorWriter::new(&rekor_url, retry).map_err(Failure::network)?;
+    let logs = rekor_urls
+        .iter()
+        .map(|url| RekorWriter::new(url, retry))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::network)?;
     let inputs = gather(args, |name| std::env::var(name).ok(), &file)?;
     let oci = match args.no_push {
         true => None,
@@ -125,7 +129,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     let repo = Repository::from(&inputs.image);
     let target = oci.as_ref().map(|client| (client, &repo));
     let attested = block_on(async {
-        seed_credulous::attest(&statement, &key, &rekor, &verifier, target)
+        seed_credulous::attest(&statement, &key, &logs, &verifier, target)
             .await
             .map_err(attest_failure)
     })?;
@@ -140,7 +144,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
         .collect();
     let referrer = attested.referrer.map(|d| d.to_string());
     let text = format!(
-        "{} {} {} manifest {} as {}: {}; Rekor {rekor_url} entry {}\n",
+        "{} {} {} manifest {} as {}: {}; Rekor entries {} ({})\n",
         if attested.already {
             "already attested"
         } else {
@@ -155,6 +159,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
             |r| format!("bundle attached to {} as {r}", inputs.image)
         ),
         entries.join(", "),
+        rekor_urls.join(", "),
     );
     Ok(Report {
         code: ExitCode::Ok,
@@ -168,7 +173,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
             "manifestDigest": inputs.manifest.to_string(),
             "image": inputs.image.to_string(),
             "signer": attested.verified.signer.to_string(),
-            "rekorUrl": rekor_url,
+            "rekorUrls": rekor_urls,
             "logIndices": attested.verified.log_entries.iter().map(|e| e.log_index).collect::<Vec<_>>(),
             "referrer": referrer,
         }),
