@@ -5,11 +5,13 @@
 //! names how to install it, never a skip. The doubles, each named as one,
 //! stand in for public services that cannot run here: [`rpc::RpcDouble`] in
 //! front of anvil for what hosted endpoints do that no node here does (capped
-//! log queries, a `finalized` tag that is the latest block), and
+//! log queries, a `finalized` tag that is the latest block),
 //! [`rekor::RekorLog`] (served by [`rekor::RekorServer`]) for a Rekor v1
-//! transparency log.
+//! transparency log, and [`fulcio::FulcioCa`] with its OIDC issuer (served by
+//! [`fulcio::FulcioServer`]) for Fulcio, the keyless certificate authority.
 
 pub mod anvil;
+pub mod fulcio;
 pub mod http;
 pub mod nix;
 pub mod registry;

@@ -10,11 +10,12 @@
 //! serve over HTTP). It emits a `trusted_root.json` naming its key.
 //!
 //! [`RekorServer`] serves it over Rekor's v1 REST API on loopback: creating
-//! `hashedrekord` and `dsse` entries signed with a public key (the signature
-//! is checked first, as Rekor does; a duplicate is 409 with the existing entry's
-//! location), reading entries by UUID or index, the log's signed tree head and
-//! consistency proofs. Certificates (keyless signing) come with the Fulcio
-//! double.
+//! `hashedrekord` and `dsse` entries signed with a public key or, for keyless
+//! signing, a certificate from the Fulcio double ([`crate::fulcio`]) (the
+//! signature is checked first, as Rekor does, and the verifier stored as
+//! Rekor stores it: PEM re-encoded with LF line endings; a duplicate is 409
+//! with the existing entry's location), reading entries by UUID or index, the
+//! log's signed tree head and consistency proofs.
 
 use std::{
     collections::VecDeque,
@@ -30,7 +31,7 @@ use sha2::{Digest, Sha256};
 pub use sigstore_crypto::KeyPair;
 use sigstore_crypto::VerificationKey;
 use sigstore_merkle::{hash_children, hash_leaf};
-use sigstore_types::{DerPublicKey, Sha256Hash, SignatureBytes};
+use sigstore_types::{DerCertificate, DerPublicKey, Sha256Hash, SignatureBytes};
 
 use crate::http::{read_request, write_response, Request};
 
@@ -424,7 +425,8 @@ fn answer(log: &mut RekorLog, request: &Request) -> (u16, Vec<(&'static str, Str
 }
 
 /// `POST /api/v1/log/entries`: a `hashedrekord` 0.0.1 or `dsse` 0.0.1 entry
-/// signed with a public key, its signature checked before it is logged.
+/// signed with a public key or certificate, its signature checked before it
+/// is logged.
 fn create(log: &mut RekorLog, body: &[u8]) -> (u16, Vec<(&'static str, String)>, Value) {
     let proposed: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
@@ -474,8 +476,8 @@ fn hashedrekord_entry(spec: &Value) -> Result<Vec<u8>, String> {
             "the entry needs a sha256 hash, a base64 signature and a base64 PEM key".to_owned(),
         );
     };
-    verification_key(&pem)?
-        .verify_prehashed(&digest, &SignatureBytes::new(signature.clone()))
+    let (key, pem) = verifier(&pem)?;
+    key.verify_prehashed(&digest, &SignatureBytes::new(signature.clone()))
         .map_err(|e| format!("the signature does not verify with the key: {e}"))?;
     Ok(hashedrekord_body(&digest, &signature, &pem))
 }
@@ -505,8 +507,8 @@ fn dsse_entry(content: &Value) -> Result<Vec<u8>, String> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or("proposedContent.verifiers must hold the base64 PEM key")?;
     let pae = seed_statement::dsse::pae(payload_type.as_bytes(), &payload);
-    verification_key(&pem)?
-        .verify(&pae, &SignatureBytes::new(signature.clone()))
+    let (key, pem) = verifier(&pem)?;
+    key.verify(&pae, &SignatureBytes::new(signature.clone()))
         .map_err(|e| format!("the envelope's signature does not verify with the key: {e}"))?;
     Ok(dsse_body(&envelope, &payload, &signature, &pem))
 }
@@ -515,11 +517,30 @@ fn base64_field(field: &Value) -> Option<Vec<u8>> {
     field.as_str().and_then(|b64| STANDARD.decode(b64).ok())
 }
 
-fn verification_key(pem: &str) -> Result<VerificationKey, String> {
-    DerPublicKey::from_pem(pem)
-        .map_err(|e| e.to_string())
-        .and_then(|key| VerificationKey::from_spki(&key).map_err(|e| e.to_string()))
-        .map_err(|e| format!("the key is not a usable PEM public key: {e}"))
+/// A proposed entry's verifier, a PEM public key or certificate (Rekor v1
+/// takes either; keyless signers send their Fulcio certificate): its key, and
+/// the PEM as Rekor stores it, re-encoded from the DER with LF line endings
+/// as Go writes PEM (sigstore-python compares the stored verifier with the
+/// bundle's certificate byte for byte).
+fn verifier(pem: &str) -> Result<(VerificationKey, String), String> {
+    let (key, canonical) = match DerCertificate::from_pem(pem) {
+        Ok(certificate) => (
+            sigstore_crypto::parse_certificate_info(&certificate)
+                .map_err(|e| format!("the certificate is not usable: {e}"))?
+                .public_key,
+            crate::fulcio::pem("CERTIFICATE", certificate.as_bytes()),
+        ),
+        Err(_) => {
+            let key = DerPublicKey::from_pem(pem).map_err(|e| {
+                format!("the verifier is neither a PEM public key nor a certificate: {e}")
+            })?;
+            let canonical = crate::fulcio::pem("PUBLIC KEY", key.as_bytes());
+            (key, canonical)
+        }
+    };
+    VerificationKey::from_spki(&key)
+        .map(|key| (key, canonical))
+        .map_err(|e| format!("the verifier's key is not usable: {e}"))
 }
 
 /// Now, in seconds since the epoch.

@@ -1,0 +1,370 @@
+//! The Fulcio double (seed-testkit) proven honest: keyless signing with
+//! sigstore-sign 0.15.1 end to end over HTTP (a token from the double's OIDC
+//! issuer, a certificate from the Fulcio double, a `dsse` entry in the Rekor
+//! double) yields a bundle v0.3 that two independent verifiers accept against
+//! the doubles' trust root — ours (sigstore-verify plus D-047's rules) and
+//! sigstore-python 4.5.1, offline — for the identity the token named. And
+//! what the double must refuse, it refuses: a token signed by another key, an
+//! expired token, a wrong proof of possession; what verifiers must refuse,
+//! they refuse: a certificate from another instance of the double, an SCT
+//! from a CT log the root does not name.
+//!
+//! Needs `SEED_ETH_SIGSTORE_PYTHON` (the `sigstore` program; `make test` sets
+//! it) and fails, never skips, without it.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::{path::Path, process::Command};
+
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use seed_sigstore::{parse_digest, trust_root_from_json, BundleError, BundleVerifier, Signer};
+use seed_testkit::{
+    fulcio::{client_trust_config, FulcioServer, TokenIdentity},
+    http::request,
+    rekor::{KeyPair, RekorServer},
+};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sigstore_oidc::IdentityToken;
+use sigstore_sign::{SigningContext, SigningServices};
+
+fn workflow() -> TokenIdentity {
+    TokenIdentity::Workflow {
+        job_workflow_ref: "seed-eth/builders/.github/workflows/attest.yml@refs/heads/main"
+            .to_owned(),
+    }
+}
+
+fn email() -> TokenIdentity {
+    TokenIdentity::Email("builder@seed-eth.test".to_owned())
+}
+
+/// A Fulcio double and a Rekor double, and the trust root naming both.
+struct Doubles {
+    fulcio: FulcioServer,
+    rekor: RekorServer,
+}
+
+impl Doubles {
+    fn start() -> Self {
+        Self {
+            fulcio: FulcioServer::start().unwrap(),
+            rekor: RekorServer::start().unwrap(),
+        }
+    }
+
+    fn trusted_root(&self) -> Value {
+        self.fulcio.trusted_root(&self.rekor.trusted_root())
+    }
+
+    /// Signs an in-toto statement about `artifact` keylessly with a token for
+    /// `identity` (from `fulcio`'s issuer), certified by `fulcio` and logged
+    /// in this Rekor: returns the bundle's JSON.
+    fn sign(
+        &self,
+        fulcio: &FulcioServer,
+        identity: &TokenIdentity,
+        artifact: &[u8],
+    ) -> Result<String, sigstore_sign::Error> {
+        sign_with_token(fulcio, &self.rekor, &fulcio.token(identity), artifact)
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An in-toto statement whose one subject is `artifact`'s SHA-256.
+fn statement(artifact: &[u8]) -> Vec<u8> {
+    json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "seed.squashfs", "digest": { "sha256": hex::encode(Sha256::digest(artifact)) } }],
+        "predicateType": "https://seed-eth.dev/attestation/v1",
+        "predicate": { "commit": "0123456789abcdef0123456789abcdef01234567" }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn sign_with_token(
+    fulcio: &FulcioServer,
+    rekor: &RekorServer,
+    token: &str,
+    artifact: &[u8],
+) -> Result<String, sigstore_sign::Error> {
+    let context = SigningContext::new(SigningServices::new(fulcio.url(), rekor.url()));
+    let signer = context.signer(IdentityToken::from_jwt(token)?);
+    let bundle = runtime().block_on(signer.sign_raw_statement(&statement(artifact)))?;
+    Ok(bundle.to_json()?)
+}
+
+/// Our verifier's verdict on `bundle` over `artifact`'s digest (the
+/// statement's subject) against `root`.
+fn ours(root: &Value, bundle: &str, artifact: &[u8]) -> Result<Signer, BundleError> {
+    let root = trust_root_from_json(&root.to_string())?;
+    let digest =
+        parse_digest(&format!("sha256:{}", hex::encode(Sha256::digest(artifact)))).unwrap();
+    BundleVerifier::new(&root)?
+        .verify(bundle, digest, &[])
+        .map(|verified| verified.signer)
+}
+
+/// sigstore-python's verdict, offline, with the client trust config `config`:
+/// `Ok` or its complaint.
+fn theirs(
+    dir: &Path,
+    name: &str,
+    config: &Value,
+    bundle: &str,
+    artifact: &[u8],
+    identity: &str,
+    issuer: &str,
+) -> Result<(), String> {
+    let program = std::env::var("SEED_ETH_SIGSTORE_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "set SEED_ETH_SIGSTORE_PYTHON to sigstore-python's `sigstore` program \
+             (`make test` installs it into .venv-sigstore)"
+        )
+    });
+    let file = |suffix: &str, contents: &[u8]| {
+        let path = dir.join(format!("{name}.{suffix}"));
+        std::fs::write(&path, contents).unwrap();
+        path
+    };
+    let config = file("trust-config.json", config.to_string().as_bytes());
+    let bundle = file("sigstore.json", bundle.as_bytes());
+    let artifact = file("artifact", artifact);
+    let output = Command::new(&program)
+        .arg("--trust-config")
+        .arg(&config)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(&bundle)
+        .args(["--cert-identity", identity, "--cert-oidc-issuer", issuer])
+        .arg(&artifact)
+        // An empty home: no cached trust material but the config given.
+        .env("HOME", dir)
+        // Its complaint on one line, for the tests to read.
+        .env("COLUMNS", "1000")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}; `make test` installs it"));
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[test]
+fn keyless_bundles_from_the_doubles_verify_with_both_verifiers() {
+    let doubles = Doubles::start();
+    let root = doubles.trusted_root();
+    let config = client_trust_config(&root, &doubles.fulcio.url(), &doubles.rekor.url());
+    let issuer = doubles.fulcio.url();
+    let mut signed: Vec<Signed> = Vec::new();
+    for (name, identity) in [("workflow", workflow()), ("email", email())] {
+        let artifact = format!("the {name} builder's seed").into_bytes();
+        let bundle = doubles
+            .sign(&doubles.fulcio, &identity, &artifact)
+            .unwrap_or_else(|e| panic!("{name}: keyless signing failed: {e}"));
+        let parsed: Value = serde_json::from_str(&bundle).unwrap();
+        assert_eq!(
+            parsed["mediaType"],
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        );
+        assert_eq!(
+            parsed["verificationMaterial"]["tlogEntries"][0]["kindVersion"],
+            json!({ "kind": "dsse", "version": "0.0.1" })
+        );
+        assert_eq!(
+            ours(&root, &bundle, &artifact).unwrap_or_else(|e| panic!("{name}: {e}")),
+            Signer::Certificate {
+                issuer: issuer.clone(),
+                identity: identity.san(),
+            },
+            "{name}: the signer is who the token named"
+        );
+        // Another artifact is not what the statement is about.
+        assert!(ours(&root, &bundle, b"another artifact").is_err());
+        signed.push((name, identity, artifact, bundle));
+    }
+    assert_eq!(doubles.rekor.lock().size(), 2);
+
+    // sigstore-python, its runs in parallel (its start-up is most of the
+    // time): each bundle for its own signer, and not for another issuer.
+    let dir = tempfile::tempdir().unwrap();
+    let python = |case: &str, (name, identity, artifact, bundle): &Signed, issuer: &str| {
+        let name = format!("{name}-{case}");
+        theirs(
+            dir.path(),
+            &name,
+            &config,
+            bundle,
+            artifact,
+            &identity.san(),
+            issuer,
+        )
+    };
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = signed
+            .iter()
+            .map(|signed| scope.spawn(|| python("as-signed", signed, &issuer)))
+            .collect();
+        let other_issuer =
+            scope.spawn(|| python("other-issuer", &signed[0], "https://issuer.test"));
+        for (run, (name, ..)) in runs.into_iter().zip(&signed) {
+            run.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{name}: sigstore-python refuses it: {e}"));
+        }
+        let refusal = other_issuer.join().unwrap().unwrap_err();
+        assert!(refusal.contains("OIDCIssuer does not match"), "{refusal}");
+    });
+}
+
+/// A keyless bundle: its name, signer, artifact and JSON.
+type Signed = (&'static str, TokenIdentity, Vec<u8>, String);
+
+/// The request sigstore-fulcio 0.15.1 sends, with a proof of possession
+/// made by `prover` over `challenge`.
+fn signing_cert_request(token: &str, key: &KeyPair, prover: &KeyPair, challenge: &str) -> Value {
+    json!({
+        "credentials": { "oidcIdentityToken": token },
+        "publicKeyRequest": {
+            "publicKey": { "algorithm": "", "content": key.public_key_der().unwrap().to_pem() },
+            "proofOfPossession": STANDARD.encode(prover.sign(challenge.as_bytes()).unwrap().as_bytes())
+        }
+    })
+}
+
+#[test]
+fn the_double_refuses_what_fulcio_refuses() {
+    let doubles = Doubles::start();
+    let fulcio = &doubles.fulcio;
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let token = fulcio.token(&workflow());
+    let subject = fulcio.issuer().verify(&token).unwrap()["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |body: &Value| {
+        let response = request(
+            fulcio.addr(),
+            "POST",
+            "/api/v2/signingCert",
+            Some(body.to_string().as_bytes()),
+        )
+        .unwrap();
+        let answer: Value = serde_json::from_slice(&response.body).unwrap();
+        (response.status, answer)
+    };
+
+    // As sigstore-fulcio asks: the chain, leaf first, the SCT embedded.
+    let (status, answer) = post(&signing_cert_request(&token, &key, &key, &subject));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let forged = seed_testkit::fulcio::OidcIssuer::new(fulcio.url()).token(&workflow());
+    let mut expired = fulcio.issuer().claims(&workflow());
+    expired["iat"] = json!(expired["iat"].as_u64().unwrap() - 1200);
+    expired["nbf"] = expired["iat"].clone();
+    expired["exp"] = json!(expired["exp"].as_u64().unwrap() - 1200);
+    let expired = fulcio.issuer().sign_claims(&expired);
+    let other = KeyPair::generate_ecdsa_p256().unwrap();
+    let refusals = [
+        (
+            "a token signed by another key",
+            signing_cert_request(&forged, &key, &key, &subject),
+            401,
+        ),
+        (
+            "an expired token",
+            signing_cert_request(&expired, &key, &key, &subject),
+            401,
+        ),
+        (
+            "a proof over another string",
+            signing_cert_request(&token, &key, &key, "repo:someone/else:ref:refs/heads/main"),
+            400,
+        ),
+        (
+            "a proof by another key",
+            signing_cert_request(&token, &key, &other, &subject),
+            400,
+        ),
+    ];
+    for (what, body, expected) in refusals {
+        let (status, answer) = post(&body);
+        assert_eq!(status, expected, "{what}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {answer}"
+        );
+    }
+
+    // The client surfaces the refusal; nothing is logged.
+    for token in [&forged, &expired] {
+        let error = sign_with_token(fulcio, &doubles.rekor, token, b"x").unwrap_err();
+        assert!(error.to_string().contains("HTTP 401"), "{error}");
+    }
+    assert_eq!(doubles.rekor.lock().size(), 0);
+}
+
+#[test]
+fn a_certificate_from_another_double_is_refused() {
+    let doubles = Doubles::start();
+    let stranger = FulcioServer::start().unwrap();
+    let artifact = b"a seed";
+    // Certified by the stranger, logged in the same Rekor.
+    let bundle = doubles.sign(&stranger, &workflow(), artifact).unwrap();
+
+    let ours_root = doubles.trusted_root();
+    let theirs_root = stranger.trusted_root(&doubles.rekor.trusted_root());
+    assert!(
+        ours(&theirs_root, &bundle, artifact).is_ok(),
+        "the bundle is sound for the stranger's root"
+    );
+    let refused = ours(&ours_root, &bundle, artifact).unwrap_err().to_string();
+    assert!(refused.contains("certificate chain"), "{refused}");
+
+    // The SCT is checked on its own: the CA trusted, the CT log not.
+    let mut other_ct_log = theirs_root.clone();
+    other_ct_log["ctlogs"] = ours_root["ctlogs"].clone();
+    let refused = ours(&other_ct_log, &bundle, artifact)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("SCT"), "{refused}");
+
+    // sigstore-python refuses both, for those reasons.
+    let dir = tempfile::tempdir().unwrap();
+    let python = |name: &str, root: &Value| {
+        theirs(
+            dir.path(),
+            name,
+            &client_trust_config(root, &doubles.fulcio.url(), &doubles.rekor.url()),
+            &bundle,
+            artifact,
+            &workflow().san(),
+            &stranger.url(),
+        )
+    };
+    std::thread::scope(|scope| {
+        let foreign = scope.spawn(|| python("foreign-ca", &ours_root));
+        let ct = scope.spawn(|| python("other-ct-log", &other_ct_log));
+        let refusal = foreign.join().unwrap().unwrap_err();
+        assert!(
+            refusal.contains("failed to build timestamp certificate chain"),
+            "{refusal}"
+        );
+        let refusal = ct.join().unwrap().unwrap_err();
+        assert!(refusal.contains("SCT verify failed"), "{refusal}");
+    });
+}
