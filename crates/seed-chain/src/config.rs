@@ -95,6 +95,8 @@ pub struct CredulousSection {
     pub trusted_root: Option<PathBuf>,
     /// The Rekor v1 logs builders write to.
     pub rekor_urls: Option<Vec<String>>,
+    /// The Fulcio CA keyless builders ask for certificates.
+    pub fulcio_url: Option<String>,
     /// A builder's managed signing key (PKCS#8 PEM).
     pub signing_key: Option<PathBuf>,
     /// The keeper's follow file (the releases it is told about).

@@ -15,7 +15,8 @@ use seed_core::{CommitId, Sha256Digest};
 use seed_credulous::{attest, verify_release};
 use seed_oci::{ImageContent, RegistryClient, Repository};
 use seed_sigstore::{
-    trust_root_from_json, BundleVerifier, CredulousPolicy, RekorWriter, Retry, SigningKey,
+    trust_root_from_json, BundleVerifier, Credential, CredulousPolicy, RekorWriter, Retry,
+    SigningKey,
 };
 use seed_statement::{Builder, NixSettings, Predicate, SigstoreBuilder, Source, Statement};
 use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
@@ -49,7 +50,9 @@ fn main() {
     let commit: CommitId = "0123456789abcdef0123456789abcdef01234567".parse().unwrap();
     let root_json = rekor.trusted_root().to_string();
     let verifier = BundleVerifier::new(&trust_root_from_json(&root_json).unwrap()).unwrap();
-    let keys: Vec<SigningKey> = (0..3).map(|_| SigningKey::generate().unwrap()).collect();
+    let keys: Vec<Credential> = (0..3)
+        .map(|_| Credential::Key(SigningKey::generate().unwrap()))
+        .collect();
 
     let mut policy = format!(
         "threshold = 2\nsystems = [{}]\n",
@@ -58,7 +61,7 @@ fn main() {
     for (i, key) in keys.iter().enumerate() {
         policy += &format!(
             "\n[[builder]]\nname = \"b{i}\"\npublic-key = \"\"\"\n{}\"\"\"\norganisation = \"o{i}\"\njurisdiction = \"j{i}\"\ninfrastructure = \"i{i}\"\n",
-            key.public_key_pem()
+            key.key().unwrap().public_key_pem()
         );
     }
     let policy_path = dir.path().join("policy.toml");
@@ -86,7 +89,7 @@ fn main() {
                 closure_manifest: holds.digest(),
                 image: repo.image_ref(&image).unwrap(),
                 builder: Builder::Sigstore(SigstoreBuilder::Key {
-                    fingerprint: key.fingerprint().parse().unwrap(),
+                    fingerprint: key.key().unwrap().fingerprint().parse().unwrap(),
                 }),
                 run_id: "1".parse().unwrap(),
                 nix: NixSettings::from_show_config("sandbox = true\nsubstituters =\n").unwrap(),

@@ -13,7 +13,7 @@
 use seed_core::Sha256Digest;
 use seed_oci::{OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
 use seed_sigstore::{
-    sign_and_log, BundleVerifier, ManagedKey, RekorWriter, SignError, Signer, SigningKey,
+    sign_and_log, BundleVerifier, Credential, ManagedKey, RekorWriter, SignError, Signer,
 };
 use seed_statement::Statement;
 
@@ -75,21 +75,19 @@ pub enum AttestError {
 /// Where the bundle is attached: a registry client and the image's repository.
 pub type Target<'a> = (&'a RegistryClient, &'a Repository);
 
-/// Signs `statement` with `key`, logs it in each of `logs`, verifies the
-/// result with `verifier`, and attaches it to the statement's image in
+/// Signs `statement` with `credential`, logs it in each of `logs`, verifies
+/// the result with `verifier`, and attaches it to the statement's image in
 /// `target` (nothing is pushed without one).
 pub async fn attest(
     statement: &Statement,
-    key: &SigningKey,
+    credential: &Credential,
     logs: &[RekorWriter],
     verifier: &BundleVerifier,
     target: Option<Target<'_>>,
 ) -> Result<Attested, AttestError> {
     let image = statement.subject().1;
-    let keys = [ManagedKey::from_der(key.public_key_der().to_vec())];
-    let me = Signer::Key {
-        fingerprint: key.fingerprint(),
-    };
+    let keys: Vec<ManagedKey> = credential.managed_key().into_iter().collect();
+    let me = credential.signer();
     let named = statement.predicate().builder.sigstore();
     if !named.is_some_and(|named| names(named, &me)) {
         return Err(AttestError::NotTheSigner {
@@ -101,7 +99,7 @@ pub async fn attest(
             return Ok(found);
         }
     }
-    let bundle = sign_and_log(&statement.to_canonical_json(), key, logs).await?;
+    let bundle = sign_and_log(&statement.to_canonical_json(), credential, logs).await?;
     let verified =
         check_bundle(verifier, &keys, &image, &bundle).map_err(AttestError::SelfCheck)?;
     let referrer = match target {

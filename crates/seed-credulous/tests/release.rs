@@ -10,7 +10,8 @@ use seed_core::{CommitId, Sha256Digest};
 use seed_credulous::{attest, verify_release, AttestError, FindingStatus, ReleaseReport};
 use seed_oci::{ImageContent, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
 use seed_sigstore::{
-    trust_root_from_json, BundleVerifier, CredulousPolicy, RekorWriter, Retry, SigningKey,
+    trust_root_from_json, BundleVerifier, Credential, CredulousPolicy, RekorWriter, Retry,
+    SigningKey,
 };
 use seed_statement::{Builder, NixSettings, Predicate, SigstoreBuilder, Source, Statement};
 use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
@@ -37,8 +38,8 @@ struct World {
     repo: Repository,
     /// Per system: its image and the closure manifest the image holds.
     images: Vec<(String, Sha256Digest, Sha256Digest)>,
-    keys: Vec<SigningKey>,
-    outsider: SigningKey,
+    keys: Vec<Credential>,
+    outsider: Credential,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -67,8 +68,10 @@ impl World {
             client,
             repo,
             images,
-            keys: (0..3).map(|_| SigningKey::generate().unwrap()).collect(),
-            outsider: SigningKey::generate().unwrap(),
+            keys: (0..3)
+                .map(|_| Credential::Key(SigningKey::generate().unwrap()))
+                .collect(),
+            outsider: Credential::Key(SigningKey::generate().unwrap()),
             runtime,
         }
     }
@@ -96,7 +99,7 @@ impl World {
         for (i, key) in self.keys.iter().enumerate() {
             text += &format!(
                 "\n[[builder]]\nname = \"b{i}\"\npublic-key = \"\"\"\n{}\"\"\"\norganisation = \"org{i}\"\njurisdiction = \"j{i}\"\ninfrastructure = \"infra{i}\"\n",
-                key.public_key_pem()
+                key.key().unwrap().public_key_pem()
             );
         }
         text
@@ -106,7 +109,7 @@ impl World {
     /// about `image`.
     fn statement(
         &self,
-        key: &SigningKey,
+        key: &Credential,
         commit: &CommitId,
         system: &str,
         manifest: Sha256Digest,
@@ -122,7 +125,7 @@ impl World {
             closure_manifest: manifest,
             image: self.repo.image_ref(&image).unwrap(),
             builder: Builder::Sigstore(SigstoreBuilder::Key {
-                fingerprint: key.fingerprint().parse().unwrap(),
+                fingerprint: key.key().unwrap().fingerprint().parse().unwrap(),
             }),
             run_id: "1".parse().unwrap(),
             nix: NixSettings::from_show_config("sandbox = true\nsubstituters =\n").unwrap(),
@@ -133,7 +136,7 @@ impl World {
 
     fn attest(
         &self,
-        key: &SigningKey,
+        key: &Credential,
         commit: &CommitId,
         system: &str,
         manifest: Sha256Digest,

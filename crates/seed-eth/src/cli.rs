@@ -699,9 +699,25 @@ pub struct AttestArgs {
     pub posture: PostureArgs,
 
     /// Credulous: the builder's managed P-256 signing key, an unencrypted PKCS#8 PEM file
-    /// [default: `signing-key` of [credulous] in seed-eth.toml].
-    #[arg(long, value_name = "FILE", env = "SEED_ETH_SIGNING_KEY")]
+    /// [default: `signing-key` of [credulous] in seed-eth.toml; without one, keyless signing].
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SEED_ETH_SIGNING_KEY",
+        conflicts_with = "identity_token"
+    )]
     pub signing_key: Option<PathBuf>,
+
+    /// Credulous, keyless: a file holding the OIDC identity token Fulcio certifies a fresh key
+    /// for [default: SIGSTORE_ID_TOKEN, else the CI provider's ambient token (GitHub Actions
+    /// with `id-token: write`)].
+    #[arg(long, value_name = "FILE")]
+    pub identity_token: Option<PathBuf>,
+
+    /// Credulous, keyless: the Fulcio CA [default: `fulcio-url` of [credulous], else
+    /// https://fulcio.sigstore.dev].
+    #[arg(long, value_name = "URL")]
+    pub fulcio_url: Option<String>,
 
     /// Credulous: a Rekor v1 log to write to; repeat it to log in several (a policy may want each
     /// attestation in K of L logs) [default: `rekor-urls` of [credulous] in seed-eth.toml, else

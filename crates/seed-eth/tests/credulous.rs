@@ -302,10 +302,15 @@ fn what_credulous_needs_is_asked_for_by_name() {
             holds,
             "--image",
             image,
+            "--repository",
+            "https://github.com/seed-eth/example",
+            "--nix-config",
+            "nix.conf",
         ],
-        &[],
+        &[("GITHUB_RUN_ID", "1")],
     );
     assert_exit(&out, 2, "--signing-key FILE");
+    assert_exit(&out, 2, "--identity-token FILE");
     let out = seed_eth(
         setup.cwd(),
         &[
@@ -561,4 +566,95 @@ fn a_lock_pins_the_policy_and_verification_holds_to_it() {
     let (code, all) = verify(&["--policy", "other.toml"]);
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("the lock pins the Credulous policy"), "{all}");
+}
+
+#[test]
+fn a_keyless_builder_attests_with_an_identity_token() {
+    use seed_testkit::fulcio::{FulcioServer, TokenIdentity};
+
+    let setup = Setup::new();
+    let fulcio = FulcioServer::start().unwrap();
+    let identity = TokenIdentity::Workflow {
+        job_workflow_ref: "org/seed/.github/workflows/seed.yaml@refs/heads/main".to_owned(),
+    };
+    std::fs::write(
+        setup.cwd().join("trusted_root.json"),
+        fulcio.trusted_root(&setup.rekor.trusted_root()).to_string(),
+    )
+    .unwrap();
+    let mut policy = std::fs::read_to_string(setup.cwd().join("policy.toml")).unwrap();
+    policy += &format!(
+        "\n[[issuer]]\nurl = \"{url}\"\noperator = \"test-ci\"\n\n[[builder]]\nname = \"ci\"\nissuer = \"{url}\"\nidentity = \"{san}\"\norganisation = \"org-ci\"\njurisdiction = \"j-ci\"\ninfrastructure = \"infra-ci\"\n",
+        url = fulcio.url(),
+        san = identity.san()
+    );
+    std::fs::write(setup.cwd().join("policy.toml"), policy).unwrap();
+    std::fs::write(setup.cwd().join("token.jwt"), fulcio.token(&identity)).unwrap();
+    let keyless = |system: &str, token: &str| {
+        let (image, holds) = setup.image(system);
+        seed_eth(
+            setup.cwd(),
+            &[
+                "--json",
+                "attest",
+                "--posture",
+                "credulous",
+                "--commit",
+                COMMIT,
+                "--system",
+                system,
+                "--manifest-digest",
+                holds,
+                "--image",
+                image,
+                "--repository",
+                "https://github.com/seed-eth/example",
+                "--nix-config",
+                "nix.conf",
+                "--identity-token",
+                token,
+                "--fulcio-url",
+                &fulcio.url(),
+            ],
+            &[("GITHUB_RUN_ID", "4242")],
+        )
+    };
+    for system in [X86, ARM] {
+        let out = keyless(system, "token.jwt");
+        assert_exit(&out, 0, "");
+        assert_eq!(
+            json(&out)["signer"],
+            format!("{} (issuer {})", identity.san(), fulcio.url())
+        );
+        assert_exit(&setup.attest("b0", system, None, &[]), 0, "");
+    }
+    // Again with a fresh certificate (a new key): already attested, nothing logged.
+    let logged = setup.rekor.lock().size();
+    let again = keyless(X86, "token.jwt");
+    assert_exit(&again, 0, "");
+    assert_eq!(json(&again)["alreadyAttested"], true);
+    assert_eq!(setup.rekor.lock().size(), logged);
+
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(
+        report["systems"][0]["voters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["builder"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["b0", "ci"]
+    );
+
+    // A token the Fulcio does not trust, and one that is no token, are exit 2.
+    let stranger = FulcioServer::start().unwrap();
+    std::fs::write(setup.cwd().join("stranger.jwt"), stranger.token(&identity)).unwrap();
+    assert_exit(&keyless(X86, "stranger.jwt"), 2, "refused to certify");
+    std::fs::write(setup.cwd().join("junk.jwt"), "not a token").unwrap();
+    assert_exit(
+        &keyless(X86, "junk.jwt"),
+        2,
+        "identity token cannot be used",
+    );
 }

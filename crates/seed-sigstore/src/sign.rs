@@ -1,5 +1,7 @@
 //! Signing a statement for the Credulous posture: a DSSE envelope signed with
-//! a P-256 key, logged in Rekor, returned as a Sigstore bundle v0.3.
+//! a P-256 key, logged in Rekor, returned as a Sigstore bundle v0.3. The key
+//! is a builder's managed key, or (keyless) an ephemeral one that Fulcio
+//! certifies for the OIDC identity of an identity token ([`Keyless`]).
 //!
 //! The steps are those of `sigstore-sign`'s `sign_raw_statement`, done here
 //! because that signer knows only ephemeral (keyless) keys and treats Rekor's
@@ -21,11 +23,15 @@ use std::time::Duration;
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use sha2::{Digest, Sha256};
 use sigstore_bundle::{BundleV03, VerificationMaterialV03};
-use sigstore_crypto::KeyPair;
+use sigstore_crypto::{x509::parse_certificate_info, KeyPair};
+use sigstore_fulcio::{Error as FulcioError, FulcioClient};
+use sigstore_oidc::IdentityToken;
 use sigstore_rekor::LogEntry;
 use sigstore_types::{
-    DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, SignatureContent,
+    DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, SignatureContent,
 };
+
+use crate::{ManagedKey, Signer};
 
 /// The DSSE payload type of an in-toto statement.
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -63,6 +69,18 @@ pub enum SignError {
         /// The log's message.
         message: String,
     },
+    /// Fulcio refused the identity token or the request (a 4xx): the token
+    /// is expired, for another audience, or not from an issuer it trusts.
+    #[error("Fulcio at {url} refused to certify the identity token: {message}")]
+    TokenRefused {
+        /// Fulcio's base URL.
+        url: String,
+        /// What Fulcio said.
+        message: String,
+    },
+    /// The identity token is not a JWT with the claims Fulcio needs.
+    #[error("the identity token cannot be used: {0}")]
+    Token(String),
     /// The log answered, but not with a log entry.
     #[error("Rekor at {url} answered with something that is not a log entry: {reason}")]
     BadAnswer {
@@ -174,6 +192,200 @@ impl SigningKey {
     }
 }
 
+/// A keyless credential: a fresh P-256 key and the short-lived certificate
+/// Fulcio issued for it to the OIDC identity of an identity token. The
+/// identity is read from the certificate, not the token: it is what verifiers
+/// will see.
+pub struct Keyless {
+    pair: KeyPair,
+    certificate: DerCertificate,
+    issuer: String,
+    identity: String,
+}
+
+impl std::fmt::Debug for Keyless {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyless")
+            .field("issuer", &self.issuer)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyless {
+    /// Asks Fulcio at `fulcio_url` to certify a fresh key for the identity
+    /// `token` (a JWT) proves; retried like a log while Fulcio is unreachable
+    /// or failing. A token Fulcio refuses is [`SignError::TokenRefused`].
+    pub async fn certify(fulcio_url: &str, token: &str, retry: Retry) -> Result<Self, SignError> {
+        let token =
+            IdentityToken::from_jwt(token.trim()).map_err(|e| SignError::Token(e.to_string()))?;
+        if token.is_expired() {
+            return Err(SignError::Token(format!(
+                "it expired at {}; ask the CI provider for a fresh one",
+                token.expiration()
+            )));
+        }
+        let pair = KeyPair::generate_ecdsa_p256().map_err(|e| SignError::Key(e.to_string()))?;
+        let http = http_client(fulcio_url, retry)?;
+        let client = FulcioClient::builder(fulcio_url)
+            .with_http_client(http)
+            .build()
+            .map_err(|e| SignError::Key(e.to_string()))?;
+        let url = fulcio_url.trim_end_matches('/').to_owned();
+        let mut delay = retry.first_delay;
+        let mut last = String::new();
+        for attempt in 1..=retry.attempts.max(1) {
+            if attempt > 1 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            match client.create_signing_certificate(&token, &pair).await {
+                Ok(response) => {
+                    let certificate = response.leaf_certificate().clone();
+                    let info =
+                        parse_certificate_info(&certificate).map_err(|e| SignError::BadAnswer {
+                            url: url.clone(),
+                            reason: format!("the certificate does not parse: {e}"),
+                        })?;
+                    let (Some(identity), Some(issuer)) = (info.identity, info.issuer) else {
+                        return Err(SignError::BadAnswer {
+                            url,
+                            reason: "the certificate names no identity or no OIDC issuer"
+                                .to_owned(),
+                        });
+                    };
+                    return Ok(Self {
+                        pair,
+                        certificate,
+                        issuer,
+                        identity: identity.as_str().to_owned(),
+                    });
+                }
+                Err(FulcioError::Status { status, message }) if status == 429 || status >= 500 => {
+                    last = format!("HTTP {status}: {message}");
+                }
+                Err(FulcioError::Status { message, .. }) => {
+                    return Err(SignError::TokenRefused { url, message })
+                }
+                Err(FulcioError::Http(e)) => last = e,
+                Err(other) => {
+                    return Err(SignError::BadAnswer {
+                        url,
+                        reason: other.to_string(),
+                    })
+                }
+            }
+        }
+        Err(SignError::Unavailable {
+            url,
+            attempts: retry.attempts.max(1),
+            last,
+        })
+    }
+
+    /// The identity token the CI provider offers this job, if any (GitHub
+    /// Actions' `ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN` with the `sigstore`
+    /// audience, GitLab's and others' `SIGSTORE_ID_TOKEN`, Buildkite, ...; the
+    /// `ambient-id` detection sigstore-oidc uses).
+    pub async fn ambient_token() -> Result<Option<String>, SignError> {
+        match IdentityToken::detect_ambient().await {
+            Ok(token) => Ok(token.map(|t| t.expose_secret().to_owned())),
+            Err(e) => Err(SignError::Token(e.to_string())),
+        }
+    }
+
+    /// The certificate's OIDC issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The certificate's identity (its SAN: a workflow URI, an email).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+}
+
+/// What a statement is signed with.
+#[derive(Debug)]
+pub enum Credential {
+    /// A builder's managed key.
+    Key(SigningKey),
+    /// An ephemeral key certified by Fulcio.
+    Keyless(Keyless),
+}
+
+impl Credential {
+    /// Who verifiers will find signed: the key's fingerprint, or the
+    /// certificate's issuer and identity.
+    pub fn signer(&self) -> Signer {
+        match self {
+            Self::Key(key) => Signer::Key {
+                fingerprint: key.fingerprint(),
+            },
+            Self::Keyless(keyless) => Signer::Certificate {
+                issuer: keyless.issuer.clone(),
+                identity: keyless.identity.clone(),
+            },
+        }
+    }
+
+    /// The managed key, if this is one.
+    pub const fn key(&self) -> Option<&SigningKey> {
+        match self {
+            Self::Key(key) => Some(key),
+            Self::Keyless(_) => None,
+        }
+    }
+
+    /// The managed key to verify its bundles with (none for keyless: the
+    /// certificate is in the bundle).
+    pub fn managed_key(&self) -> Option<ManagedKey> {
+        match self {
+            Self::Key(key) => Some(ManagedKey::from_der(key.public_der.clone())),
+            Self::Keyless(_) => None,
+        }
+    }
+
+    fn pair(&self) -> &KeyPair {
+        match self {
+            Self::Key(key) => &key.pair,
+            Self::Keyless(keyless) => &keyless.pair,
+        }
+    }
+
+    /// The verifier Rekor logs with the signature: the public key or the certificate.
+    fn verifier_pem(&self) -> String {
+        match self {
+            Self::Key(key) => key.public_key_pem(),
+            Self::Keyless(keyless) => keyless.certificate.to_pem(),
+        }
+    }
+
+    fn material(&self) -> VerificationMaterialV03 {
+        match self {
+            Self::Key(key) => VerificationMaterialV03::PublicKey {
+                hint: key.fingerprint(),
+            },
+            Self::Keyless(keyless) => {
+                VerificationMaterialV03::Certificate(keyless.certificate.clone())
+            }
+        }
+    }
+}
+
+/// An HTTP client for one of Sigstore's services, with `retry`'s timeout.
+fn http_client(url: &str, retry: Retry) -> Result<reqwest::Client, SignError> {
+    reqwest::Client::builder()
+        .timeout(retry.timeout)
+        .user_agent(concat!("seed-eth/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SignError::Unavailable {
+            url: url.to_owned(),
+            attempts: 0,
+            last: format!("no HTTP client: {e}"),
+        })
+}
+
 /// A Rekor v1 log to write to.
 #[derive(Debug, Clone)]
 pub struct RekorWriter {
@@ -185,15 +397,7 @@ pub struct RekorWriter {
 impl RekorWriter {
     /// A writer for the log at `url` (e.g. `https://rekor.sigstore.dev`).
     pub fn new(url: &str, retry: Retry) -> Result<Self, SignError> {
-        let http = reqwest::Client::builder()
-            .timeout(retry.timeout)
-            .user_agent(concat!("seed-eth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SignError::Unavailable {
-                url: url.to_owned(),
-                attempts: 0,
-                last: format!("no HTTP client: {e}"),
-            })?;
+        let http = http_client(url, retry)?;
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
             http,
@@ -211,9 +415,9 @@ impl RekorWriter {
     pub async fn sign_statement(
         &self,
         statement: &[u8],
-        key: &SigningKey,
+        credential: &Credential,
     ) -> Result<String, SignError> {
-        sign_and_log(statement, key, std::slice::from_ref(self)).await
+        sign_and_log(statement, credential, std::slice::from_ref(self)).await
     }
 
     /// Posts `proposal` until the log answers with its entry: retried with
@@ -347,12 +551,12 @@ impl RekorWriter {
 /// the whole: a bundle is published in every log asked for or not at all.
 pub async fn sign_and_log(
     statement: &[u8],
-    key: &SigningKey,
+    credential: &Credential,
     logs: &[RekorWriter],
 ) -> Result<String, SignError> {
     let pae = sigstore_types::pae(PAYLOAD_TYPE, statement);
-    let signature = key
-        .pair
+    let signature = credential
+        .pair()
         .sign(&pae)
         .map_err(|e| SignError::Key(e.to_string()))?;
     let envelope = DsseEnvelope::new(
@@ -367,14 +571,12 @@ pub async fn sign_and_log(
         "kind": "dsse",
         "spec": { "proposedContent": {
             "envelope": envelope_json,
-            "verifiers": [STANDARD.encode(key.public_key_pem())],
+            "verifiers": [STANDARD.encode(credential.verifier_pem())],
         }},
     })
     .to_string();
     let mut bundle = BundleV03::new(
-        VerificationMaterialV03::PublicKey {
-            hint: key.fingerprint(),
-        },
+        credential.material(),
         SignatureContent::DsseEnvelope(envelope),
     );
     let Some(first) = logs.first() else {

@@ -368,3 +368,85 @@ fn a_certificate_from_another_double_is_refused() {
         assert!(refusal.contains("SCT verify failed"), "{refusal}");
     });
 }
+
+/// Quick retries for tests.
+fn quick() -> seed_sigstore::Retry {
+    seed_sigstore::Retry {
+        attempts: 2,
+        first_delay: std::time::Duration::from_millis(10),
+        timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+#[test]
+fn our_keyless_signer_is_accepted_by_both_verifiers() {
+    use seed_sigstore::{Credential, Keyless, RekorWriter, SignError};
+
+    let doubles = Doubles::start();
+    let root = doubles.trusted_root();
+    let config = client_trust_config(&root, &doubles.fulcio.url(), &doubles.rekor.url());
+    let issuer = doubles.fulcio.url();
+    let artifact = b"a seed built by our keyless signer".to_vec();
+    let token = doubles.fulcio.token(&workflow());
+    let keyless = runtime()
+        .block_on(Keyless::certify(&doubles.fulcio.url(), &token, quick()))
+        .unwrap();
+    // The identity is the certificate's, as verifiers will see it.
+    assert_eq!(keyless.issuer(), issuer);
+    assert_eq!(keyless.identity(), workflow().san());
+    let credential = Credential::Keyless(keyless);
+    let writer = RekorWriter::new(&doubles.rekor.url(), quick()).unwrap();
+    let bundle = runtime()
+        .block_on(writer.sign_statement(&statement(&artifact), &credential))
+        .unwrap();
+    assert_eq!(
+        ours(&root, &bundle, &artifact).unwrap(),
+        credential.signer()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    theirs(
+        dir.path(),
+        "ours",
+        &config,
+        &bundle,
+        &artifact,
+        &workflow().san(),
+        &issuer,
+    )
+    .unwrap_or_else(|e| panic!("sigstore-python refuses our keyless bundle: {e}"));
+
+    // A token from another issuer's key is refused by Fulcio, by name.
+    let stranger = FulcioServer::start().unwrap();
+    let refused = runtime()
+        .block_on(Keyless::certify(
+            &doubles.fulcio.url(),
+            &stranger.token(&workflow()),
+            quick(),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(refused, SignError::TokenRefused { .. }),
+        "{refused}"
+    );
+    // Not a JWT at all.
+    let garbage = runtime()
+        .block_on(Keyless::certify(
+            &doubles.fulcio.url(),
+            "not-a-jwt",
+            quick(),
+        ))
+        .unwrap_err();
+    assert!(matches!(garbage, SignError::Token(_)), "{garbage}");
+    // Fulcio unreachable: transient, after the retries.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let down = runtime()
+        .block_on(Keyless::certify(&url, &token, quick()))
+        .unwrap_err();
+    assert!(
+        matches!(down, SignError::Unavailable { attempts: 2, .. }),
+        "{down}"
+    );
+    assert!(down.is_transient());
+}

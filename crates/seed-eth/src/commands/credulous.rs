@@ -15,8 +15,8 @@ use seed_keeper::{
 use seed_nix::{AnyLock, DeliveryKind, ImageRef, LockEntry, SeedLock};
 use seed_oci::Repository;
 use seed_sigstore::{
-    production_trust_root, trust_root_from_json, BundleVerifier, CredulousPolicy, RekorWriter,
-    Retry, SigningKey, TrustedRoot,
+    production_trust_root, trust_root_from_json, BundleVerifier, Credential, CredulousPolicy,
+    Keyless, RekorWriter, Retry, SignError, SigningKey, TrustedRoot,
 };
 use seed_statement::{Builder, Predicate, SigstoreBuilder, Source, Statement, Timestamp};
 use serde_json::json;
@@ -71,24 +71,6 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     }
     let file = config_file(&args.chain)?;
     let section = file.credulous();
-    let key_path = args
-        .signing_key
-        .as_ref()
-        .or(section.signing_key.as_ref())
-        .ok_or_else(|| {
-            Failure::usage(eyre!(
-                "--posture credulous needs the builder's signing key: --signing-key FILE (or \
-                 SEED_ETH_SIGNING_KEY, or signing-key in [credulous] of seed-eth.toml)"
-            ))
-        })?;
-    let key = std::fs::read_to_string(key_path)
-        .wrap_err_with(|| format!("the signing key {}", key_path.display()))
-        .map_err(Failure::usage)
-        .and_then(|pem| {
-            SigningKey::from_pem(&pem).map_err(|e| {
-                Failure::usage(eyre::Report::new(e).wrap_err(format!("{}", key_path.display())))
-            })
-        })?;
     let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
     let rekor_urls = match (args.rekor_url.is_empty(), &section.rekor_urls) {
         (false, _) => args.rekor_url.clone(),
@@ -104,10 +86,26 @@ pub fn attest(args: &AttestArgs) -> Outcome {
         .map(|url| RekorWriter::new(url, retry))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::network)?;
+    // A bad key fails before the image is read; a keyless certificate (valid
+    // ten minutes) is asked for after.
+    let managed = managed_key(args, &section)?;
     let inputs = gather(args, |name| std::env::var(name).ok(), &file)?;
     let oci = match args.no_push {
         true => None,
         false => Some(registry_client(&args.plain_http, &file).map_err(oci_failure)?),
+    };
+    let credential = match managed {
+        Some(key) => Credential::Key(key),
+        None => keyless(args, &section, retry)?,
+    };
+    let builder = match &credential {
+        Credential::Key(key) => SigstoreBuilder::Key {
+            fingerprint: key.fingerprint().parse().map_err(Failure::usage)?,
+        },
+        Credential::Keyless(keyless) => {
+            SigstoreBuilder::identity(keyless.issuer(), keyless.identity())
+                .map_err(Failure::usage)?
+        }
     };
     let statement = Statement::new(Predicate {
         source: Source {
@@ -118,9 +116,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
         system: inputs.system.clone(),
         closure_manifest: inputs.manifest,
         image: inputs.image.clone(),
-        builder: Builder::Sigstore(SigstoreBuilder::Key {
-            fingerprint: key.fingerprint().parse().map_err(Failure::usage)?,
-        }),
+        builder: Builder::Sigstore(builder),
         run_id: inputs.run_id.clone(),
         nix: inputs.nix.clone(),
         build_time: Timestamp::now(),
@@ -129,7 +125,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     let repo = Repository::from(&inputs.image);
     let target = oci.as_ref().map(|client| (client, &repo));
     let attested = block_on(async {
-        seed_credulous::attest(&statement, &key, &logs, &verifier, target)
+        seed_credulous::attest(&statement, &credential, &logs, &verifier, target)
             .await
             .map_err(attest_failure)
     })?;
@@ -180,6 +176,77 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     })
 }
 
+/// The public-good Fulcio, the default keyless builders ask.
+pub const DEFAULT_FULCIO_URL: &str = "https://fulcio.sigstore.dev";
+
+/// The managed key of `--signing-key` (or SEED_ETH_SIGNING_KEY, or the file's
+/// `signing-key`), if one is named.
+fn managed_key(
+    args: &AttestArgs,
+    section: &CredulousSection,
+) -> Result<Option<SigningKey>, Failure> {
+    let Some(path) = args.signing_key.as_ref().or(section.signing_key.as_ref()) else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("the signing key {}", path.display()))
+        .map_err(Failure::usage)?;
+    SigningKey::from_pem(&pem)
+        .map(Some)
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err(format!("{}", path.display()))))
+}
+
+/// Keyless: a fresh key certified by Fulcio for the identity token of
+/// `--identity-token`, SIGSTORE_ID_TOKEN or the CI provider's ambient one.
+fn keyless(
+    args: &AttestArgs,
+    section: &CredulousSection,
+    retry: Retry,
+) -> Result<Credential, Failure> {
+    let token = match &args.identity_token {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .wrap_err_with(|| format!("--identity-token {}", path.display()))
+                .map_err(Failure::usage)?,
+        ),
+        None => match std::env::var("SIGSTORE_ID_TOKEN") {
+            Ok(token) if !token.trim().is_empty() => Some(token),
+            _ => block_on(async { Keyless::ambient_token().await.map_err(sign_failure) })?,
+        },
+    };
+    let token = token.ok_or_else(|| {
+        Failure::usage(eyre!(
+            "--posture credulous needs a way to sign: a managed key (--signing-key FILE, \
+             SEED_ETH_SIGNING_KEY or signing-key in [credulous]) or, keyless, an OIDC identity \
+             token (--identity-token FILE, SIGSTORE_ID_TOKEN, or GitHub Actions with \
+             `permissions: id-token: write`)"
+        ))
+    })?;
+    let fulcio = args
+        .fulcio_url
+        .clone()
+        .or(section.fulcio_url.clone())
+        .unwrap_or_else(|| DEFAULT_FULCIO_URL.to_owned());
+    block_on(async {
+        Keyless::certify(&fulcio, &token, retry)
+            .await
+            .map(Credential::Keyless)
+            .map_err(sign_failure)
+    })
+}
+
+/// Fulcio or a log unavailable is exit 3; a refused or unusable token or key, exit 2.
+fn sign_failure(error: SignError) -> Failure {
+    let code = match &error {
+        SignError::Unavailable { .. } | SignError::BadAnswer { .. } => ExitCode::Network,
+        _ => ExitCode::Usage,
+    };
+    Failure {
+        code,
+        error: eyre::Report::new(error),
+    }
+}
+
 /// A log that stayed down, a registry fault or an answer that does not
 /// verify is exit 3 (nothing was published; run again); a conflict is exit 1;
 /// the rest is a usage error.
@@ -188,9 +255,11 @@ fn attest_failure(error: AttestError) -> Failure {
         AttestError::Registry(e) => return oci_failure(e),
         other => other,
     };
+    let error = match error {
+        AttestError::Sign(e) => return sign_failure(e),
+        other => other,
+    };
     let code = match &error {
-        AttestError::Sign(e) if e.is_transient() => ExitCode::Network,
-        AttestError::Sign(seed_sigstore::SignError::BadAnswer { .. }) => ExitCode::Network,
         AttestError::SelfCheck(_) => ExitCode::Network,
         AttestError::Conflict { .. } => ExitCode::CheckFailed,
         _ => ExitCode::Usage,
