@@ -665,7 +665,9 @@ mod tests {
     #[test]
     fn the_documented_example_is_valid() {
         let doc = include_str!("../../../docs/configuration.md");
-        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        // The example seed-eth.toml, not the Credulous policy or follow file before it.
+        let example = doc.find("## Example `seed-eth.toml`").unwrap();
+        let start = example + doc[example..].find("```toml\n").unwrap() + "```toml\n".len();
         let end = start + doc[start..].find("```").unwrap();
         let file: ConfigFile = toml::from_str(&doc[start..end]).unwrap();
         let config = DeployOverrides::default()

@@ -20,7 +20,7 @@ use seed_chain::{
     BuilderState, Chain, ChainSettings, PriorVote, Target, Vote,
 };
 use seed_oci::{OciError, RegistryClient, Repository};
-use seed_statement::{BuilderKey, Predicate, SignedStatement, Source, Statement, Timestamp};
+use seed_statement::{Builder, BuilderKey, RegisteredBuilder, SignedStatement, Timestamp};
 use serde_json::{json, Value};
 
 use super::{
@@ -221,25 +221,11 @@ fn sign_statement(
     registry: Address,
 ) -> Result<SignedStatement, Failure> {
     let key = BuilderKey::from_bytes(&signer.to_bytes().0).map_err(Failure::usage)?;
-    let statement = Statement::new(Predicate {
-        source: Source {
-            repository: inputs.repository.clone(),
-            commit: inputs.commit,
-            flake_lock: inputs.flake_lock,
-        },
-        system: inputs.system.clone(),
-        closure_manifest: inputs.manifest,
-        image: inputs.image.clone(),
-        builder: seed_statement::Builder::Registered(seed_statement::RegisteredBuilder {
-            address: signer.address(),
-            chain_id,
-            registry,
-        }),
-        run_id: inputs.run_id.clone(),
-        nix: inputs.nix.clone(),
-        build_time: Timestamp::now(),
-    })
-    .map_err(Failure::usage)?;
+    let statement = inputs.statement(Builder::Registered(RegisteredBuilder {
+        address: signer.address(),
+        chain_id,
+        registry,
+    }))?;
     seed_statement::sign(&statement, &key).map_err(Failure::usage)
 }
 

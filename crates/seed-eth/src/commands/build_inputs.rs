@@ -16,7 +16,10 @@ use eyre::{eyre, WrapErr};
 use seed_chain::ConfigFile;
 use seed_core::{CommitId, Sha256Digest, System};
 use seed_nix::{ClosureManifest, ImageRef, Nix};
-use seed_statement::{NixSettings, RepositoryUri, RunId};
+use seed_statement::{
+    Builder, NixSettings, Predicate, RepositoryUri, RunId, Source as StatementSource, Statement,
+    Timestamp,
+};
 
 use super::content::{closure_of, Source};
 use crate::{cli::AttestArgs, exit::ExitCode, output::Failure};
@@ -49,6 +52,28 @@ pub struct BuildInputs {
     pub repository: RepositoryUri,
     /// Nix's settings.
     pub nix: NixSettings,
+}
+
+impl BuildInputs {
+    /// The in-toto statement of this build, naming `builder` (a registered
+    /// address under Zero, a Sigstore signer under Credulous), finished now.
+    pub fn statement(&self, builder: Builder) -> Result<Statement, Failure> {
+        Statement::new(Predicate {
+            source: StatementSource {
+                repository: self.repository.clone(),
+                commit: self.commit,
+                flake_lock: self.flake_lock,
+            },
+            system: self.system.clone(),
+            closure_manifest: self.manifest,
+            image: self.image.clone(),
+            builder,
+            run_id: self.run_id.clone(),
+            nix: self.nix.clone(),
+            build_time: Timestamp::now(),
+        })
+        .map_err(Failure::usage)
+    }
 }
 
 /// Gathers and checks every input; `env` looks up environment variables (injected for tests).

@@ -18,7 +18,7 @@ use seed_sigstore::{
     production_trust_root, trust_root_from_json, BundleVerifier, Credential, CredulousPolicy,
     Keyless, RekorWriter, Retry, SignError, SigningKey, TrustedRoot,
 };
-use seed_statement::{Builder, Predicate, SigstoreBuilder, Source, Statement, Timestamp};
+use seed_statement::{Builder, SigstoreBuilder};
 use serde_json::json;
 
 use super::{
@@ -107,21 +107,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
                 .map_err(Failure::usage)?
         }
     };
-    let statement = Statement::new(Predicate {
-        source: Source {
-            repository: inputs.repository.clone(),
-            commit: inputs.commit,
-            flake_lock: inputs.flake_lock,
-        },
-        system: inputs.system.clone(),
-        closure_manifest: inputs.manifest,
-        image: inputs.image.clone(),
-        builder: Builder::Sigstore(builder),
-        run_id: inputs.run_id.clone(),
-        nix: inputs.nix.clone(),
-        build_time: Timestamp::now(),
-    })
-    .map_err(Failure::usage)?;
+    let statement = inputs.statement(Builder::Sigstore(builder))?;
     let repo = Repository::from(&inputs.image);
     let target = oci.as_ref().map(|client| (client, &repo));
     let attested = block_on(async {
