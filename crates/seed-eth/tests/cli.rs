@@ -172,8 +172,21 @@ fn the_demo_uses_the_builds_under_cargo_target_dir() {
     );
 
     let elsewhere = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(elsewhere.path().join("debug")).unwrap();
+    std::fs::create_dir_all(elsewhere.path().join("debug/examples")).unwrap();
     std::os::unix::fs::symlink(seed_eth, elsewhere.path().join("debug/seed-eth")).unwrap();
+    // The Rekor double of the Credulous scene: `cargo test` builds the workspace's examples
+    // next to the binaries.
+    let rekor_double = seed_eth.with_file_name("examples").join("rekor_double");
+    assert!(
+        rekor_double.exists(),
+        "{} is missing: `cargo test --workspace` (or `make demo`) builds it",
+        rekor_double.display()
+    );
+    std::os::unix::fs::symlink(
+        &rekor_double,
+        elsewhere.path().join("debug/examples/rekor_double"),
+    )
+    .unwrap();
     let out = demo(elsewhere.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
