@@ -17,7 +17,10 @@ use seed_sigstore::{
 };
 use seed_statement::Statement;
 
-use crate::check::{check_bundle, names, Refusal, VerifiedStatement};
+use crate::{
+    check::{check_bundle, names, Refusal, VerifiedStatement},
+    release::bundles_on,
+};
 
 /// What `attest` did.
 #[derive(Debug, Clone)]
@@ -133,8 +136,12 @@ async fn earlier(
 ) -> Result<Option<Attested>, AttestError> {
     let image = statement.subject().1;
     let ours = statement.predicate();
-    for found in client.blobs(repo, &image, SIGSTORE_BUNDLE_REFERRER).await? {
-        let Ok(bundle) = String::from_utf8(found.bytes) else {
+    for (_, fetched) in bundles_on(client, repo, &image).await? {
+        let Ok(fetched) = fetched else {
+            continue;
+        };
+        let referrer = fetched.referrer;
+        let Ok(bundle) = String::from_utf8(fetched.bytes) else {
             continue;
         };
         let Ok(verified) = check_bundle(verifier, keys, &image, &bundle) else {
@@ -152,13 +159,13 @@ async fn earlier(
                 signer: me.to_string(),
                 earlier: theirs.closure_manifest,
                 now: ours.closure_manifest,
-                referrer: found.referrer,
+                referrer,
             });
         }
         return Ok(Some(Attested {
             bundle,
             verified,
-            referrer: Some(found.referrer),
+            referrer: Some(referrer),
             already: true,
         }));
     }

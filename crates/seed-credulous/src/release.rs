@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use seed_core::{CommitId, Sha256Digest};
-use seed_oci::{OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
+use seed_oci::{FetchedStatement, OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
 use seed_sigstore::{
     count, Attestation, BundleVerifier, CredulousPolicy, LogEntry, Quorum, SystemQuorum,
 };
@@ -100,11 +100,14 @@ pub async fn verify_release(
     let mut attestations = Vec::new();
     let mut log_entries: BTreeMap<(String, String), Vec<LogEntry>> = BTreeMap::new();
     for (repo, image) in images {
-        for found in client.blobs(repo, image, SIGSTORE_BUNDLE_REFERRER).await? {
-            let checked = std::str::from_utf8(&found.bytes)
-                .map_err(|_| "the bundle is not UTF-8 JSON".to_owned())
+        for (referrer, bytes) in bundles_on(client, repo, image).await? {
+            let checked = bytes
+                .and_then(|fetched| {
+                    String::from_utf8(fetched.bytes)
+                        .map_err(|_| "the bundle is not UTF-8 JSON".to_owned())
+                })
                 .and_then(|bundle| {
-                    check_bundle(verifier, &keys, image, bundle).map_err(|e| e.to_string())
+                    check_bundle(verifier, &keys, image, &bundle).map_err(|e| e.to_string())
                 })
                 .and_then(|verified| {
                     policy.check_logs(&verified.log_entries)?;
@@ -148,7 +151,7 @@ pub async fn verify_release(
             };
             findings.push(BundleFinding {
                 image: format!("{repo}@{image}"),
-                referrer: found.referrer.to_string(),
+                referrer,
                 status,
             });
         }
@@ -240,6 +243,45 @@ pub async fn verify_release(
         content,
         failures,
     })
+}
+
+/// The bundles attached to `repo@image`: each referrer's digest with its
+/// bytes, or why they cannot be read. A referrer that is malformed, names
+/// another subject or is listed but absent is that referrer's problem (anyone
+/// who can push can attach one), so it is returned as unreadable rather than
+/// stopping the whole verification; a registry that cannot be asked is an
+/// error.
+pub(crate) async fn bundles_on(
+    client: &RegistryClient,
+    repo: &Repository,
+    image: &Sha256Digest,
+) -> Result<Vec<(String, Result<FetchedStatement, String>)>, OciError> {
+    let mut found = Vec::new();
+    let kind = SIGSTORE_BUNDLE_REFERRER;
+    for descriptor in client
+        .list_referrers(repo, image, Some(kind.artifact_type))
+        .await?
+    {
+        let fetched = match descriptor.sha256() {
+            Ok(referrer) => {
+                client
+                    .fetch_blob_referrer(repo, image, &referrer, kind)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        let bytes = match fetched {
+            Ok(fetched) => Ok(fetched),
+            Err(
+                error @ (OciError::Invalid { .. }
+                | OciError::NotFound { .. }
+                | OciError::DigestMismatch { .. }),
+            ) => Err(format!("the referrer cannot be read as a bundle: {error}")),
+            Err(error) => return Err(error),
+        };
+        found.push((descriptor.digest.clone(), bytes));
+    }
+    Ok(found)
 }
 
 /// Why a system has no agreed closure.

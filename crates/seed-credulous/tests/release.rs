@@ -517,3 +517,58 @@ fn each_attestation_must_be_in_the_policys_log_quorum() {
         assert!(error.contains(why), "{error}");
     }
 }
+
+#[test]
+fn a_malformed_referrer_blocks_neither_attestation_nor_verification() {
+    let world = World::new();
+    let release = commit('6');
+    // Anyone who can push attaches junk under the bundle artifact type: a
+    // manifest whose one layer is not a bundle, and a "bundle" that is not JSON.
+    let junk_layer = seed_oci::BlobReferrer {
+        layer_media_type: "application/octet-stream",
+        what: "junk",
+        ..SIGSTORE_BUNDLE_REFERRER
+    };
+    for system in [X86, ARM] {
+        world
+            .runtime
+            .block_on(world.client.attach_blob(
+                &world.repo,
+                &world.image(system),
+                junk_layer,
+                b"not a bundle",
+            ))
+            .unwrap();
+        world
+            .runtime
+            .block_on(world.client.attach_blob(
+                &world.repo,
+                &world.image(system),
+                SIGSTORE_BUNDLE_REFERRER,
+                &[0xff, 0xfe],
+            ))
+            .unwrap();
+    }
+    for key in &world.keys[..2] {
+        for system in [X86, ARM] {
+            world
+                .attest(key, &release, system, world.holds(system))
+                .unwrap();
+        }
+    }
+    let report = world.verify_content(&release, 2, true);
+    assert!(report.verified(), "{:#?}", report.failures);
+    let refused: Vec<&str> = report
+        .findings
+        .iter()
+        .filter_map(|f| match &f.status {
+            FindingStatus::Refused { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 4, "{refused:#?}");
+    assert!(refused
+        .iter()
+        .any(|r| r.contains("cannot be read as a bundle")));
+    assert!(refused.iter().any(|r| r.contains("not UTF-8")));
+}
