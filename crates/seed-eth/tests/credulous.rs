@@ -658,3 +658,109 @@ fn a_keyless_builder_attests_with_an_identity_token() {
         "identity token cannot be used",
     );
 }
+
+/// A GET on loopback: the status and the whole response.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// Polls `check` every 100 ms until it holds, or fails after `seconds`.
+fn wait_for(what: &str, seconds: u64, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(seconds),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_credulous_keeper_service_rereads_its_follow_file_and_stops_on_sigterm() {
+    let setup = Setup::new();
+    std::fs::write(setup.cwd().join("follow.toml"), "").unwrap();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let source = format!("{}/seed", setup.registry.host());
+    let target = format!("{}/promoted", setup.registry.host());
+    let mut service = std::process::Command::new(env!("CARGO_BIN_EXE_seed-eth"))
+        .current_dir(setup.cwd())
+        .args([
+            "keeper",
+            "--posture",
+            "credulous",
+            "--follow",
+            "follow.toml",
+        ])
+        .args([
+            "--source",
+            &source,
+            "--target",
+            &target,
+            "--state",
+            "keeper.sqlite",
+        ])
+        .args(["--poll-ms", "100", "--metrics-addr", &metrics.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("/healthz 200", 20, || {
+        http_get(metrics, "/healthz").0 == 200
+    });
+    // Builders attest, then the release is appended to the follow file.
+    for builder in ["b0", "b1"] {
+        for system in [X86, ARM] {
+            assert_exit(&setup.attest(builder, system, None, &[]), 0, "");
+        }
+    }
+    setup.follow();
+    let digest = setup.image(X86).0.rsplit_once('@').unwrap().1.to_owned();
+    wait_for("the release to be promoted", 30, || {
+        setup.promoted(&format!("{COMMIT}-{X86}")).as_deref() == Some(digest.as_str())
+    });
+    // A follow file that no longer parses makes the service unhealthy, not dead.
+    std::fs::write(setup.cwd().join("follow.toml"), "[[release]]\ncommit = 1\n").unwrap();
+    wait_for("/healthz 503", 20, || {
+        http_get(metrics, "/healthz").0 == 503
+    });
+    assert!(service.try_wait().unwrap().is_none(), "the service exited");
+    setup.follow();
+    wait_for("/healthz 200 again", 20, || {
+        http_get(metrics, "/healthz").0 == 200
+    });
+
+    let pid = service.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = service.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = service.kill();
+            panic!("no exit after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
