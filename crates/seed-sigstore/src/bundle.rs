@@ -1,8 +1,10 @@
 //! One Sigstore bundle, verified strictly and offline.
 
 use sha2::{Digest, Sha256};
+use sigstore_crypto::VerificationKey;
 use sigstore_types::{
-    Bundle, DerPublicKey, KindVersion, TransparencyLogEntry, VerificationMaterialContent,
+    Bundle, Checkpoint, DerPublicKey, KeyHint, KindVersion, TransparencyLogEntry,
+    VerificationMaterialContent,
 };
 use sigstore_verify::{
     PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier,
@@ -115,6 +117,7 @@ pub struct VerifiedBundle {
 /// Verifies bundles against one trust root.
 pub struct BundleVerifier {
     verifier: Verifier,
+    root: TrustedRoot,
 }
 
 impl BundleVerifier {
@@ -123,6 +126,7 @@ impl BundleVerifier {
     pub fn new(root: &TrustedRoot) -> Result<Self, BundleError> {
         Ok(Self {
             verifier: Verifier::new(root)?,
+            root: root.clone(),
         })
     }
 
@@ -171,6 +175,7 @@ impl BundleVerifier {
         if !result.tlog_verified() {
             return Err(BundleError::NotLogged);
         }
+        self.bind_to_their_logs(&bundle)?;
         let signed_at = result
             .verified_timestamps()
             .iter()
@@ -193,6 +198,55 @@ impl BundleVerifier {
             signed_at,
             dsse_payload,
         })
+    }
+
+    /// Requires each entry's checkpoint to be signed by the very log its
+    /// `logId` names (not just by some trusted log with the same 4-byte key
+    /// hint), and the proof's root to be the checkpoint's.
+    fn bind_to_their_logs(&self, bundle: &Bundle) -> Result<(), BundleError> {
+        for (index, entry) in bundle.verification_material.tlog_entries.iter().enumerate() {
+            let log_id = entry.log_id.key_id.to_string();
+            let not_its_log = |reason: String| BundleError::NotItsLog {
+                index,
+                log_id: log_id.clone(),
+                reason,
+            };
+            let key = self
+                .root
+                .rekor_key_for_log(&entry.log_id.key_id)
+                .map_err(|e| not_its_log(format!("the trust root has no such log: {e}")))?;
+            let proof = entry
+                .inclusion_proof
+                .as_ref()
+                .ok_or(BundleError::NoInclusionProof {
+                    index: entry.log_index.get(),
+                })?;
+            let checkpoint = Checkpoint::from_text(proof.checkpoint.envelope())
+                .map_err(|e| not_its_log(format!("its checkpoint does not parse: {e}")))?;
+            // The signature line's key hint is the first 4 bytes of the log
+            // id, for Rekor v1 (SHA-256 of the key) and v2 (C2SP's key id) alike.
+            let id = entry.log_id.key_id.as_bytes();
+            let hint = KeyHint::new([id[0], id[1], id[2], id[3]]);
+            let key = VerificationKey::from_spki(&key)
+                .map_err(|e| not_its_log(format!("its key cannot be used: {e}")))?;
+            let signed = checkpoint.signatures_by_key_hint(&hint).any(|line| {
+                key.verify(checkpoint.signed_data(), &line.signature)
+                    .is_ok()
+            });
+            if !signed {
+                return Err(not_its_log(
+                    "that log did not sign its checkpoint".to_owned(),
+                ));
+            }
+            if checkpoint.root_hash() != &proof.root_hash
+                || checkpoint.tree_size() != proof.tree_size
+            {
+                return Err(not_its_log(
+                    "its proof's root hash or tree size differs from its checkpoint's".to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Verifies a managed-key bundle with the key its hint names, else with

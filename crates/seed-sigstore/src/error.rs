@@ -46,6 +46,20 @@ pub enum BundleError {
         /// How many keys were tried.
         known: usize,
     },
+    /// A log entry whose checkpoint the log its `logId` names did not sign
+    /// (sigstore-verify accepts a checkpoint signed by any trusted log whose
+    /// key hint matches, and a Rekor v2 entry has no SET to bind its log): a
+    /// copy of one log's entry under another log's id would otherwise count
+    /// as a second log.
+    #[error("log entry {index} names the log {log_id}, but {reason}")]
+    NotItsLog {
+        /// The entry's position in the bundle.
+        index: usize,
+        /// The log id it names.
+        log_id: String,
+        /// What does not match.
+        reason: String,
+    },
     /// The bundle has no transparency log entry at all.
     #[error("the bundle has no transparency log entry; it was never logged in Rekor")]
     NotLogged,

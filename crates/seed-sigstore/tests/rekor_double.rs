@@ -338,3 +338,50 @@ fn dsse_statements_are_logged_as_dsse_entries() {
     let tampered = envelope.replacen("\"payloadType\":\"application", "\"payloadType\":\"text", 1);
     assert_eq!(post(proposed(&tampered)).status, 400);
 }
+
+/// A bundle logged in log A, with a copy of its entry relabelled as log B's
+/// (its SET dropped, as Rekor v2 entries have none): the copy's proof and
+/// checkpoint are A's, so it proves nothing about B. A verifier that counts
+/// logs by `logId` (a policy's log quorum) must refuse it.
+#[test]
+fn an_entry_is_bound_to_the_log_its_log_id_names() {
+    use seed_sigstore::{trust_root_from_json, BundleError, BundleVerifier, ManagedKey};
+
+    let key = KeyPair::generate_ecdsa_p256().unwrap();
+    let (mut a, b) = (RekorLog::new(), RekorLog::new());
+    let mut bundle = logged_bundle(&mut a, &key, 2);
+    let mut root = a.trusted_root("http://127.0.0.1:1");
+    root["tlogs"].as_array_mut().unwrap().extend(
+        b.trusted_root("http://127.0.0.1:2")["tlogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned(),
+    );
+    let verifier = BundleVerifier::new(&trust_root_from_json(&root.to_string()).unwrap()).unwrap();
+    let known = [ManagedKey::from_der(
+        key.public_key_der().unwrap().as_bytes().to_vec(),
+    )];
+    assert_eq!(
+        verifier
+            .verify(&bundle.to_string(), ARTIFACT, &known)
+            .unwrap()
+            .log_entries
+            .len(),
+        1
+    );
+    let mut copy = entry(&mut bundle).clone();
+    copy["logId"]["keyId"] = json!(STANDARD.encode(b.log_id()));
+    copy.as_object_mut().unwrap().remove("inclusionPromise");
+    bundle["verificationMaterial"]["tlogEntries"]
+        .as_array_mut()
+        .unwrap()
+        .push(copy);
+    let refused = verifier
+        .verify(&bundle.to_string(), ARTIFACT, &known)
+        .unwrap_err();
+    assert!(
+        matches!(refused, BundleError::NotItsLog { index: 1, .. }),
+        "{refused}"
+    );
+}
