@@ -385,3 +385,88 @@ fn an_entry_is_bound_to_the_log_its_log_id_names() {
         "{refused}"
     );
 }
+
+/// The double's split view: a fork shares the history up to the fork and the
+/// key, then diverges. Each view's bundles verify on their own, and each
+/// view's consistency proofs hold; only comparing the two views' signed
+/// checkpoints (what a witness does, issue 14) shows two trees of one size.
+#[test]
+fn a_forked_log_shows_two_views_that_each_verify() {
+    use seed_sigstore::{parse_digest, trust_root_from_json, BundleVerifier, Credential};
+    use seed_testkit::{http::request, rekor::RekorServer};
+
+    let server = RekorServer::start().unwrap();
+    for i in 0..3u8 {
+        server.lock().append(vec![i], 1_800_000_000);
+    }
+    let fork = server.fork().unwrap();
+    let root = trust_root_from_json(&server.trusted_root().to_string()).unwrap();
+    assert_eq!(
+        server.trusted_root()["tlogs"][0]["publicKey"],
+        fork.trusted_root()["tlogs"][0]["publicKey"],
+        "one log, one key"
+    );
+    let verifier = BundleVerifier::new(&root).unwrap();
+    let key = Credential::Key(seed_sigstore::SigningKey::generate().unwrap());
+    let subject = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
+    let statement = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","predicate":{{}},"predicateType":"x","subject":[{{"digest":{{"sha256":"{}"}},"name":"s"}}]}}"#,
+        &subject[7..]
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let head = |server: &RekorServer| -> Value {
+        serde_json::from_slice(
+            &request(server.addr(), "GET", "/api/v1/log", None)
+                .unwrap()
+                .body,
+        )
+        .unwrap()
+    };
+    let mut heads = Vec::new();
+    for view in [&server, &fork] {
+        let writer =
+            seed_sigstore::RekorWriter::new(&view.url(), seed_sigstore::Retry::default()).unwrap();
+        let bundle = runtime
+            .block_on(writer.sign_statement(statement.as_bytes(), &key))
+            .unwrap();
+        let known: Vec<_> = key.managed_key().into_iter().collect();
+        verifier
+            .verify(&bundle, parse_digest(subject).unwrap(), &known)
+            .unwrap();
+        heads.push(head(view));
+    }
+    assert_eq!(heads[0]["treeSize"], 4);
+    assert_eq!(heads[1]["treeSize"], 4);
+    assert_ne!(
+        heads[0]["rootHash"], heads[1]["rootHash"],
+        "two trees of one size: a split view"
+    );
+    assert_ne!(heads[0]["signedTreeHead"], heads[1]["signedTreeHead"]);
+    // Each view proves itself consistent with the shared history.
+    let common = sigstore_types::Sha256Hash::from_hex(&server.lock().root(3).to_hex()).unwrap();
+    for (view, head) in [&server, &fork].into_iter().zip(&heads) {
+        let proof: Value = serde_json::from_slice(
+            &request(
+                view.addr(),
+                "GET",
+                "/api/v1/log/proof?firstSize=3&lastSize=4",
+                None,
+            )
+            .unwrap()
+            .body,
+        )
+        .unwrap();
+        let hashes: Vec<sigstore_types::Sha256Hash> = proof["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| sigstore_types::Sha256Hash::from_hex(h.as_str().unwrap()).unwrap())
+            .collect();
+        let new_root =
+            sigstore_types::Sha256Hash::from_hex(head["rootHash"].as_str().unwrap()).unwrap();
+        sigstore_merkle::verify_consistency_proof(3, 4, &hashes, &common, &new_root).unwrap();
+    }
+}

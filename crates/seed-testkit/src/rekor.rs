@@ -15,7 +15,9 @@
 //! signature is checked first, as Rekor does, and the verifier stored as
 //! Rekor stores it: PEM re-encoded with LF line endings; a duplicate is 409
 //! with the existing entry's location), reading entries by UUID or index, the
-//! log's signed tree head and consistency proofs.
+//! log's signed tree head and consistency proofs; on demand it plays faults
+//! ([`RekorServer::fail_next`]) or shows a split view ([`RekorServer::fork`]:
+//! a second server for a copy of the log, same key, diverging from there).
 
 use std::{
     collections::VecDeque,
@@ -54,9 +56,11 @@ pub struct LoggedEntry {
     pub signed_entry_timestamp: Vec<u8>,
 }
 
-/// A Rekor v1 log double.
+/// A Rekor v1 log double. Cloning it forks it: both copies sign with the
+/// same key and diverge from there ([`RekorServer::fork`]).
+#[derive(Clone)]
 pub struct RekorLog {
-    key: KeyPair,
+    key: Arc<KeyPair>,
     entries: Vec<LoggedEntry>,
     leaves: Vec<Sha256Hash>,
 }
@@ -65,7 +69,7 @@ impl RekorLog {
     /// An empty log with a fresh P-256 key.
     pub fn new() -> Self {
         Self {
-            key: KeyPair::generate_ecdsa_p256().expect("a P-256 key"),
+            key: Arc::new(KeyPair::generate_ecdsa_p256().expect("a P-256 key")),
             entries: Vec::new(),
             leaves: Vec::new(),
         }
@@ -269,9 +273,22 @@ pub enum Fault {
 impl RekorServer {
     /// Starts a server for an empty log on a free loopback port.
     pub fn start() -> std::io::Result<Self> {
+        Self::serve_log(RekorLog::new())
+    }
+
+    /// **Split view**: a second server for a copy of this log as it is now,
+    /// signed with the same key. Entries appended to either from here on
+    /// are seen by its clients only, so two parties given the two URLs see
+    /// two trees that each verify on their own: what a lying log shows, and
+    /// what witnessing (issue 14) must detect.
+    pub fn fork(&self) -> std::io::Result<Self> {
+        Self::serve_log(self.lock().clone())
+    }
+
+    fn serve_log(log: RekorLog) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let log = Arc::new(Mutex::new(RekorLog::new()));
+        let log = Arc::new(Mutex::new(log));
         let faults = Arc::new(Mutex::new(VecDeque::new()));
         let (shared_log, shared_faults) = (log.clone(), faults.clone());
         thread::spawn(move || {
