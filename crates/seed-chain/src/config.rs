@@ -97,6 +97,8 @@ pub struct CredulousSection {
     pub rekor_urls: Option<Vec<String>>,
     /// The Fulcio CA keyless builders ask for certificates.
     pub fulcio_url: Option<String>,
+    /// The RFC 3161 timestamp authority builders stamp signatures with.
+    pub tsa_url: Option<String>,
     /// A builder's managed signing key (PKCS#8 PEM).
     pub signing_key: Option<PathBuf>,
     /// The keeper's follow file (the releases it is told about).

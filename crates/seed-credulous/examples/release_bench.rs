@@ -101,6 +101,7 @@ fn main() {
                     &statement,
                     key,
                     std::slice::from_ref(&rekor_writer),
+                    None,
                     &verifier,
                     Some((&client, &repo)),
                 ))

@@ -14,6 +14,7 @@ use seed_core::Sha256Digest;
 use seed_oci::{OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
 use seed_sigstore::{
     sign_and_log, BundleVerifier, Credential, ManagedKey, RekorWriter, SignError, Signer,
+    Timestamper,
 };
 use seed_statement::Statement;
 
@@ -78,13 +79,15 @@ pub enum AttestError {
 /// Where the bundle is attached: a registry client and the image's repository.
 pub type Target<'a> = (&'a RegistryClient, &'a Repository);
 
-/// Signs `statement` with `credential`, logs it in each of `logs`, verifies
-/// the result with `verifier`, and attaches it to the statement's image in
-/// `target` (nothing is pushed without one).
+/// Signs `statement` with `credential`, logs it in each of `logs` (with a
+/// timestamp from `timestamper` when given), verifies the result with
+/// `verifier`, and attaches it to the statement's image in `target` (nothing
+/// is pushed without one).
 pub async fn attest(
     statement: &Statement,
     credential: &Credential,
     logs: &[RekorWriter],
+    timestamper: Option<&Timestamper>,
     verifier: &BundleVerifier,
     target: Option<Target<'_>>,
 ) -> Result<Attested, AttestError> {
@@ -102,7 +105,13 @@ pub async fn attest(
             return Ok(found);
         }
     }
-    let bundle = sign_and_log(&statement.to_canonical_json(), credential, logs).await?;
+    let bundle = sign_and_log(
+        &statement.to_canonical_json(),
+        credential,
+        logs,
+        timestamper,
+    )
+    .await?;
     let verified =
         check_bundle(verifier, &keys, &image, &bundle).map_err(AttestError::SelfCheck)?;
     let referrer = match target {

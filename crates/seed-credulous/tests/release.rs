@@ -147,6 +147,7 @@ impl World {
             &statement,
             key,
             std::slice::from_ref(&rekor),
+            None,
             &self.verifier(),
             Some((&self.client, &self.repo)),
         ))
@@ -271,6 +272,7 @@ fn a_log_down_publishes_nothing() {
             &statement,
             key,
             std::slice::from_ref(&rekor),
+            None,
             &world.verifier(),
             Some((&world.client, &world.repo)),
         ))
@@ -329,6 +331,7 @@ fn bundles_that_do_not_bind_their_image_release_or_signer_are_refused() {
         &claims_b,
         a,
         std::slice::from_ref(&rekor),
+        None,
         &world.verifier(),
         Some((&world.client, &world.repo)),
     ));
@@ -444,6 +447,7 @@ fn each_attestation_must_be_in_the_policys_log_quorum() {
                     &statement,
                     key,
                     logs,
+                    None,
                     &verifier,
                     Some((&world.client, &world.repo)),
                 ))

@@ -730,6 +730,12 @@ pub struct AttestArgs {
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rekor_attempts: u32,
 
+    /// Credulous: an RFC 3161 timestamp authority to stamp the signature with (e.g.
+    /// https://timestamp.sigstore.dev/api/v1/timestamp) [default: `tsa-url` of [credulous];
+    /// none].
+    #[arg(long, value_name = "URL")]
+    pub tsa_url: Option<String>,
+
     /// Credulous: also write the Sigstore bundle to FILE.
     #[arg(long, value_name = "FILE")]
     pub bundle_out: Option<PathBuf>,

@@ -574,14 +574,13 @@ fn a_keyless_builder_attests_with_an_identity_token() {
 
     let setup = Setup::new();
     let fulcio = FulcioServer::start().unwrap();
+    let tsa = seed_testkit::tsa::TsaServer::start().unwrap();
     let identity = TokenIdentity::Workflow {
         job_workflow_ref: "org/seed/.github/workflows/seed.yaml@refs/heads/main".to_owned(),
     };
-    std::fs::write(
-        setup.cwd().join("trusted_root.json"),
-        fulcio.trusted_root(&setup.rekor.trusted_root()).to_string(),
-    )
-    .unwrap();
+    let mut root = fulcio.trusted_root(&setup.rekor.trusted_root());
+    tsa.add_to(&mut root);
+    std::fs::write(setup.cwd().join("trusted_root.json"), root.to_string()).unwrap();
     let mut policy = std::fs::read_to_string(setup.cwd().join("policy.toml")).unwrap();
     policy += &format!(
         "\n[[issuer]]\nurl = \"{url}\"\noperator = \"test-ci\"\n\n[[builder]]\nname = \"ci\"\nissuer = \"{url}\"\nidentity = \"{san}\"\norganisation = \"org-ci\"\njurisdiction = \"j-ci\"\ninfrastructure = \"infra-ci\"\n",
@@ -615,6 +614,10 @@ fn a_keyless_builder_attests_with_an_identity_token() {
                 token,
                 "--fulcio-url",
                 &fulcio.url(),
+                "--tsa-url",
+                &tsa.url(),
+                "--bundle-out",
+                &format!("{system}.bundle.json"),
             ],
             &[("GITHUB_RUN_ID", "4242")],
         )
@@ -626,6 +629,9 @@ fn a_keyless_builder_attests_with_an_identity_token() {
             json(&out)["signer"],
             format!("{} (issuer {})", identity.san(), fulcio.url())
         );
+        let bundle =
+            std::fs::read_to_string(setup.cwd().join(format!("{system}.bundle.json"))).unwrap();
+        assert!(bundle.contains("rfc3161Timestamps"), "{bundle}");
         assert_exit(&setup.attest("b0", system, None, &[]), 0, "");
     }
     // Again with a fresh certificate (a new key): already attested, nothing logged.

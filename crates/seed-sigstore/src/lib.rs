@@ -33,7 +33,9 @@ pub use bundle::{
 pub use error::BundleError;
 pub use policy::{CredulousPolicy, IdentityMatch, PolicyError, PolicyLog};
 pub use quorum::{count, Attestation, Quorum, SystemQuorum};
-pub use sign::{sign_and_log, Credential, Keyless, RekorWriter, Retry, SignError, SigningKey};
+pub use sign::{
+    sign_and_log, Credential, Keyless, RekorWriter, Retry, SignError, SigningKey, Timestamper,
+};
 pub use sigstore_trust_root::TrustedRoot;
 
 /// The production Sigstore trust root shipped with this binary (the

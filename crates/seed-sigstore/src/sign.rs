@@ -27,8 +27,10 @@ use sigstore_crypto::{x509::parse_certificate_info, KeyPair};
 use sigstore_fulcio::{Error as FulcioError, FulcioClient};
 use sigstore_oidc::IdentityToken;
 use sigstore_rekor::LogEntry;
+use sigstore_tsa::{Error as TsaError, TimestampClient};
 use sigstore_types::{
-    DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, SignatureContent,
+    DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, SignatureBytes,
+    SignatureContent, TimestampToken,
 };
 
 use crate::{ManagedKey, Signer};
@@ -386,6 +388,64 @@ fn http_client(url: &str, retry: Retry) -> Result<reqwest::Client, SignError> {
         })
 }
 
+/// An RFC 3161 timestamp authority to stamp signatures with: the bundle then
+/// proves when it was signed independently of the log (Rekor v2 logs give no
+/// SET, so there it is the only proof of time).
+#[derive(Debug, Clone)]
+pub struct Timestamper {
+    url: String,
+    client: TimestampClient,
+    retry: Retry,
+}
+
+impl Timestamper {
+    /// A timestamper for the TSA at `url` (e.g.
+    /// `https://timestamp.sigstore.dev/api/v1/timestamp`).
+    pub fn new(url: &str, retry: Retry) -> Result<Self, SignError> {
+        let client = TimestampClient::builder(url)
+            .with_http_client(http_client(url, retry)?)
+            .build()
+            .map_err(|e| SignError::Unavailable {
+                url: url.to_owned(),
+                attempts: 0,
+                last: e.to_string(),
+            })?;
+        Ok(Self {
+            url: url.to_owned(),
+            client,
+            retry,
+        })
+    }
+
+    /// A timestamp over `signature`, retried while the TSA is unreachable or
+    /// failing (its answer's imprint and nonce are checked by the client).
+    async fn stamp(&self, signature: &SignatureBytes) -> Result<TimestampToken, SignError> {
+        let mut delay = self.retry.first_delay;
+        let mut last = String::new();
+        for attempt in 1..=self.retry.attempts.max(1) {
+            if attempt > 1 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            match self.client.timestamp_signature(signature).await {
+                Ok(token) => return Ok(token),
+                Err(TsaError::Http(e)) => last = e,
+                Err(other) => {
+                    return Err(SignError::BadAnswer {
+                        url: self.url.clone(),
+                        reason: other.to_string(),
+                    })
+                }
+            }
+        }
+        Err(SignError::Unavailable {
+            url: self.url.clone(),
+            attempts: self.retry.attempts.max(1),
+            last,
+        })
+    }
+}
+
 /// A Rekor v1 log to write to.
 #[derive(Debug, Clone)]
 pub struct RekorWriter {
@@ -417,7 +477,7 @@ impl RekorWriter {
         statement: &[u8],
         credential: &Credential,
     ) -> Result<String, SignError> {
-        sign_and_log(statement, credential, std::slice::from_ref(self)).await
+        sign_and_log(statement, credential, std::slice::from_ref(self), None).await
     }
 
     /// Posts `proposal` until the log answers with its entry: retried with
@@ -547,18 +607,24 @@ impl RekorWriter {
 /// Signs `statement` (the exact bytes of an in-toto statement) with `key` in
 /// a DSSE envelope, once, and logs the envelope in each of `logs` (one entry
 /// per log, all in the bundle, for a policy that wants each attestation in K
-/// of L independent logs); returns the bundle's JSON. Any log failing fails
+/// of L independent logs), with a timestamp over the signature from
+/// `timestamper` when given; returns the bundle's JSON. Any log failing fails
 /// the whole: a bundle is published in every log asked for or not at all.
 pub async fn sign_and_log(
     statement: &[u8],
     credential: &Credential,
     logs: &[RekorWriter],
+    timestamper: Option<&Timestamper>,
 ) -> Result<String, SignError> {
     let pae = sigstore_types::pae(PAYLOAD_TYPE, statement);
     let signature = credential
         .pair()
         .sign(&pae)
         .map_err(|e| SignError::Key(e.to_string()))?;
+    let timestamp = match timestamper {
+        Some(timestamper) => Some(timestamper.stamp(&signature).await?),
+        None => None,
+    };
     let envelope = DsseEnvelope::new(
         PAYLOAD_TYPE,
         PayloadBytes::from_bytes(statement),
@@ -588,6 +654,9 @@ pub async fn sign_and_log(
             .to_bundle_entry(KindVersion::DsseV001)
             .map_err(|e| log.bad_answer(e.to_string()))?;
         bundle = bundle.with_tlog_entry(tlog_entry);
+    }
+    if let Some(timestamp) = timestamp {
+        bundle = bundle.with_rfc3161_timestamp(timestamp);
     }
     bundle
         .into_bundle()

@@ -450,3 +450,121 @@ fn our_keyless_signer_is_accepted_by_both_verifiers() {
     );
     assert!(down.is_transient());
 }
+
+#[test]
+fn timestamps_from_the_tsa_double_verify_with_both_verifiers() {
+    use seed_testkit::tsa::TsaServer;
+
+    let doubles = Doubles::start();
+    let tsa = TsaServer::start().unwrap();
+    let mut root = doubles.trusted_root();
+    tsa.add_to(&mut root);
+    let config = client_trust_config(&root, &doubles.fulcio.url(), &doubles.rekor.url());
+    let artifact = b"a timestamped seed".to_vec();
+    let context = SigningContext::new(
+        SigningServices::new(doubles.fulcio.url(), doubles.rekor.url()).with_tsa_url(tsa.url()),
+    );
+    let signer =
+        context.signer(IdentityToken::from_jwt(&doubles.fulcio.token(&workflow())).unwrap());
+    let bundle = runtime()
+        .block_on(signer.sign_raw_statement(&statement(&artifact)))
+        .unwrap()
+        .to_json()
+        .unwrap();
+    let parsed: Value = serde_json::from_str(&bundle).unwrap();
+    assert_eq!(
+        parsed["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{parsed}"
+    );
+    ours(&root, &bundle, &artifact).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    theirs(
+        dir.path(),
+        "timestamped",
+        &config,
+        &bundle,
+        &artifact,
+        &workflow().san(),
+        &doubles.fulcio.url(),
+    )
+    .unwrap_or_else(|e| panic!("sigstore-python refuses the timestamped bundle: {e}"));
+    // Our own signer (keyless, with the TSA): the same for both verifiers.
+    let keyless = runtime()
+        .block_on(seed_sigstore::Keyless::certify(
+            &doubles.fulcio.url(),
+            &doubles.fulcio.token(&workflow()),
+            quick(),
+        ))
+        .unwrap();
+    let ours_signed = runtime()
+        .block_on(seed_sigstore::sign_and_log(
+            &statement(&artifact),
+            &seed_sigstore::Credential::Keyless(keyless),
+            &[seed_sigstore::RekorWriter::new(&doubles.rekor.url(), quick()).unwrap()],
+            Some(&seed_sigstore::Timestamper::new(&tsa.url(), quick()).unwrap()),
+        ))
+        .unwrap();
+    let parsed: Value = serde_json::from_str(&ours_signed).unwrap();
+    assert_eq!(
+        parsed["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    ours(&root, &ours_signed, &artifact).unwrap();
+    theirs(
+        dir.path(),
+        "ours-timestamped",
+        &config,
+        &ours_signed,
+        &artifact,
+        &workflow().san(),
+        &doubles.fulcio.url(),
+    )
+    .unwrap_or_else(|e| panic!("sigstore-python refuses our timestamped bundle: {e}"));
+    // A TSA that is down: transient, nothing signed is returned.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}/api/v1/timestamp", closed.local_addr().unwrap());
+    drop(closed);
+    let keyless = runtime()
+        .block_on(seed_sigstore::Keyless::certify(
+            &doubles.fulcio.url(),
+            &doubles.fulcio.token(&workflow()),
+            quick(),
+        ))
+        .unwrap();
+    let down = runtime()
+        .block_on(seed_sigstore::sign_and_log(
+            &statement(&artifact),
+            &seed_sigstore::Credential::Keyless(keyless),
+            &[seed_sigstore::RekorWriter::new(&doubles.rekor.url(), quick()).unwrap()],
+            Some(&seed_sigstore::Timestamper::new(&down_url, quick()).unwrap()),
+        ))
+        .unwrap_err();
+    assert!(down.is_transient(), "{down}");
+
+    // A timestamp from a TSA the root does not name: we refuse the bundle;
+    // sigstore-python drops the timestamp and accepts on the SET alone (its
+    // verifier counts the timestamps that verify, ours requires all to),
+    // the one difference between them here.
+    let stranger = TsaServer::start().unwrap();
+    let mut other_root = doubles.trusted_root();
+    stranger.add_to(&mut other_root);
+    let refused = ours(&other_root, &bundle, &artifact).unwrap_err();
+    assert!(refused.to_string().contains("imestamp"), "{refused}");
+    let other_config =
+        client_trust_config(&other_root, &doubles.fulcio.url(), &doubles.rekor.url());
+    theirs(
+        dir.path(),
+        "stranger",
+        &other_config,
+        &bundle,
+        &artifact,
+        &workflow().san(),
+        &doubles.fulcio.url(),
+    )
+    .expect("sigstore-python verifies on the SET and ignores the unverifiable timestamp");
+}

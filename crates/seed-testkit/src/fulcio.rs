@@ -822,35 +822,35 @@ fn utc(unix_seconds: u64) -> Result<Time, x509_cert::der::Error> {
     UtcTime::from_unix_duration(Duration::from_secs(unix_seconds)).map(Time::UtcTime)
 }
 
-fn ca_validity() -> Validity {
+pub(crate) fn ca_validity() -> Validity {
     Validity {
         not_before: utc(VALID_FROM).expect("a UTCTime"),
         not_after: utc(VALID_UNTIL).expect("a UTCTime"),
     }
 }
 
-fn ca_name(common_name: &str) -> Name {
+pub(crate) fn ca_name(common_name: &str) -> Name {
     format!("CN={common_name},O={ORGANIZATION}")
         .parse()
         .expect("a distinguished name")
 }
 
 /// `ecdsa-with-SHA256`, parameters absent (RFC 5758, 3.2).
-fn ecdsa_sha256() -> AlgorithmIdentifierOwned {
+pub(crate) fn ecdsa_sha256() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {
         oid: ECDSA_WITH_SHA_256,
         parameters: None,
     }
 }
 
-fn spki(key: &KeyPair) -> Result<SubjectPublicKeyInfoOwned, String> {
+pub(crate) fn spki(key: &KeyPair) -> Result<SubjectPublicKeyInfoOwned, String> {
     let der = key.public_key_der().map_err(|e| e.to_string())?;
     SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// A positive serial number of 16 bytes, unique per CA: the SHA-256 of a
 /// counter, the time and the subject's key.
-fn serial(counter: &AtomicU64, spki: &SubjectPublicKeyInfoOwned) -> SerialNumber {
+pub(crate) fn serial(counter: &AtomicU64, spki: &SubjectPublicKeyInfoOwned) -> SerialNumber {
     let mut hasher = Sha256::new();
     hasher.update(counter.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     hasher.update(
@@ -872,7 +872,9 @@ fn key_id(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha256::digest(spki.subject_public_key.raw_bytes())[..20].to_vec()
 }
 
-fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<SubjectKeyIdentifier, String> {
+pub(crate) fn key_identifier(
+    spki: &SubjectPublicKeyInfoOwned,
+) -> Result<SubjectKeyIdentifier, String> {
     OctetString::new(key_id(spki))
         .map(SubjectKeyIdentifier)
         .map_err(|e| e.to_string())
@@ -891,7 +893,7 @@ fn authority_key_identifier(
 /// A CA's extensions: BasicConstraints CA (critical, with `path_len`),
 /// KeyUsage keyCertSign and cRLSign (critical), its key identifier, and the
 /// issuer's (none for a self-signed root).
-fn ca_extensions(
+pub(crate) fn ca_extensions(
     spki: &SubjectPublicKeyInfoOwned,
     issuer: Option<&SubjectPublicKeyInfoOwned>,
     path_len: Option<u8>,
@@ -916,7 +918,7 @@ fn ca_extensions(
         .map_err(|e| e.to_string())
 }
 
-fn extension<T: AssociatedOid + Encode>(
+pub(crate) fn extension<T: AssociatedOid + Encode>(
     value: &T,
     critical: bool,
 ) -> Result<Extension, x509_cert::der::Error> {
@@ -928,7 +930,7 @@ fn extension<T: AssociatedOid + Encode>(
 }
 
 /// `tbs` signed ECDSA P-256 SHA-256 by `key`.
-fn sign_certificate(
+pub(crate) fn sign_certificate(
     key: &KeyPair,
     tbs: TbsCertificate,
 ) -> Result<Certificate, x509_cert::der::Error> {

@@ -18,3 +18,4 @@ pub mod registry;
 pub mod rekor;
 pub mod rng;
 pub mod rpc;
+pub mod tsa;

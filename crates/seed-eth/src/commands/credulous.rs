@@ -16,7 +16,7 @@ use seed_nix::{AnyLock, DeliveryKind, ImageRef, LockEntry, SeedLock};
 use seed_oci::Repository;
 use seed_sigstore::{
     production_trust_root, trust_root_from_json, BundleVerifier, Credential, CredulousPolicy,
-    Keyless, RekorWriter, Retry, SignError, SigningKey, TrustedRoot,
+    Keyless, RekorWriter, Retry, SignError, SigningKey, Timestamper, TrustedRoot,
 };
 use seed_statement::{Builder, SigstoreBuilder};
 use serde_json::json;
@@ -86,6 +86,13 @@ pub fn attest(args: &AttestArgs) -> Outcome {
         .map(|url| RekorWriter::new(url, retry))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::network)?;
+    let timestamper = args
+        .tsa_url
+        .as_ref()
+        .or(section.tsa_url.as_ref())
+        .map(|url| Timestamper::new(url, retry))
+        .transpose()
+        .map_err(Failure::network)?;
     // A bad key fails before the image is read; a keyless certificate (valid
     // ten minutes) is asked for after.
     let managed = managed_key(args, &section)?;
@@ -111,9 +118,16 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     let repo = Repository::from(&inputs.image);
     let target = oci.as_ref().map(|client| (client, &repo));
     let attested = block_on(async {
-        seed_credulous::attest(&statement, &credential, &logs, &verifier, target)
-            .await
-            .map_err(attest_failure)
+        seed_credulous::attest(
+            &statement,
+            &credential,
+            &logs,
+            timestamper.as_ref(),
+            &verifier,
+            target,
+        )
+        .await
+        .map_err(attest_failure)
     })?;
     if let Some(path) = &args.bundle_out {
         write_file(path, attested.bundle.as_bytes())?;
