@@ -176,6 +176,18 @@ impl World {
     }
 }
 
+/// Why each refused bundle of `report` was refused.
+fn refusals(report: &ReleaseReport) -> Vec<&str> {
+    report
+        .findings
+        .iter()
+        .filter_map(|f| match &f.status {
+            FindingStatus::Refused { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn agreed(report: &ReleaseReport, system: &str) -> Option<String> {
     report
         .quorum
@@ -352,14 +364,7 @@ fn bundles_that_do_not_bind_their_image_release_or_signer_are_refused() {
         .unwrap();
 
     let report = world.verify(&release, 1);
-    let reasons: Vec<&str> = report
-        .findings
-        .iter()
-        .filter_map(|f| match &f.status {
-            FindingStatus::Refused { reason } => Some(reason.as_str()),
-            _ => None,
-        })
-        .collect();
+    let reasons: Vec<&str> = refusals(&report);
     assert_eq!(reasons.len(), 3, "{reasons:#?}");
     assert!(reasons
         .iter()
@@ -483,14 +488,7 @@ fn each_attestation_must_be_in_the_policys_log_quorum() {
     // In both logs: c is in one only, so it does not count and k = 3 is not met.
     let report = verify(2);
     assert!(!report.verified());
-    let refused: Vec<&str> = report
-        .findings
-        .iter()
-        .filter_map(|f| match &f.status {
-            FindingStatus::Refused { reason } => Some(reason.as_str()),
-            _ => None,
-        })
-        .collect();
+    let refused: Vec<&str> = refusals(&report);
     assert_eq!(refused.len(), 2, "{refused:#?}");
     assert!(refused
         .iter()
@@ -562,14 +560,7 @@ fn a_malformed_referrer_blocks_neither_attestation_nor_verification() {
     }
     let report = world.verify_content(&release, 2, true);
     assert!(report.verified(), "{:#?}", report.failures);
-    let refused: Vec<&str> = report
-        .findings
-        .iter()
-        .filter_map(|f| match &f.status {
-            FindingStatus::Refused { reason } => Some(reason.as_str()),
-            _ => None,
-        })
-        .collect();
+    let refused: Vec<&str> = refusals(&report);
     assert_eq!(refused.len(), 4, "{refused:#?}");
     assert!(refused
         .iter()

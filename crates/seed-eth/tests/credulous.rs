@@ -12,7 +12,7 @@ use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
 use serde_json::Value;
 
 mod support;
-use support::{assert_exit, json, seed_eth, text};
+use support::{assert_exit, http_get, json, seed_eth, text};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const X86: &str = "x86_64-linux";
@@ -663,23 +663,6 @@ fn a_keyless_builder_attests_with_an_identity_token() {
         2,
         "identity token cannot be used",
     );
-}
-
-/// A GET on loopback: the status and the whole response.
-fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, response)
 }
 
 /// Polls `check` every 100 ms until it holds, or fails after `seconds`.

@@ -45,7 +45,7 @@ use tokio::{
 };
 
 mod support;
-use support::{assert_exit, creation_code, forge_build, json, seed_eth, text};
+use support::{assert_exit, creation_code, forge_build, http_get, json, seed_eth, text};
 
 const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
 /// Anvil accounts of the default builders (ids 0, 1, 2).
@@ -1086,22 +1086,6 @@ impl World {
             self.image(commit, BUILDERS[0], system).await;
         }
     }
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, response)
 }
 
 fn free_port() -> SocketAddr {

@@ -491,22 +491,24 @@ fn timestamps_from_the_tsa_double_verify_with_both_verifiers() {
         &doubles.fulcio.url(),
     )
     .unwrap_or_else(|e| panic!("sigstore-python refuses the timestamped bundle: {e}"));
-    // Our own signer (keyless, with the TSA): the same for both verifiers.
-    let keyless = runtime()
-        .block_on(seed_sigstore::Keyless::certify(
-            &doubles.fulcio.url(),
-            &doubles.fulcio.token(&workflow()),
-            quick(),
-        ))
-        .unwrap();
-    let ours_signed = runtime()
-        .block_on(seed_sigstore::sign_and_log(
+    // Our own signer (keyless, with a TSA at `tsa_url`).
+    let sign_ours = |tsa_url: &str| {
+        let keyless = runtime()
+            .block_on(seed_sigstore::Keyless::certify(
+                &doubles.fulcio.url(),
+                &doubles.fulcio.token(&workflow()),
+                quick(),
+            ))
+            .unwrap();
+        runtime().block_on(seed_sigstore::sign_and_log(
             &statement(&artifact),
             &seed_sigstore::Credential::Keyless(keyless),
             &[seed_sigstore::RekorWriter::new(&doubles.rekor.url(), quick()).unwrap()],
-            Some(&seed_sigstore::Timestamper::new(&tsa.url(), quick()).unwrap()),
+            Some(&seed_sigstore::Timestamper::new(tsa_url, quick()).unwrap()),
         ))
-        .unwrap();
+    };
+    // Its bundles are the same for both verifiers.
+    let ours_signed = sign_ours(&tsa.url()).unwrap();
     let parsed: Value = serde_json::from_str(&ours_signed).unwrap();
     assert_eq!(
         parsed["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
@@ -529,21 +531,7 @@ fn timestamps_from_the_tsa_double_verify_with_both_verifiers() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down_url = format!("http://{}/api/v1/timestamp", closed.local_addr().unwrap());
     drop(closed);
-    let keyless = runtime()
-        .block_on(seed_sigstore::Keyless::certify(
-            &doubles.fulcio.url(),
-            &doubles.fulcio.token(&workflow()),
-            quick(),
-        ))
-        .unwrap();
-    let down = runtime()
-        .block_on(seed_sigstore::sign_and_log(
-            &statement(&artifact),
-            &seed_sigstore::Credential::Keyless(keyless),
-            &[seed_sigstore::RekorWriter::new(&doubles.rekor.url(), quick()).unwrap()],
-            Some(&seed_sigstore::Timestamper::new(&down_url, quick()).unwrap()),
-        ))
-        .unwrap_err();
+    let down = sign_ours(&down_url).unwrap_err();
     assert!(down.is_transient(), "{down}");
 
     // A timestamp from a TSA the root does not name: we refuse the bundle;

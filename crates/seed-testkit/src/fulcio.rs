@@ -35,7 +35,6 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
-    thread,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -76,7 +75,7 @@ use x509_cert::{
     Certificate, TbsCertificate, Version,
 };
 
-use crate::http::{read_request, write_response, Request};
+use crate::http::{read_request, serve_in_background, write_response, Request};
 
 /// A SAN entry, as [`FulcioCa::issue`] takes it (re-exported so that callers
 /// need no x509-cert of their own).
@@ -661,15 +660,7 @@ impl FulcioServer {
             ca: FulcioCa::new(),
             issuer: OidcIssuer::new(format!("http://{addr}")),
         });
-        let shared = state.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = shared.clone();
-                thread::spawn(move || {
-                    let _ = serve(stream, &state);
-                });
-            }
-        });
+        serve_in_background(listener, state.clone(), serve);
         Ok(Self { addr, state })
     }
 

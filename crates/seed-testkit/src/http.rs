@@ -141,3 +141,21 @@ pub fn request(
         body,
     })
 }
+
+/// Serves every connection to `listener` on a thread of its own, for the rest
+/// of the test process, with `serve` and the shared `state`: how the doubles
+/// run.
+pub fn serve_in_background<S: Send + Sync + 'static>(
+    listener: std::net::TcpListener,
+    state: std::sync::Arc<S>,
+    serve: fn(std::net::TcpStream, &S) -> std::io::Result<()>,
+) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let state = state.clone();
+            std::thread::spawn(move || {
+                let _ = serve(stream, &state);
+            });
+        }
+    });
+}

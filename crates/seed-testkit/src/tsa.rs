@@ -14,7 +14,6 @@ use std::{
     io::{BufReader, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{atomic::AtomicU64, Arc},
-    thread,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -55,7 +54,7 @@ use crate::{
         ca_extensions, ca_name, ca_validity, ecdsa_sha256, extension, key_identifier, serial,
         sign_certificate, spki,
     },
-    http::read_request,
+    http::{read_request, serve_in_background},
 };
 
 /// `id-ct-TSTInfo` (RFC 3161, 2.4.2).
@@ -140,15 +139,7 @@ impl TsaServer {
         let tsa = Arc::new(Tsa::new().map_err(std::io::Error::other)?);
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let shared = tsa.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let tsa = shared.clone();
-                thread::spawn(move || {
-                    let _ = serve(stream, &tsa);
-                });
-            }
-        });
+        serve_in_background(listener, tsa.clone(), serve);
         Ok(Self { addr, tsa })
     }
 

@@ -83,3 +83,21 @@ pub fn creation_code(out: &Path, file: &str, contract: &str) -> Vec<u8> {
         .expect("bytecode.object");
     alloy::hex::decode(hex).expect("bytecode is hex")
 }
+
+/// A GET on loopback (`/healthz`, `/metrics`): the status and the whole
+/// response; status 0 when nothing answers.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
