@@ -464,3 +464,57 @@ fn verdict(
     });
     BTreeMap::from([(crate::VERDICT_ANNOTATION.to_owned(), body.to_string())])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMAGE: &str =
+        "ghcr.io/org/seed@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn read(text: &str) -> Result<Vec<FollowedRelease>> {
+        let dir = tempfile::tempdir().map_err(|e| KeeperError::Config(e.to_string()))?;
+        let path = dir.path().join("follow.toml");
+        std::fs::write(&path, text).map_err(|e| KeeperError::Config(e.to_string()))?;
+        read_follow_file(&path)
+    }
+
+    #[test]
+    fn a_follow_file_is_read_strictly() {
+        let good = read(&format!(
+            "[[release]]\ncommit = \"{COMMIT}\"\nimages = [\"{IMAGE}\"]\n"
+        ))
+        .unwrap_or_default();
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].commit.to_string(), COMMIT);
+        assert!(read("").is_ok_and(|releases| releases.is_empty()));
+        for (bad, why) in [
+            (
+                format!("[[release]]\ncommit = \"abc\"\nimages = [\"{IMAGE}\"]\n"),
+                "commit abc",
+            ),
+            (
+                format!(
+                    "[[release]]\ncommit = \"{COMMIT}\"\nimages = [\"ghcr.io/org/seed:latest\"]\n"
+                ),
+                "image ghcr.io/org/seed:latest",
+            ),
+            (
+                format!("[[release]]\ncommit = \"{COMMIT}\"\nimages = []\n"),
+                "names no images",
+            ),
+            (
+                format!(
+                    "[[release]]\ncommit = \"{COMMIT}\"\nimages = [\"{IMAGE}\"]\ntag = \"x\"\n"
+                ),
+                "unknown field",
+            ),
+            ("[[release]]\ncommit = 1\n".to_owned(), "invalid type"),
+        ] {
+            let error = read(&bad).map(|_| ()).unwrap_err().to_string();
+            assert!(error.contains(why), "{why}: {error}");
+            assert!(error.contains("follow file"), "{error}");
+        }
+    }
+}

@@ -123,6 +123,43 @@ impl Default for Retry {
     }
 }
 
+/// What one try of a request to a Sigstore service came to.
+enum Attempt<T> {
+    /// Finished: the answer, or an error no retry can change.
+    Done(Result<T, SignError>),
+    /// The service was unreachable or failing (why): try again.
+    Again(String),
+}
+
+impl Retry {
+    /// Tries `attempt` until it is done, waiting `first_delay` and then twice
+    /// as long before each new try; after `attempts` tries that all had to be
+    /// retried, [`SignError::Unavailable`] names `url` and the last reason.
+    async fn run<T, Fut: std::future::Future<Output = Attempt<T>>>(
+        self,
+        url: &str,
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<T, SignError> {
+        let mut delay = self.first_delay;
+        let mut last = String::new();
+        for n in 1..=self.attempts.max(1) {
+            if n > 1 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            match attempt().await {
+                Attempt::Done(result) => return result,
+                Attempt::Again(why) => last = why,
+            }
+        }
+        Err(SignError::Unavailable {
+            url: url.to_owned(),
+            attempts: self.attempts.max(1),
+            last,
+        })
+    }
+}
+
 /// A managed P-256 signing key (PKCS#8), as a Credulous builder holds it.
 pub struct SigningKey {
     pair: KeyPair,
@@ -234,54 +271,44 @@ impl Keyless {
             .build()
             .map_err(|e| SignError::Key(e.to_string()))?;
         let url = fulcio_url.trim_end_matches('/').to_owned();
-        let mut delay = retry.first_delay;
-        let mut last = String::new();
-        for attempt in 1..=retry.attempts.max(1) {
-            if attempt > 1 {
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
-            }
-            match client.create_signing_certificate(&token, &pair).await {
-                Ok(response) => {
-                    let certificate = response.leaf_certificate().clone();
-                    let info =
-                        parse_certificate_info(&certificate).map_err(|e| SignError::BadAnswer {
+        let certificate = retry
+            .run(&url, || async {
+                match client.create_signing_certificate(&token, &pair).await {
+                    Ok(response) => Attempt::Done(Ok(response.leaf_certificate().clone())),
+                    Err(FulcioError::Status { status, message })
+                        if status == 429 || status >= 500 =>
+                    {
+                        Attempt::Again(format!("HTTP {status}: {message}"))
+                    }
+                    Err(FulcioError::Status { message, .. }) => {
+                        Attempt::Done(Err(SignError::TokenRefused {
                             url: url.clone(),
-                            reason: format!("the certificate does not parse: {e}"),
-                        })?;
-                    let (Some(identity), Some(issuer)) = (info.identity, info.issuer) else {
-                        return Err(SignError::BadAnswer {
-                            url,
-                            reason: "the certificate names no identity or no OIDC issuer"
-                                .to_owned(),
-                        });
-                    };
-                    return Ok(Self {
-                        pair,
-                        certificate,
-                        issuer,
-                        identity: identity.as_str().to_owned(),
-                    });
-                }
-                Err(FulcioError::Status { status, message }) if status == 429 || status >= 500 => {
-                    last = format!("HTTP {status}: {message}");
-                }
-                Err(FulcioError::Status { message, .. }) => {
-                    return Err(SignError::TokenRefused { url, message })
-                }
-                Err(FulcioError::Http(e)) => last = e,
-                Err(other) => {
-                    return Err(SignError::BadAnswer {
-                        url,
+                            message,
+                        }))
+                    }
+                    Err(FulcioError::Http(e)) => Attempt::Again(e),
+                    Err(other) => Attempt::Done(Err(SignError::BadAnswer {
+                        url: url.clone(),
                         reason: other.to_string(),
-                    })
+                    })),
                 }
-            }
-        }
-        Err(SignError::Unavailable {
-            url,
-            attempts: retry.attempts.max(1),
-            last,
+            })
+            .await?;
+        let info = parse_certificate_info(&certificate).map_err(|e| SignError::BadAnswer {
+            url: url.clone(),
+            reason: format!("the certificate does not parse: {e}"),
+        })?;
+        let (Some(identity), Some(issuer)) = (info.identity, info.issuer) else {
+            return Err(SignError::BadAnswer {
+                url,
+                reason: "the certificate names no identity or no OIDC issuer".to_owned(),
+            });
+        };
+        Ok(Self {
+            pair,
+            certificate,
+            issuer,
+            identity: identity.as_str().to_owned(),
         })
     }
 
@@ -420,29 +447,18 @@ impl Timestamper {
     /// A timestamp over `signature`, retried while the TSA is unreachable or
     /// failing (its answer's imprint and nonce are checked by the client).
     async fn stamp(&self, signature: &SignatureBytes) -> Result<TimestampToken, SignError> {
-        let mut delay = self.retry.first_delay;
-        let mut last = String::new();
-        for attempt in 1..=self.retry.attempts.max(1) {
-            if attempt > 1 {
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
-            }
-            match self.client.timestamp_signature(signature).await {
-                Ok(token) => return Ok(token),
-                Err(TsaError::Http(e)) => last = e,
-                Err(other) => {
-                    return Err(SignError::BadAnswer {
+        self.retry
+            .run(&self.url, || async {
+                match self.client.timestamp_signature(signature).await {
+                    Ok(token) => Attempt::Done(Ok(token)),
+                    Err(TsaError::Http(e)) => Attempt::Again(e),
+                    Err(other) => Attempt::Done(Err(SignError::BadAnswer {
                         url: self.url.clone(),
                         reason: other.to_string(),
-                    })
+                    })),
                 }
-            }
-        }
-        Err(SignError::Unavailable {
-            url: self.url.clone(),
-            attempts: self.retry.attempts.max(1),
-            last,
-        })
+            })
+            .await
     }
 }
 
@@ -485,63 +501,48 @@ impl RekorWriter {
     /// the entry already logged.
     async fn log(&self, proposal: &str) -> Result<LogEntry, SignError> {
         let entries = format!("{}/api/v1/log/entries", self.url);
-        let mut delay = self.retry.first_delay;
-        let mut last = String::new();
-        for attempt in 1..=self.retry.attempts.max(1) {
-            if attempt > 1 {
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
-            }
-            let sent = self
-                .http
-                .post(&entries)
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .body(proposal.to_owned())
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(e) => {
-                    last = format!("POST {entries}: {e}");
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            let location = response
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = match response.bytes().await {
-                Ok(body) => body,
-                Err(e) => {
-                    last = format!("reading the answer to POST {entries}: {e}");
-                    continue;
-                }
-            };
-            match status {
-                200 | 201 => return self.entry_from(&body),
-                409 => match self.existing(location.as_deref()).await {
-                    Ok(entry) => return Ok(entry),
-                    Err(e) if e.is_transient() => last = e.to_string(),
-                    Err(e) => return Err(e),
-                },
-                429 | 500..=599 => last = format!("HTTP {status} from POST {entries}"),
-                _ => {
-                    return Err(SignError::Refused {
-                        url: self.url.clone(),
-                        status,
-                        message: message_of(&body),
-                    })
-                }
-            }
+        self.retry
+            .run(&self.url, || self.post_once(&entries, proposal))
+            .await
+    }
+
+    /// One POST of `proposal`, and what it came to.
+    async fn post_once(&self, entries: &str, proposal: &str) -> Attempt<LogEntry> {
+        let sent = self
+            .http
+            .post(entries)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(proposal.to_owned())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Attempt::Again(format!("POST {entries}: {e}")),
+        };
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return Attempt::Again(format!("reading the answer to POST {entries}: {e}")),
+        };
+        match status {
+            200 | 201 => Attempt::Done(self.entry_from(&body)),
+            409 => match self.existing(location.as_deref()).await {
+                Err(e) if e.is_transient() => Attempt::Again(e.to_string()),
+                found => Attempt::Done(found),
+            },
+            429 | 500..=599 => Attempt::Again(format!("HTTP {status} from POST {entries}")),
+            _ => Attempt::Done(Err(SignError::Refused {
+                url: self.url.clone(),
+                status,
+                message: message_of(&body),
+            })),
         }
-        Err(SignError::Unavailable {
-            url: self.url.clone(),
-            attempts: self.retry.attempts.max(1),
-            last,
-        })
     }
 
     /// The entry a 409's `Location` names (a path on the log, or a URL).
