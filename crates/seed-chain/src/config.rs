@@ -95,6 +95,8 @@ pub struct CredulousSection {
     pub trusted_root: Option<PathBuf>,
     /// The Rekor v1 logs builders write to.
     pub rekor_urls: Option<Vec<String>>,
+    /// The Rekor v2 logs builders write to.
+    pub rekor_v2_urls: Option<Vec<String>>,
     /// The Fulcio CA keyless builders ask for certificates.
     pub fulcio_url: Option<String>,
     /// The RFC 3161 timestamp authority builders stamp signatures with.

@@ -725,6 +725,11 @@ pub struct AttestArgs {
     #[arg(long, value_name = "URL")]
     pub rekor_url: Vec<String>,
 
+    /// Credulous: a Rekor v2 (tile-based) log to write to; repeatable. Needs --tsa-url (a v2 log
+    /// gives no SET) [default: `rekor-v2-urls` of [credulous]].
+    #[arg(long, value_name = "URL")]
+    pub rekor_v2_url: Vec<String>,
+
     /// Credulous: requests to the log before giving up with exit 3 (waits of 1, 2, 4... s
     /// between them).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]

@@ -753,3 +753,36 @@ fn the_credulous_keeper_service_rereads_its_follow_file_and_stops_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_builder_logs_in_rekor_v2_with_a_timestamp() {
+    use seed_testkit::{rekor_v2::RekorV2Server, tsa::TsaServer};
+
+    let setup = Setup::new();
+    let v2 = RekorV2Server::start().unwrap();
+    let tsa = TsaServer::start().unwrap();
+    let mut root = setup.rekor.trusted_root();
+    v2.add_to(&mut root);
+    tsa.add_to(&mut root);
+    std::fs::write(setup.cwd().join("trusted_root.json"), root.to_string()).unwrap();
+    // Rekor v2 gives no SET: without a timestamp authority nothing is signed.
+    let v2_url = v2.url();
+    let out = setup.attest("b0", X86, None, &["--rekor-v2-url", &v2_url]);
+    assert_exit(&out, 2, "--tsa-url");
+    assert_eq!(v2.size(), 0);
+    let tsa_url = tsa.url();
+    for system in [X86, ARM] {
+        let out = setup.attest(
+            "b0",
+            system,
+            None,
+            &["--rekor-v2-url", &v2_url, "--tsa-url", &tsa_url],
+        );
+        assert_exit(&out, 0, "");
+        assert_exit(&setup.attest("b1", system, None, &[]), 0, "");
+    }
+    assert_eq!(v2.size(), 2);
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["verified"], true);
+}

@@ -30,7 +30,7 @@ use sigstore_rekor::LogEntry;
 use sigstore_tsa::{Error as TsaError, TimestampClient};
 use sigstore_types::{
     DerCertificate, DsseEnvelope, DsseSignature, KeyId, KindVersion, PayloadBytes, SignatureBytes,
-    SignatureContent, TimestampToken,
+    SignatureContent, TimestampToken, TransparencyLogEntry,
 };
 
 use crate::{ManagedKey, Signer};
@@ -390,6 +390,18 @@ impl Credential {
         }
     }
 
+    /// The verifier of a Rekor v2 request: the certificate or the key, DER.
+    fn v2_verifier(&self) -> serde_json::Value {
+        let (field, der) = match self {
+            Self::Key(key) => ("publicKey", key.public_der.clone()),
+            Self::Keyless(keyless) => ("x509Certificate", keyless.certificate.as_bytes().to_vec()),
+        };
+        serde_json::json!({
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            field: { "rawBytes": STANDARD.encode(der) },
+        })
+    }
+
     fn material(&self) -> VerificationMaterialV03 {
         match self {
             Self::Key(key) => VerificationMaterialV03::PublicKey {
@@ -468,17 +480,35 @@ pub struct RekorWriter {
     url: String,
     http: reqwest::Client,
     retry: Retry,
+    v2: bool,
 }
 
 impl RekorWriter {
-    /// A writer for the log at `url` (e.g. `https://rekor.sigstore.dev`).
+    /// A writer for the Rekor v1 log at `url` (e.g. `https://rekor.sigstore.dev`).
     pub fn new(url: &str, retry: Retry) -> Result<Self, SignError> {
         let http = http_client(url, retry)?;
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
             http,
             retry,
+            v2: false,
         })
+    }
+
+    /// A writer for the Rekor v2 (tile-based) log at `url`: the statement is
+    /// logged as a `hashedrekord` 0.0.2 over the SHA-256 of the envelope's
+    /// PAE. A v2 log gives no SET, so the bundle needs an RFC 3161 timestamp
+    /// ([`Timestamper`]) to prove its time.
+    pub fn new_v2(url: &str, retry: Retry) -> Result<Self, SignError> {
+        Ok(Self {
+            v2: true,
+            ..Self::new(url, retry)?
+        })
+    }
+
+    /// Whether this is a Rekor v2 log.
+    pub const fn is_v2(&self) -> bool {
+        self.v2
     }
 
     /// The log's base URL.
@@ -503,6 +533,62 @@ impl RekorWriter {
         let entries = format!("{}/api/v1/log/entries", self.url);
         self.retry
             .run(&self.url, || self.post_once(&entries, proposal))
+            .await
+    }
+
+    /// Posts a Rekor v2 request until the log answers with its entry. A 409
+    /// (an earlier try was logged but its answer lost) cannot be followed to
+    /// a proof without reading tiles: it is reported for the command to be
+    /// run again, which signs, and logs, afresh.
+    async fn log_v2(&self, request: &str) -> Result<TransparencyLogEntry, SignError> {
+        let entries = format!("{}/api/v2/log/entries", self.url);
+        self.retry
+            .run(&self.url, || async {
+                let sent = self
+                    .http
+                    .post(&entries)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json")
+                    .body(request.to_owned())
+                    .send()
+                    .await;
+                let response = match sent {
+                    Ok(response) => response,
+                    Err(e) => return Attempt::Again(format!("POST {entries}: {e}")),
+                };
+                let status = response.status().as_u16();
+                let index = response
+                    .headers()
+                    .get("x-log-index")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = match response.bytes().await {
+                    Ok(body) => body,
+                    Err(e) => {
+                        return Attempt::Again(format!("reading the answer to POST {entries}: {e}"))
+                    }
+                };
+                match status {
+                    200 | 201 => Attempt::Done(
+                        serde_json::from_slice(&body).map_err(|e| self.bad_answer(e.to_string())),
+                    ),
+                    409 => Attempt::Done(Err(SignError::Unavailable {
+                        url: self.url.clone(),
+                        attempts: 1,
+                        last: format!(
+                            "the log holds this entry (index {}) but its answer was lost; run \
+                             again, which logs a new signature",
+                            index.as_deref().unwrap_or("unknown")
+                        ),
+                    })),
+                    429 | 500..=599 => Attempt::Again(format!("HTTP {status} from POST {entries}")),
+                    _ => Attempt::Done(Err(SignError::Refused {
+                        url: self.url.clone(),
+                        status,
+                        message: message_of(&body),
+                    })),
+                }
+            })
             .await
     }
 
@@ -626,6 +712,7 @@ pub async fn sign_and_log(
         Some(timestamper) => Some(timestamper.stamp(&signature).await?),
         None => None,
     };
+    let credential_signature = signature.clone();
     let envelope = DsseEnvelope::new(
         PAYLOAD_TYPE,
         PayloadBytes::from_bytes(statement),
@@ -649,11 +736,30 @@ pub async fn sign_and_log(
     let Some(first) = logs.first() else {
         return Err(SignError::Key("no transparency log to write to".to_owned()));
     };
+    if timestamper.is_none() && logs.iter().any(RekorWriter::is_v2) {
+        return Err(SignError::Key(
+            "a Rekor v2 log gives no SET: the bundle needs a timestamp authority (--tsa-url) \
+             to prove when it was signed"
+                .to_owned(),
+        ));
+    }
+    let v2_request = serde_json::json!({ "hashedRekordRequestV002": {
+        "digest": STANDARD.encode(Sha256::digest(&pae)),
+        "signature": {
+            "content": STANDARD.encode(credential_signature.as_bytes()),
+            "verifier": credential.v2_verifier(),
+        },
+    }})
+    .to_string();
     for log in logs {
-        let entry = log.log(&proposal).await?;
-        let tlog_entry = entry
-            .to_bundle_entry(KindVersion::DsseV001)
-            .map_err(|e| log.bad_answer(e.to_string()))?;
+        let tlog_entry = match log.v2 {
+            false => log
+                .log(&proposal)
+                .await?
+                .to_bundle_entry(KindVersion::DsseV001)
+                .map_err(|e| log.bad_answer(e.to_string()))?,
+            true => log.log_v2(&v2_request).await?,
+        };
         bundle = bundle.with_tlog_entry(tlog_entry);
     }
     if let Some(timestamp) = timestamp {

@@ -556,3 +556,151 @@ fn timestamps_from_the_tsa_double_verify_with_both_verifiers() {
     )
     .expect("sigstore-python verifies on the SET and ignores the unverifiable timestamp");
 }
+
+#[test]
+fn rekor_v2_bundles_from_the_doubles_verify_with_both_verifiers() {
+    use seed_testkit::{rekor_v2::RekorV2Server, tsa::TsaServer};
+    use sigstore_sign::rekor::RekorApiVersion;
+
+    let fulcio = FulcioServer::start().unwrap();
+    let rekor = RekorV2Server::start().unwrap();
+    let tsa = TsaServer::start().unwrap();
+    let mut root = fulcio.trusted_root(&json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [], "certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": []
+    }));
+    rekor.add_to(&mut root);
+    tsa.add_to(&mut root);
+    let config = client_trust_config(&root, &fulcio.url(), &rekor.url());
+    let artifact = b"a seed logged in Rekor v2".to_vec();
+    let context = SigningContext::new(
+        SigningServices::new(fulcio.url(), rekor.url())
+            .with_rekor(rekor.url(), RekorApiVersion::V2)
+            .with_tsa_url(tsa.url()),
+    );
+    let signer = context.signer(IdentityToken::from_jwt(&fulcio.token(&workflow())).unwrap());
+    let bundle = runtime()
+        .block_on(signer.sign_raw_statement(&statement(&artifact)))
+        .unwrap_or_else(|e| panic!("signing into the v2 double: {e}"))
+        .to_json()
+        .unwrap();
+    let parsed: Value = serde_json::from_str(&bundle).unwrap();
+    assert_eq!(
+        parsed["verificationMaterial"]["tlogEntries"][0]["kindVersion"],
+        json!({ "kind": "hashedrekord", "version": "0.0.2" })
+    );
+    assert_eq!(rekor.size(), 1);
+    // The log's latest checkpoint is the one the entry is proven against.
+    let checkpoint: String = serde_json::from_slice(
+        &request(rekor.addr(), "GET", "/api/v2/checkpoint", None)
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        parsed["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+            ["envelope"],
+        checkpoint.as_str()
+    );
+    assert!(
+        checkpoint.starts_with("log2026-1.rekor-v2.double.test\n1\n"),
+        "{checkpoint}"
+    );
+    assert_eq!(
+        ours(&root, &bundle, &artifact).unwrap_or_else(|e| panic!("ours: {e}")),
+        Signer::Certificate {
+            issuer: fulcio.url(),
+            identity: workflow().san(),
+        }
+    );
+    let dir = tempfile::tempdir().unwrap();
+    theirs(
+        dir.path(),
+        "rekor-v2",
+        &config,
+        &bundle,
+        &artifact,
+        &workflow().san(),
+        &fulcio.url(),
+    )
+    .unwrap_or_else(|e| panic!("sigstore-python refuses the Rekor v2 bundle: {e}"));
+    // Our own signer into the v2 log, keyless: the same for both verifiers.
+    let keyless = runtime()
+        .block_on(seed_sigstore::Keyless::certify(
+            &fulcio.url(),
+            &fulcio.token(&workflow()),
+            quick(),
+        ))
+        .unwrap();
+    let timestamper = seed_sigstore::Timestamper::new(&tsa.url(), quick()).unwrap();
+    let v2 = seed_sigstore::RekorWriter::new_v2(&rekor.url(), quick()).unwrap();
+    let ours_v2 = runtime()
+        .block_on(seed_sigstore::sign_and_log(
+            &statement(&artifact),
+            &seed_sigstore::Credential::Keyless(keyless),
+            std::slice::from_ref(&v2),
+            Some(&timestamper),
+        ))
+        .unwrap();
+    assert_eq!(rekor.size(), 2);
+    ours(&root, &ours_v2, &artifact).unwrap_or_else(|e| panic!("ours on our v2 bundle: {e}"));
+    theirs(
+        dir.path(),
+        "ours-rekor-v2",
+        &config,
+        &ours_v2,
+        &artifact,
+        &workflow().san(),
+        &fulcio.url(),
+    )
+    .unwrap_or_else(|e| panic!("sigstore-python refuses our Rekor v2 bundle: {e}"));
+    // With a managed key (sigstore-python checks identities only: ours alone).
+    let managed = seed_sigstore::Credential::Key(seed_sigstore::SigningKey::generate().unwrap());
+    let managed_v2 = runtime()
+        .block_on(seed_sigstore::sign_and_log(
+            &statement(&artifact),
+            &managed,
+            std::slice::from_ref(&v2),
+            Some(&timestamper),
+        ))
+        .unwrap();
+    let root_v = trust_root_from_json(&root.to_string()).unwrap();
+    let digest = parse_digest(&format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(&artifact))
+    ))
+    .unwrap();
+    BundleVerifier::new(&root_v)
+        .unwrap()
+        .verify(&managed_v2, digest, &[managed.managed_key().unwrap()])
+        .unwrap_or_else(|e| panic!("ours on a managed-key v2 bundle: {e}"));
+    // A v2 log without a timestamp authority is refused before anything is logged.
+    let untimestamped = runtime()
+        .block_on(seed_sigstore::sign_and_log(
+            &statement(&artifact),
+            &managed,
+            std::slice::from_ref(&v2),
+            None,
+        ))
+        .unwrap_err();
+    assert!(
+        untimestamped.to_string().contains("--tsa-url"),
+        "{untimestamped}"
+    );
+    assert_eq!(rekor.size(), 3);
+
+    // Without its timestamp a v2 bundle has no proof of time: refused.
+    let mut untimed = parsed.clone();
+    untimed["verificationMaterial"]["timestampVerificationData"] = json!({});
+    assert!(ours(&root, &untimed.to_string(), &artifact).is_err());
+    assert!(theirs(
+        dir.path(),
+        "rekor-v2-untimed",
+        &config,
+        &untimed.to_string(),
+        &artifact,
+        &workflow().san(),
+        &fulcio.url(),
+    )
+    .is_err());
+}

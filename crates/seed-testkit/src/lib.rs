@@ -16,6 +16,7 @@ pub mod http;
 pub mod nix;
 pub mod registry;
 pub mod rekor;
+pub mod rekor_v2;
 pub mod rng;
 pub mod rpc;
 pub mod tsa;

@@ -684,7 +684,7 @@ pub fn managed_key_dsse_bundle(
 }
 
 /// The Merkle tree hash of `leaves` (RFC 6962, section 2.1).
-fn subtree_root(leaves: &[Sha256Hash]) -> Sha256Hash {
+pub(crate) fn subtree_root(leaves: &[Sha256Hash]) -> Sha256Hash {
     match leaves {
         [] => Sha256Hash::new(Sha256::digest([]).into()),
         [leaf] => *leaf,
@@ -699,7 +699,7 @@ fn subtree_root(leaves: &[Sha256Hash]) -> Sha256Hash {
 }
 
 /// The audit path of leaf `index` among `leaves`.
-fn audit_path(index: usize, leaves: &[Sha256Hash]) -> Vec<Sha256Hash> {
+pub(crate) fn audit_path(index: usize, leaves: &[Sha256Hash]) -> Vec<Sha256Hash> {
     if leaves.len() <= 1 {
         return Vec::new();
     }

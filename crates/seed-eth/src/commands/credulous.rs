@@ -72,11 +72,16 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     let file = config_file(&args.chain)?;
     let section = file.credulous();
     let verifier = verifier(args.posture.trusted_root.as_deref(), &section)?;
-    let rekor_urls = match (args.rekor_url.is_empty(), &section.rekor_urls) {
-        (false, _) => args.rekor_url.clone(),
-        (true, Some(urls)) if !urls.is_empty() => urls.clone(),
-        _ => vec![DEFAULT_REKOR_URL.to_owned()],
+    // Flags replace the file's lists; with no log named at all, public-good Rekor v1.
+    let given = |flag: &Vec<String>, file: &Option<Vec<String>>| match flag.is_empty() {
+        false => flag.clone(),
+        true => file.clone().unwrap_or_default(),
     };
+    let mut rekor_urls = given(&args.rekor_url, &section.rekor_urls);
+    let rekor_v2_urls = given(&args.rekor_v2_url, &section.rekor_v2_urls);
+    if rekor_urls.is_empty() && rekor_v2_urls.is_empty() {
+        rekor_urls.push(DEFAULT_REKOR_URL.to_owned());
+    }
     let retry = Retry {
         attempts: args.rekor_attempts,
         ..Retry::default()
@@ -84,8 +89,14 @@ pub fn attest(args: &AttestArgs) -> Outcome {
     let logs = rekor_urls
         .iter()
         .map(|url| RekorWriter::new(url, retry))
+        .chain(
+            rekor_v2_urls
+                .iter()
+                .map(|url| RekorWriter::new_v2(url, retry)),
+        )
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::network)?;
+    let rekor_urls: Vec<String> = rekor_urls.into_iter().chain(rekor_v2_urls).collect();
     let timestamper = args
         .tsa_url
         .as_ref()
