@@ -591,8 +591,8 @@ fn rekor_v2_bundles_from_the_doubles_verify_with_both_verifiers() {
     );
     assert_eq!(rekor.size(), 1);
     // The log's latest checkpoint is the one the entry is proven against.
-    let checkpoint: String = serde_json::from_slice(
-        &request(rekor.addr(), "GET", "/api/v2/checkpoint", None)
+    let checkpoint = String::from_utf8(
+        request(rekor.addr(), "GET", "/api/v2/checkpoint", None)
             .unwrap()
             .body,
     )
@@ -688,6 +688,39 @@ fn rekor_v2_bundles_from_the_doubles_verify_with_both_verifiers() {
         "{untimestamped}"
     );
     assert_eq!(rekor.size(), 3);
+
+    // The tiles, read with sigstore-rekor's own v2 client: the entry bundle's
+    // leaves are the hash tile's, and they hash up to the checkpoint's root.
+    let client = sigstore_rekor::RekorV2Client::new(rekor.url()).unwrap();
+    let checkpoint = runtime().block_on(client.get_checkpoint()).unwrap();
+    let size = usize::try_from(checkpoint.tree_size()).unwrap();
+    assert_eq!(size, 3);
+    let width = std::num::NonZeroU8::new(3);
+    let tile = runtime().block_on(client.get_tile(0, 0, width)).unwrap();
+    let entries = runtime()
+        .block_on(client.get_entry_bundle(0, width))
+        .unwrap();
+    let mut leaves = Vec::new();
+    let mut rest = entries.bytes.as_slice();
+    while let [high, low, tail @ ..] = rest {
+        let length = usize::from(u16::from_be_bytes([*high, *low]));
+        leaves.push(sigstore_merkle::hash_leaf(&tail[..length]));
+        rest = &tail[length..];
+    }
+    assert_eq!(
+        tile.bytes,
+        leaves
+            .iter()
+            .flat_map(|leaf| leaf.as_bytes().to_vec())
+            .collect::<Vec<u8>>()
+    );
+    let tree_root = sigstore_merkle::hash_children(
+        &sigstore_merkle::hash_children(&leaves[0], &leaves[1]),
+        &leaves[2],
+    );
+    assert_eq!(&tree_root, checkpoint.root_hash());
+    // A tile the tree does not have yet is not served.
+    assert!(runtime().block_on(client.get_tile(0, 0, None)).is_err());
 
     // Without its timestamp a v2 bundle has no proof of time: refused.
     let mut untimed = parsed.clone();

@@ -1,7 +1,9 @@
 //! `RekorV2Server`: a **test double** of a Rekor v2 (rekor-tiles) log, which
 //! cannot run here (the public one must never be contacted by tests).
 //!
-//! It serves its latest checkpoint (`GET /api/v2/checkpoint`) and logs
+//! It serves what C2SP tlog-tiles names (`GET /api/v2/checkpoint`, hash tiles
+//! `/api/v2/tile/<L>/<N>[.p/<W>]` and entry bundles
+//! `/api/v2/tile/entries/<N>[.p/<W>]`, what a witness reads) and logs
 //! `hashedrekord` 0.0.2 entries (`POST /api/v2/log/entries`, the
 //! signature over the digest checked first, a duplicate answered 409 with
 //! `x-log-index`) on a real RFC 6962 tree, and answers each with a
@@ -70,6 +72,39 @@ impl Log {
         let mut signed = self.key_id()[..4].to_vec();
         signed.extend_from_slice(self.key.sign(body.as_bytes()).as_ref());
         format!("{body}\n— {ORIGIN} {}\n", STANDARD.encode(signed))
+    }
+
+    /// Hash tile `index` of `level`: the roots of the complete subtrees of
+    /// 256^level leaves numbered `index * 256 ..`, all 256 of them, or the
+    /// first `width` for a partial tile; `None` when the tree does not have them.
+    fn hash_tile(&self, level: u32, index: u64, width: Option<usize>) -> Option<Vec<u8>> {
+        let span = 256usize.checked_pow(level)?;
+        let count = self.leaves.len() / span;
+        let first = usize::try_from(index).ok()?.checked_mul(256)?;
+        let width = width.unwrap_or(256);
+        if first.checked_add(width)? > count {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(width * 32);
+        for node in first..first + width {
+            let leaves = &self.leaves[node * span..(node + 1) * span];
+            bytes.extend_from_slice(subtree_root(leaves).as_bytes());
+        }
+        Some(bytes)
+    }
+
+    /// Entry bundle `index`: the entries `index * 256 ..`, 256 of them or the
+    /// first `width`, each a big-endian u16 length and the body.
+    fn entry_bundle(&self, index: u64, width: Option<usize>) -> Option<Vec<u8>> {
+        let first = usize::try_from(index).ok()?.checked_mul(256)?;
+        let width = width.unwrap_or(256);
+        let bodies = self.bodies.get(first..first.checked_add(width)?)?;
+        let mut bytes = Vec::new();
+        for body in bodies {
+            bytes.extend_from_slice(&u16::try_from(body.len()).ok()?.to_be_bytes());
+            bytes.extend_from_slice(body);
+        }
+        Some(bytes)
     }
 
     /// The `TransparencyLogEntry` of entry `index`, proven against the
@@ -172,23 +207,77 @@ fn serve(stream: TcpStream, log: &Mutex<Log>) -> std::io::Result<()> {
         let mut log = log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (status, headers, body) = match (request.method.as_str(), request.target.as_str()) {
-            ("POST", "/api/v2/log/entries") => create(&mut log, &request.body),
-            // The signed note as text (tlog-tiles' `/checkpoint`); JSON-quoted by
-            // the test HTTP helper, so clients read it as a JSON string.
-            ("GET", "/api/v2/checkpoint") => (200, Vec::new(), json!(log.checkpoint())),
-            _ => (
-                404,
-                Vec::new(),
-                json!({ "message": "not served by this double" }),
+        let target = request.target.as_str();
+        let (status, headers, body) = match (request.method.as_str(), target) {
+            ("POST", "/api/v2/log/entries") => {
+                let (status, headers, body) = create(&mut log, &request.body);
+                (status, headers, body.to_string().into_bytes())
+            }
+            // C2SP tlog-tiles: the signed note as text, hash tiles and entry
+            // bundles as bytes.
+            ("GET", "/api/v2/checkpoint") => (200, Vec::new(), log.checkpoint().into_bytes()),
+            ("GET", _) if target.starts_with("/api/v2/tile/entries/") => found(
+                parse_tile_path(&target["/api/v2/tile/entries/".len()..])
+                    .and_then(|(index, width)| log.entry_bundle(index, width)),
             ),
+            ("GET", _) if target.starts_with("/api/v2/tile/") => {
+                let rest = &target["/api/v2/tile/".len()..];
+                found(rest.split_once('/').and_then(|(level, path)| {
+                    let level = level.parse().ok()?;
+                    let (index, width) = parse_tile_path(path)?;
+                    log.hash_tile(level, index, width)
+                }))
+            }
+            _ => (404, Vec::new(), b"not served by this double".to_vec()),
         };
-        write_response(&mut writer, status, &headers, body.to_string().as_bytes())?;
+        write_response(&mut writer, status, &headers, &body)?;
     }
     Ok(())
 }
 
 type Answer = (u16, Vec<(&'static str, String)>, Value);
+
+/// 200 with the bytes, or 404.
+fn found(bytes: Option<Vec<u8>>) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
+    match bytes {
+        Some(bytes) => (200, Vec::new(), bytes),
+        None => (404, Vec::new(), b"no such tile".to_vec()),
+    }
+}
+
+/// A tile path's index and partial width: `x001/x234/067` is 1234067, and
+/// `.p/W` names a partial tile of W entries (C2SP tlog-tiles).
+fn parse_tile_path(path: &str) -> Option<(u64, Option<usize>)> {
+    let (path, width) = match path.split_once(".p/") {
+        Some((path, width)) => {
+            let width = width
+                .parse::<usize>()
+                .ok()
+                .filter(|w| (1..256).contains(w))?;
+            (path, Some(width))
+        }
+        None => (path, None),
+    };
+    let groups: Vec<&str> = path.split('/').collect();
+    let (last, leading) = groups.split_last()?;
+    let mut index: u64 = 0;
+    for group in leading {
+        let digits = group.strip_prefix('x')?;
+        index = index
+            .checked_mul(1000)?
+            .checked_add(three_digits(digits)?)?;
+    }
+    index
+        .checked_mul(1000)?
+        .checked_add(three_digits(last)?)
+        .map(|i| (i, width))
+}
+
+fn three_digits(text: &str) -> Option<u64> {
+    (text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
 
 /// `POST /api/v2/log/entries`: a `hashedRekordRequestV002`, its signature over
 /// the digest checked, then logged (or found, 409).
@@ -246,4 +335,29 @@ fn create(log: &mut Log, body: &[u8]) -> Answer {
     log.leaves.push(hash_leaf(&entry));
     log.bodies.push(entry);
     (201, Vec::new(), log.entry(log.leaves.len() - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_tile_path;
+
+    #[test]
+    fn tile_paths_are_read_as_c2sp_writes_them() {
+        assert_eq!(parse_tile_path("000"), Some((0, None)));
+        assert_eq!(parse_tile_path("x001/x234/067"), Some((1_234_067, None)));
+        assert_eq!(parse_tile_path("x001/234.p/7"), Some((1_234, Some(7))));
+        for bad in [
+            "",
+            "1",
+            "0001",
+            "x001",
+            "001/234",
+            "x1/234",
+            "005.p/0",
+            "005.p/256",
+            "00a",
+        ] {
+            assert_eq!(parse_tile_path(bad), None, "{bad}");
+        }
+    }
 }
