@@ -474,7 +474,14 @@ impl Timestamper {
     }
 }
 
-/// A Rekor v1 log to write to.
+/// A log's answer to a POST: its status, one header's value, its body.
+struct Posted {
+    status: u16,
+    header: Option<String>,
+    body: Vec<u8>,
+}
+
+/// A Rekor log (v1, or v2 with [`Self::new_v2`]) to write to.
 #[derive(Debug, Clone)]
 pub struct RekorWriter {
     url: String,
@@ -544,33 +551,14 @@ impl RekorWriter {
         let entries = format!("{}/api/v2/log/entries", self.url);
         self.retry
             .run(&self.url, || async {
-                let sent = self
-                    .http
-                    .post(&entries)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json")
-                    .body(request.to_owned())
-                    .send()
-                    .await;
-                let response = match sent {
-                    Ok(response) => response,
-                    Err(e) => return Attempt::Again(format!("POST {entries}: {e}")),
+                let answer = match self.post(&entries, request, "x-log-index").await {
+                    Ok(answer) => answer,
+                    Err(why) => return Attempt::Again(why),
                 };
-                let status = response.status().as_u16();
-                let index = response
-                    .headers()
-                    .get("x-log-index")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let body = match response.bytes().await {
-                    Ok(body) => body,
-                    Err(e) => {
-                        return Attempt::Again(format!("reading the answer to POST {entries}: {e}"))
-                    }
-                };
-                match status {
+                match answer.status {
                     200 | 201 => Attempt::Done(
-                        serde_json::from_slice(&body).map_err(|e| self.bad_answer(e.to_string())),
+                        serde_json::from_slice(&answer.body)
+                            .map_err(|e| self.bad_answer(e.to_string())),
                     ),
                     409 => Attempt::Done(Err(SignError::Unavailable {
                         url: self.url.clone(),
@@ -578,15 +566,10 @@ impl RekorWriter {
                         last: format!(
                             "the log holds this entry (index {}) but its answer was lost; run \
                              again, which logs a new signature",
-                            index.as_deref().unwrap_or("unknown")
+                            answer.header.as_deref().unwrap_or("unknown")
                         ),
                     })),
-                    429 | 500..=599 => Attempt::Again(format!("HTTP {status} from POST {entries}")),
-                    _ => Attempt::Done(Err(SignError::Refused {
-                        url: self.url.clone(),
-                        status,
-                        message: message_of(&body),
-                    })),
+                    _ => self.failed(&entries, &answer),
                 }
             })
             .await
@@ -594,39 +577,59 @@ impl RekorWriter {
 
     /// One POST of `proposal`, and what it came to.
     async fn post_once(&self, entries: &str, proposal: &str) -> Attempt<LogEntry> {
-        let sent = self
-            .http
-            .post(entries)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .body(proposal.to_owned())
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) => return Attempt::Again(format!("POST {entries}: {e}")),
+        let answer = match self.post(entries, proposal, "location").await {
+            Ok(answer) => answer,
+            Err(why) => return Attempt::Again(why),
         };
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => return Attempt::Again(format!("reading the answer to POST {entries}: {e}")),
-        };
-        match status {
-            200 | 201 => Attempt::Done(self.entry_from(&body)),
-            409 => match self.existing(location.as_deref()).await {
+        match answer.status {
+            200 | 201 => Attempt::Done(self.entry_from(&answer.body)),
+            409 => match self.existing(answer.header.as_deref()).await {
                 Err(e) if e.is_transient() => Attempt::Again(e.to_string()),
                 found => Attempt::Done(found),
             },
-            429 | 500..=599 => Attempt::Again(format!("HTTP {status} from POST {entries}")),
-            _ => Attempt::Done(Err(SignError::Refused {
+            _ => self.failed(entries, &answer),
+        }
+    }
+
+    /// POSTs the JSON `body` to `url`: the answer with the value of `header`,
+    /// or why the log could not be reached or read (worth another try).
+    async fn post(&self, url: &str, body: &str, header: &str) -> Result<Posted, String> {
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let status = response.status().as_u16();
+        let header = response
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the answer to POST {url}: {e}"))?
+            .to_vec();
+        Ok(Posted {
+            status,
+            header,
+            body,
+        })
+    }
+
+    /// An answer that is neither an entry nor a 409: a 429 or 5xx is worth
+    /// another try, anything else is a refusal.
+    fn failed<T>(&self, url: &str, answer: &Posted) -> Attempt<T> {
+        match answer.status {
+            429 | 500..=599 => Attempt::Again(format!("HTTP {} from POST {url}", answer.status)),
+            status => Attempt::Done(Err(SignError::Refused {
                 url: self.url.clone(),
                 status,
-                message: message_of(&body),
+                message: message_of(&answer.body),
             })),
         }
     }
