@@ -15,6 +15,9 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
 /// Why a file could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write '{path}'")]

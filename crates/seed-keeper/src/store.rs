@@ -4,12 +4,9 @@
 //! transaction with the cursor, so a crash either loses the whole window
 //! (it is scanned again) or none of it.
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::path::Path;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::{
     error::{KeeperError, Result},
@@ -174,27 +171,6 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// How long a keeper waits for another one holding the state file.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Switches the file to WAL (a no-op once it is). On a fresh file the switch
-/// needs the file to itself, and SQLite answers "database is locked" at once,
-/// without its busy handler, while another keeper opens the same file; so the
-/// switch is retried for up to `BUSY_TIMEOUT`, like every other lock wait.
-fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
-    let start = Instant::now();
-    loop {
-        match conn.pragma_update(None, "journal_mode", "WAL") {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::DatabaseBusy && start.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            done => return done,
-        }
-    }
-}
-
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -220,13 +196,7 @@ impl Store {
                 ))
             })?;
         }
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        enable_wal(&conn).map_err(err)?;
-        // FULL: a promotion recorded as done survives a power cut.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        let conn = seed_fs::sqlite::open_state(path, SCHEMA).map_err(err)?;
         Ok(Self { conn, path: name })
     }
 

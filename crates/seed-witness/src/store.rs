@@ -1,0 +1,372 @@
+//! The witness's state in SQLite: per log origin the newest checkpoint it
+//! verified (and cosigned), and every alarm with its evidence. A checkpoint
+//! replaces the stored one only inside a transaction that re-reads the size
+//! it was proven against, so two writers can never roll the log back
+//! (tlog-witness's race). Alarms are only ever inserted.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+/// The schema; `IF NOT EXISTS` so opening is idempotent.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS checkpoints (
+    origin TEXT PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS alarms (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, kind TEXT NOT NULL,
+    source TEXT NOT NULL, held TEXT NOT NULL, seen TEXT NOT NULL, proof TEXT NOT NULL,
+    detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chain_blocks (
+    chain_id INTEGER NOT NULL, number INTEGER NOT NULL, hash TEXT NOT NULL,
+    source TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    PRIMARY KEY (chain_id, number, source));
+";
+
+/// Why the state file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("witness state {path}: {source}")]
+pub struct StoreError {
+    /// The file.
+    pub path: String,
+    /// The SQLite error.
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// What kind of misbehaviour an alarm records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlarmKind {
+    /// The log's newest checkpoint is smaller than one it signed before.
+    Rollback,
+    /// Two checkpoints of one size with different roots.
+    Fork,
+    /// A consistency proof between two signed checkpoints does not verify.
+    Inconsistent,
+    /// The chain: two sources give one block number different hashes.
+    ChainFork,
+}
+
+impl AlarmKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Rollback => "rollback",
+            Self::Fork => "fork",
+            Self::Inconsistent => "inconsistent",
+            Self::ChainFork => "chain-fork",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "rollback" => Self::Rollback,
+            "fork" => Self::Fork,
+            "chain-fork" => Self::ChainFork,
+            _ => Self::Inconsistent,
+        }
+    }
+}
+
+/// Evidence of a split view: both views and the proof that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alarm {
+    /// Its row id (0 before it is stored).
+    pub id: i64,
+    /// The log's origin (or `eip155:<chain id>` for the chain).
+    pub origin: String,
+    /// What was detected.
+    pub kind: AlarmKind,
+    /// Who showed us the conflicting view: the log's URL, a peer witness,
+    /// a bundle, an RPC endpoint.
+    pub source: String,
+    /// The view we held (a signed note, or a block record).
+    pub held: String,
+    /// The view that contradicts it.
+    pub seen: String,
+    /// The consistency proof that failed (base64 hashes), if any.
+    pub proof: Vec<String>,
+    /// What failed, in words.
+    pub detail: String,
+    /// When, in milliseconds since the epoch.
+    pub at_ms: u64,
+}
+
+/// The outcome of a conditional update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    /// The new checkpoint is stored.
+    Stored,
+    /// The stored size was not the one the update was proven from: here it
+    /// is (`None`: nothing stored).
+    Moved(Option<u64>),
+}
+
+/// A block a verifier or keeper relied on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockRecord {
+    /// The chain.
+    pub chain_id: u64,
+    /// The block number.
+    pub number: u64,
+    /// Its hash, 0x-hex.
+    pub hash: String,
+    /// Who said so (an RPC URL, a peer).
+    pub source: String,
+}
+
+/// The state file.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn unsigned(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) the state file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let name = path.display().to_string();
+        let conn = seed_fs::sqlite::open_state(path, SCHEMA).map_err(|source| StoreError {
+            path: name.clone(),
+            source,
+        })?;
+        Ok(Self { conn, path: name })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The newest checkpoint held for `origin`, as its signed note.
+    pub fn latest(&self, origin: &str) -> Result<Option<(u64, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT size, note FROM checkpoints WHERE origin = ?1",
+                params![origin],
+                |row| Ok((unsigned(row.get(0)?), row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every origin held, with its size.
+    pub fn origins(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT origin, size FROM checkpoints ORDER BY origin")
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, unsigned(row.get(1)?))))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Stores `note` (of `size`) for `origin` if the held size is still
+    /// `proven_from` (`None`: nothing held): the check and the write are
+    /// one transaction.
+    pub fn advance(
+        &mut self,
+        origin: &str,
+        proven_from: Option<u64>,
+        size: u64,
+        note: &str,
+    ) -> Result<Advance, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let held: Option<u64> = tx
+            .query_row(
+                "SELECT size FROM checkpoints WHERE origin = ?1",
+                params![origin],
+                |row| row.get::<_, i64>(0).map(unsigned),
+            )
+            .optional()
+            .map_err(err)?;
+        if held != proven_from {
+            return Ok(Advance::Moved(held));
+        }
+        tx.execute(
+            "INSERT INTO checkpoints (origin, size, note, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (origin) DO UPDATE SET size = ?2, note = ?3, updated_ms = ?4",
+            params![origin, signed(size), note, signed(now_ms())],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Advance::Stored)
+    }
+
+    /// Records `alarm` (never overwriting another) and returns it with its id.
+    pub fn record_alarm(&self, mut alarm: Alarm) -> Result<Alarm, StoreError> {
+        alarm.at_ms = now_ms();
+        let proof = serde_json::to_string(&alarm.proof).unwrap_or_else(|_| "[]".to_owned());
+        self.conn
+            .execute(
+                "INSERT INTO alarms (origin, kind, source, held, seen, proof, detail, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    alarm.origin,
+                    alarm.kind.as_str(),
+                    alarm.source,
+                    alarm.held,
+                    alarm.seen,
+                    proof,
+                    alarm.detail,
+                    signed(alarm.at_ms)
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        alarm.id = self.conn.last_insert_rowid();
+        Ok(alarm)
+    }
+
+    /// Every alarm, oldest first.
+    pub fn alarms(&self) -> Result<Vec<Alarm>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, origin, kind, source, held, seen, proof, detail, at_ms
+                 FROM alarms ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                let proof: String = row.get(6)?;
+                Ok(Alarm {
+                    id: row.get(0)?,
+                    origin: row.get(1)?,
+                    kind: AlarmKind::parse(&row.get::<_, String>(2)?),
+                    source: row.get(3)?,
+                    held: row.get(4)?,
+                    seen: row.get(5)?,
+                    proof: serde_json::from_str(&proof).unwrap_or_default(),
+                    detail: row.get(7)?,
+                    at_ms: unsigned(row.get(8)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Records that `block.source` gave `block.hash` for the block, once
+    /// per (chain, number, source).
+    pub fn record_block(&self, block: &BlockRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO chain_blocks (chain_id, number, hash, source, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    signed(block.chain_id),
+                    signed(block.number),
+                    block.hash,
+                    block.source,
+                    signed(now_ms())
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The blocks recorded, oldest number first.
+    pub fn blocks(&self) -> Result<Vec<BlockRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT chain_id, number, hash, source FROM chain_blocks
+                 ORDER BY chain_id, number, source",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(BlockRecord {
+                    chain_id: unsigned(row.get(0)?),
+                    number: unsigned(row.get(1)?),
+                    hash: row.get(2)?,
+                    source: row.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_proven_from_a_stale_size_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("w.sqlite")).unwrap();
+        assert_eq!(store.advance("o", None, 5, "n5").unwrap(), Advance::Stored);
+        assert_eq!(
+            store.advance("o", None, 6, "n6").unwrap(),
+            Advance::Moved(Some(5))
+        );
+        assert_eq!(
+            store.advance("o", Some(4), 9, "n9").unwrap(),
+            Advance::Moved(Some(5))
+        );
+        assert_eq!(
+            store.advance("o", Some(5), 9, "n9").unwrap(),
+            Advance::Stored
+        );
+        assert_eq!(store.latest("o").unwrap(), Some((9, "n9".to_owned())));
+        // A second handle on the same file sees it (the service and a
+        // verifier share the file).
+        let other = Store::open(&dir.path().join("w.sqlite")).unwrap();
+        assert_eq!(other.origins().unwrap(), vec![("o".to_owned(), 9)]);
+    }
+
+    #[test]
+    fn alarms_are_appended_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("w.sqlite")).unwrap();
+        let alarm = Alarm {
+            id: 0,
+            origin: "o".to_owned(),
+            kind: AlarmKind::Fork,
+            source: "http://log".to_owned(),
+            held: "a".to_owned(),
+            seen: "b".to_owned(),
+            proof: vec!["AA==".to_owned()],
+            detail: "d".to_owned(),
+            at_ms: 0,
+        };
+        let first = store.record_alarm(alarm.clone()).unwrap();
+        let second = store.record_alarm(alarm).unwrap();
+        assert_ne!(first.id, second.id);
+        let all = store.alarms().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            (all[0].kind, all[0].proof.clone()),
+            (AlarmKind::Fork, vec!["AA==".to_owned()])
+        );
+    }
+}
