@@ -39,7 +39,7 @@ use crate::http::{read_request, write_response, Request};
 
 /// The origin line of the double's checkpoints, as Rekor v1 writes it
 /// (`<host> - <tree id>`).
-const ORIGIN: &str = "rekor.double.test - 1";
+pub const ORIGIN: &str = "rekor.double.test - 1";
 /// The name on the checkpoint's signature line.
 const SIGNER_NAME: &str = "rekor.double.test";
 
@@ -87,6 +87,18 @@ impl RekorLog {
     /// The log id: SHA-256 of the DER public key.
     pub fn log_id(&self) -> [u8; 32] {
         Sha256::digest(self.public_key_der()).into()
+    }
+
+    /// The C2SP verifier key of its checkpoints, as a witness is configured
+    /// with it: ECDSA (type 0x02), key id = the log id's first 4 bytes.
+    pub fn vkey(&self) -> String {
+        let mut key = vec![0x02];
+        key.extend_from_slice(&self.public_key_der());
+        format!(
+            "{SIGNER_NAME}+{}+{}",
+            hex::encode(&self.log_id()[..4]),
+            STANDARD.encode(key)
+        )
     }
 
     /// Logs `body` at `integrated_time`; logging the same body again returns
@@ -257,12 +269,16 @@ pub struct RekorServer {
     addr: SocketAddr,
     log: Arc<Mutex<RekorLog>>,
     faults: Arc<Mutex<VecDeque<Fault>>>,
+    read_faults: Arc<Mutex<VecDeque<Fault>>>,
 }
 
-/// A failure the server plays instead of answering the next `POST` normally,
-/// as a real log under load or a lossy network would.
+/// A failure the server plays instead of answering the next `POST` (or,
+/// with [`RekorServer::fail_next_reads`], `GET`) normally, as a real log
+/// under load or a lossy network would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// Wait this long, then answer normally.
+    Slow(std::time::Duration),
     /// Answer with this HTTP status, logging nothing.
     Status(u16),
     /// Log the entry, then close the connection without answering: the
@@ -290,16 +306,36 @@ impl RekorServer {
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(log));
         let faults = Arc::new(Mutex::new(VecDeque::new()));
-        let (shared_log, shared_faults) = (log.clone(), faults.clone());
+        let read_faults = Arc::new(Mutex::new(VecDeque::new()));
+        let (shared_log, shared_faults, shared_reads) =
+            (log.clone(), faults.clone(), read_faults.clone());
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (log, faults) = (shared_log.clone(), shared_faults.clone());
+                let (log, faults, reads) = (
+                    shared_log.clone(),
+                    shared_faults.clone(),
+                    shared_reads.clone(),
+                );
                 thread::spawn(move || {
-                    let _ = serve(stream, &log, &faults);
+                    let _ = serve(stream, &log, &faults, &reads);
                 });
             }
         });
-        Ok(Self { addr, log, faults })
+        Ok(Self {
+            addr,
+            log,
+            faults,
+            read_faults,
+        })
+    }
+
+    /// Plays `faults`, one per coming `GET` (tree heads, proofs, entries),
+    /// before answering normally again.
+    pub fn fail_next_reads(&self, faults: &[Fault]) {
+        self.read_faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(faults);
     }
 
     /// Plays `faults`, one per coming `POST`, before answering normally again.
@@ -338,27 +374,33 @@ fn serve(
     stream: TcpStream,
     log: &Mutex<RekorLog>,
     faults: &Mutex<VecDeque<Fault>>,
+    read_faults: &Mutex<VecDeque<Fault>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     while let Some(request) = read_request(&mut reader)? {
+        let queue = if request.method == "POST" {
+            faults
+        } else {
+            read_faults
+        };
+        let fault = queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front();
+        if let Some(Fault::Slow(delay)) = fault {
+            thread::sleep(delay);
+        }
         let mut log = log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fault = match request.method.as_str() {
-            "POST" => faults
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop_front(),
-            _ => None,
-        };
         let (status, headers, body) = match fault {
             Some(Fault::Status(status)) => error(status, "a fault played by the double"),
             Some(Fault::LogThenHangUp) => {
                 answer(&mut log, &request);
                 return Ok(());
             }
-            None => answer(&mut log, &request),
+            Some(Fault::Slow(_)) | None => answer(&mut log, &request),
         };
         write_response(&mut writer, status, &headers, body.to_string().as_bytes())?;
     }

@@ -11,13 +11,18 @@
 //!   tlog-witness `add-checkpoint` endpoint and the checks of `verify`.
 //! - [`policy`]: quorums of witnesses in tlog-policy syntax.
 //! - [`log`]: reading a Rekor log's checkpoint and proofs.
+//! - [`gossip`], [`server`], [`service`]: witnesses exchanging checkpoints
+//!   over tlog-witness HTTP, the endpoints, and the polling loop.
 
 pub mod checkpoint;
 pub mod cosignature;
+pub mod gossip;
 pub mod log;
 pub mod note;
 pub mod policy;
 pub mod proof;
+pub mod server;
+pub mod service;
 pub mod store;
 pub mod witness;
 

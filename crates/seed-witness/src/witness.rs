@@ -300,6 +300,34 @@ impl Witness {
         let log = self
             .log(&origin)
             .ok_or_else(|| WitnessError::UnknownLog(origin.clone()))?;
+        self.reconcile(bytes, source, from_log_head, log.client.as_ref())
+            .await
+    }
+
+    /// Polls `log` for its newest checkpoint and reconciles it, asking the
+    /// same endpoint for the proof: an endpoint showing us a view must be
+    /// able to prove it from what we hold.
+    pub async fn poll(&self, log: &WitnessedLog) -> Result<Observed, WitnessError> {
+        let client = log
+            .client
+            .as_ref()
+            .ok_or_else(|| WitnessError::NoLogUrl(log.key.origin.clone()))?;
+        let bytes = client.checkpoint().await?;
+        self.reconcile(&bytes, client.url(), true, Some(client))
+            .await
+    }
+
+    async fn reconcile(
+        &self,
+        bytes: &[u8],
+        source: &str,
+        from_log_head: bool,
+        proofs: Option<&RekorV1>,
+    ) -> Result<Observed, WitnessError> {
+        let origin = origin_of(bytes)?;
+        let log = self
+            .log(&origin)
+            .ok_or_else(|| WitnessError::UnknownLog(origin.clone()))?;
         let seen = SignedCheckpoint::verify(bytes, &log.key)?;
         for _ in 0..MAX_RACES {
             let Some(held) = self.held(&origin)? else {
@@ -338,10 +366,7 @@ impl Witness {
             let proof = if old.size == 0 {
                 Vec::new()
             } else {
-                let client = log
-                    .client
-                    .as_ref()
-                    .ok_or_else(|| WitnessError::NoLogUrl(origin.clone()))?;
+                let client = proofs.ok_or_else(|| WitnessError::NoLogUrl(origin.clone()))?;
                 match client.consistency(old.size, new.size).await {
                     Ok(proof) => proof,
                     Err(LogError::Refused { reason, .. }) => {
@@ -379,16 +404,6 @@ impl Witness {
             }
         }
         Err(WitnessError::Busy(origin))
-    }
-
-    /// Polls `log` for its newest checkpoint and reconciles it.
-    pub async fn poll(&self, log: &WitnessedLog) -> Result<Observed, WitnessError> {
-        let client = log
-            .client
-            .as_ref()
-            .ok_or_else(|| WitnessError::NoLogUrl(log.key.origin.clone()))?;
-        let bytes = client.checkpoint().await?;
-        self.observe(&bytes, client.url(), true).await
     }
 
     /// tlog-witness `add-checkpoint`: checks the request against the held
