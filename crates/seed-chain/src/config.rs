@@ -107,6 +107,10 @@ pub struct CredulousSection {
     pub follow: Option<PathBuf>,
     /// The keeper's deadline, seconds.
     pub deadline_s: Option<u64>,
+    /// The witness state verifiers and the keeper reconcile checkpoints in.
+    pub witness_state: Option<PathBuf>,
+    /// A builder's witness configuration, checked by `attest`.
+    pub witness_config: Option<PathBuf>,
 }
 
 /// The `[deploy]` table.

@@ -103,6 +103,7 @@ fn main() {
                     std::slice::from_ref(&rekor_writer),
                     None,
                     &verifier,
+                    None,
                     Some((&client, &repo)),
                 ))
                 .unwrap();
@@ -117,7 +118,7 @@ fn main() {
                     let start = Instant::now();
                     let report = runtime
                         .block_on(verify_release(
-                            &client, &verifier, &policy, &commit, &images, content,
+                            &client, &verifier, &policy, &commit, &images, content, None,
                         ))
                         .unwrap();
                     assert!(report.verified(), "{:?}", report.failures);

@@ -18,9 +18,12 @@ use seed_sigstore::{
 };
 use seed_statement::Statement;
 
+use seed_witness::Alarm;
+
 use crate::{
     check::{check_bundle, names, Refusal, VerifiedStatement},
     release::bundles_on,
+    witnessing::{Witnessed, Witnessing},
 };
 
 /// What `attest` did.
@@ -58,6 +61,18 @@ pub enum AttestError {
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] OciError),
+    /// **Split view**: the log entry's checkpoint contradicts what this
+    /// builder's witness holds; nothing was published.
+    #[error(
+        "SPLIT VIEW of log {origin:?} ({kind:?}, alarm #{id} in the witness state): {detail}; \
+         nothing was published",
+        origin = .0.origin, kind = .0.kind, id = .0.id, detail = .0.detail
+    )]
+    SplitView(Box<Alarm>),
+    /// The log entry's checkpoint could not be reconciled with this
+    /// builder's witness (the log did not answer for a proof): retry.
+    #[error("the log entry's checkpoint could not be checked by the witness, so nothing was published: {0}")]
+    Unwitnessed(String),
     /// This signer already attested another closure for the release and system.
     #[error(
         "CONFLICT: {signer} already attested the closure {earlier} for this commit and system \
@@ -81,14 +96,16 @@ pub type Target<'a> = (&'a RegistryClient, &'a Repository);
 
 /// Signs `statement` with `credential`, logs it in each of `logs` (with a
 /// timestamp from `timestamper` when given), verifies the result with
-/// `verifier`, and attaches it to the statement's image in `target` (nothing
-/// is pushed without one).
+/// `verifier`, reconciles each log entry's checkpoint with the builder's
+/// `witness` when given, and attaches it to the statement's image in
+/// `target` (nothing is pushed without one).
 pub async fn attest(
     statement: &Statement,
     credential: &Credential,
     logs: &[RekorWriter],
     timestamper: Option<&Timestamper>,
     verifier: &BundleVerifier,
+    witness: Option<&Witnessing>,
     target: Option<Target<'_>>,
 ) -> Result<Attested, AttestError> {
     let image = statement.subject().1;
@@ -114,6 +131,18 @@ pub async fn attest(
     .await?;
     let verified =
         check_bundle(verifier, &keys, &image, &bundle).map_err(AttestError::SelfCheck)?;
+    if let Some(witness) = witness {
+        for entry in &verified.log_entries {
+            match witness
+                .reconcile(&entry.checkpoint, "this build's log entry")
+                .await
+            {
+                Witnessed::Yes => {}
+                Witnessed::SplitView(alarm) => return Err(AttestError::SplitView(alarm)),
+                Witnessed::NotYet(reason) => return Err(AttestError::Unwitnessed(reason)),
+            }
+        }
+    }
     let referrer = match target {
         Some((client, repo)) => Some(
             client

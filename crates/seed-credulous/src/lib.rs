@@ -16,7 +16,9 @@
 pub mod attest;
 pub mod check;
 pub mod release;
+pub mod witnessing;
 
 pub use attest::{attest, AttestError, Attested};
 pub use check::{check_bundle, Refusal, VerifiedStatement};
 pub use release::{verify_release, BundleFinding, FindingStatus, ReleaseReport};
+pub use witnessing::{Witnessed, Witnessing, WitnessingError};

@@ -11,7 +11,12 @@ use seed_sigstore::{
 use seed_verify::{read_image_closure, ContentReport, ContentResult, VerifyError};
 use serde::Serialize;
 
-use crate::check::check_bundle;
+use seed_witness::Alarm;
+
+use crate::{
+    check::check_bundle,
+    witnessing::{Witnessed, Witnessing},
+};
 
 /// What became of one bundle found on an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +75,9 @@ pub struct ReleaseReport {
     pub content: Vec<ContentReport>,
     /// Why the release does not verify; empty when it does.
     pub failures: Vec<String>,
+    /// Split views detected while witnessing its checkpoints (also kept in
+    /// the witness state).
+    pub alarms: Vec<Alarm>,
 }
 
 impl ReleaseReport {
@@ -77,7 +85,7 @@ impl ReleaseReport {
     /// image given carries a verified bundle of this release, and every
     /// image read holds its system's agreed closure.
     pub fn verified(&self) -> bool {
-        self.quorum.is_final() && self.failures.is_empty()
+        self.quorum.is_final() && self.failures.is_empty() && self.alarms.is_empty()
     }
 }
 
@@ -94,7 +102,10 @@ pub async fn verify_release(
     commit: &CommitId,
     images: &[(Repository, Sha256Digest)],
     check_content: bool,
+    witnessing: Option<&Witnessing>,
 ) -> Result<ReleaseReport, OciError> {
+    let mut alarms = Vec::new();
+    let mut unwitnessed = Vec::new();
     let keys = policy.keys();
     let mut findings = Vec::new();
     let mut attestations = Vec::new();
@@ -113,6 +124,35 @@ pub async fn verify_release(
                     policy.check_logs(&verified.log_entries)?;
                     Ok(verified)
                 });
+            let witnessed = match (&checked, witnessing) {
+                (Ok(verified), Some(witnessing))
+                    if verified.statement.predicate().source.commit == *commit =>
+                {
+                    witnessing
+                        .check(
+                            &verified.log_entries,
+                            &format!("a bundle on {repo}@{image}"),
+                        )
+                        .await
+                }
+                _ => Witnessed::Yes,
+            };
+            let checked = match witnessed {
+                Witnessed::Yes => checked,
+                Witnessed::NotYet(reason) => {
+                    let reason = format!("a bundle on {repo}@{image} is not witnessed: {reason}");
+                    unwitnessed.push(reason.clone());
+                    Err(reason)
+                }
+                Witnessed::SplitView(alarm) => {
+                    let reason = format!(
+                        "SPLIT VIEW of log {:?} ({:?}, alarm #{}): {}",
+                        alarm.origin, alarm.kind, alarm.id, alarm.detail
+                    );
+                    alarms.push(*alarm);
+                    Err(reason)
+                }
+            };
             let status = match checked {
                 Err(reason) => FindingStatus::Refused { reason },
                 Ok(verified) => {
@@ -160,6 +200,9 @@ pub async fn verify_release(
     let mut failures = Vec::new();
     for system in quorum.systems.iter().filter(|s| s.agreed.is_none()) {
         failures.push(no_quorum(system, policy.threshold));
+    }
+    if !quorum.is_final() {
+        failures.extend(unwitnessed);
     }
     let mut content = Vec::new();
     for (repo, image) in images {
@@ -242,6 +285,7 @@ pub async fn verify_release(
         log_entries,
         content,
         failures,
+        alarms,
     })
 }
 

@@ -149,6 +149,7 @@ impl World {
             std::slice::from_ref(&rekor),
             None,
             &self.verifier(),
+            None,
             Some((&self.client, &self.repo)),
         ))
     }
@@ -171,6 +172,7 @@ impl World {
                 commit,
                 &images,
                 content,
+                None,
             ))
             .unwrap()
     }
@@ -286,6 +288,7 @@ fn a_log_down_publishes_nothing() {
             std::slice::from_ref(&rekor),
             None,
             &world.verifier(),
+            None,
             Some((&world.client, &world.repo)),
         ))
         .unwrap_err();
@@ -345,6 +348,7 @@ fn bundles_that_do_not_bind_their_image_release_or_signer_are_refused() {
         std::slice::from_ref(&rekor),
         None,
         &world.verifier(),
+        None,
         Some((&world.client, &world.repo)),
     ));
     assert!(matches!(refused, Err(AttestError::NotTheSigner { .. })));
@@ -454,6 +458,7 @@ fn each_attestation_must_be_in_the_policys_log_quorum() {
                     logs,
                     None,
                     &verifier,
+                    None,
                     Some((&world.client, &world.repo)),
                 ))
                 .unwrap();
@@ -480,6 +485,7 @@ fn each_attestation_must_be_in_the_policys_log_quorum() {
                 &release,
                 &images,
                 true,
+                None,
             ))
             .unwrap()
     };

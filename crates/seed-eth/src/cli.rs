@@ -120,6 +120,90 @@ pub enum Command {
 
     /// Sigstore bundles (the Credulous posture).
     Bundle(BundleArgs),
+
+    /// Witness transparency logs: detect a split view (a log showing one tree to builders and
+    /// another to verifiers) by checking every checkpoint seen against the newest one held,
+    /// cosign what verified (C2SP tlog-cosignature/v1), serve the tlog-witness endpoints and
+    /// gossip with peer witnesses.
+    Witness(WitnessArgs),
+}
+
+/// Arguments of `seed-eth witness`.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: WitnessCommand,
+}
+
+/// `seed-eth witness` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Follow the configured logs and gossip with the configured peers.
+    ///
+    /// Runs as a service (tlog-witness `POST /add-checkpoint`, `GET /<origin hash>/checkpoint`,
+    /// `/alarms`, `/healthz`, `/metrics` with --listen; stops on SIGTERM or SIGINT) or, with
+    /// --once, makes one pass and exits: 0 when every log and peer was reconciled, 1 when a
+    /// split view was detected (each alarm is printed and kept in --state), 2 on bad
+    /// configuration, 3 when a log or a peer could not be asked.
+    Run(WitnessRunArgs),
+
+    /// Make a witness key: the secret goes to --out (mode 0600, never overwritten), the
+    /// verifier key (vkey) for policies and peers is printed.
+    Keygen(WitnessKeygenArgs),
+
+    /// List the alarms kept in a witness state file. Exits 0 when there are none, 1 when
+    /// there are.
+    Alarms(WitnessAlarmsArgs),
+}
+
+/// Arguments of `seed-eth witness run`.
+#[derive(Debug, Args)]
+pub struct WitnessRunArgs {
+    /// The witness configuration (docs/configuration.md: logs, peers, key, state).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SEED_ETH_WITNESS_CONFIG",
+        default_value = "witness.toml"
+    )]
+    pub config: PathBuf,
+
+    /// The state file (SQLite); overrides the configuration's `state`.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Serve the endpoints here; overrides the configuration's `listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Milliseconds between passes; overrides the configuration's `poll-ms`.
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
+
+    /// One pass, then exit (see the exit codes above).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Arguments of `seed-eth witness keygen`.
+#[derive(Debug, Args)]
+pub struct WitnessKeygenArgs {
+    /// The witness's key name, a schema-less URL (e.g. `witness.example.org/w1`).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// Where to write the secret key.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `seed-eth witness alarms`.
+#[derive(Debug, Args)]
+pub struct WitnessAlarmsArgs {
+    /// The witness state file.
+    #[arg(long, value_name = "FILE", default_value = "seed-witness.sqlite")]
+    pub state: PathBuf,
 }
 
 /// Arguments of `seed-eth bundle`.
@@ -480,6 +564,12 @@ pub struct PostureArgs {
     /// production root shipped with seed-eth].
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+
+    /// Credulous: the witness state (SQLite) the release's checkpoints are reconciled in, the
+    /// file a local `seed-eth witness run` keeps [default: `witness-state` of [credulous], else
+    /// a temporary one]. Used when the policy names witnesses.
+    #[arg(long, value_name = "FILE")]
+    pub witness_state: Option<PathBuf>,
 }
 
 /// Arguments of `seed-eth verify`.
@@ -740,6 +830,12 @@ pub struct AttestArgs {
     /// none].
     #[arg(long, value_name = "URL")]
     pub tsa_url: Option<String>,
+
+    /// Credulous: this builder's witness configuration (the file `seed-eth witness run` reads);
+    /// each new log entry's checkpoint must be consistent with what that witness holds, else
+    /// exit 1 and nothing is published [default: `witness-config` of [credulous]].
+    #[arg(long, value_name = "FILE")]
+    pub witness_config: Option<PathBuf>,
 
     /// Credulous: also write the Sigstore bundle to FILE.
     #[arg(long, value_name = "FILE")]

@@ -6,9 +6,14 @@
 
 use std::{path::Path, process::Output};
 
+use base64::Engine as _;
 use seed_oci::{ImageContent, RegistryClient, Repository};
 use seed_sigstore::SigningKey;
-use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
+use seed_testkit::{
+    registry::TestRegistry,
+    rekor::{RekorServer, ORIGIN},
+};
+use seed_witness::gossip::origin_hash;
 use serde_json::Value;
 
 mod support;
@@ -785,4 +790,300 @@ fn a_builder_logs_in_rekor_v2_with_a_timestamp() {
     let (code, report, all) = setup.verify(&[]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(report["verified"], true);
+}
+
+/// The body of an HTTP response.
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+/// A `seed-eth witness run` service process: its key, config and port.
+struct WitnessProcess {
+    name: &'static str,
+    vkey: String,
+    addr: std::net::SocketAddr,
+    child: Option<std::process::Child>,
+}
+
+impl WitnessProcess {
+    /// Makes the key with `seed-eth witness keygen` and picks a port.
+    fn new(setup: &Setup, name: &'static str) -> Self {
+        let out = seed_eth(
+            setup.cwd(),
+            &[
+                "witness",
+                "keygen",
+                "--name",
+                &format!("{name}.witness.test/w1"),
+                "--out",
+                &format!("{name}.key"),
+            ],
+            &[],
+        );
+        assert_exit(&out, 0, "");
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        Self {
+            name,
+            vkey: String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+            addr,
+            child: None,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// (Re)starts it following the log at `log_url`, gossiping with `peer`.
+    fn start(&mut self, setup: &Setup, log_url: &str, peer: &WitnessProcess) {
+        self.stop();
+        let config = format!(
+            "state = \"{name}.sqlite\"\nkey = \"{name}.key\"\nlisten = \"{addr}\"\npoll-ms = 200\n\n\
+             [[log]]\norigin = \"{ORIGIN}\"\nvkey = \"{log}\"\nurl = \"{log_url}\"\n\n\
+             [[peer]]\nname = \"{peer_name}\"\nvkey = \"{peer_vkey}\"\nurl = \"{peer_url}\"\n",
+            name = self.name,
+            addr = self.addr,
+            log = setup.rekor.lock().vkey(),
+            peer_name = peer.name,
+            peer_vkey = peer.vkey,
+            peer_url = peer.url(),
+        );
+        let file = format!("{}.toml", self.name);
+        std::fs::write(setup.cwd().join(&file), config).unwrap();
+        self.child = Some(
+            std::process::Command::new(env!("CARGO_BIN_EXE_seed-eth"))
+                .current_dir(setup.cwd())
+                .args(["witness", "run", "--config", &file])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for("the witness to listen", 20, || {
+            std::net::TcpStream::connect(self.addr).is_ok()
+        });
+    }
+
+    /// The size of its cosigned checkpoint of the double's log (0: none).
+    fn size(&self) -> u64 {
+        let (status, response) =
+            http_get(self.addr, &format!("/{}/checkpoint", origin_hash(ORIGIN)));
+        match status {
+            200 => body(&response).lines().nth(1).unwrap().parse().unwrap(),
+            _ => 0,
+        }
+    }
+
+    fn alarms(&self) -> Vec<Value> {
+        let (status, response) = http_get(self.addr, "/alarms");
+        assert_eq!(status, 200, "{response}");
+        serde_json::from_str::<Value>(body(&response))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if start.elapsed() > std::time::Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("witness {} did not exit after SIGTERM", self.name);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+        }
+    }
+}
+
+/// Two witness processes gossip over loopback; the policy requires both.
+/// While the log shows everyone one tree, the release verifies and is
+/// promoted only once both have cosigned a tree that extends its bundles'.
+/// When the log shows one witness another tree, gossip raises the alarm in
+/// both (naming the peer, with both checkpoints), and verification and the
+/// keeper refuse the release.
+#[test]
+fn witnesses_catch_a_split_view_of_rekor_and_it_blocks_verification_and_promotion() {
+    let setup = Setup::new();
+    let (mut alpha, mut bravo) = (
+        WitnessProcess::new(&setup, "alpha"),
+        WitnessProcess::new(&setup, "bravo"),
+    );
+    let log = setup.rekor.lock().vkey();
+    let key_id = base64::engine::general_purpose::STANDARD.encode(setup.rekor.lock().log_id());
+    let policy = std::fs::read_to_string(setup.cwd().join("policy.toml")).unwrap();
+    std::fs::write(
+        setup.cwd().join("policy.toml"),
+        format!(
+            "witnesses = \"\"\"\nwitness alpha {} {}\nwitness bravo {} {}\ngroup both all alpha bravo\nquorum both\n\"\"\"\n{policy}\n\
+             [[log]]\nname = \"rekor-double\"\nkey-id = \"{key_id}\"\noperator = \"double\"\norigin = \"{ORIGIN}\"\nvkey = \"{log}\"\nurl = \"{}\"\n",
+            alpha.vkey, alpha.url(), bravo.vkey, bravo.url(), setup.rekor.url()
+        ),
+    )
+    .unwrap();
+    setup.follow();
+    for builder in ["b0", "b1"] {
+        for system in [X86, ARM] {
+            assert_exit(&setup.attest(builder, system, None, &[]), 0, "");
+        }
+    }
+    // No witness has seen the log yet: not witnessed, not promoted.
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert!(all.contains("not witnessed"), "{all}");
+    assert_eq!(report["verified"], false);
+    let (code, _, all) = setup.keeper(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert_eq!(setup.promoted(&format!("{COMMIT}-{X86}")), None);
+
+    // Both witnesses follow the log and gossip: both cosign its tree.
+    let size = setup.rekor.lock().size();
+    alpha.start(&setup, &setup.rekor.url(), &bravo);
+    bravo.start(&setup, &setup.rekor.url(), &alpha);
+    wait_for("both witnesses to cosign the log", 30, || {
+        alpha.size() == size && bravo.size() == size
+    });
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["alarms"], serde_json::json!([]));
+
+    // The log splits: bravo is shown a tree alpha is not.
+    let split = setup.rekor.fork().unwrap();
+    setup
+        .rekor
+        .lock()
+        .append(b"seen by alpha".to_vec(), 1_700_000_000);
+    split
+        .lock()
+        .append(b"seen by bravo".to_vec(), 1_700_000_000);
+    bravo.start(&setup, &split.url(), &alpha);
+    wait_for("gossip to raise the alarm in both witnesses", 30, || {
+        !alpha.alarms().is_empty() && !bravo.alarms().is_empty()
+    });
+    let alarm = &alpha.alarms()[0];
+    assert_eq!(alarm["kind"], "fork", "{alarm}");
+    assert!(
+        alarm["source"].as_str().unwrap().contains("peer bravo"),
+        "{alarm}"
+    );
+    assert!(
+        alarm["seen"]
+            .as_str()
+            .unwrap()
+            .contains("bravo.witness.test/w1"),
+        "{alarm}"
+    );
+    assert_eq!(
+        alarm["held"].as_str().unwrap().lines().nth(1),
+        Some(&*(size + 1).to_string())
+    );
+    assert!(
+        http_get(alpha.addr, "/metrics")
+            .1
+            .contains("seed_witness_alarms_total"),
+        "metrics served"
+    );
+
+    // Verification and promotion refuse the release, naming the split view.
+    let (code, report, all) = setup.verify(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert!(all.contains("SPLIT VIEW"), "{all}");
+    assert_eq!(report["alarms"][0]["kind"], "fork", "{all}");
+    let (code, _, all) = setup.keeper(&[]);
+    assert_eq!(code, 1, "{all}");
+    assert!(all.contains("SPLIT VIEW"), "{all}");
+    assert_eq!(setup.promoted(&format!("{COMMIT}-{X86}")), None);
+    // `witness alarms` reads them from the state file too.
+    let out = seed_eth(
+        setup.cwd(),
+        &["witness", "alarms", "--state", "alpha.sqlite"],
+        &[],
+    );
+    assert_exit(&out, 1, "ALARM #1");
+
+    assert_eq!(alpha.stop(), Some(0));
+    assert_eq!(bravo.stop(), Some(0));
+}
+
+/// A builder's attest checks the new entry's checkpoint against its own
+/// witness: a log that shows it a tree its witness cannot reconcile gets
+/// exit 1, and nothing is attached to the image.
+#[test]
+fn attest_refuses_to_publish_an_entry_its_witness_cannot_reconcile() {
+    let setup = Setup::new();
+    let log = setup.rekor.lock().vkey();
+    let split = setup.rekor.fork().unwrap();
+    setup
+        .rekor
+        .lock()
+        .append(b"the builder's witness saw this".to_vec(), 1_700_000_000);
+    std::fs::write(
+        setup.cwd().join("own-witness.toml"),
+        format!(
+            "state = \"own.sqlite\"\n\n[[log]]\norigin = \"{ORIGIN}\"\nvkey = \"{log}\"\nurl = \"{}\"\n",
+            setup.rekor.url()
+        ),
+    )
+    .unwrap();
+    let out = seed_eth(
+        setup.cwd(),
+        &["witness", "run", "--once", "--config", "own-witness.toml"],
+        &[],
+    );
+    assert_exit(&out, 0, "size 1");
+    // The builder's log writes go to the other view.
+    let split_url = split.url();
+    let out = setup.attest(
+        "b0",
+        X86,
+        None,
+        &[
+            "--rekor-url",
+            &split_url,
+            "--witness-config",
+            "own-witness.toml",
+        ],
+    );
+    assert_exit(&out, 1, "SPLIT VIEW");
+    let (_, report, _) = setup.verify(&[]);
+    assert_eq!(
+        report["bundles"],
+        serde_json::json!([]),
+        "nothing was attached"
+    );
+    // Against the log its witness follows, the same build publishes.
+    let rekor_url = setup.rekor.url();
+    let out = setup.attest(
+        "b0",
+        X86,
+        None,
+        &[
+            "--rekor-url",
+            &rekor_url,
+            "--witness-config",
+            "own-witness.toml",
+        ],
+    );
+    assert_exit(&out, 0, "");
 }

@@ -17,7 +17,7 @@
 use std::{collections::BTreeMap, path::Path, sync::atomic::Ordering, time::Duration};
 
 use seed_core::CommitId;
-use seed_credulous::{verify_release, ReleaseReport};
+use seed_credulous::{verify_release, ReleaseReport, Witnessing};
 use seed_nix::ImageRef;
 use seed_oci::{RegistryClient, Repository};
 use seed_sigstore::{BundleVerifier, CredulousPolicy};
@@ -149,12 +149,15 @@ pub struct CredulousKeeper {
     promotion: Promotion,
     store: Store,
     deadline: Duration,
+    witnessing: Option<Witnessing>,
 }
 
 impl CredulousKeeper {
     /// A keeper promoting by `policy` to `promotion`'s tags, its state in
     /// `state` (bound to the Credulous posture and the target, so a Zero
-    /// keeper's file is never mixed up with it).
+    /// keeper's file is never mixed up with it); with `witnessing`, every
+    /// checkpoint a release relies on must be witnessed by the policy's
+    /// quorum before it is promoted.
     pub fn new(
         client: RegistryClient,
         verifier: BundleVerifier,
@@ -162,6 +165,7 @@ impl CredulousKeeper {
         promotion: Promotion,
         state: &Path,
         deadline: Duration,
+        witnessing: Option<Witnessing>,
     ) -> Result<Self> {
         promotion.validate()?;
         let store = Store::open(state)?;
@@ -173,6 +177,7 @@ impl CredulousKeeper {
             promotion,
             store,
             deadline,
+            witnessing,
         })
     }
 
@@ -264,6 +269,7 @@ impl CredulousKeeper {
             &release.commit,
             &images,
             true,
+            self.witnessing.as_ref(),
         )
         .await
         {
@@ -271,7 +277,18 @@ impl CredulousKeeper {
             Err(error) => return Ok(ReleaseState::Failing(error.to_string())),
         };
         if !report.verified() {
-            let why = report.failures.join("; ");
+            let why = report
+                .alarms
+                .iter()
+                .map(|alarm| {
+                    format!(
+                        "SPLIT VIEW of log {:?} ({:?}, alarm #{} in the witness state): {}",
+                        alarm.origin, alarm.kind, alarm.id, alarm.detail
+                    )
+                })
+                .chain(report.failures.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("; ");
             let waited = now_ms().saturating_sub(first_seen_ms);
             return Ok(if u128::from(waited) >= self.deadline.as_millis() {
                 ReleaseState::Expired(format!(

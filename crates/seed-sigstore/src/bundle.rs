@@ -98,6 +98,9 @@ pub struct LogEntry {
     pub tree_size: u64,
     /// Whether the log is Rekor v2 (tiles, no SET, an RFC 3161 timestamp).
     pub rekor_v2: bool,
+    /// The signed checkpoint the inclusion proof is against (a C2SP signed
+    /// note), which witnessing reconciles with what witnesses saw.
+    pub checkpoint: String,
 }
 
 /// What a bundle proves once verified.
@@ -311,5 +314,6 @@ fn log_entry(entry: &TransparencyLogEntry) -> Result<LogEntry, BundleError> {
         proof_index,
         tree_size: proof.tree_size,
         rekor_v2,
+        checkpoint: proof.checkpoint.envelope().to_owned(),
     })
 }

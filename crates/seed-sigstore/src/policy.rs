@@ -31,6 +31,9 @@ use regex::Regex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use base64::Engine;
+use seed_witness::{log::RekorV1, LogKey, Vkey, WitnessPolicy, WitnessedLog};
+
 use crate::{LogEntry, ManagedKey, Signer};
 
 /// Operators of the OIDC issuers Sigstore's public Fulcio accepts, as
@@ -157,10 +160,13 @@ pub struct CredulousPolicy {
     pub logs: Vec<PolicyLog>,
     /// In how many of `logs` (by distinct operator) each attestation must be.
     pub log_quorum: usize,
+    /// Which witnesses must have seen (a tree extending) each checkpoint a
+    /// bundle relies on; `None`: no witnessing asked.
+    pub witnesses: Option<WitnessPolicy>,
 }
 
 /// A transparency log the policy counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PolicyLog {
     /// Its name in reports.
     pub name: String,
@@ -168,6 +174,9 @@ pub struct PolicyLog {
     pub key_id: String,
     /// Who operates it: logs of one operator count once.
     pub operator: String,
+    /// How witnesses know it (required with `witnesses`): its checkpoints'
+    /// origin, their key (a C2SP vkey) and where to ask it for proofs.
+    pub witnessed: Option<WitnessedLog>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +191,7 @@ struct PolicyFile {
     #[serde(default, rename = "log")]
     logs: Vec<LogFileEntry>,
     log_quorum: Option<usize>,
+    witnesses: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +200,9 @@ struct LogFileEntry {
     name: String,
     key_id: String,
     operator: String,
+    origin: Option<String>,
+    vkey: Option<String>,
+    url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -307,12 +320,16 @@ impl CredulousPolicy {
         let logs: Vec<PolicyLog> = file
             .logs
             .into_iter()
-            .map(|log| PolicyLog {
-                name: log.name,
-                key_id: log.key_id,
-                operator: log.operator,
+            .map(|log| {
+                let witnessed = witnessed_log(&log)?;
+                Ok(PolicyLog {
+                    name: log.name,
+                    key_id: log.key_id,
+                    operator: log.operator,
+                    witnessed,
+                })
             })
-            .collect();
+            .collect::<Result<_, PolicyError>>()?;
         distinct("log name", logs.iter().map(|l| l.name.as_str()))?;
         distinct("log key-id", logs.iter().map(|l| l.key_id.as_str()))?;
         // Independent logs: one operator can show one view from every log it runs.
@@ -334,6 +351,28 @@ impl CredulousPolicy {
             (Some(k), _) => k,
         };
 
+        let witnesses = file
+            .witnesses
+            .map(|text| {
+                WitnessPolicy::parse(&text).map_err(|e| PolicyError::Invalid(e.to_string()))
+            })
+            .transpose()?;
+        if witnesses.is_some() {
+            if logs.is_empty() {
+                return invalid(
+                    "witnesses need the logs they watch: add [[log]] tables with origin, vkey \
+                     and url"
+                        .to_owned(),
+                );
+            }
+            if let Some(log) = logs.iter().find(|log| log.witnessed.is_none()) {
+                return invalid(format!(
+                    "log {} needs origin, vkey and url for its witnesses to be checked",
+                    log.name
+                ));
+            }
+        }
+
         Ok(Self {
             threshold: file.threshold,
             systems: file.systems,
@@ -341,6 +380,7 @@ impl CredulousPolicy {
             digest: Sha256::digest(bytes).into(),
             logs,
             log_quorum,
+            witnesses,
         })
     }
 
@@ -437,4 +477,37 @@ fn independent(
         }
     }
     Ok(())
+}
+
+/// A `[[log]]` table's witnessing fields: all three or none, a log (not a
+/// cosigner) vkey, whose key id is the first four bytes of the log's
+/// `key-id` (true of Rekor v1's ECDSA and v2's Ed25519 keys alike).
+fn witnessed_log(log: &LogFileEntry) -> Result<Option<WitnessedLog>, PolicyError> {
+    let refuse = |why: String| Err(PolicyError::Invalid(format!("log {}: {why}", log.name)));
+    let (origin, vkey, url) = match (&log.origin, &log.vkey, &log.url) {
+        (None, None, None) => return Ok(None),
+        (Some(origin), Some(vkey), Some(url)) => (origin, vkey, url),
+        _ => return refuse("origin, vkey and url go together".to_owned()),
+    };
+    let vkey = match Vkey::parse(vkey) {
+        Ok(vkey) if !vkey.is_cosigner() => vkey,
+        Ok(_) => return refuse("its vkey is a witness's cosignature key".to_owned()),
+        Err(e) => return refuse(e.to_string()),
+    };
+    let key_id = base64::engine::general_purpose::STANDARD
+        .decode(&log.key_id)
+        .unwrap_or_default();
+    if key_id.get(..4) != Some(&vkey.id()[..]) {
+        return refuse(format!(
+            "its vkey's id {} is not the start of its key-id",
+            hex::encode(vkey.id())
+        ));
+    }
+    Ok(Some(WitnessedLog {
+        key: LogKey {
+            origin: origin.clone(),
+            vkey,
+        },
+        client: Some(RekorV1::new(url)),
+    }))
 }

@@ -15,6 +15,7 @@
 //!   over tlog-witness HTTP, the endpoints, and the polling loop.
 
 pub mod checkpoint;
+pub mod config;
 pub mod cosignature;
 pub mod gossip;
 pub mod log;
@@ -30,5 +31,5 @@ pub use checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 pub use cosignature::Cosigner;
 pub use note::{Note, NoteError, NoteSignature, Vkey};
 pub use policy::WitnessPolicy;
-pub use store::{Alarm, AlarmKind, Store};
+pub use store::{Alarm, AlarmKind, Store, StoreError};
 pub use witness::{AddCheckpoint, AddError, Observed, Witness, WitnessError, WitnessedLog};

@@ -185,6 +185,16 @@ impl WitnessPolicy {
         Ok(policy)
     }
 
+    /// The policy `quorum none`: no witness required.
+    pub fn none() -> Self {
+        Self {
+            logs: Vec::new(),
+            witnesses: Vec::new(),
+            groups: BTreeMap::new(),
+            quorum: None,
+        }
+    }
+
     fn defines(&self, name: &str) -> bool {
         self.groups.contains_key(name) || self.witnesses.iter().any(|w| w.name == name)
     }
@@ -319,6 +329,7 @@ mod tests {
     fn quorum_none_needs_nobody() {
         let policy = WitnessPolicy::parse("quorum none\n").unwrap();
         assert!(policy.requires_none() && policy.satisfied_by(&set(&[])));
+        assert_eq!(policy, WitnessPolicy::none());
     }
 
     #[test]

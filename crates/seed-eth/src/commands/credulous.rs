@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt::Write as _, path::Path, sync::Arc, time::D
 use eyre::{eyre, WrapErr};
 use seed_chain::{ConfigFile, CredulousSection};
 use seed_core::{CommitId, Sha256Digest};
-use seed_credulous::{AttestError, FindingStatus, ReleaseReport};
+use seed_credulous::{AttestError, FindingStatus, ReleaseReport, Witnessing};
 use seed_keeper::{
     credulous::DEFAULT_DEADLINE, read_follow_file, CredulousKeeper, Metrics, Promotion,
     ReleaseState,
@@ -19,6 +19,7 @@ use seed_sigstore::{
     Keyless, RekorWriter, Retry, SignError, SigningKey, Timestamper, TrustedRoot,
 };
 use seed_statement::{Builder, SigstoreBuilder};
+use seed_witness::{config::WitnessConfig, Witness};
 use serde_json::json;
 
 use super::{
@@ -126,6 +127,12 @@ pub fn attest(args: &AttestArgs) -> Outcome {
         }
     };
     let statement = inputs.statement(Builder::Sigstore(builder))?;
+    let witness = args
+        .witness_config
+        .as_ref()
+        .or(section.witness_config.as_ref())
+        .map(|path| builder_witness(path))
+        .transpose()?;
     let repo = Repository::from(&inputs.image);
     let target = oci.as_ref().map(|client| (client, &repo));
     let attested = block_on(async {
@@ -135,6 +142,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
             &logs,
             timestamper.as_ref(),
             &verifier,
+            witness.as_ref(),
             target,
         )
         .await
@@ -272,7 +280,8 @@ fn attest_failure(error: AttestError) -> Failure {
     };
     let code = match &error {
         AttestError::SelfCheck(_) => ExitCode::Network,
-        AttestError::Conflict { .. } => ExitCode::CheckFailed,
+        AttestError::Conflict { .. } | AttestError::SplitView(_) => ExitCode::CheckFailed,
+        AttestError::Unwitnessed(_) => ExitCode::Network,
         _ => ExitCode::Usage,
     };
     Failure {
@@ -299,6 +308,7 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
         pinned,
         policy: pinned_policy,
     } = release(args)?;
+    let witnessing = witnessing(&policy, args.posture.witness_state.as_deref(), &section)?;
     let client = registry_client(&args.plain_http, &file).map_err(oci_failure)?;
     let mut report = block_on(async {
         seed_credulous::verify_release(
@@ -308,6 +318,7 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
             &commit,
             &images,
             !args.no_content,
+            witnessing.as_ref(),
         )
         .await
         .map_err(oci_failure)
@@ -330,6 +341,31 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
         text: text(&report, &policy),
         json: report_json(&report, &policy, &commit),
     })
+}
+
+/// The policy's witness checks, reconciling in the given state file.
+fn witnessing(
+    policy: &CredulousPolicy,
+    flag: Option<&Path>,
+    section: &CredulousSection,
+) -> Result<Option<Witnessing>, Failure> {
+    let state = flag.or(section.witness_state.as_deref());
+    Witnessing::new(policy, state)
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("the witness state")))
+}
+
+/// A builder's own witness (its configuration's logs and state), for
+/// `attest` to reconcile new log entries with before publishing.
+fn builder_witness(path: &Path) -> Result<Witnessing, Failure> {
+    let config = WitnessConfig::read(path).map_err(Failure::usage)?;
+    let state = config.state.ok_or_else(|| {
+        Failure::usage(eyre!(
+            "{}: attest reconciles in the witness's state: set `state`",
+            path.display()
+        ))
+    })?;
+    let witness = Witness::open(config.logs, None, &state).map_err(Failure::usage)?;
+    Ok(Witnessing::local(witness))
 }
 
 fn policy(flag: Option<&Path>, section: &CredulousSection) -> Result<CredulousPolicy, Failure> {
@@ -510,6 +546,13 @@ fn text(report: &ReleaseReport, policy: &CredulousPolicy) -> String {
     for signer in &report.quorum.outside_policy {
         let _ = writeln!(out, "  not in the policy, not counted: {signer}");
     }
+    for alarm in &report.alarms {
+        let _ = writeln!(
+            out,
+            "SPLIT VIEW of log {:?} ({:?}, alarm #{} in the witness state), seen from {}: {}",
+            alarm.origin, alarm.kind, alarm.id, alarm.source, alarm.detail
+        );
+    }
     for failure in &report.failures {
         let _ = writeln!(out, "FAILED: {failure}");
     }
@@ -570,6 +613,7 @@ fn report_json(
         "outsidePolicy": report.quorum.outside_policy.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "content": report.content,
         "failures": report.failures,
+        "alarms": report.alarms,
         "verified": report.verified(),
     })
 }
@@ -604,8 +648,11 @@ pub fn keeper(
         .or(section.deadline_s)
         .map_or(DEFAULT_DEADLINE, Duration::from_secs);
     let client = registry_client(&args.plain_http, file).map_err(oci_failure)?;
-    let mut keeper = CredulousKeeper::new(client, verifier, policy, promotion, state, deadline)
-        .map_err(keeper_failure)?;
+    let witnessing = witnessing(&policy, args.posture.witness_state.as_deref(), &section)?;
+    let mut keeper = CredulousKeeper::new(
+        client, verifier, policy, promotion, state, deadline, witnessing,
+    )
+    .map_err(keeper_failure)?;
     block_on(async {
         let metrics = Arc::new(Metrics::default());
         if let Some(addr) = metrics_addr {
@@ -706,12 +753,20 @@ pub fn lock(args: &LockArgs) -> Outcome {
             "give the release's images: --image REGISTRY/REPO@sha256:... (one per system)"
         )));
     }
+    let witnessing = witnessing(&policy, args.posture.witness_state.as_deref(), &section)?;
     let client = registry_client(&args.plain_http, &file).map_err(oci_failure)?;
     block_on(async {
-        let report =
-            seed_credulous::verify_release(&client, &verifier, &policy, &commit, &images, true)
-                .await
-                .map_err(oci_failure)?;
+        let report = seed_credulous::verify_release(
+            &client,
+            &verifier,
+            &policy,
+            &commit,
+            &images,
+            true,
+            witnessing.as_ref(),
+        )
+        .await
+        .map_err(oci_failure)?;
         if !report.verified() {
             return Err(Failure::check_failed(eyre!(
                 "release {commit} does not verify under the policy, so no lock was written: {}",

@@ -18,6 +18,7 @@ mod seed;
 mod status;
 mod verify;
 mod vote_file;
+mod witness;
 
 use crate::{cli::Cli, cli::Command, output::Outcome};
 
@@ -36,5 +37,6 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Gov(args) => gov::run(args),
         Command::Keeper(args) => keeper::run(args),
         Command::Bundle(args) => bundle::run(args),
+        Command::Witness(args) => witness::run(args),
     }
 }
