@@ -85,6 +85,7 @@ bench: setup $(SIGSTORE_VENV)/.installed ## Benchmarks; machine-readable results
 	cargo run --release --locked --quiet -p seed-keeper --example keeper_bench -- target/release/seed-eth target/bench/keeper.json 50 1000 500 1024
 	cargo run --release --locked --quiet -p seed-sigstore --example bundle_bench -- target/release/seed-eth $(SIGSTORE_VENV)/bin/sigstore target/bench/sigstore.json
 	cargo run --release --locked --quiet -p seed-credulous --example release_bench -- target/release/seed-eth target/bench/sigstore.json
+	cargo run --release --locked --quiet -p seed-witness --example witness_bench -- target/bench/witness.json
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)

@@ -18,10 +18,6 @@ CREATE TABLE IF NOT EXISTS alarms (
     id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, kind TEXT NOT NULL,
     source TEXT NOT NULL, held TEXT NOT NULL, seen TEXT NOT NULL, proof TEXT NOT NULL,
     detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS chain_blocks (
-    chain_id INTEGER NOT NULL, number INTEGER NOT NULL, hash TEXT NOT NULL,
-    source TEXT NOT NULL, at_ms INTEGER NOT NULL,
-    PRIMARY KEY (chain_id, number, source));
 ";
 
 /// Why the state file failed.
@@ -45,8 +41,6 @@ pub enum AlarmKind {
     Fork,
     /// A consistency proof between two signed checkpoints does not verify.
     Inconsistent,
-    /// The chain: two sources give one block number different hashes.
-    ChainFork,
 }
 
 impl AlarmKind {
@@ -55,7 +49,6 @@ impl AlarmKind {
             Self::Rollback => "rollback",
             Self::Fork => "fork",
             Self::Inconsistent => "inconsistent",
-            Self::ChainFork => "chain-fork",
         }
     }
 
@@ -63,7 +56,6 @@ impl AlarmKind {
         match text {
             "rollback" => Self::Rollback,
             "fork" => Self::Fork,
-            "chain-fork" => Self::ChainFork,
             _ => Self::Inconsistent,
         }
     }
@@ -75,14 +67,14 @@ impl AlarmKind {
 pub struct Alarm {
     /// Its row id (0 before it is stored).
     pub id: i64,
-    /// The log's origin (or `eip155:<chain id>` for the chain).
+    /// The log's origin.
     pub origin: String,
     /// What was detected.
     pub kind: AlarmKind,
     /// Who showed us the conflicting view: the log's URL, a peer witness,
-    /// a bundle, an RPC endpoint.
+    /// a bundle.
     pub source: String,
-    /// The view we held (a signed note, or a block record).
+    /// The view we held (a signed note).
     pub held: String,
     /// The view that contradicts it.
     pub seen: String,
@@ -102,20 +94,6 @@ pub enum Advance {
     /// The stored size was not the one the update was proven from: here it
     /// is (`None`: nothing stored).
     Moved(Option<u64>),
-}
-
-/// A block a verifier or keeper relied on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BlockRecord {
-    /// The chain.
-    pub chain_id: u64,
-    /// The block number.
-    pub number: u64,
-    /// Its hash, 0x-hex.
-    pub hash: String,
-    /// Who said so (an RPC URL, a peer).
-    pub source: String,
 }
 
 /// The state file.
@@ -274,46 +252,6 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Records that `block.source` gave `block.hash` for the block, once
-    /// per (chain, number, source).
-    pub fn record_block(&self, block: &BlockRecord) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO chain_blocks (chain_id, number, hash, source, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    signed(block.chain_id),
-                    signed(block.number),
-                    block.hash,
-                    block.source,
-                    signed(now_ms())
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// The blocks recorded, oldest number first.
-    pub fn blocks(&self) -> Result<Vec<BlockRecord>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT chain_id, number, hash, source FROM chain_blocks
-                 ORDER BY chain_id, number, source",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(BlockRecord {
-                    chain_id: unsigned(row.get(0)?),
-                    number: unsigned(row.get(1)?),
-                    hash: row.get(2)?,
-                    source: row.get(3)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
-    }
 }
 
 #[cfg(test)]
