@@ -57,7 +57,12 @@ fn subproof(m: u64, n: u64, complete: bool, leaf: &Sha256Hash, out: &mut Vec<[u8
 fn cpu_seconds() -> f64 {
     // utime and stime, fields 14 and 15 of /proc/self/stat, in clock ticks.
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     ticks as f64 / 100.0
 }
@@ -70,14 +75,19 @@ fn state_bytes(dir: &Path) -> u64 {
 }
 
 fn main() {
-    let out = std::env::args().nth(1).expect("usage: witness_bench OUT.json");
+    let out = std::env::args()
+        .nth(1)
+        .expect("usage: witness_bench OUT.json");
 
     // 1. One consistency proof over a 10⁹-leaf tree.
     let leaf = hash_leaf(b"seed-eth");
     let (old, new) = (536_870_913, 1_000_000_000);
     let mut proof = Vec::new();
     subproof(old, new, true, &leaf, &mut proof);
-    let (old_root, new_root) = (*uniform_root(old, &leaf).as_bytes(), *uniform_root(new, &leaf).as_bytes());
+    let (old_root, new_root) = (
+        *uniform_root(old, &leaf).as_bytes(),
+        *uniform_root(new, &leaf).as_bytes(),
+    );
     verify_consistency(old, &old_root, new, &new_root, &proof).expect("the proof verifies");
     let rounds = 20_000;
     let start = Instant::now();
@@ -112,8 +122,7 @@ fn main() {
     let polls = 1_800u32;
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     for i in 1..=polls {
-        log.lock()
-            .append(i.to_string().into_bytes(), 1_700_000_000);
+        log.lock().append(i.to_string().into_bytes(), 1_700_000_000);
         let observed = runtime.block_on(witness.poll(&followed)).unwrap();
         assert!(matches!(observed, Observed::Advanced { .. }));
     }

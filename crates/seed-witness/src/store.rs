@@ -251,7 +251,6 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
-
 }
 
 #[cfg(test)]
