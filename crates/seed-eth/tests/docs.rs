@@ -100,9 +100,16 @@ fn every_seed_eth_toml_example_parses() {
             let path = dir.path().join("seed-eth.toml");
             std::fs::write(&path, example).unwrap();
             // Each kind of file by its own reader: a Credulous policy, a
-            // keeper's follow file, else seed-eth.toml.
+            // witness configuration, a keeper's follow file, else seed-eth.toml.
             let parsed = if example.starts_with("threshold =") {
                 seed_sigstore::CredulousPolicy::from_toml(example.as_bytes())
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            } else if example.starts_with("state =") {
+                // A witness configuration; the key it names must exist.
+                let key = seed_witness::Cosigner::generate("docs.example/w1").unwrap();
+                std::fs::write(dir.path().join("witness.key"), key.secret()).unwrap();
+                seed_witness::config::WitnessConfig::read(&path)
                     .map(drop)
                     .map_err(|e| e.to_string())
             } else if example.starts_with("[[release]]") {
