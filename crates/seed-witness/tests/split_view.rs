@@ -9,6 +9,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use base64::Engine as _;
+
 use seed_testkit::rekor::{Fault, RekorServer, ORIGIN};
 use seed_witness::{
     gossip::{origin_hash, Exchange, GossipError, Peer},
@@ -306,4 +308,78 @@ async fn two_witnesses_shown_two_views_catch_it_by_gossip() {
         "{exchange:?}"
     );
     assert_eq!(charlie.held(ORIGIN).unwrap().unwrap().checkpoint().size, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_add_checkpoint_endpoint_answers_with_the_tlog_witness_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = RekorServer::start().unwrap();
+    append(&log, &["a", "b", "c"]);
+    let witness = Arc::new(witness(&dir, "w", &log));
+    let addr = server::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        witness.clone(),
+        Arc::new(server::Metrics::default()),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let post = |body: String| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .post(format!("http://{addr}/add-checkpoint"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                response.status().as_u16(),
+                kind,
+                response.text().await.unwrap(),
+            )
+        }
+    };
+    let two = log.lock().checkpoint(2);
+    let three = log.lock().checkpoint(3);
+    let (status, _, body) = post(format!("old 0\n\n{two}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("\u{2014} w.witness.test "), "{body}");
+    // A stale old size: 409 with the held size, as text/x.tlog.size.
+    let (status, kind, body) = post(format!("old 0\n\n{three}")).await;
+    assert_eq!(
+        (status, kind.as_deref(), body.as_str()),
+        (409, Some("text/x.tlog.size"), "2\n")
+    );
+    // The proof from 2 to 3, from the log: 200; a tampered one: 422.
+    let proof: Vec<String> = log
+        .lock()
+        .consistency_proof(2, 3)
+        .iter()
+        .map(|h| base64::engine::general_purpose::STANDARD.encode(h.as_bytes()))
+        .collect();
+    let mut tampered = proof.clone();
+    tampered[0] = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    let (status, _, _) = post(format!("old 2\n{}\n\n{three}", tampered.join("\n"))).await;
+    assert_eq!(status, 422);
+    let (status, _, body) = post(format!("old 2\n{}\n\n{three}", proof.join("\n"))).await;
+    assert_eq!(status, 200, "{body}");
+    // old > size: 400; not a request: 400; another log's origin: 404.
+    let (status, _, _) = post(format!("old 9\n\n{three}")).await;
+    assert_eq!(status, 400);
+    let (status, _, _) = post("hello".to_owned()).await;
+    assert_eq!(status, 400);
+    let other = three.replace(ORIGIN, "another.log/1");
+    let (status, _, _) = post(format!("old 3\n\n{other}")).await;
+    assert_eq!(status, 404);
+    // No valid signature of the log: 403.
+    let forged = three.replacen("\n3\n", "\n4\n", 1);
+    let (status, _, _) = post(format!("old 3\n\n{forged}")).await;
+    assert_eq!(status, 403);
+    assert_eq!(witness.held(ORIGIN).unwrap().unwrap().checkpoint().size, 3);
+    assert!(witness.store().alarms().unwrap().is_empty());
 }
