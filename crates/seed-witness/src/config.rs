@@ -161,3 +161,74 @@ impl WitnessConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG_VKEY: &str = "rekor.sigstore.dev+c0d23d6a+AjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNhtmPtrWm3U1eQXBogSMdGvXwBcK5AW5i0hrZLOC96l+smGNM7nwZ4QvFK/4sueRoVj//QP22Ni4Qt9DPfkWLc=";
+
+    fn read(text: &str, key: Option<&Cosigner>) -> Result<WitnessConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(key) = key {
+            std::fs::write(dir.path().join("w.key"), key.secret()).unwrap();
+        }
+        let path = dir.path().join("witness.toml");
+        std::fs::write(&path, text).unwrap();
+        WitnessConfig::read(&path)
+    }
+
+    fn log(origin: &str) -> String {
+        format!("[[log]]\norigin = \"{origin}\"\nvkey = \"{LOG_VKEY}\"\nurl = \"http://log\"\n")
+    }
+
+    #[test]
+    fn a_good_configuration_resolves_paths_from_its_directory() {
+        let key = Cosigner::from_seed("me.example/w", [1; 32]).unwrap();
+        let config = read(
+            &format!("state = \"s.sqlite\"\nkey = \"w.key\"\n{}", log("o")),
+            Some(&key),
+        )
+        .unwrap();
+        assert!(config.state.unwrap().ends_with("s.sqlite"));
+        assert_eq!(config.cosigner.unwrap().vkey(), key.vkey());
+        assert_eq!(config.logs.len(), 1);
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_naming_the_fault() {
+        let me = Cosigner::from_seed("me.example/w", [1; 32]).unwrap();
+        let peer =
+            |vkey: &str| format!("[[peer]]\nname = \"p\"\nvkey = \"{vkey}\"\nurl = \"http://p\"\n");
+        let cases = [
+            (String::new(), "no [[log]]"),
+            (format!("{}{}", log("o"), log("o")), "listed twice"),
+            (
+                log("o").replace(LOG_VKEY, "not-a-vkey"),
+                "not a verifier key",
+            ),
+            (
+                log("o").replace(LOG_VKEY, &me.vkey().to_string()),
+                "not a log key",
+            ),
+            (format!("{}{}", log("o"), peer(LOG_VKEY)), "cosignature key"),
+            (
+                format!(
+                    "key = \"w.key\"\n{}{}",
+                    log("o"),
+                    peer(&me.vkey().to_string())
+                ),
+                "own key",
+            ),
+            (
+                format!("key = \"missing.key\"\n{}", log("o")),
+                "missing.key",
+            ),
+            (format!("frobnicate = 1\n{}", log("o")), "unknown field"),
+        ];
+        for (text, expected) in cases {
+            let error = read(&text, Some(&me)).expect_err(expected).to_string();
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+    }
+}
