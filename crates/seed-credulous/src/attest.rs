@@ -6,8 +6,10 @@
 //! conflict (a builder that attests two closures counts for neither). Then the
 //! statement is signed and logged; the bundle Rekor's answer makes is verified
 //! against our own trust root before anything is published, so a log that
-//! answers with a bad proof publishes nothing; only then is the referrer
-//! pushed. A failure after logging leaves a log entry and no referrer: running
+//! answers with a bad proof publishes nothing. With a builder's witness, the
+//! new entry's checkpoint and every witness checkpoint gossiped on the image
+//! must reconcile with its state, and its own checkpoint is gossiped first;
+//! only then is the referrer pushed. A failure after logging leaves a log entry and no referrer: running
 //! again logs a second entry of the same signer, which counts once.
 
 use seed_core::Sha256Digest;
@@ -22,7 +24,8 @@ use seed_witness::Alarm;
 
 use crate::{
     check::{check_bundle, names, Refusal, VerifiedStatement},
-    release::bundles_on,
+    gossip::{self, PublishError},
+    release::blobs_on,
     witnessing::{Witnessed, Witnessing},
 };
 
@@ -35,6 +38,8 @@ pub struct Attested {
     pub verified: VerifiedStatement,
     /// The referrer it is attached as (`None` when not pushed).
     pub referrer: Option<Sha256Digest>,
+    /// The witness checkpoints gossiped beside it (see [`crate::gossip`]).
+    pub gossiped: Vec<Sha256Digest>,
     /// Whether it was already attached: nothing was signed or written.
     pub already: bool,
 }
@@ -98,7 +103,9 @@ pub type Target<'a> = (&'a RegistryClient, &'a Repository);
 /// timestamp from `timestamper` when given), verifies the result with
 /// `verifier`, reconciles each log entry's checkpoint with the builder's
 /// `witness` when given, and attaches it to the statement's image in
-/// `target` (nothing is pushed without one).
+/// `target` (nothing is pushed without one). With both, the witness
+/// checkpoints other builders gossiped on the image are reconciled first
+/// and the witness's own is gossiped beside the bundle.
 pub async fn attest(
     statement: &Statement,
     credential: &Credential,
@@ -143,6 +150,24 @@ pub async fn attest(
             }
         }
     }
+    let mut gossiped = Vec::new();
+    if let (Some(witness), Some((client, repo))) = (witness, target) {
+        for outcome in gossip::reconcile_on(client, repo, &image, witness).await? {
+            match outcome {
+                Witnessed::SplitView(alarm) => return Err(AttestError::SplitView(alarm)),
+                Witnessed::NotYet(reason) => return Err(AttestError::Unwitnessed(reason)),
+                Witnessed::Yes => {}
+            }
+        }
+        gossiped = gossip::publish(client, repo, &image, witness, &verified.log_entries)
+            .await
+            .map_err(|error| match error {
+                PublishError::Registry(error) => AttestError::Registry(error),
+                PublishError::Witness(error) => AttestError::Unwitnessed(format!(
+                    "the witness's checkpoint cannot be gossiped: {error}"
+                )),
+            })?;
+    }
     let referrer = match target {
         Some((client, repo)) => Some(
             client
@@ -156,6 +181,7 @@ pub async fn attest(
         bundle,
         verified,
         referrer,
+        gossiped,
         already: false,
     })
 }
@@ -174,7 +200,7 @@ async fn earlier(
 ) -> Result<Option<Attested>, AttestError> {
     let image = statement.subject().1;
     let ours = statement.predicate();
-    for (_, fetched) in bundles_on(client, repo, &image).await? {
+    for (_, fetched) in blobs_on(client, repo, &image, SIGSTORE_BUNDLE_REFERRER).await? {
         let Ok(fetched) = fetched else {
             continue;
         };
@@ -204,6 +230,7 @@ async fn earlier(
             bundle,
             verified,
             referrer: Some(referrer),
+            gossiped: Vec::new(),
             already: true,
         }));
     }

@@ -15,6 +15,7 @@
 
 pub mod attest;
 pub mod check;
+pub mod gossip;
 pub mod release;
 pub mod witnessing;
 

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use seed_core::{CommitId, Sha256Digest};
-use seed_oci::{FetchedStatement, OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
+use seed_oci::{
+    BlobReferrer, FetchedStatement, OciError, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER,
+};
 use seed_sigstore::{
     count, Attestation, BundleVerifier, CredulousPolicy, LogEntry, Quorum, SystemQuorum,
 };
@@ -15,6 +17,7 @@ use seed_witness::Alarm;
 
 use crate::{
     check::check_bundle,
+    gossip,
     witnessing::{Witnessed, Witnessing},
 };
 
@@ -92,9 +95,11 @@ impl ReleaseReport {
 /// Reads every bundle attached to each of `images` (repository and digest),
 /// verifies it, counts `commit` under `policy`, and (with `check_content`)
 /// reads each image to compare what it holds with its system's agreed
-/// closure. Registry failures are errors (the caller cannot tell a hidden
-/// bundle from an absent one); a bundle that does not verify is a finding,
-/// never an error.
+/// closure. With `witnessing`, every checkpoint the bundles rely on and
+/// every witness checkpoint gossiped on the images is reconciled too.
+/// Registry failures are errors (the caller cannot tell a hidden bundle from
+/// an absent one); a bundle that does not verify is a finding, never an
+/// error.
 pub async fn verify_release(
     client: &RegistryClient,
     verifier: &BundleVerifier,
@@ -111,7 +116,7 @@ pub async fn verify_release(
     let mut attestations = Vec::new();
     let mut log_entries: BTreeMap<(String, String), Vec<LogEntry>> = BTreeMap::new();
     for (repo, image) in images {
-        for (referrer, bytes) in bundles_on(client, repo, image).await? {
+        for (referrer, bytes) in blobs_on(client, repo, image, SIGSTORE_BUNDLE_REFERRER).await? {
             let checked = bytes
                 .and_then(|fetched| {
                     String::from_utf8(fetched.bytes)
@@ -196,8 +201,22 @@ pub async fn verify_release(
             });
         }
     }
+    let mut unreconciled = Vec::new();
+    if let Some(witnessing) = witnessing {
+        for (repo, image) in images {
+            for outcome in gossip::reconcile_on(client, repo, image, witnessing).await? {
+                match outcome {
+                    Witnessed::SplitView(alarm) => alarms.push(*alarm),
+                    Witnessed::NotYet(reason) => unreconciled.push(reason),
+                    Witnessed::Yes => {}
+                }
+            }
+        }
+    }
     let quorum = count(policy, &commit.to_string(), &attestations);
-    let mut failures = Vec::new();
+    // A gossiped checkpoint not yet reconciled may hide a split view: it
+    // holds the release back whatever the quorum.
+    let mut failures = unreconciled;
     for system in quorum.systems.iter().filter(|s| s.agreed.is_none()) {
         failures.push(no_quorum(system, policy.threshold));
     }
@@ -289,19 +308,19 @@ pub async fn verify_release(
     })
 }
 
-/// The bundles attached to `repo@image`: each referrer's digest with its
-/// bytes, or why they cannot be read. A referrer that is malformed, names
-/// another subject or is listed but absent is that referrer's problem (anyone
-/// who can push can attach one), so it is returned as unreadable rather than
-/// stopping the whole verification; a registry that cannot be asked is an
-/// error.
-pub(crate) async fn bundles_on(
+/// The blobs of `kind` attached to `repo@image` (bundles, gossiped witness
+/// checkpoints): each referrer's digest with its bytes, or why they cannot be
+/// read. A referrer that is malformed, names another subject or is listed but
+/// absent is that referrer's problem (anyone who can push can attach one), so
+/// it is returned as unreadable rather than stopping the whole verification;
+/// a registry that cannot be asked is an error.
+pub(crate) async fn blobs_on(
     client: &RegistryClient,
     repo: &Repository,
     image: &Sha256Digest,
+    kind: BlobReferrer,
 ) -> Result<Vec<(String, Result<FetchedStatement, String>)>, OciError> {
     let mut found = Vec::new();
-    let kind = SIGSTORE_BUNDLE_REFERRER;
     for descriptor in client
         .list_referrers(repo, image, Some(kind.artifact_type))
         .await?
@@ -320,7 +339,10 @@ pub(crate) async fn bundles_on(
                 error @ (OciError::Invalid { .. }
                 | OciError::NotFound { .. }
                 | OciError::DigestMismatch { .. }),
-            ) => Err(format!("the referrer cannot be read as a bundle: {error}")),
+            ) => Err(format!(
+                "the referrer cannot be read as a {}: {error}",
+                kind.what
+            )),
             Err(error) => return Err(error),
         };
         found.push((descriptor.digest.clone(), bytes));

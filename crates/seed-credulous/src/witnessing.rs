@@ -136,6 +136,58 @@ impl Witnessing {
         }
     }
 
+    /// Reconciles a witness checkpoint gossiped by `source` (see
+    /// [`crate::gossip`]); `None` when it is no evidence here: a log this
+    /// policy does not follow, or no valid signature of its log (anyone who
+    /// can push can attach bytes to an image).
+    pub async fn reconcile_gossiped(&self, note: &[u8], source: &str) -> Option<Witnessed> {
+        match self.observer.observe(note, source, false).await {
+            Ok(_) => Some(Witnessed::Yes),
+            Err(WitnessError::UnknownLog(_) | WitnessError::Refused(_)) => None,
+            Err(WitnessError::Alarm(alarm)) => Some(Witnessed::SplitView(alarm)),
+            Err(error) => Some(Witnessed::NotYet(format!(
+                "{source} cannot be reconciled yet: {error}"
+            ))),
+        }
+    }
+
+    /// Who cosigned `note`, for an alarm's source: the policy's witnesses
+    /// whose cosignatures verify, by name; any other signer (the log's own
+    /// aside) by the name and key id it claims, marked unverified.
+    pub fn cosigners(&self, note: &Note) -> String {
+        let verified = self.policy.cosigners(note);
+        let logs: Vec<&seed_witness::Vkey> =
+            self.observer.logs().map(|log| &log.key.vkey).collect();
+        let mut names: Vec<String> = verified.iter().cloned().collect();
+        for signature in note.signatures() {
+            let of_log = logs
+                .iter()
+                .any(|key| key.name() == signature.name && key.id() == signature.id);
+            let of_policy = self.policy.witnesses().iter().any(|w| {
+                verified.contains(&w.name)
+                    && w.vkey.name() == signature.name
+                    && w.vkey.id() == signature.id
+            });
+            if !of_log && !of_policy {
+                names.push(format!(
+                    "{}+{} (unverified)",
+                    signature.name,
+                    hex::encode(signature.id)
+                ));
+            }
+        }
+        match names.is_empty() {
+            true => "nobody".to_owned(),
+            false => names.join(", "),
+        }
+    }
+
+    /// The checkpoint of `origin` the local witness holds, freshly cosigned
+    /// with its key (`None` without a key, or when nothing is held).
+    pub fn cosigned(&self, origin: &str) -> Result<Option<String>, WitnessError> {
+        self.observer.cosigned(origin)
+    }
+
     async fn check_checkpoint(&self, checkpoint: &str, what: &str) -> Witnessed {
         let size = match self.reconcile(checkpoint, what).await {
             Witnessed::Yes => checkpoint_size(checkpoint),

@@ -7,14 +7,24 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use seed_core::{CommitId, Sha256Digest};
-use seed_credulous::{attest, verify_release, AttestError, FindingStatus, ReleaseReport};
-use seed_oci::{ImageContent, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER};
+use seed_credulous::{
+    attest, verify_release, AttestError, FindingStatus, ReleaseReport, Witnessing,
+};
+use seed_oci::{
+    ImageContent, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER, WITNESS_CHECKPOINT_REFERRER,
+};
 use seed_sigstore::{
     trust_root_from_json, BundleVerifier, Credential, CredulousPolicy, RekorWriter, Retry,
     SigningKey,
 };
 use seed_statement::{Builder, NixSettings, Predicate, SigstoreBuilder, Source, Statement};
-use seed_testkit::{registry::TestRegistry, rekor::RekorServer};
+use seed_testkit::{
+    registry::TestRegistry,
+    rekor::{RekorServer, ORIGIN},
+};
+use seed_witness::{
+    log::RekorV1, note, AlarmKind, Cosigner, LogKey, Note, Vkey, Witness, WitnessedLog,
+};
 
 const X86: &str = "x86_64-linux";
 const ARM: &str = "aarch64-linux";
@@ -154,11 +164,62 @@ impl World {
         ))
     }
 
+    /// `attest` with a builder's `witness`.
+    fn attest_witnessed(
+        &self,
+        key: &Credential,
+        system: &str,
+        witness: &Witnessing,
+    ) -> Result<seed_credulous::Attested, AttestError> {
+        let statement = self.statement(
+            key,
+            &commit('7'),
+            system,
+            self.holds(system),
+            self.image(system),
+        );
+        let rekor = RekorWriter::new(&self.rekor.url(), Retry::default()).unwrap();
+        self.runtime.block_on(attest(
+            &statement,
+            key,
+            std::slice::from_ref(&rekor),
+            None,
+            &self.verifier(),
+            Some(witness),
+            Some((&self.client, &self.repo)),
+        ))
+    }
+
+    /// A witness of `log` (the world's, or a view of it) with its state in
+    /// `dir`, cosigning as `name` when given.
+    fn witness(&self, dir: &std::path::Path, log: &RekorServer, name: Option<&str>) -> Witness {
+        let followed = WitnessedLog {
+            key: LogKey {
+                origin: ORIGIN.to_owned(),
+                vkey: Vkey::parse(&log.lock().vkey()).unwrap(),
+            },
+            client: Some(RekorV1::new(&log.url())),
+        };
+        let cosigner = name.map(|name| Cosigner::from_seed(name, [name.len() as u8; 32]).unwrap());
+        let state = dir.join(format!("{}.sqlite", name.unwrap_or("observer")));
+        Witness::open(vec![followed], cosigner, &state).unwrap()
+    }
+
     fn verify(&self, commit: &CommitId, threshold: usize) -> ReleaseReport {
         self.verify_content(commit, threshold, false)
     }
 
     fn verify_content(&self, commit: &CommitId, threshold: usize, content: bool) -> ReleaseReport {
+        self.verify_witnessed(commit, threshold, content, None)
+    }
+
+    fn verify_witnessed(
+        &self,
+        commit: &CommitId,
+        threshold: usize,
+        content: bool,
+        witnessing: Option<&Witnessing>,
+    ) -> ReleaseReport {
         let images: Vec<_> = self
             .images
             .iter()
@@ -172,7 +233,7 @@ impl World {
                 commit,
                 &images,
                 content,
-                None,
+                witnessing,
             ))
             .unwrap()
     }
@@ -570,6 +631,123 @@ fn a_malformed_referrer_blocks_neither_attestation_nor_verification() {
     assert_eq!(refused.len(), 4, "{refused:#?}");
     assert!(refused
         .iter()
-        .any(|r| r.contains("cannot be read as a bundle")));
+        .any(|r| r.contains("cannot be read as a Sigstore bundle")));
     assert!(refused.iter().any(|r| r.contains("not UTF-8")));
+}
+
+/// Gossip through the registry: a builder's witness attaches its cosigned
+/// checkpoint beside its bundle. When another witness, shown another view of
+/// the log, gossips its checkpoint on the same image, a builder that shares
+/// no network path with it refuses to publish, and a verifier refuses the
+/// release, each with an alarm naming the image, the referrer and the
+/// witness, both checkpoints and the failed proof.
+#[test]
+fn a_checkpoint_gossiped_on_an_image_reveals_a_split_view() {
+    let world = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let release = commit('7');
+    let b0 = Witnessing::local(world.witness(dir.path(), &world.rekor, Some("b0.witness.test")));
+    for system in [X86, ARM] {
+        let attested = world.attest_witnessed(&world.keys[0], system, &b0).unwrap();
+        assert_eq!(attested.gossiped.len(), 1, "{attested:?}");
+    }
+    for system in [X86, ARM] {
+        world
+            .attest(&world.keys[2], &release, system, world.holds(system))
+            .unwrap();
+    }
+    // What b0 gossiped: the log's checkpoint with b0's witness cosignature.
+    let gossiped = world
+        .runtime
+        .block_on(
+            world
+                .client
+                .blobs(&world.repo, &world.image(X86), WITNESS_CHECKPOINT_REFERRER),
+        )
+        .unwrap();
+    assert_eq!(gossiped.len(), 1);
+    let b0_vkey = Cosigner::from_seed("b0.witness.test", [15; 32])
+        .unwrap()
+        .vkey()
+        .clone();
+    let log_vkey = Vkey::parse(&world.rekor.lock().vkey()).unwrap();
+    let gossiped_note = Note::parse(&gossiped[0].bytes).unwrap();
+    note::verify(&gossiped_note, std::slice::from_ref(&b0_vkey)).unwrap();
+    note::verify(&gossiped_note, std::slice::from_ref(&log_vkey)).unwrap();
+    let consumer = Witnessing::local(world.witness(dir.path(), &world.rekor, None));
+    let report = world.verify_witnessed(&release, 2, false, Some(&consumer));
+    assert!(report.verified(), "{:#?}", report.failures);
+
+    // The log splits: mallory's witness is shown one tree, everyone else
+    // another, and it gossips what it saw on the x86 image.
+    let split = world.rekor.fork().unwrap();
+    split
+        .lock()
+        .append(b"seen by mallory".to_vec(), 1_700_000_000);
+    world
+        .rekor
+        .lock()
+        .append(b"seen by the others".to_vec(), 1_700_000_000);
+    let mallory = world.witness(dir.path(), &split, Some("mallory.witness.test"));
+    let followed = mallory.logs().next().unwrap().clone();
+    world.runtime.block_on(mallory.poll(&followed)).unwrap();
+    let forked = mallory.cosigned(ORIGIN).unwrap().unwrap();
+    let referrer = world
+        .runtime
+        .block_on(world.client.attach_blob(
+            &world.repo,
+            &world.image(X86),
+            WITNESS_CHECKPOINT_REFERRER,
+            forked.as_bytes(),
+        ))
+        .unwrap()
+        .referrer;
+    // Junk under the same artifact type is no evidence and is passed over.
+    world
+        .runtime
+        .block_on(world.client.attach_blob(
+            &world.repo,
+            &world.image(X86),
+            WITNESS_CHECKPOINT_REFERRER,
+            forked.replacen("\n", "\nX", 1).as_bytes(),
+        ))
+        .unwrap();
+
+    // b1 follows the honest view: it logs, reads the image's gossip, and
+    // refuses to publish.
+    let b1 = Witnessing::local(world.witness(dir.path(), &world.rekor, Some("b1.witness.test")));
+    let error = world
+        .attest_witnessed(&world.keys[1], X86, &b1)
+        .unwrap_err();
+    let AttestError::SplitView(alarm) = error else {
+        panic!("expected a split view, got {error}");
+    };
+    assert_eq!(alarm.kind, AlarmKind::Inconsistent, "{alarm:?}");
+    for named in [
+        referrer.to_string().as_str(),
+        "mallory.witness.test",
+        "(unverified)",
+        &format!("{}@{}", world.repo, world.image(X86)),
+    ] {
+        assert!(alarm.source.contains(named), "{named}: {}", alarm.source);
+    }
+    assert_eq!(alarm.seen, forked, "the gossiped view");
+    assert_ne!(alarm.held.lines().nth(2), alarm.seen.lines().nth(2));
+    assert!(!alarm.proof.is_empty(), "the proof that failed is kept");
+    let bundles = world
+        .runtime
+        .block_on(
+            world
+                .client
+                .blobs(&world.repo, &world.image(X86), SIGSTORE_BUNDLE_REFERRER),
+        )
+        .unwrap();
+    assert_eq!(bundles.len(), 2, "b0's and b2's: b1 attached nothing");
+
+    // A verifier on the honest view refuses the release, quorum or not.
+    let report = world.verify_witnessed(&release, 2, false, Some(&consumer));
+    assert!(report.quorum.is_final());
+    assert!(!report.verified());
+    assert_eq!(report.alarms.len(), 1, "{:#?}", report.alarms);
+    assert!(report.alarms[0].source.contains("mallory.witness.test"));
 }

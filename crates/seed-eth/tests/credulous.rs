@@ -1028,7 +1028,8 @@ fn witnesses_catch_a_split_view_of_rekor_and_it_blocks_verification_and_promotio
 
 /// A builder's attest checks the new entry's checkpoint against its own
 /// witness: a log that shows it a tree its witness cannot reconcile gets
-/// exit 1, and nothing is attached to the image.
+/// exit 1, and nothing is attached to the image; otherwise the witness's
+/// cosigned checkpoint is gossiped beside the bundle.
 #[test]
 fn attest_refuses_to_publish_an_entry_its_witness_cannot_reconcile() {
     let setup = Setup::new();
@@ -1038,10 +1039,23 @@ fn attest_refuses_to_publish_an_entry_its_witness_cannot_reconcile() {
         .rekor
         .lock()
         .append(b"the builder's witness saw this".to_vec(), 1_700_000_000);
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "witness",
+            "keygen",
+            "--name",
+            "own.witness.test",
+            "--out",
+            "own.key",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "own.witness.test+");
     std::fs::write(
         setup.cwd().join("own-witness.toml"),
         format!(
-            "state = \"own.sqlite\"\n\n[[log]]\norigin = \"{ORIGIN}\"\nvkey = \"{log}\"\nurl = \"{}\"\n",
+            "state = \"own.sqlite\"\nkey = \"own.key\"\n\n[[log]]\norigin = \"{ORIGIN}\"\nvkey = \"{log}\"\nurl = \"{}\"\n",
             setup.rekor.url()
         ),
     )
@@ -1085,5 +1099,7 @@ fn attest_refuses_to_publish_an_entry_its_witness_cannot_reconcile() {
             "own-witness.toml",
         ],
     );
-    assert_exit(&out, 0, "");
+    // With its witness's key, the builder gossips its cosigned checkpoint
+    // beside the bundle.
+    assert_exit(&out, 0, "\"witnessCheckpoints\":[\"sha256:");
 }

@@ -32,5 +32,5 @@ pub use manifest::{
 pub use name::{Repository, Tag};
 pub use referrers::{
     AttachedStatement, BlobReferrer, FetchedStatement, MAX_STATEMENT_BYTES,
-    SIGSTORE_BUNDLE_REFERRER, STATEMENT_REFERRER,
+    SIGSTORE_BUNDLE_REFERRER, STATEMENT_REFERRER, WITNESS_CHECKPOINT_REFERRER,
 };

@@ -72,6 +72,17 @@ pub const SIGSTORE_BUNDLE_REFERRER: BlobReferrer = BlobReferrer {
     what: "Sigstore bundle",
 };
 
+/// A witness's cosigned checkpoint: a C2SP signed note (tlog-checkpoint
+/// with the log's signature and the witness's tlog-cosignature), gossiped
+/// beside a builder's bundles so that builders and verifiers that share no
+/// network path still compare the trees they were shown.
+pub const WITNESS_CHECKPOINT_REFERRER: BlobReferrer = BlobReferrer {
+    artifact_type: "application/vnd.seed-eth.witness-checkpoint.v1",
+    layer_media_type: "application/vnd.seed-eth.signed-note.v1",
+    annotations: &[],
+    what: "witness checkpoint",
+};
+
 /// A blob attached to an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachedStatement {

@@ -497,17 +497,36 @@ impl Witness {
         }
     }
 
-    /// Stores `seen` for `origin` if the held size is still `from`, with
-    /// the log's signature and this witness's cosignature (other lines are
-    /// dropped: only what was verified is served again).
+    /// Stores `seen` for `origin` if the held size is still `from`, as
+    /// [`Self::cosigned_note`] makes it.
     fn store_checkpoint(
         &self,
         origin: &str,
         from: Option<u64>,
         seen: &SignedCheckpoint,
     ) -> Result<bool, StoreError> {
-        let log = &self.logs[origin];
-        let checkpoint = seen.checkpoint();
+        let note = self.cosigned_note(&self.logs[origin], seen);
+        let advance = self
+            .store()
+            .advance(origin, from, seen.checkpoint().size, &note.encode())?;
+        Ok(advance == Advance::Stored)
+    }
+
+    /// The held checkpoint of `origin` with the log's signature and a fresh
+    /// cosignature of this witness, as it is gossiped; `None` without a
+    /// key, or when nothing is held yet.
+    pub fn cosigned(&self, origin: &str) -> Result<Option<String>, WitnessError> {
+        if self.cosigner.is_none() {
+            return Ok(None);
+        }
+        let held = self.held(origin)?;
+        Ok(held.map(|held| self.cosigned_note(&self.logs[origin], &held).encode()))
+    }
+
+    /// `seen` with only `log`'s signature and, with a key, this witness's
+    /// cosignature made now: other lines are dropped, so only what was
+    /// verified is served or gossiped again.
+    fn cosigned_note(&self, log: &WitnessedLog, seen: &SignedCheckpoint) -> Note {
         let mut note = Note::new(
             seen.note().text().to_owned(),
             seen.note().signatures_of(&log.key.vkey).cloned().collect(),
@@ -515,10 +534,7 @@ impl Witness {
         if let Some(cosigner) = &self.cosigner {
             note.add_signature(cosigner.cosign(seen.note().text(), now_ms() / 1000));
         }
-        let advance = self
-            .store()
-            .advance(origin, from, checkpoint.size, &note.encode())?;
-        Ok(advance == Advance::Stored)
+        note
     }
 
     /// Records an alarm and returns it as the error that reports it.

@@ -158,8 +158,19 @@ pub fn attest(args: &AttestArgs) -> Outcome {
         .map(|e| e.log_index.to_string())
         .collect();
     let referrer = attested.referrer.map(|d| d.to_string());
+    let gossip = match attested.gossiped.as_slice() {
+        [] => String::new(),
+        referrers => format!(
+            "; witness checkpoint gossiped as {}",
+            referrers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     let text = format!(
-        "{} {} {} manifest {} as {}: {}; Rekor entries {} ({})\n",
+        "{} {} {} manifest {} as {}: {}{gossip}; Rekor entries {} ({})\n",
         if attested.already {
             "already attested"
         } else {
@@ -191,6 +202,7 @@ pub fn attest(args: &AttestArgs) -> Outcome {
             "rekorUrls": rekor_urls,
             "logIndices": attested.verified.log_entries.iter().map(|e| e.log_index).collect::<Vec<_>>(),
             "referrer": referrer,
+            "witnessCheckpoints": attested.gossiped.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
     })
 }
@@ -354,8 +366,9 @@ fn witnessing(
         .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("the witness state")))
 }
 
-/// A builder's own witness (its configuration's logs and state), for
-/// `attest` to reconcile new log entries with before publishing.
+/// A builder's own witness (its configuration's logs, state and key), for
+/// `attest` to reconcile new log entries and gossiped checkpoints with
+/// before publishing, and to gossip its own.
 fn builder_witness(path: &Path) -> Result<Witnessing, Failure> {
     let config = WitnessConfig::read(path).map_err(Failure::usage)?;
     let state = config.state.ok_or_else(|| {
@@ -364,7 +377,8 @@ fn builder_witness(path: &Path) -> Result<Witnessing, Failure> {
             path.display()
         ))
     })?;
-    let witness = Witness::open(config.logs, None, &state).map_err(Failure::usage)?;
+    // With the witness's key, attest also gossips its cosigned checkpoint.
+    let witness = Witness::open(config.logs, config.cosigner, &state).map_err(Failure::usage)?;
     Ok(Witnessing::local(witness))
 }
 
