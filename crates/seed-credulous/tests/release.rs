@@ -23,7 +23,8 @@ use seed_testkit::{
     rekor::{RekorServer, ORIGIN},
 };
 use seed_witness::{
-    log::RekorV1, note, AlarmKind, Cosigner, LogKey, Note, Vkey, Witness, WitnessedLog,
+    log::{LogClient, RekorV1},
+    note, AlarmKind, Cosigner, LogKey, Note, Vkey, Witness, WitnessedLog,
 };
 
 const X86: &str = "x86_64-linux";
@@ -198,7 +199,7 @@ impl World {
                 origin: ORIGIN.to_owned(),
                 vkey: Vkey::parse(&log.lock().vkey()).unwrap(),
             },
-            client: Some(RekorV1::new(&log.url())),
+            client: Some(LogClient::RekorV1(RekorV1::new(&log.url()))),
         };
         let cosigner = name.map(|name| Cosigner::from_seed(name, [name.len() as u8; 32]).unwrap());
         let state = dir.join(format!("{}.sqlite", name.unwrap_or("observer")));
@@ -750,4 +751,68 @@ fn a_checkpoint_gossiped_on_an_image_reveals_a_split_view() {
     assert!(!report.verified());
     assert_eq!(report.alarms.len(), 1, "{:#?}", report.alarms);
     assert!(report.alarms[0].source.contains("mallory.witness.test"));
+}
+
+/// A policy that asks for witnesses names each log completely: origin, vkey
+/// and one URL to read it at (Rekor v1's API or a tiled log's prefix).
+#[test]
+fn a_witness_policy_names_its_logs_completely() {
+    let rekor = RekorServer::start().unwrap();
+    let (vkey, key_id) = {
+        let log = rekor.lock();
+        (
+            log.vkey(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, log.log_id()),
+        )
+    };
+    let witness = Cosigner::from_seed("w.example/1", [3; 32]).unwrap();
+    let head = format!(
+        "threshold = 1\nsystems = [\"{X86}\"]\nwitnesses = \"\"\"\nwitness w {}\nquorum w\n\"\"\"\n\
+         [[builder]]\nname = \"b\"\nidentity = \"https://github.com/o/r/.github/workflows/seed.yml@refs/heads/main\"\n\
+         issuer = \"https://token.actions.githubusercontent.com\"\norganisation = \"o\"\njurisdiction = \"j\"\ninfrastructure = \"i\"\n",
+        witness.vkey()
+    );
+    let log = |fields: &str| {
+        format!("{head}\n[[log]]\nname = \"l\"\nkey-id = \"{key_id}\"\noperator = \"op\"\n{fields}")
+    };
+    let good = format!("origin = \"{ORIGIN}\"\nvkey = \"{vkey}\"\n");
+    for fields in [
+        format!("{good}url = \"http://log\"\n"),
+        format!("{good}tiles-url = \"http://log/api/v2\"\n"),
+    ] {
+        let policy = CredulousPolicy::from_toml(log(&fields).as_bytes()).unwrap();
+        assert!(policy.logs[0].witnessed.is_some(), "{fields}");
+    }
+    let other_log = Vkey::parse(&RekorServer::start().unwrap().lock().vkey()).unwrap();
+    for (fields, why) in [
+        (String::new(), "needs origin, vkey and url"),
+        (good.clone(), "go together"),
+        (
+            format!("{good}url = \"http://log\"\ntiles-url = \"http://log/api/v2\"\n"),
+            "not both",
+        ),
+        (
+            format!(
+                "origin = \"{ORIGIN}\"\nvkey = \"{}\"\nurl = \"http://log\"\n",
+                witness.vkey()
+            ),
+            "cosignature key",
+        ),
+        (
+            format!("origin = \"{ORIGIN}\"\nvkey = \"{other_log}\"\nurl = \"http://log\"\n"),
+            "not the start of its key-id",
+        ),
+    ] {
+        let error = CredulousPolicy::from_toml(log(&fields).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(why), "{why}: {error}");
+    }
+    let error = CredulousPolicy::from_toml(head.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("witnesses need the logs they watch"),
+        "{error}"
+    );
 }

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use base64::Engine;
-use seed_witness::{log::RekorV1, LogKey, Vkey, WitnessPolicy, WitnessedLog};
+use seed_witness::{log::LogClient, LogKey, Vkey, WitnessPolicy, WitnessedLog};
 
 use crate::{LogEntry, ManagedKey, Signer};
 
@@ -203,6 +203,7 @@ struct LogFileEntry {
     origin: Option<String>,
     vkey: Option<String>,
     url: Option<String>,
+    tiles_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -361,13 +362,14 @@ impl CredulousPolicy {
             if logs.is_empty() {
                 return invalid(
                     "witnesses need the logs they watch: add [[log]] tables with origin, vkey \
-                     and url"
+                     and url (Rekor v1) or tiles-url (a tiled log, Rekor v2)"
                         .to_owned(),
                 );
             }
             if let Some(log) = logs.iter().find(|log| log.witnessed.is_none()) {
                 return invalid(format!(
-                    "log {} needs origin, vkey and url for its witnesses to be checked",
+                    "log {} needs origin, vkey and url (or tiles-url) for its witnesses to be \
+                     checked",
                     log.name
                 ));
             }
@@ -479,15 +481,20 @@ fn independent(
     Ok(())
 }
 
-/// A `[[log]]` table's witnessing fields: all three or none, a log (not a
-/// cosigner) vkey, whose key id is the first four bytes of the log's
-/// `key-id` (true of Rekor v1's ECDSA and v2's Ed25519 keys alike).
+/// A `[[log]]` table's witnessing fields: all or none of `origin`, `vkey`
+/// and one of `url` (Rekor v1) or `tiles-url` (a tiled log, Rekor v2); a
+/// log (not a cosigner) vkey, whose key id is the first four bytes of the
+/// log's `key-id` (true of Rekor v1's ECDSA and v2's Ed25519 keys alike).
 fn witnessed_log(log: &LogFileEntry) -> Result<Option<WitnessedLog>, PolicyError> {
     let refuse = |why: String| Err(PolicyError::Invalid(format!("log {}: {why}", log.name)));
-    let (origin, vkey, url) = match (&log.origin, &log.vkey, &log.url) {
+    let client = match LogClient::from_urls(log.url.as_deref(), log.tiles_url.as_deref()) {
+        Ok(client) => client,
+        Err(why) => return refuse(why),
+    };
+    let (origin, vkey, client) = match (&log.origin, &log.vkey, client) {
         (None, None, None) => return Ok(None),
-        (Some(origin), Some(vkey), Some(url)) => (origin, vkey, url),
-        _ => return refuse("origin, vkey and url go together".to_owned()),
+        (Some(origin), Some(vkey), Some(client)) => (origin, vkey, client),
+        _ => return refuse("origin, vkey and url (or tiles-url) go together".to_owned()),
     };
     let vkey = match Vkey::parse(vkey) {
         Ok(vkey) if !vkey.is_cosigner() => vkey,
@@ -508,6 +515,6 @@ fn witnessed_log(log: &LogFileEntry) -> Result<Option<WitnessedLog>, PolicyError
             origin: origin.clone(),
             vkey,
         },
-        client: Some(RekorV1::new(url)),
+        client: Some(client),
     }))
 }

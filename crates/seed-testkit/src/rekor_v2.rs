@@ -33,21 +33,51 @@ use crate::{
 };
 
 /// The log's origin (its checkpoint's first line, and part of its key id).
-const ORIGIN: &str = "log2026-1.rekor-v2.double.test";
+pub const ORIGIN: &str = "log2026-1.rekor-v2.double.test";
 
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410).
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
-/// The log: its key, its entries' bodies and leaves.
+/// The log: its key (and its PKCS#8 form, to copy it for a fork), its
+/// entries' bodies and leaves.
 struct Log {
     key: Ed25519KeyPair,
+    pkcs8: Vec<u8>,
     bodies: Vec<Vec<u8>>,
     leaves: Vec<Sha256Hash>,
 }
 
 impl Log {
+    /// An empty log with a fresh key.
+    fn new() -> std::io::Result<Self> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+            .map_err(|_| std::io::Error::other("no Ed25519 key"))?;
+        Self::with_key(pkcs8.as_ref().to_vec(), Vec::new(), Vec::new())
+    }
+
+    fn with_key(
+        pkcs8: Vec<u8>,
+        bodies: Vec<Vec<u8>>,
+        leaves: Vec<Sha256Hash>,
+    ) -> std::io::Result<Self> {
+        let key = Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|_| std::io::Error::other("a bad Ed25519 key"))?;
+        Ok(Self {
+            key,
+            pkcs8,
+            bodies,
+            leaves,
+        })
+    }
+
+    /// Appends an entry's body.
+    fn append(&mut self, body: Vec<u8>) {
+        self.leaves.push(hash_leaf(&body));
+        self.bodies.push(body);
+    }
+
     /// The 32-byte Ed25519 public key.
     fn public_key(&self) -> &[u8] {
         self.key.public_key().as_ref()
@@ -64,10 +94,14 @@ impl Log {
 
     /// The signed checkpoint of the whole tree.
     fn checkpoint(&self) -> String {
-        let size = self.leaves.len();
+        self.checkpoint_at(self.leaves.len())
+    }
+
+    /// The signed checkpoint of the tree of the first `size` entries.
+    fn checkpoint_at(&self, size: usize) -> String {
         let body = format!(
             "{ORIGIN}\n{size}\n{}\n",
-            STANDARD.encode(subtree_root(&self.leaves).as_bytes())
+            STANDARD.encode(subtree_root(&self.leaves[..size]).as_bytes())
         );
         let mut signed = self.key_id()[..4].to_vec();
         signed.extend_from_slice(self.key.sign(body.as_bytes()).as_ref());
@@ -76,11 +110,16 @@ impl Log {
 
     /// Hash tile `index` of `level`: the roots of the complete subtrees of
     /// 256^level leaves numbered `index * 256 ..`, all 256 of them, or the
-    /// first `width` for a partial tile; `None` when the tree does not have them.
+    /// first `width` for a partial tile; `None` when the tree does not have
+    /// them, and for a partial tile once the full one exists (tlog-tiles
+    /// lets a log delete those, and Tessera does).
     fn hash_tile(&self, level: u32, index: u64, width: Option<usize>) -> Option<Vec<u8>> {
         let span = 256usize.checked_pow(level)?;
         let count = self.leaves.len() / span;
         let first = usize::try_from(index).ok()?.checked_mul(256)?;
+        if width.is_some() && first.checked_add(256)? <= count {
+            return None;
+        }
         let width = width.unwrap_or(256);
         if first.checked_add(width)? > count {
             return None;
@@ -140,13 +179,44 @@ pub struct RekorV2Server {
 impl RekorV2Server {
     /// Starts an empty log with a fresh Ed25519 key on a free loopback port.
     pub fn start() -> std::io::Result<Self> {
-        let key =
-            Ed25519KeyPair::generate().map_err(|_| std::io::Error::other("no Ed25519 key"))?;
-        let log = Arc::new(Mutex::new(Log {
-            key,
-            bodies: Vec::new(),
-            leaves: Vec::new(),
-        }));
+        Self::serve_log(Log::new()?)
+    }
+
+    /// **Split view**: a second server for a copy of this log as it is now,
+    /// signed with the same key; entries appended to either from here on
+    /// are seen by its clients only.
+    pub fn fork(&self) -> std::io::Result<Self> {
+        let copy = {
+            let log = self.lock();
+            (log.pkcs8.clone(), log.bodies.clone(), log.leaves.clone())
+        };
+        Self::serve_log(Log::with_key(copy.0, copy.1, copy.2)?)
+    }
+
+    /// Appends an entry's body (a witness reads only the tree).
+    pub fn append(&self, body: &[u8]) {
+        self.lock().append(body.to_vec());
+    }
+
+    /// The signed checkpoint of its first `size` entries.
+    pub fn checkpoint(&self, size: usize) -> String {
+        self.lock().checkpoint_at(size)
+    }
+
+    /// The log's C2SP vkey: `<origin>+<key id>+base64(0x01 ‖ key)`.
+    pub fn vkey(&self) -> String {
+        let log = self.lock();
+        let mut key = vec![0x01];
+        key.extend_from_slice(log.public_key());
+        format!(
+            "{ORIGIN}+{}+{}",
+            hex::encode(&log.key_id()[..4]),
+            STANDARD.encode(key)
+        )
+    }
+
+    fn serve_log(log: Log) -> std::io::Result<Self> {
+        let log = Arc::new(Mutex::new(log));
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         serve_in_background(listener, log.clone(), serve);
@@ -332,8 +402,7 @@ fn create(log: &mut Log, body: &[u8]) -> Answer {
             json!({ "message": "an equivalent entry already exists" }),
         );
     }
-    log.leaves.push(hash_leaf(&entry));
-    log.bodies.push(entry);
+    log.append(entry);
     (201, Vec::new(), log.entry(log.leaves.len() - 1))
 }
 

@@ -15,8 +15,9 @@ use std::{path::Path, time::Instant};
 
 use seed_testkit::rekor::{RekorServer, ORIGIN};
 use seed_witness::{
-    log::RekorV1, proof::verify_consistency, Cosigner, LogKey, Observed, Vkey, Witness,
-    WitnessedLog,
+    log::{LogClient, RekorV1},
+    proof::verify_consistency,
+    Cosigner, LogKey, Observed, Vkey, Witness, WitnessedLog,
 };
 use sigstore_merkle::{hash_children, hash_leaf};
 use sigstore_types::Sha256Hash;
@@ -105,7 +106,7 @@ fn main() {
             origin: ORIGIN.to_owned(),
             vkey: Vkey::parse(&log.lock().vkey()).unwrap(),
         },
-        client: Some(RekorV1::new(&log.url())),
+        client: Some(LogClient::RekorV1(RekorV1::new(&log.url()))),
     };
     let witness = Witness::open(
         vec![followed.clone()],

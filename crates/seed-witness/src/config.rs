@@ -9,7 +9,8 @@
 //! [[log]]
 //! origin = "rekor.sigstore.dev - 1193050959916656506"
 //! vkey = "rekor.sigstore.dev+c0d23d6a+AjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNht…"
-//! url = "https://rekor.sigstore.dev"
+//! url = "https://rekor.sigstore.dev"      # Rekor v1; a tiled log (Rekor v2)
+//!                                          # takes tiles-url = "<url>/api/v2"
 //!
 //! [[peer]]
 //! name = "bravo"
@@ -27,7 +28,7 @@ use std::{
 use serde::Deserialize;
 
 use crate::{
-    checkpoint::LogKey, cosignature::Cosigner, gossip::Peer, log::RekorV1, note::Vkey,
+    checkpoint::LogKey, cosignature::Cosigner, gossip::Peer, log::LogClient, note::Vkey,
     witness::WitnessedLog,
 };
 
@@ -60,6 +61,8 @@ struct LogEntry {
     origin: String,
     vkey: String,
     url: Option<String>,
+    #[serde(rename = "tiles-url")]
+    tiles_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,12 +114,14 @@ impl WitnessConfig {
             if logs.iter().any(|log| log.key.origin == entry.origin) {
                 return Err(error(format!("log {:?} is listed twice", entry.origin)));
             }
+            let client = LogClient::from_urls(entry.url.as_deref(), entry.tiles_url.as_deref())
+                .map_err(|e| error(format!("log {:?}: {e}", entry.origin)))?;
             logs.push(WitnessedLog {
                 key: LogKey {
                     origin: entry.origin,
                     vkey,
                 },
-                client: entry.url.as_deref().map(RekorV1::new),
+                client,
             });
         }
         if logs.is_empty() {
@@ -225,6 +230,10 @@ mod tests {
                 "missing.key",
             ),
             (format!("frobnicate = 1\n{}", log("o")), "unknown field"),
+            (
+                format!("{}tiles-url = \"http://log/api/v2\"\n", log("o")),
+                "not both",
+            ),
         ];
         for (text, expected) in cases {
             let error = read(&text, Some(&me)).expect_err(expected).to_string();

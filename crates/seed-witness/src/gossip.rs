@@ -148,7 +148,7 @@ impl Peer {
                 (0, _) => Vec::new(),
                 (old, _) if old == size => Vec::new(),
                 (old, Some(client)) => client
-                    .consistency(old, size)
+                    .consistency(old, held.checkpoint())
                     .await
                     .map_err(WitnessError::from)?,
                 (_, None) => return Err(WitnessError::NoLogUrl(log.key.origin.clone()).into()),

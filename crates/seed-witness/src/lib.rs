@@ -10,7 +10,8 @@
 //! - [`witness`]: the reconciliation rule, shared by polling, the
 //!   tlog-witness `add-checkpoint` endpoint and the checks of `verify`.
 //! - [`policy`]: quorums of witnesses in tlog-policy syntax.
-//! - [`log`]: reading a Rekor log's checkpoint and proofs.
+//! - [`log`], [`tiles`]: reading a log's checkpoint and consistency proofs,
+//!   from Rekor v1's API or a tiled log's (Rekor v2) hash tiles.
 //! - [`gossip`], [`server`], [`service`]: witnesses exchanging checkpoints
 //!   over tlog-witness HTTP, the endpoints, and the polling loop.
 
@@ -25,6 +26,7 @@ pub mod proof;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tiles;
 pub mod witness;
 
 pub use checkpoint::{Checkpoint, LogKey, SignedCheckpoint};

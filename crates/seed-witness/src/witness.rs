@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     checkpoint::{Checkpoint, LogKey, SignedCheckpoint},
     cosignature::Cosigner,
-    log::{proof_to_base64, LogError, RekorV1},
+    log::{proof_to_base64, LogClient, LogError},
     note::{Note, NoteError, NoteSignature},
     proof::{verify_checkpoints, MAX_PROOF_HASHES},
     store::{now_ms, Advance, Alarm, AlarmKind, Store, StoreError},
@@ -33,7 +33,7 @@ pub struct WitnessedLog {
     pub key: LogKey,
     /// Where consistency proofs come from; without it, only checkpoints
     /// that come with their proof (add-checkpoint) can be reconciled.
-    pub client: Option<RekorV1>,
+    pub client: Option<LogClient>,
 }
 
 /// How a checkpoint relates to the one held.
@@ -322,7 +322,7 @@ impl Witness {
         bytes: &[u8],
         source: &str,
         from_log_head: bool,
-        proofs: Option<&RekorV1>,
+        proofs: Option<&LogClient>,
     ) -> Result<Observed, WitnessError> {
         let origin = origin_of(bytes)?;
         let log = self
@@ -367,7 +367,7 @@ impl Witness {
                 Vec::new()
             } else {
                 let client = proofs.ok_or_else(|| WitnessError::NoLogUrl(origin.clone()))?;
-                match client.consistency(old.size, new.size).await {
+                match client.consistency(old.size, new).await {
                     Ok(proof) => proof,
                     Err(LogError::Refused { reason, .. }) => {
                         return Err(self.alarm(

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use seed_testkit::rekor::{Fault, RekorServer, ORIGIN};
 use seed_witness::{
     gossip::{origin_hash, Exchange, GossipError, Peer},
-    log::{LogError, RekorV1},
+    log::{LogClient, LogError, RekorV1},
     note, server, AlarmKind, Cosigner, LogKey, Note, Observed, Vkey, Witness, WitnessError,
     WitnessedLog,
 };
@@ -32,7 +32,7 @@ fn followed(log: &RekorServer) -> WitnessedLog {
             origin: ORIGIN.to_owned(),
             vkey: Vkey::parse(&log.lock().vkey()).unwrap(),
         },
-        client: Some(RekorV1::new(&log.url())),
+        client: Some(LogClient::RekorV1(RekorV1::new(&log.url()))),
     }
 }
 
