@@ -92,6 +92,8 @@ pub struct Recorded {
     pub rules_version: u32,
     /// The block the entry was recorded in: the release's finalisation block.
     pub block: u64,
+    /// That block's hash, as the endpoint named it.
+    pub block_hash: Option<B256>,
     /// The transaction that recorded it.
     pub tx: Option<B256>,
 }
@@ -146,6 +148,7 @@ pub async fn ledger_entry(
             root: event.inner.data.root,
             rules_version: event.inner.data.rulesVersion,
             block,
+            block_hash: log.block_hash,
             tx: log.transaction_hash,
         });
     }

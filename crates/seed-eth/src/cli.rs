@@ -565,9 +565,11 @@ pub struct PostureArgs {
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
 
-    /// Credulous: the witness state (SQLite) the release's checkpoints are reconciled in, the
-    /// file a local `seed-eth witness run` keeps [default: `witness-state` of [credulous], else
-    /// a temporary one]. Used when the policy names witnesses.
+    /// The witness state (SQLite), the file a local `seed-eth witness run` keeps. Credulous:
+    /// the release's checkpoints are reconciled in it [default: `witness-state` of
+    /// [credulous], else a temporary one], used when the policy names witnesses. Zero: the
+    /// finalisation block relied on (chain id, number, hash) is recorded in it for the witness
+    /// to compare with other endpoints, and another hash already recorded for it fails.
     #[arg(long, value_name = "FILE")]
     pub witness_state: Option<PathBuf>,
 }

@@ -1624,6 +1624,68 @@ async fn keeper_verify_refuses_a_forged_finalisation_below_the_threshold() {
     assert_exit(&verify, 1, shortfall);
 }
 
+/// With a witness state, the keeper records the finalisation block of each
+/// release it verified (number and hash, and the endpoint that named it), for
+/// `seed-eth witness` to compare with other endpoints; a state that already
+/// holds another hash for that block (another endpoint showed another chain)
+/// refuses the release: reported, kept for retry, never promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_keeper_records_the_block_it_relied_on_and_refuses_a_contradicted_one() {
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    world.mine(CONFIRMATIONS).await;
+    let verified = json(&{
+        let rpc = world.anvil.endpoint();
+        seed_eth(
+            world.dir.path(),
+            &["verify", "--json", "--rpc-url", &rpc, "--commit", &genesis],
+            &[],
+        )
+    });
+    let block = verified["block"].as_u64().unwrap();
+    let hash = verified["blockHash"].as_str().unwrap().to_owned();
+    let chain_id = world.anvil.chain_id();
+
+    // Another endpoint named another hash for that block.
+    let contradicted = world.dir.path().join("contradicted.sqlite");
+    seed_witness::Store::open(&contradicted)
+        .unwrap()
+        .record_block(&seed_witness::BlockRecord {
+            chain_id,
+            number: block,
+            hash: format!("0x{}", "ab".repeat(32)),
+            source: "endpoint https://elsewhere.example".to_owned(),
+        })
+        .unwrap();
+    let witness_state = contradicted.display().to_string();
+    let out = world.once_with(&world.state(), None, &["--witness-state", &witness_state]);
+    assert_exit(&out, 1, "SPLIT VIEW of eip155:");
+    assert_eq!(json(&out)["promoted"], 0, "{}", text(&out));
+    world.assert_not_promoted(&genesis).await;
+
+    // On a state without contradiction it promotes, and records the block.
+    let fresh = world.dir.path().join("fresh.sqlite");
+    let witness_state = fresh.display().to_string();
+    let out = world.once_with(&world.state(), None, &["--witness-state", &witness_state]);
+    assert_exit(&out, 0, "");
+    world.assert_promoted(&genesis, &images).await;
+    let recorded = seed_witness::Store::open(&fresh)
+        .unwrap()
+        .blocks(chain_id)
+        .unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(
+        (recorded[0].number, recorded[0].hash.as_str()),
+        (block, hash.as_str())
+    );
+    assert!(
+        recorded[0].source.starts_with("keeper via http://127.0.0.1:"),
+        "{}",
+        recorded[0].source
+    );
+}
+
 /// The keeper's settings can live in seed-eth.toml (`[keeper]`, `[oci]`), under flags and the
 /// environment; without a source anywhere it refuses to start and says where to give one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -771,3 +771,96 @@ async fn bad_inputs_fail_closed_with_their_exit_codes() {
     // Not finalised is a check failure, not an error.
     assert_exit(&run(&["--commit", COMMIT_B]), 1, "is not finalised");
 }
+
+/// `anvil_mine`: `blocks` empty blocks on the anvil at `endpoint`, so that
+/// earlier ones become final (anvil's `finalized` lags its head by 64).
+async fn mine(endpoint: &str, blocks: u64) {
+    use alloy::providers::Provider as _;
+    let _: Value = ProviderBuilder::new()
+        .connect_http(endpoint.parse().unwrap())
+        .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
+        .await
+        .unwrap();
+}
+
+/// Zero's split view, cheaply: `verify --witness-state` records the
+/// finalisation block it relied on (number and hash); `seed-eth witness`
+/// compares it with other endpoints once final there. An endpoint of the
+/// same chain id that serves another history is an alarm naming it, and a
+/// later `verify` on that state fails closed.
+#[tokio::test]
+async fn the_block_a_verification_relied_on_is_compared_with_other_endpoints() {
+    let world = World::new().await;
+    for builder in BUILDERS {
+        world.vote(builder, COMMIT_A).await;
+    }
+    let out = world.run(&[
+        "--json",
+        "--commit",
+        COMMIT_A,
+        "--witness-state",
+        "w.sqlite",
+    ]);
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    let block = report["block"].as_u64().unwrap();
+    let hash = report["blockHash"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 66, "{hash}");
+
+    // Another node with the same chain id and its own history: what a lying
+    // or misconfigured endpoint shows.
+    let other = TestAnvil::spawn().unwrap();
+    assert_eq!(other.chain_id(), world.anvil.chain_id());
+    for endpoint in [world.anvil.endpoint(), other.endpoint()] {
+        mine(&endpoint, 80).await;
+    }
+    let witness = |name: &str, endpoint: &str| {
+        std::fs::write(
+            world.dir.path().join(format!("{name}.toml")),
+            format!(
+                "state = \"w.sqlite\"\n\n[[chain]]\nchain-id = {}\nrpc-url = \"{endpoint}\"\n",
+                world.anvil.chain_id()
+            ),
+        )
+        .unwrap();
+        seed_eth(
+            world.dir.path(),
+            &[
+                "witness",
+                "run",
+                "--once",
+                "--config",
+                &format!("{name}.toml"),
+            ],
+            &[],
+        )
+    };
+    let out = witness("same", &world.anvil.endpoint());
+    assert_exit(&out, 0, "chain blocks compared with endpoints: 1");
+    let out = witness("other", &other.endpoint());
+    assert_exit(&out, 1, "SPLIT VIEW: 1 alarm");
+    let all = text(&out);
+    assert!(all.contains("BlockMismatch"), "{all}");
+    assert!(all.contains(&hash), "the hash verify relied on: {all}");
+    assert!(
+        all.contains(&format!("from endpoint {}", other.endpoint())),
+        "names the endpoint: {all}"
+    );
+    // Compared once: a second pass asks nothing again and raises nothing new.
+    let out = witness("other", &other.endpoint());
+    assert_exit(&out, 0, "");
+    let out = seed_eth(
+        world.dir.path(),
+        &["witness", "alarms", "--state", "w.sqlite"],
+        &[],
+    );
+    assert_exit(
+        &out,
+        1,
+        &format!("block {block} hash {hash} (from verify via"),
+    );
+
+    // Verification on that state now fails closed: two hashes for its block.
+    let out = world.run(&["--commit", COMMIT_A, "--witness-state", "w.sqlite"]);
+    assert_exit(&out, 1, "SPLIT VIEW of eip155:31337");
+}

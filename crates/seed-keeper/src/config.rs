@@ -241,6 +241,11 @@ pub struct KeeperConfig {
     /// `.dmg.zst`). Weaker: the first candidate of D-031 is promoted whatever
     /// it holds, and its verdict says so (`contentUnchecked`).
     pub unchecked_systems: std::collections::BTreeSet<String>,
+    /// The witness state (`seed-eth witness`'s file) the finalisation
+    /// block of each release verified is recorded in, for the witness to
+    /// compare with other endpoints; another hash already recorded for that
+    /// block refuses the release. Needs `verify`.
+    pub witness_state: Option<std::path::PathBuf>,
     /// Test hook: exit at this point (see [`FaultPoint`]).
     pub fault: Option<FaultPoint>,
 }

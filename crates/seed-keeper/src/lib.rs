@@ -428,7 +428,7 @@ impl Keeper {
             ..seed_verify::Request::default()
         };
         match seed_verify::verify(&self.chain, &target, request).await {
-            Ok(report) if report.verified => Ok(()),
+            Ok(report) if report.verified => self.witness_block(&report),
             Ok(report) => Err(format!(
                 "seed-eth verify refuses the release: {}",
                 report
@@ -439,6 +439,36 @@ impl Keeper {
                     .join("; ")
             )),
             Err(e) => Err(format!("the release could not be verified: {e}")),
+        }
+    }
+
+    /// Records the finalisation block a verified release relied on in the
+    /// witness state, if one is configured: another hash already recorded
+    /// for that block refuses the release.
+    fn witness_block(&self, report: &seed_verify::Report) -> std::result::Result<(), String> {
+        let (Some(state), Some(number), Some(hash)) =
+            (&self.config.witness_state, report.block, report.block_hash)
+        else {
+            return Ok(());
+        };
+        let recorded = seed_witness::chain::record_relied_on(
+            state,
+            report.chain_id,
+            (number, hash),
+            "keeper",
+            self.chain.url(),
+        );
+        match recorded {
+            Ok(None) => Ok(()),
+            Ok(Some(alarm)) => Err(format!(
+                "{}; {}; {}",
+                alarm.headline(),
+                alarm.seen,
+                alarm.held
+            )),
+            Err(e) => Err(format!(
+                "the witness state cannot record the release's block: {e}"
+            )),
         }
     }
 

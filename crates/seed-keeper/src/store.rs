@@ -817,6 +817,7 @@ mod tests {
             pass_timeout: std::time::Duration::from_secs(1),
             verify: true,
             unchecked_systems: std::collections::BTreeSet::new(),
+            witness_state: None,
             fault: None,
         };
         let ms = |n| config.backoff(n).as_millis();

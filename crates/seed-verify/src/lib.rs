@@ -326,6 +326,7 @@ impl Reader<'_> {
             return Ok(());
         };
         report.block = Some(record.block);
+        report.block_hash = record.block_hash;
         report.rules_version = Some(record.rules_version);
 
         let events = self.finalisations(word).await?;
@@ -789,6 +790,7 @@ mod tests {
             ledger: Address::ZERO,
             root: None,
             block: None,
+            block_hash: None,
             rules_version: None,
             genesis: None,
             threshold: None,
@@ -811,6 +813,7 @@ mod tests {
             root: true_root(),
             rules_version,
             block,
+            block_hash: None,
             tx: None,
         }
     }

@@ -93,6 +93,9 @@ pub struct Report {
     pub root: Option<B256>,
     /// The block the ledger recorded it in.
     pub block: Option<u64>,
+    /// That block's hash, as the endpoint named it (what a witness compares
+    /// with other endpoints).
+    pub block_hash: Option<B256>,
     /// The rules version that finalised it.
     pub rules_version: Option<u32>,
     /// Whether it was the genesis release.
@@ -124,6 +127,7 @@ impl Report {
             ledger: target.ledger,
             root: None,
             block: None,
+            block_hash: None,
             rules_version: None,
             genesis: None,
             threshold: None,

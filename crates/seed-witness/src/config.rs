@@ -16,6 +16,10 @@
 //! name = "bravo"
 //! vkey = "witness.bravo.example/w1+77c0a1b2+BA…"
 //! url = "https://witness.bravo.example"
+//!
+//! [[chain]]                          # compares the blocks Zero relied on
+//! chain-id = 8453
+//! rpc-url = "https://base.example"
 //! ```
 //!
 //! Relative paths are read from the file's directory.
@@ -28,8 +32,8 @@ use std::{
 use serde::Deserialize;
 
 use crate::{
-    checkpoint::LogKey, cosignature::Cosigner, gossip::Peer, log::LogClient, note::Vkey,
-    witness::WitnessedLog,
+    chain::ChainEndpoint, checkpoint::LogKey, cosignature::Cosigner, gossip::Peer, log::LogClient,
+    note::Vkey, witness::WitnessedLog,
 };
 
 /// Why a configuration is refused.
@@ -53,6 +57,15 @@ struct File {
     log: Vec<LogEntry>,
     #[serde(default)]
     peer: Vec<PeerEntry>,
+    #[serde(default)]
+    chain: Vec<ChainEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ChainEntry {
+    chain_id: u64,
+    rpc_url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +101,8 @@ pub struct WitnessConfig {
     pub logs: Vec<WitnessedLog>,
     /// The peers gossiped with.
     pub peers: Vec<Peer>,
+    /// The endpoints recorded chain blocks are compared with.
+    pub chains: Vec<ChainEndpoint>,
 }
 
 impl WitnessConfig {
@@ -124,8 +139,16 @@ impl WitnessConfig {
                 client,
             });
         }
-        if logs.is_empty() {
-            return Err(error("no [[log]] to witness".to_owned()));
+        let chains: Vec<ChainEndpoint> = file
+            .chain
+            .into_iter()
+            .map(|entry| ChainEndpoint {
+                chain_id: entry.chain_id,
+                url: entry.rpc_url,
+            })
+            .collect();
+        if logs.is_empty() && chains.is_empty() {
+            return Err(error("no [[log]] or [[chain]] to witness".to_owned()));
         }
         let mut peers: Vec<Peer> = Vec::new();
         for entry in file.peer {
@@ -163,6 +186,7 @@ impl WitnessConfig {
             poll_ms: file.poll_ms,
             logs,
             peers,
+            chains,
         })
     }
 }

@@ -12,9 +12,11 @@
 //! - [`policy`]: quorums of witnesses in tlog-policy syntax.
 //! - [`log`], [`tiles`]: reading a log's checkpoint and consistency proofs,
 //!   from Rekor v1's API or a tiled log's (Rekor v2) hash tiles.
+//! - [`chain`]: Zero's blocks, compared across RPC endpoints.
 //! - [`gossip`], [`server`], [`service`]: witnesses exchanging checkpoints
 //!   over tlog-witness HTTP, the endpoints, and the polling loop.
 
+pub mod chain;
 pub mod checkpoint;
 pub mod config;
 pub mod cosignature;
@@ -33,5 +35,5 @@ pub use checkpoint::{Checkpoint, LogKey, SignedCheckpoint};
 pub use cosignature::Cosigner;
 pub use note::{Note, NoteError, NoteSignature, Vkey};
 pub use policy::WitnessPolicy;
-pub use store::{Alarm, AlarmKind, Store, StoreError};
+pub use store::{Alarm, AlarmKind, BlockRecord, Store, StoreError};
 pub use witness::{AddCheckpoint, AddError, Observed, Witness, WitnessError, WitnessedLog};

@@ -1,5 +1,6 @@
-//! The witness as a service: each pass polls every log, then gossips with
-//! every peer, and reports what it found; `run` repeats passes until
+//! The witness as a service: each pass polls every log, gossips with every
+//! peer, compares the recorded chain blocks with the chain endpoints, and
+//! reports what it found; `run` repeats passes until
 //! shutdown, backing off while logs or peers fail.
 
 use std::{
@@ -10,6 +11,7 @@ use std::{
 use tokio::sync::watch;
 
 use crate::{
+    chain::ChainEndpoint,
     gossip::{self, Exchange, GossipError, Peer},
     server::Metrics,
     store::Alarm,
@@ -26,32 +28,44 @@ pub struct PassReport {
     pub observed: Vec<(String, Observed)>,
     /// Exchanges with peers that reconciled or cosigned, as (peer, origin).
     pub gossiped: Vec<(String, String)>,
+    /// Recorded chain blocks compared with an endpoint.
+    pub blocks_compared: usize,
     /// Split views detected (also stored).
     pub alarms: Vec<Alarm>,
     /// Failures that are not alarms (a log or a peer unavailable).
     pub failures: Vec<String>,
 }
 
-/// A witness, its peers and its metrics.
+/// A witness, its peers, the chain endpoints it compares blocks with, and
+/// its metrics.
 pub struct Service {
     witness: Arc<Witness>,
     peers: Vec<Peer>,
+    chains: Vec<ChainEndpoint>,
     metrics: Arc<Metrics>,
     http: reqwest::Client,
 }
 
 impl Service {
-    /// A service for `witness` gossiping with `peers`.
-    pub fn new(witness: Arc<Witness>, peers: Vec<Peer>, metrics: Arc<Metrics>) -> Self {
+    /// A service for `witness` gossiping with `peers` and comparing the
+    /// recorded chain blocks with `chains`.
+    pub fn new(
+        witness: Arc<Witness>,
+        peers: Vec<Peer>,
+        chains: Vec<ChainEndpoint>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             witness,
             peers,
+            chains,
             metrics,
             http: gossip::client(),
         }
     }
 
-    /// One pass: poll every log, then pull from and push to every peer.
+    /// One pass: poll every log, pull from and push to every peer, then
+    /// compare the recorded chain blocks with every chain endpoint.
     pub async fn pass(&self) -> PassReport {
         let mut report = PassReport::default();
         let logs: Vec<_> = self.witness.logs().cloned().collect();
@@ -91,6 +105,18 @@ impl Service {
                         }
                     }
                 }
+            }
+        }
+        for chain in &self.chains {
+            match chain.check(&self.witness).await {
+                Ok(check) => {
+                    self.metrics
+                        .alarms
+                        .fetch_add(check.alarms.len() as u64, Ordering::Relaxed);
+                    report.blocks_compared += check.compared;
+                    report.alarms.extend(check.alarms);
+                }
+                Err(error) => report.failures.push(error.to_string()),
             }
         }
         let healthy = report.failures.is_empty() && report.alarms.is_empty();

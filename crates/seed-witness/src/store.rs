@@ -1,5 +1,6 @@
 //! The witness's state in SQLite: per log origin the newest checkpoint it
-//! verified (and cosigned), and every alarm with its evidence. A checkpoint
+//! verified (and cosigned), the chain blocks Zero relied on with who named
+//! their hashes, and every alarm with its evidence. A checkpoint
 //! replaces the stored one only inside a transaction that re-reads the size
 //! it was proven against, so two writers can never roll the log back
 //! (tlog-witness's race). Alarms are only ever inserted.
@@ -18,6 +19,10 @@ CREATE TABLE IF NOT EXISTS alarms (
     id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, kind TEXT NOT NULL,
     source TEXT NOT NULL, held TEXT NOT NULL, seen TEXT NOT NULL, proof TEXT NOT NULL,
     detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+    chain_id INTEGER NOT NULL, number INTEGER NOT NULL, source TEXT NOT NULL,
+    hash TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    PRIMARY KEY (chain_id, number, source));
 ";
 
 /// Why the state file failed.
@@ -41,6 +46,8 @@ pub enum AlarmKind {
     Fork,
     /// A consistency proof between two signed checkpoints does not verify.
     Inconsistent,
+    /// Two sources name different hashes for one block number of a chain.
+    BlockMismatch,
 }
 
 impl AlarmKind {
@@ -49,6 +56,7 @@ impl AlarmKind {
             Self::Rollback => "rollback",
             Self::Fork => "fork",
             Self::Inconsistent => "inconsistent",
+            Self::BlockMismatch => "block-mismatch",
         }
     }
 
@@ -56,6 +64,7 @@ impl AlarmKind {
         match text {
             "rollback" => Self::Rollback,
             "fork" => Self::Fork,
+            "block-mismatch" => Self::BlockMismatch,
             _ => Self::Inconsistent,
         }
     }
@@ -84,6 +93,36 @@ pub struct Alarm {
     pub detail: String,
     /// When, in milliseconds since the epoch.
     pub at_ms: u64,
+}
+
+impl Alarm {
+    /// The alarm in one line: what, where, and its id in the state.
+    pub fn headline(&self) -> String {
+        format!(
+            "SPLIT VIEW of {} ({}, alarm #{}): {}",
+            self.origin,
+            self.kind.as_str(),
+            self.id,
+            self.detail
+        )
+    }
+}
+
+/// A block of a chain that something relied on (Zero's `verify`, the
+/// keeper) or that an endpoint was asked about: which hash `source` named
+/// for block `number` of `chain_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockRecord {
+    /// The chain (EIP-155 id).
+    pub chain_id: u64,
+    /// The block number.
+    pub number: u64,
+    /// Its hash, `0x`-prefixed lowercase hex.
+    pub hash: String,
+    /// Who named it: `verify via <endpoint>`, `keeper via <endpoint>`, an
+    /// endpoint the witness asked.
+    pub source: String,
 }
 
 /// The outcome of a conditional update.
@@ -200,6 +239,91 @@ impl Store {
         Ok(Advance::Stored)
     }
 
+    /// Records that `record.source` named `record.hash` for a block, in one
+    /// transaction with the check against every other source's record of
+    /// that block: a different hash is a [`AlarmKind::BlockMismatch`] alarm,
+    /// recorded and returned (both records are kept, as evidence).
+    pub fn record_block(&mut self, record: &BlockRecord) -> Result<Option<Alarm>, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let other: Option<(String, String)> = tx
+            .query_row(
+                "SELECT source, hash FROM blocks
+                 WHERE chain_id = ?1 AND number = ?2 AND hash != ?3 ORDER BY at_ms LIMIT 1",
+                params![signed(record.chain_id), signed(record.number), record.hash],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO blocks (chain_id, number, source, hash, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (chain_id, number, source) DO UPDATE SET hash = ?4, at_ms = ?5
+             WHERE hash != ?4",
+            params![
+                signed(record.chain_id),
+                signed(record.number),
+                record.source,
+                record.hash,
+                signed(now_ms())
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        let Some((source, hash)) = other else {
+            return Ok(None);
+        };
+        let alarm = Alarm {
+            id: 0,
+            origin: format!("eip155:{}", record.chain_id),
+            kind: AlarmKind::BlockMismatch,
+            source: record.source.clone(),
+            held: format!("block {} hash {hash} (from {source})", record.number),
+            seen: format!(
+                "block {} hash {} (from {})",
+                record.number, record.hash, record.source
+            ),
+            proof: Vec::new(),
+            detail: format!(
+                "two sources name different hashes for block {} of chain {}: one of them \
+                 serves another chain (a lying or misconfigured endpoint)",
+                record.number, record.chain_id
+            ),
+            at_ms: 0,
+        };
+        tracing::error!(chain = record.chain_id, block = record.number, %source, other = %record.source, "block hash mismatch");
+        self.record_alarm(alarm).map(Some)
+    }
+
+    /// The blocks recorded for `chain_id`: each number with the sources
+    /// that named a hash for it.
+    pub fn blocks(&self, chain_id: u64) -> Result<Vec<BlockRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT number, source, hash FROM blocks WHERE chain_id = ?1
+                 ORDER BY number, at_ms",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map(params![signed(chain_id)], |row| {
+                Ok(BlockRecord {
+                    chain_id,
+                    number: unsigned(row.get(0)?),
+                    source: row.get(1)?,
+                    hash: row.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// Records `alarm` (never overwriting another) and returns it with its id.
     pub fn record_alarm(&self, mut alarm: Alarm) -> Result<Alarm, StoreError> {
         alarm.at_ms = now_ms();
@@ -256,6 +380,35 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_hashes_for_one_block_are_an_alarm_with_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("w.sqlite")).unwrap();
+        let record = |source: &str, hash: &str| BlockRecord {
+            chain_id: 8453,
+            number: 7,
+            hash: hash.to_owned(),
+            source: source.to_owned(),
+        };
+        assert_eq!(store.record_block(&record("verify", "0xaa")).unwrap(), None);
+        assert_eq!(store.record_block(&record("rpc b", "0xaa")).unwrap(), None);
+        // Recording again is idempotent.
+        assert_eq!(store.record_block(&record("verify", "0xaa")).unwrap(), None);
+        let alarm = store
+            .record_block(&record("rpc c", "0xbb"))
+            .unwrap()
+            .expect("a mismatch");
+        assert_eq!(
+            (alarm.kind, alarm.origin.as_str()),
+            (AlarmKind::BlockMismatch, "eip155:8453")
+        );
+        assert!(alarm.held.contains("0xaa") && alarm.held.contains("from verify"));
+        assert!(alarm.seen.contains("0xbb") && alarm.seen.contains("from rpc c"));
+        assert_eq!(store.alarms().unwrap(), vec![alarm]);
+        assert_eq!(store.blocks(8453).unwrap().len(), 3);
+        assert!(store.blocks(1).unwrap().is_empty());
+    }
 
     #[test]
     fn an_update_proven_from_a_stale_size_is_not_stored() {

@@ -110,7 +110,9 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
         retry_max: Duration::from_millis(args.retry_max_ms.max(1)),
         pass_timeout: Duration::from_millis(args.pass_timeout_ms.max(1)),
-        verify: args.verify,
+        // Recording the block a release relied on needs seed-verify's report.
+        verify: args.verify || args.posture.witness_state.is_some(),
+        witness_state: args.posture.witness_state.clone(),
         unchecked_systems: args
             .no_content_check
             .iter()

@@ -1,6 +1,6 @@
 //! `seed-eth verify`: a release against on-chain state (the logic is in `seed-verify`).
 
-use std::{collections::BTreeMap, fmt::Write as _};
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
 use seed_chain::ConfigFile;
 use seed_core::{CommitId, Sha256Digest, System};
@@ -9,6 +9,7 @@ use seed_oci::Repository;
 use seed_verify::{
     ContentResult, ContentSource, Report, Request, StatementCheck, StatementSource, VerifyError,
 };
+use seed_witness::chain::record_relied_on;
 
 use super::{
     chain::{block_on, config_file, failure, scan_overrides, settings},
@@ -39,6 +40,9 @@ pub fn run(args: &VerifyArgs) -> Outcome {
         let mut report = seed_verify::verify(&chain, &target, request)
             .await
             .map_err(verify_failure)?;
+        if let Some(state) = &args.posture.witness_state {
+            witness_block(state, &settings.rpc_url, &mut report)?;
+        }
         let mut out = String::new();
         if let Some(lock) = &upstream {
             let _ = writeln!(
@@ -59,6 +63,29 @@ pub fn run(args: &VerifyArgs) -> Outcome {
             json: serde_json::to_value(&report).unwrap_or_default(),
         })
     })
+}
+
+/// Records the finalisation block `report` relied on (chain id, number, the
+/// hash the endpoint named) in the witness state at `state`, where
+/// `seed-eth witness` compares it with other endpoints; a state that
+/// already holds another hash for that block fails the verification.
+fn witness_block(state: &Path, rpc_url: &str, report: &mut Report) -> Result<(), Failure> {
+    let (Some(number), Some(hash)) = (report.block, report.block_hash) else {
+        return Ok(());
+    };
+    let alarm = record_relied_on(state, report.chain_id, (number, hash), "verify", rpc_url)
+        .map_err(|e| Failure::usage(eyre::Report::new(e).wrap_err("--witness-state")))?;
+    if let Some(alarm) = alarm {
+        report.failures.push(seed_verify::Finding::new(format!(
+            "{} ({} in {}; {})",
+            alarm.headline(),
+            alarm.seen,
+            state.display(),
+            alarm.held
+        )));
+        report.verified = false;
+    }
+    Ok(())
 }
 
 /// The exit code of a verification that could not run: bad input (2) or the chain or a
@@ -228,7 +255,14 @@ fn text(report: &Report) -> String {
         } else {
             "NOT confirmed by the registry's events"
         };
-        let _ = writeln!(out, "  ledger root {root} (block {block}), {recomputed}");
+        let hash = report
+            .block_hash
+            .map(|hash| format!(" {hash:#x}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  ledger root {root} (block {block}{hash}), {recomputed}"
+        );
     }
     if let Some(threshold) = report.threshold {
         let genesis = if report.genesis == Some(true) {

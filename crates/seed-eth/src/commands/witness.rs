@@ -61,7 +61,7 @@ fn run_witness(args: &WitnessRunArgs) -> Outcome {
                 "witness: tlog-witness endpoints, /alarms, /healthz and /metrics on http://{bound}"
             );
         }
-        let service = Service::new(witness, config.peers, metrics);
+        let service = Service::new(witness, config.peers, config.chains, metrics);
         if args.once {
             return Ok(pass_report(&service.pass().await));
         }
@@ -93,6 +93,12 @@ fn pass_report(report: &PassReport) -> Report {
     for (peer, origin) in &report.gossiped {
         text.push_str(&format!("gossip with {peer} about {origin}: consistent\n"));
     }
+    if report.blocks_compared > 0 {
+        text.push_str(&format!(
+            "chain blocks compared with endpoints: {}\n",
+            report.blocks_compared
+        ));
+    }
     for alarm in &report.alarms {
         text.push_str(&alarm_text(alarm));
     }
@@ -116,6 +122,7 @@ fn pass_report(report: &PassReport) -> Report {
         json: json!({
             "observed": report.observed.iter().map(|(origin, o)| json!({"origin": origin, "observed": format!("{o:?}")})).collect::<Vec<_>>(),
             "gossiped": report.gossiped.iter().map(|(peer, origin)| json!({"peer": peer, "origin": origin})).collect::<Vec<_>>(),
+            "blocksCompared": report.blocks_compared,
             "alarms": report.alarms,
             "failures": report.failures,
         }),
