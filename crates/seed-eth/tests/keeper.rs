@@ -1680,7 +1680,9 @@ async fn the_keeper_records_the_block_it_relied_on_and_refuses_a_contradicted_on
         (block, hash.as_str())
     );
     assert!(
-        recorded[0].source.starts_with("keeper via http://127.0.0.1:"),
+        recorded[0]
+            .source
+            .starts_with("keeper via http://127.0.0.1:"),
         "{}",
         recorded[0].source
     );

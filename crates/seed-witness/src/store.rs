@@ -256,7 +256,7 @@ impl Store {
         let other: Option<(String, String)> = tx
             .query_row(
                 "SELECT source, hash FROM blocks
-                 WHERE chain_id = ?1 AND number = ?2 AND hash != ?3 ORDER BY at_ms LIMIT 1",
+                 WHERE chain_id = ?1 AND number = ?2 AND hash != ?3 ORDER BY at_ms, rowid LIMIT 1",
                 params![signed(record.chain_id), signed(record.number), record.hash],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -308,7 +308,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT number, source, hash FROM blocks WHERE chain_id = ?1
-                 ORDER BY number, at_ms",
+                 ORDER BY number, at_ms, rowid",
             )
             .map_err(|e| self.err(e))?;
         let rows = statement
