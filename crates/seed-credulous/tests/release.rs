@@ -11,7 +11,8 @@ use seed_credulous::{
     attest, verify_release, AttestError, FindingStatus, ReleaseReport, Witnessing,
 };
 use seed_oci::{
-    ImageContent, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER, WITNESS_CHECKPOINT_REFERRER,
+    FetchedStatement, ImageContent, RegistryClient, Repository, SIGSTORE_BUNDLE_REFERRER,
+    WITNESS_CHECKPOINT_REFERRER,
 };
 use seed_sigstore::{
     trust_root_from_json, BundleVerifier, Credential, CredulousPolicy, RekorWriter, Retry,
@@ -152,6 +153,18 @@ impl World {
         system: &str,
         manifest: Sha256Digest,
     ) -> Result<seed_credulous::Attested, AttestError> {
+        self.attest_with(key, commit, system, manifest, None)
+    }
+
+    /// `attest`, reconciling with a builder's `witness` when given.
+    fn attest_with(
+        &self,
+        key: &Credential,
+        commit: &CommitId,
+        system: &str,
+        manifest: Sha256Digest,
+        witness: Option<&Witnessing>,
+    ) -> Result<seed_credulous::Attested, AttestError> {
         let statement = self.statement(key, commit, system, manifest, self.image(system));
         let rekor = RekorWriter::new(&self.rekor.url(), Retry::default()).unwrap();
         self.runtime.block_on(attest(
@@ -160,35 +173,26 @@ impl World {
             std::slice::from_ref(&rekor),
             None,
             &self.verifier(),
-            None,
+            witness,
             Some((&self.client, &self.repo)),
         ))
     }
 
-    /// `attest` with a builder's `witness`.
+    /// The blobs of `kind` attached to the image of `system`.
+    fn attached(&self, system: &str, kind: seed_oci::BlobReferrer) -> Vec<FetchedStatement> {
+        self.runtime
+            .block_on(self.client.blobs(&self.repo, &self.image(system), kind))
+            .unwrap()
+    }
+
+    /// `attest` of release 7 with a builder's `witness`.
     fn attest_witnessed(
         &self,
         key: &Credential,
         system: &str,
         witness: &Witnessing,
     ) -> Result<seed_credulous::Attested, AttestError> {
-        let statement = self.statement(
-            key,
-            &commit('7'),
-            system,
-            self.holds(system),
-            self.image(system),
-        );
-        let rekor = RekorWriter::new(&self.rekor.url(), Retry::default()).unwrap();
-        self.runtime.block_on(attest(
-            &statement,
-            key,
-            std::slice::from_ref(&rekor),
-            None,
-            &self.verifier(),
-            Some(witness),
-            Some((&self.client, &self.repo)),
-        ))
+        self.attest_with(key, &commit('7'), system, self.holds(system), Some(witness))
     }
 
     /// A witness of `log` (the world's, or a view of it) with its state in
@@ -358,14 +362,7 @@ fn a_log_down_publishes_nothing() {
         matches!(&error, AttestError::Sign(e) if e.is_transient()),
         "{error}"
     );
-    let attached = world
-        .runtime
-        .block_on(
-            world
-                .client
-                .blobs(&world.repo, &world.image(X86), SIGSTORE_BUNDLE_REFERRER),
-        )
-        .unwrap();
+    let attached = world.attached(X86, SIGSTORE_BUNDLE_REFERRER);
     assert!(attached.is_empty(), "no referrer without a log entry");
 }
 
@@ -658,14 +655,7 @@ fn a_checkpoint_gossiped_on_an_image_reveals_a_split_view() {
             .unwrap();
     }
     // What b0 gossiped: the log's checkpoint with b0's witness cosignature.
-    let gossiped = world
-        .runtime
-        .block_on(
-            world
-                .client
-                .blobs(&world.repo, &world.image(X86), WITNESS_CHECKPOINT_REFERRER),
-        )
-        .unwrap();
+    let gossiped = world.attached(X86, WITNESS_CHECKPOINT_REFERRER);
     assert_eq!(gossiped.len(), 1);
     let b0_vkey = Cosigner::from_seed("b0.witness.test", [15; 32])
         .unwrap()
@@ -735,14 +725,7 @@ fn a_checkpoint_gossiped_on_an_image_reveals_a_split_view() {
     assert_eq!(alarm.seen, forked, "the gossiped view");
     assert_ne!(alarm.held.lines().nth(2), alarm.seen.lines().nth(2));
     assert!(!alarm.proof.is_empty(), "the proof that failed is kept");
-    let bundles = world
-        .runtime
-        .block_on(
-            world
-                .client
-                .blobs(&world.repo, &world.image(X86), SIGSTORE_BUNDLE_REFERRER),
-        )
-        .unwrap();
+    let bundles = world.attached(X86, SIGSTORE_BUNDLE_REFERRER);
     assert_eq!(bundles.len(), 2, "b0's and b2's: b1 attached nothing");
 
     // A verifier on the honest view refuses the release, quorum or not.

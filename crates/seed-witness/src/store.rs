@@ -175,6 +175,30 @@ impl Store {
         }
     }
 
+    /// Starts an IMMEDIATE transaction (the write lock taken up front, so a
+    /// read-then-write cannot race another writer), with the error mapping
+    /// for its statements.
+    fn immediate(
+        &mut self,
+    ) -> Result<
+        (
+            rusqlite::Transaction<'_>,
+            impl Fn(rusqlite::Error) -> StoreError,
+        ),
+        StoreError,
+    > {
+        let path = self.path.clone();
+        let err = move |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        Ok((tx, err))
+    }
+
     /// The newest checkpoint held for `origin`, as its signed note.
     pub fn latest(&self, origin: &str) -> Result<Option<(u64, String)>, StoreError> {
         self.conn
@@ -209,15 +233,8 @@ impl Store {
         size: u64,
         note: &str,
     ) -> Result<Advance, StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, err) = self.immediate()?;
+        let err = &err;
         let held: Option<u64> = tx
             .query_row(
                 "SELECT size FROM checkpoints WHERE origin = ?1",
@@ -244,15 +261,8 @@ impl Store {
     /// that block: a different hash is a [`AlarmKind::BlockMismatch`] alarm,
     /// recorded and returned (both records are kept, as evidence).
     pub fn record_block(&mut self, record: &BlockRecord) -> Result<Option<Alarm>, StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let (tx, err) = self.immediate()?;
+        let err = &err;
         let other: Option<(String, String)> = tx
             .query_row(
                 "SELECT source, hash FROM blocks
