@@ -68,6 +68,17 @@ contract SeedRegistry is
     uint256 private constant ALT = 2;
     /// @dev Word flag: the release is final (set in every word of its required systems).
     uint256 private constant FINAL = 1 << 255;
+    /// @dev Vote words per release: 255 system numbers, three per word.
+    uint256 private constant GROUPS = 85;
+    /// @dev `_finalise` without a ballot's word.
+    uint256 private constant NO_GROUP = type(uint256).max;
+    /// @dev The finalisation stamp (D-050): the number of the block that finalised the release modulo 2^29,
+    /// written with FINAL into every word of it at finalisation, in bits 226..254 (lane 2's unused flag bits
+    /// and the spare bits below FINAL). Lane flags are read and written back whole, so later votes keep it.
+    /// Zero: no stamp (finalised before stamps existed, or at a multiple of 2^29).
+    uint256 private constant STAMP_SHIFT = 226;
+    uint256 private constant STAMP_PERIOD = 0x20000000; // 2^29
+    uint256 private constant STAMP_MASK = 0x1fffffff;
 
     // The rules word: active mask (bits 0..63), quorum k (64..71), independence policy (72..79), genesis done
     // (bit 80), builder count (88..95), rules version (96..127), number of required systems (128..135), then the
@@ -109,7 +120,7 @@ contract SeedRegistry is
     /// (1..255; index 0 is unused) or by vote-word group.
     struct Release {
         // Vote words: see the vote-word constants above.
-        uint256[85] votes;
+        uint256[GROUPS] votes;
         // The first digest voted on each system: its leader.
         bytes32[256] leaderDigest;
         // Voters of the leader, kept only once the lane is SPLIT (otherwise they are the lane's voted bitmap).
@@ -247,7 +258,7 @@ contract SeedRegistry is
             counted[i] = uint64(v & rw);
         }
         if ($.ledger.rootOf(commit) != bytes32(0)) revert AlreadyFinalised(commit);
-        _finalise($, rel, rw, commit, manifestDigests, counted, type(uint256).max);
+        _finalise($, rel, rw, commit, manifestDigests, counted, NO_GROUP);
     }
 
     /// @dev Voters of `digest` on system number `n` of a release, for `finalise`; reverts if it is final.
@@ -517,6 +528,27 @@ contract SeedRegistry is
     /// @notice Whether the release has an entry in the ledger.
     function isFinalised(bytes32 commit) external view returns (bool) {
         return _s().ledger.rootOf(commit) != bytes32(0);
+    }
+
+    /// @notice The number of the block that finalised `commit`, so that verifiers read its events from that
+    /// one block instead of scanning history; zero when it is not final, or was finalised before this
+    /// implementation (then its events must be searched). The registry keeps it modulo 2^29 (D-050), so a
+    /// release finalised 2^29 blocks or more before the block this is read at is named 2^29 blocks (or a
+    /// multiple) too late: its events are not there, and verifiers step back by 2^29.
+    function finalisedAt(bytes32 commit) external view returns (uint64 finalisedBlock) {
+        Release storage rel = _s().releases[commit];
+        // The words written when it finalised carry the stamp (a word first voted later is flagged final
+        // without one). In assembly to keep the registry small: the words are `votes`, the first member.
+        assembly ("memory-safe") {
+            for { let g := 0 } lt(g, GROUPS) { g := add(g, 1) } {
+                let stamp := and(shr(STAMP_SHIFT, sload(add(rel.slot, g))), STAMP_MASK)
+                if stamp {
+                    // The latest block at or before this one with that stamp.
+                    finalisedBlock := sub(number(), and(sub(add(number(), STAMP_PERIOD), stamp), STAMP_MASK))
+                    break
+                }
+            }
+        }
     }
 
     /// @notice The EIP-712 digest a builder signs for `vote` (its `signature` field is ignored).
@@ -833,8 +865,10 @@ contract SeedRegistry is
         digest = alt ? rel.altDigest[n] : rel.leaderDigest[n];
     }
 
-    /// @dev Flags every vote word of the release final (`skipGroup` is already flagged), completes genesis,
-    /// emits `ReleaseFinalised` and, last, appends the root to the ledger (checks-effects-interactions).
+    /// @dev Flags every vote word of the release final and stamps it with this block (`ownGroup`, the
+    /// ballot's word, was flagged and written just before), completes genesis, emits `ReleaseFinalised`
+    /// and, last, appends the root to the ledger (checks-effects-interactions).
+    /// `ownGroup` is NO_GROUP when no ballot finalises (`finalise`).
     function _finalise(
         RegistryStorage storage $,
         Release storage rel,
@@ -842,16 +876,25 @@ contract SeedRegistry is
         bytes32 commit,
         bytes32[] memory digests,
         uint64[] memory counted,
-        uint256 skipGroup
+        uint256 ownGroup
     ) private {
+        uint256 stamp = (block.number & STAMP_MASK) << STAMP_SHIFT;
+        if (ownGroup != NO_GROUP) {
+            // The ballot's word, written just before in this call (a dirty slot): add the stamp. In
+            // assembly to keep the registry small; `votes` is the first member of `Release`.
+            assembly ("memory-safe") {
+                let slot := add(rel.slot, ownGroup)
+                sstore(slot, or(sload(slot), stamp))
+            }
+        }
         string[] memory names = new string[](digests.length);
         for (uint256 i; i < names.length; ++i) {
             uint256 n = _systemAt(rw, i);
             names[i] = $.systemName[n];
             (uint256 g,) = _slotOf(n);
-            if (g == skipGroup) continue;
+            if (g == ownGroup) continue;
             uint256 word = rel.votes[g];
-            if (word & FINAL == 0) rel.votes[g] = word | FINAL;
+            if (word & FINAL == 0) rel.votes[g] = word | FINAL | stamp;
         }
         bytes32 root = ReleaseRoot.rootUnchecked(names, digests);
         bool genesis = rw & GENESIS_BIT == 0;

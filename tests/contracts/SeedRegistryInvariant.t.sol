@@ -59,9 +59,19 @@ contract SeedRegistryInvariantTest is RegistryFixture {
     function invariant_ledgerEntriesNeverChange() public view {
         uint256 n = handler.finalisedCount();
         for (uint256 i; i < n; ++i) {
-            (bytes32 c, bytes32 root) = handler.finalisedAt(i);
+            (bytes32 c, bytes32 root,) = handler.finalisedAt(i);
             assertTrue(root != bytes32(0));
             assertEq(ledger.rootOf(c), root);
+        }
+    }
+
+    /// @notice Every finalised release names the block that finalised it, whatever voted after it
+    /// (D-050: verifiers read its events from that block).
+    function invariant_finalisedReleasesNameTheirBlock() public view {
+        uint256 n = handler.finalisedCount();
+        for (uint256 i; i < n; ++i) {
+            (bytes32 c,, uint256 blockNumber) = handler.finalisedAt(i);
+            assertEq(registry.finalisedAt(c), blockNumber);
         }
     }
 

@@ -360,7 +360,7 @@ impl ChainSettings {
             DeploymentSource::File(_) | DeploymentSource::Default => {
                 let path = self.deployment_path(chain.chain_id()).unwrap_or_default();
                 let deployment = Deployment::load(&path)?;
-                deployment.check_live(chain, &path).await?;
+                deployment.check_target_live(chain, &path).await?;
                 Target::from_deployment(chain, deployment, path).await
             }
         }
@@ -382,7 +382,15 @@ pub struct Target {
 
 impl Target {
     async fn from_deployment(chain: &Chain, deployment: Deployment, path: PathBuf) -> Result<Self> {
-        let ledger = registry_ledger(chain, deployment.contracts.registry).await?;
+        let registry = deployment.contracts.registry;
+        let ledger = registry_ledger(chain, registry)
+            .await?
+            .ok_or_else(|| ChainError::NoCode {
+                what: "contracts.registry".to_owned(),
+                address: registry,
+                origin: path.display().to_string(),
+                chain_id: chain.chain_id(),
+            })?;
         if ledger != deployment.contracts.ledger {
             return Err(ChainError::DeploymentMalformed {
                 path,
@@ -407,10 +415,9 @@ impl Target {
             origin: "--registry (or SEED_ETH_REGISTRY / registry in seed-eth.toml)".to_owned(),
             chain_id: chain.chain_id(),
         };
-        if chain.code_at(registry).await?.is_empty() {
-            return Err(no_code("registry", registry));
-        }
-        let ledger = registry_ledger(chain, registry).await?;
+        let ledger = registry_ledger(chain, registry)
+            .await?
+            .ok_or_else(|| no_code("registry", registry))?;
         if chain.code_at(ledger).await?.is_empty() {
             return Err(no_code("ledger (read from the registry)", ledger));
         }
@@ -423,17 +430,21 @@ impl Target {
     }
 }
 
-async fn registry_ledger(chain: &Chain, registry: Address) -> Result<Address> {
-    crate::bindings::SeedRegistry::new(registry, chain.provider())
+/// The ledger the registry writes; `None` when nothing answers at `registry` (no code
+/// there), which saves asking for its code first.
+async fn registry_ledger(chain: &Chain, registry: Address) -> Result<Option<Address>> {
+    match crate::bindings::SeedRegistry::new(registry, chain.provider())
         .ledger()
         .call()
         .await
-        .map_err(|e| {
-            chain.rpc_error(
-                format!("calling ledger() on the registry {registry} (is it a SeedRegistry?)"),
-                e,
-            )
-        })
+    {
+        Ok(ledger) => Ok(Some(ledger)),
+        Err(alloy::contract::Error::ZeroData(..)) => Ok(None),
+        Err(e) => Err(chain.rpc_error(
+            format!("calling ledger() on the registry {registry} (is it a SeedRegistry?)"),
+            e,
+        )),
+    }
 }
 
 /// Deployment parameters from flags or the environment.

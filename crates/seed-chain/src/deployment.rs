@@ -65,7 +65,8 @@ pub struct Contracts {
 }
 
 impl Contracts {
-    /// Each address with the name docs and errors use for it.
+    /// Each address with the name docs and errors use for it: the ledger first (see
+    /// [`Deployment::check_target_live`]).
     pub fn named(&self) -> [(&'static str, Address); 5] {
         [
             ("ledger", self.ledger),
@@ -283,13 +284,32 @@ impl Deployment {
     }
 
     /// Fails closed unless the endpoint serves this deployment's chain and every contract
-    /// address has code there.
+    /// address has code there (what governance needs).
     pub async fn check_live(&self, chain: &Chain, origin: &Path) -> Result<()> {
+        self.check_contracts_live(chain, origin, &self.contracts.named())
+            .await
+    }
+
+    /// Fails closed unless the endpoint serves this deployment's chain and its ledger has code
+    /// there: what reading releases needs beyond calling the registry (which fails as
+    /// [`ChainError::NoCode`] when it has none), one request whatever else the file names.
+    pub async fn check_target_live(&self, chain: &Chain, origin: &Path) -> Result<()> {
+        let contracts = self.contracts.named();
+        self.check_contracts_live(chain, origin, &contracts[..1])
+            .await
+    }
+
+    async fn check_contracts_live(
+        &self,
+        chain: &Chain,
+        origin: &Path,
+        contracts: &[(&'static str, Address)],
+    ) -> Result<()> {
         chain.expect_chain_id(
             self.chain_id,
             &format!("deployment file {}", origin.display()),
         )?;
-        for (name, address) in self.contracts.named() {
+        for &(name, address) in contracts {
             if chain.code_at(address).await?.is_empty() {
                 return Err(ChainError::NoCode {
                     what: format!("contracts.{name}"),

@@ -864,3 +864,77 @@ async fn the_block_a_verification_relied_on_is_compared_with_other_endpoints() {
     let out = world.run(&["--commit", COMMIT_A, "--witness-state", "w.sqlite"]);
     assert_exit(&out, 1, "SPLIT VIEW of eip155:31337");
 }
+
+/// D-050: the registry names the block that finalised a release, so `verify --commit` reads
+/// that block's events and the votes back to the first counted one: its requests do not grow
+/// with the blocks between deployment and release. A release whose stamp is missing (finalised
+/// before stamps existed) is still verified, by searching the history, at a cost that does.
+#[tokio::test]
+async fn verify_commit_costs_the_same_whatever_the_chains_age() {
+    use alloy::{primitives::U256, providers::Provider as _};
+    use seed_testkit::rpc::{RpcDouble, Rules};
+
+    let world = World::new().await;
+    // 2,000 blocks between the deployment and the release: a hundred windows of 20.
+    mine(&world.anvil.endpoint(), 2_000).await;
+    for builder in BUILDERS {
+        world.vote(builder, COMMIT_A).await;
+    }
+    let proxy = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
+    let verify = |proxy: &RpcDouble| {
+        proxy.reset_counts();
+        let url = proxy.endpoint();
+        let out = seed_eth(
+            world.dir.path(),
+            &[
+                "verify",
+                "--rpc-url",
+                &url,
+                "--log-chunk",
+                "20",
+                "--commit",
+                COMMIT_A,
+            ],
+            &[],
+        );
+        (out, proxy.requests("eth_getLogs"), proxy.counts())
+    };
+    let (out, logs, total) = verify(&proxy);
+    assert_exit(&out, 0, "VERIFIED");
+    assert_eq!(logs, 3, "one window each: ledger, registry, votes");
+    assert!(total.values().sum::<usize>() <= 12, "{total:?}");
+
+    // The same release without its stamp: found by searching a hundred windows per event type.
+    let provider = ProviderBuilder::new().connect_http(world.anvil.endpoint().parse().unwrap());
+    let commit = COMMIT_A.parse::<CommitId>().unwrap().to_b256();
+    // SeedRegistry's ERC-7201 namespace; `releases` is its eighth member.
+    let storage = U256::from_be_bytes(*alloy::primitives::b256!(
+        "aa7678a9d816dd30f03fb961a77f3d5a38dc97235fc53ef811e9ef9bd9e56100"
+    )) + U256::from(7);
+    let slot = keccak256(alloy::sol_types::SolValue::abi_encode(&(commit, storage)));
+    let registry = world.deployment.contracts.registry;
+    let word = provider
+        .get_storage_at(registry, slot.into())
+        .await
+        .unwrap();
+    let ones = |bits: usize| (U256::from(1) << bits) - U256::from(1);
+    let stamp_bits: U256 = (ones(29) << 226) | (ones(14) << 146);
+    assert_ne!(word & stamp_bits, U256::ZERO, "stamped");
+    let _: Value = provider
+        .raw_request(
+            "anvil_setStorageAt".into(),
+            (
+                registry,
+                slot,
+                alloy::primitives::B256::from(word & !stamp_bits),
+            ),
+        )
+        .await
+        .unwrap();
+    let (out, logs, _) = verify(&proxy);
+    assert_exit(&out, 0, "VERIFIED");
+    assert!(
+        logs > 3 * 100,
+        "{logs} log queries: the history was searched"
+    );
+}

@@ -81,6 +81,23 @@ impl RpcDouble {
             .lock()
             .map_or(0, |c| c.get(method).copied().unwrap_or(0))
     }
+
+    /// How many requests it received, of every method.
+    pub fn total_requests(&self) -> usize {
+        self.counts.lock().map_or(0, |c| c.values().sum())
+    }
+
+    /// The requests it received, by method.
+    pub fn counts(&self) -> HashMap<String, usize> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Forgets the counts so far.
+    pub fn reset_counts(&self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.clear();
+        }
+    }
 }
 
 type Counts = Mutex<HashMap<String, usize>>;

@@ -131,6 +131,9 @@ pub struct Request {
     pub log_chunk: u64,
 }
 
+/// The registry stamps a release with its finalisation block modulo this (D-050).
+const STAMP_PERIOD: u64 = 1 << 29;
+
 /// One vote, from an `Attested` event of the registry.
 type Vote = seed_chain::AttestedVote;
 
@@ -184,37 +187,117 @@ impl Reader<'_> {
         VerifyError::Chain(self.chain.rpc_error(action, e))
     }
 
-    /// `Attested` events of the registry, for one commit or (with `None`) all of them.
-    async fn votes(&self, commit: Option<B256>) -> Result<Vec<Vote>, VerifyError> {
+    /// The whole history this verification may read: the deployment block to the head.
+    fn history(&self) -> (u64, u64) {
+        (self.target.from_block, self.head)
+    }
+
+    /// `Attested` events of the registry in `blocks`, for one commit or (with `None`) all of them.
+    async fn votes(
+        &self,
+        commit: Option<B256>,
+        blocks: (u64, u64),
+    ) -> Result<Vec<Vote>, VerifyError> {
         let mut filter = Filter::new().event_signature(SeedRegistry::Attested::SIGNATURE_HASH);
         if let Some(commit) = commit {
             filter = filter.topic1(commit);
         }
-        let logs = self.logs(&filter).await?;
+        let logs = self.logs(&filter, blocks).await?;
         logs.iter()
             .map(|log| Ok(seed_chain::decode_attested(self.chain, log)?))
             .collect()
     }
 
-    async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, VerifyError> {
+    /// The `Attested` events of `commit` the finalisation counted: read backwards from the
+    /// finalisation block, a window of `log_chunk` blocks at a time, until each counted voter of
+    /// each system has its vote, so that the cost is the release's voting time, not the chain's
+    /// age. Unless the registry named the finalisation block (`stamped`), the whole history is
+    /// read.
+    async fn counted_votes(
+        &self,
+        commit: B256,
+        event: &Finalised,
+        stamped: bool,
+    ) -> Result<Vec<Vote>, VerifyError> {
+        if !stamped {
+            return self.votes(Some(commit), self.history()).await;
+        }
+        let wanted: BTreeSet<(&str, u8)> = event
+            .systems
+            .iter()
+            .zip(&event.voters)
+            .flat_map(|(system, bitmap)| {
+                (0..64u8)
+                    .filter(move |id| bitmap >> id & 1 == 1)
+                    .map(move |id| (system.as_str(), id))
+            })
+            .collect();
+        let mut votes = Vec::new();
+        let mut end = event.block;
+        loop {
+            let start = end
+                .saturating_sub(self.log_chunk.max(1) - 1)
+                .max(self.target.from_block);
+            votes.extend(self.votes(Some(commit), (start, end)).await?);
+            let found = wanted.iter().all(|(system, id)| {
+                votes
+                    .iter()
+                    .any(|v| v.builder_id == *id && v.system == *system)
+            });
+            if found || start <= self.target.from_block {
+                return Ok(votes);
+            }
+            end = start - 1;
+        }
+    }
+
+    async fn logs(&self, filter: &Filter, (from, to): (u64, u64)) -> Result<Vec<Log>, VerifyError> {
         Ok(logs_in_chunks(
             self.chain,
             filter,
             self.target.registry,
-            self.target.from_block,
-            self.head,
+            from,
+            to,
             self.log_chunk,
         )
         .await?)
     }
 
-    /// Every `ReleaseFinalised` event of the registry for `commit`.
-    async fn finalisations(&self, commit: B256) -> Result<Vec<Finalised>, VerifyError> {
+    /// The block the registry names as the release's finalisation (`finalisedAt`, D-050), read
+    /// at the head: the latest block with the release's stamp, which for a release 2^29 blocks
+    /// old or more is a multiple of 2^29 too late (the caller steps back). `None` for a release
+    /// finalised before blocks were stamped, an implementation without the view, or an answer
+    /// outside the history; then the history is searched. What the endpoint names is only where
+    /// to look: the events found there are checked as before, and a wrong block finds none.
+    async fn finalisation_block(&self, commit: B256) -> Option<u64> {
+        let answer = SeedRegistry::new(self.target.registry, self.chain.provider())
+            .finalisedAt(commit)
+            .block(BlockId::number(self.head))
+            .call()
+            .await;
+        match answer {
+            Ok(block) if block != 0 && (self.target.from_block..=self.head).contains(&block) => {
+                Some(block)
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::debug!(%error, "no finalisedAt on the registry; searching its history");
+                None
+            }
+        }
+    }
+
+    /// Every `ReleaseFinalised` event of the registry for `commit` in `blocks`.
+    async fn finalisations(
+        &self,
+        commit: B256,
+        blocks: (u64, u64),
+    ) -> Result<Vec<Finalised>, VerifyError> {
         let filter = Filter::new()
             .event_signature(SeedRegistry::ReleaseFinalised::SIGNATURE_HASH)
             .topic1(commit);
         let mut found = Vec::new();
-        for log in self.logs(&filter).await? {
+        for log in self.logs(&filter, blocks).await? {
             let event = log
                 .log_decode::<SeedRegistry::ReleaseFinalised>()
                 .map_err(|e| self.error("decoding a ReleaseFinalised log", e))?;
@@ -248,7 +331,7 @@ impl Reader<'_> {
             }),
         };
         let candidates: Vec<Vote> = self
-            .votes(None)
+            .votes(None, self.history())
             .await?
             .into_iter()
             .filter(matches)
@@ -258,13 +341,17 @@ impl Reader<'_> {
             if commits.contains(&vote.commit) {
                 continue;
             }
-            let counted = self.finalisations(vote.commit).await?.iter().any(|f| {
-                f.systems
-                    .iter()
-                    .position(|s| *s == vote.system)
-                    .and_then(|i| f.voters.get(i))
-                    .is_some_and(|voters| voters >> vote.builder_id & 1 == 1)
-            });
+            let counted = self
+                .finalisations(vote.commit, self.history())
+                .await?
+                .iter()
+                .any(|f| {
+                    f.systems
+                        .iter()
+                        .position(|s| *s == vote.system)
+                        .and_then(|i| f.voters.get(i))
+                        .is_some_and(|voters| voters >> vote.builder_id & 1 == 1)
+                });
             if counted {
                 commits.insert(vote.commit);
             }
@@ -300,14 +387,23 @@ impl Reader<'_> {
         report: &mut Report,
     ) -> Result<(), VerifyError> {
         let word = commit.to_b256();
-        let entry = ledger_entry(
-            self.chain,
-            self.target.ledger,
-            word,
-            (self.target.from_block, self.head),
-            self.log_chunk,
-        )
-        .await?;
+        // One block to read when the registry names it; the whole history otherwise.
+        let mut stamped = self.finalisation_block(word).await;
+        let (entry, blocks) = loop {
+            let blocks = stamped.map_or_else(|| self.history(), |block| (block, block));
+            let entry =
+                ledger_entry(self.chain, self.target.ledger, word, blocks, self.log_chunk).await?;
+            match stamped {
+                // The registry keeps the block modulo 2^29 (D-050): a release that old was
+                // finalised a period earlier, or the history is searched.
+                Some(block) if !entry.root.is_zero() && entry.records.is_empty() => {
+                    stamped = block
+                        .checked_sub(STAMP_PERIOD)
+                        .filter(|earlier| *earlier >= self.target.from_block);
+                }
+                _ => break (entry, blocks),
+            }
+        };
         if entry.root.is_zero() {
             report.fail(format!(
                 "release {commit} is not finalised: the ledger {} has no entry for it (see `seed-eth status --commit {commit}`)",
@@ -329,7 +425,7 @@ impl Reader<'_> {
         report.block_hash = record.block_hash;
         report.rules_version = Some(record.rules_version);
 
-        let events = self.finalisations(word).await?;
+        let events = self.finalisations(word, blocks).await?;
         let event = match events.as_slice() {
             [event] => event,
             [] => {
@@ -363,7 +459,7 @@ impl Reader<'_> {
             return Ok(());
         }
         self.check_required_systems(event, report).await?;
-        let votes = self.votes(Some(word)).await?;
+        let votes = self.counted_votes(word, event, stamped.is_some()).await?;
         self.check_voters(event, &votes, threshold, report);
         check_expectations(request, report);
         if let Some(source) = &request.statements {

@@ -39,6 +39,8 @@ contract RegistryHandler is Test {
     bytes32[] internal finalisedCommits;
     /// @dev The ledger root of each finalised release, as read right after its finalisation.
     mapping(bytes32 => bytes32) internal rootSnapshots;
+    /// @dev The block each release was finalised in.
+    mapping(bytes32 => uint256) internal blockSnapshots;
     mapping(bytes32 => uint256) public timesFinalised;
     uint256 public calls;
 
@@ -72,9 +74,14 @@ contract RegistryHandler is Test {
         return finalisedCommits.length;
     }
 
-    function finalisedAt(uint256 i) external view returns (bytes32 commit, bytes32 root) {
+    function finalisedAt(uint256 i)
+        external
+        view
+        returns (bytes32 commit, bytes32 root, uint256 blockNumber)
+    {
         commit = finalisedCommits[i];
         root = rootSnapshots[commit];
+        blockNumber = blockSnapshots[commit];
     }
 
     function commitCount() external pure returns (uint256) {
@@ -195,6 +202,8 @@ contract RegistryHandler is Test {
 
     function _vote(uint256 key, bool outsider, uint256 c, uint256 s, uint256 d, bool signed) internal {
         ++calls;
+        // Each vote in its own block, so each finalisation names a distinct one.
+        vm.roll(block.number + 1);
         bytes32 commit = commits[c % 3];
         string memory system = _pickSystem(s);
         // Mostly agreeing builders, with some disagreement.
@@ -312,6 +321,7 @@ contract RegistryHandler is Test {
         ++timesFinalised[commit];
         finalisedCommits.push(commit);
         rootSnapshots[commit] = ledger.rootOf(commit);
+        blockSnapshots[commit] = block.number;
     }
 
     /// @dev The systems are the required set, and for each, the counted voters are active, at least the

@@ -407,11 +407,13 @@ fn signer(settings: &ChainSettings) -> Result<PrivateKeySigner, Failure> {
 /// deployment file (governance needs the Safe and the timelock, which only the file names).
 async fn open(settings: &ChainSettings, chain: &Chain) -> Result<(Contracts, u64), Failure> {
     let target = settings.open(chain).await.map_err(failure)?;
-    let (_, deployment) = target.file.as_ref().ok_or_else(|| {
+    let (path, deployment) = target.file.as_ref().ok_or_else(|| {
         Failure::usage(eyre!(
             "governance needs the deployment file (it names the Safe and the timelock); give --deployment instead of a registry address"
         ))
     })?;
+    // Governance acts through the Safe and the timelock: they must be live too.
+    deployment.check_live(chain, path).await.map_err(failure)?;
     Ok((ops::contracts_of(deployment), target.from_block))
 }
 
