@@ -77,7 +77,6 @@ contract SeedRegistry is
     /// and the spare bits below FINAL). Lane flags are read and written back whole, so later votes keep it.
     /// Zero: no stamp (finalised before stamps existed, or at a multiple of 2^29).
     uint256 private constant STAMP_SHIFT = 226;
-    uint256 private constant STAMP_PERIOD = 0x20000000; // 2^29
     uint256 private constant STAMP_MASK = 0x1fffffff;
 
     // The rules word: active mask (bits 0..63), quorum k (64..71), independence policy (72..79), genesis done
@@ -530,23 +529,18 @@ contract SeedRegistry is
         return _s().ledger.rootOf(commit) != bytes32(0);
     }
 
-    /// @notice The number of the block that finalised `commit`, so that verifiers read its events from that
-    /// one block instead of scanning history; zero when it is not final, or was finalised before this
-    /// implementation (then its events must be searched). The registry keeps it modulo 2^29 (D-050), so a
-    /// release finalised 2^29 blocks or more before the block this is read at is named 2^29 blocks (or a
-    /// multiple) too late: its events are not there, and verifiers step back by 2^29.
-    function finalisedAt(bytes32 commit) external view returns (uint64 finalisedBlock) {
+    /// @notice The number of the block that finalised `commit`, modulo 2^29 (D-050), so that verifiers read
+    /// its events from that block instead of scanning history: the latest block at or before the head with
+    /// this remainder, or 2^29 blocks earlier for a release that old. Zero when it is not final, or was
+    /// finalised before this implementation (or at a multiple of 2^29): then its events must be searched.
+    function finalisationStamp(bytes32 commit) external view returns (uint32 stamp) {
         Release storage rel = _s().releases[commit];
         // The words written when it finalised carry the stamp (a word first voted later is flagged final
         // without one). In assembly to keep the registry small: the words are `votes`, the first member.
         assembly ("memory-safe") {
             for { let g := 0 } lt(g, GROUPS) { g := add(g, 1) } {
-                let stamp := and(shr(STAMP_SHIFT, sload(add(rel.slot, g))), STAMP_MASK)
-                if stamp {
-                    // The latest block at or before this one with that stamp.
-                    finalisedBlock := sub(number(), and(sub(add(number(), STAMP_PERIOD), stamp), STAMP_MASK))
-                    break
-                }
+                stamp := and(shr(STAMP_SHIFT, sload(add(rel.slot, g))), STAMP_MASK)
+                if stamp { break }
             }
         }
     }

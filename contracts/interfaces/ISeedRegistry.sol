@@ -216,8 +216,8 @@ interface ISeedRegistry {
         view
         returns (bool);
     function isFinalised(bytes32 commit) external view returns (bool);
-    /// @notice The block that finalised `commit`; zero when not final, or finalised before blocks were stamped.
-    function finalisedAt(bytes32 commit) external view returns (uint64);
+    /// @notice The block that finalised `commit`, modulo 2^29; zero when not final, or not stamped (D-050).
+    function finalisationStamp(bytes32 commit) external view returns (uint32);
     /// @notice The EIP-712 digest a builder signs for `vote` (its `signature` field is ignored).
     function hashVote(SignedVote calldata vote) external view returns (bytes32);
     /// @notice The release root of sorted `systems` with their `manifestDigests` (the same rule as on-chain).

@@ -457,12 +457,17 @@ contract SeedRegistryVotesTest is RegistryFixture {
         assertEq(ledger.rootOf(C1), root);
     }
 
-    // ------------------------------------------------------------------ the finalisation block (D-050)
+    // ------------------------------------------------------------------ the finalisation stamp (D-050)
 
-    /// @notice Every word of a final release is stamped with the finalising block, so verifiers read its
-    /// events from one block; the stamp survives late votes, disagreements and alternative digests in every
-    /// lane, which keep working around it.
-    function test_finalisedAt_isTheFinalisingBlockAndSurvivesLateVotes() public {
+    /// @dev The stamp a release finalised in `blockNumber` carries.
+    function _stampOf(uint256 blockNumber) internal pure returns (uint32) {
+        return uint32(blockNumber % (uint256(1) << 29));
+    }
+
+    /// @notice Every word of a final release is stamped with the finalising block (modulo 2^29), so
+    /// verifiers read its events from one block; the stamp survives late votes, disagreements and
+    /// alternative digests in every lane, which keep working around it.
+    function test_finalisationStamp_namesTheFinalisingBlockAndSurvivesLateVotes() public {
         string[] memory five = new string[](5);
         five[0] = "a-sys";
         five[1] = "b-sys";
@@ -476,14 +481,15 @@ contract SeedRegistryVotesTest is RegistryFixture {
         uint256 finalising = (uint256(1) << 35) + 12_345;
         vm.roll(finalising - 100);
         _attest(0, C1, five[0], X);
-        assertEq(registry.finalisedAt(C1), 0, "not final");
+        assertEq(registry.finalisationStamp(C1), 0, "not final");
         vm.roll(finalising);
         for (uint256 j; j < 5; ++j) {
             if (j != 0) _attest(0, C1, five[j], X);
             _attest(1, C1, five[j], X);
         }
         assertTrue(registry.isFinalised(C1));
-        assertEq(registry.finalisedAt(C1), finalising);
+        assertEq(registry.finalisationStamp(C1), _stampOf(finalising));
+        assertEq(registry.finalisationStamp(C1), 12_345);
 
         // Late disagreeing votes in each lane of both words split every lane and give another digest a
         // quorum: bitmaps and flags read as before, and the stamp stays.
@@ -496,40 +502,33 @@ contract SeedRegistryVotesTest is RegistryFixture {
             assertEq(registry.votersFor(C1, five[j], Y), 12, five[j]);
             assertTrue(registry.hasQuorum(C1, five[j], Y));
         }
-        assertEq(registry.finalisedAt(C1), finalising);
-        assertEq(registry.finalisedAt(C2), 0, "per release");
-
-        // The stamp is the block modulo 2^29: read 2^29 blocks or more later, it names the latest block
-        // with that stamp, and verifiers step back by 2^29 until they find the events.
-        vm.roll(finalising + (uint256(1) << 29) + 7);
-        assertEq(registry.finalisedAt(C1), finalising + (uint256(1) << 29));
-        vm.roll(finalising + (uint256(1) << 29) - 1);
-        assertEq(registry.finalisedAt(C1), finalising, "just under a period later, still exact");
+        assertEq(registry.finalisationStamp(C1), _stampOf(finalising));
+        assertEq(registry.finalisationStamp(C2), 0, "per release");
     }
 
     /// @notice `finalise` (no finalising ballot) stamps the release too.
-    function test_finalisedAt_withoutAFinalisingVote() public {
+    function test_finalisationStamp_withoutAFinalisingVote() public {
         _voteAll(_ids(0, 1, 2), C1, _systems2());
         vm.prank(guardianAddr);
         registry.revokeBuilder(3);
         vm.roll(123_456);
         registry.finalise(C1, _pair(_digest(AARCH64_LINUX, uint256(C1)), _digest(X86_64_LINUX, uint256(C1))));
-        assertEq(registry.finalisedAt(C1), 123_456);
+        assertEq(registry.finalisationStamp(C1), 123_456);
     }
 
     /// @notice A release finalised before stamps existed (its words FINAL, with zeros where the stamp
     /// goes) reads as zero, which tells verifiers to search for its events.
-    function test_finalisedAt_unstampedReleaseIsZero() public {
+    function test_finalisationStamp_unstampedReleaseIsZero() public {
         _postGenesis();
         vm.roll(777);
         _voteAll(_ids(0, 1), C1, _systems2());
-        assertEq(registry.finalisedAt(C1), 777);
+        assertEq(registry.finalisationStamp(C1), 777);
         // The release's first vote word: slot 0 of its `Release`, at key C1 of `releases` (member 7).
         bytes32 base = keccak256(abi.encode(C1, uint256(REGISTRY_STORAGE) + 7));
         uint256 word = uint256(vm.load(address(registry), base));
         uint256 stampBits = ((uint256(1) << 29) - 1) << 226;
         vm.store(address(registry), base, bytes32(word & ~stampBits));
-        assertEq(registry.finalisedAt(C1), 0);
+        assertEq(registry.finalisationStamp(C1), 0);
         assertEq(registry.votedMask(C1, AARCH64_LINUX), 3, "the bitmaps are untouched");
     }
 

@@ -263,25 +263,28 @@ impl Reader<'_> {
         .await?)
     }
 
-    /// The block the registry names as the release's finalisation (`finalisedAt`, D-050), read
-    /// at the head: the latest block with the release's stamp, which for a release 2^29 blocks
-    /// old or more is a multiple of 2^29 too late (the caller steps back). `None` for a release
-    /// finalised before blocks were stamped, an implementation without the view, or an answer
+    /// The latest block at or before the head with the release's finalisation stamp (the block
+    /// that finalised it modulo 2^29, `finalisationStamp`, D-050); for a release 2^29 blocks old
+    /// or more, a multiple of 2^29 too late (the caller steps back). `None` for a release not
+    /// stamped (finalised before stamps existed), an implementation without the view, or a block
     /// outside the history; then the history is searched. What the endpoint names is only where
     /// to look: the events found there are checked as before, and a wrong block finds none.
     async fn finalisation_block(&self, commit: B256) -> Option<u64> {
         let answer = SeedRegistry::new(self.target.registry, self.chain.provider())
-            .finalisedAt(commit)
+            .finalisationStamp(commit)
             .block(BlockId::number(self.head))
             .call()
             .await;
         match answer {
-            Ok(block) if block != 0 && (self.target.from_block..=self.head).contains(&block) => {
-                Some(block)
+            Ok(stamp) if stamp != 0 => {
+                let since = (self.head + STAMP_PERIOD - u64::from(stamp)) % STAMP_PERIOD;
+                self.head
+                    .checked_sub(since)
+                    .filter(|block| *block >= self.target.from_block)
             }
             Ok(_) => None,
             Err(error) => {
-                tracing::debug!(%error, "no finalisedAt on the registry; searching its history");
+                tracing::debug!(%error, "no finalisationStamp on the registry; searching its history");
                 None
             }
         }
