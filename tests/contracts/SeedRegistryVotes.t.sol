@@ -459,6 +459,18 @@ contract SeedRegistryVotesTest is RegistryFixture {
 
     // ------------------------------------------------------------------ the finalisation stamp (D-050)
 
+    /// @dev Makes five systems required: they span two vote words (three systems per word).
+    function _requireFiveSystems() internal returns (string[] memory five) {
+        five = new string[](5);
+        five[0] = "a-sys";
+        five[1] = "b-sys";
+        five[2] = "c-sys";
+        five[3] = "d-sys";
+        five[4] = "e-sys";
+        vm.prank(governance);
+        registry.setRequiredSystems(five);
+    }
+
     /// @dev The stamp a release finalised in `blockNumber` carries.
     function _stampOf(uint256 blockNumber) internal pure returns (uint32) {
         return uint32(blockNumber % (uint256(1) << 29));
@@ -468,14 +480,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
     /// verifiers read its events from one block; the stamp survives late votes, disagreements and
     /// alternative digests in every lane, which keep working around it.
     function test_finalisationStamp_namesTheFinalisingBlockAndSurvivesLateVotes() public {
-        string[] memory five = new string[](5);
-        five[0] = "a-sys";
-        five[1] = "b-sys";
-        five[2] = "c-sys";
-        five[3] = "d-sys";
-        five[4] = "e-sys";
-        vm.prank(governance);
-        registry.setRequiredSystems(five);
+        string[] memory five = _requireFiveSystems();
         _genesis(4, GENESIS, five);
         // A block number beyond the stamp's 29 bits (Arbitrum's are there in a few years).
         uint256 finalising = (uint256(1) << 35) + 12_345;
@@ -548,14 +553,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
 
     function test_moreSystemsThanOneVoteWord() public {
         // Five systems span two vote words (three systems per word).
-        string[] memory five = new string[](5);
-        five[0] = "a-sys";
-        five[1] = "b-sys";
-        five[2] = "c-sys";
-        five[3] = "d-sys";
-        five[4] = "e-sys";
-        vm.prank(governance);
-        registry.setRequiredSystems(five);
+        string[] memory five = _requireFiveSystems();
         _voteAll(_ids(0, 1, 2), C1, five);
         assertFalse(registry.isFinalised(C1));
         for (uint256 j; j < 4; ++j) {
