@@ -877,8 +877,9 @@ async fn verify_commit_costs_the_same_whatever_the_chains_age() {
     let world = World::new().await;
     // 2,000 blocks between the deployment and the release: a hundred windows of 20.
     mine(&world.anvil.endpoint(), 2_000).await;
+    let mut images = Vec::new();
     for builder in BUILDERS {
-        world.vote(builder, COMMIT_A).await;
+        images = world.vote(builder, COMMIT_A).await;
     }
     let proxy = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
     let verify = |proxy: &RpcDouble| {
@@ -903,6 +904,30 @@ async fn verify_commit_costs_the_same_whatever_the_chains_age() {
     assert_exit(&out, 0, "VERIFIED");
     assert_eq!(logs, 3, "one window each: ledger, registry, votes");
     assert!(total.values().sum::<usize>() <= 12, "{total:?}");
+
+    // --image: the image's own statement names the release, checked at its stamped block.
+    proxy.reset_counts();
+    let (url, host) = (proxy.endpoint(), world.registry.host());
+    let image = format!("{}@{}", world.repo, images[0]);
+    let out = seed_eth(
+        world.dir.path(),
+        &[
+            "verify",
+            "--rpc-url",
+            &url,
+            "--plain-http",
+            &host,
+            "--log-chunk",
+            "20",
+            "--image",
+            &image,
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "VERIFIED");
+    let counts = proxy.counts();
+    assert_eq!(counts["eth_getLogs"], 5, "{counts:?}");
+    assert!(counts.values().sum::<usize>() <= 20, "{counts:?}");
 
     // The same release without its stamp: found by searching a hundred windows per event type.
     let provider = ProviderBuilder::new().connect_http(world.anvil.endpoint().parse().unwrap());

@@ -356,6 +356,20 @@ pub struct VoteMismatch {
     pub statement: String,
 }
 
+/// The statement an envelope claims to carry, **unverified**: no signature,
+/// signer or deployment is checked. Only for choosing what to verify (the
+/// release an image's statement names, so that `verify --image` need not
+/// search the chain's history); [`verify`] is the check, and a wrong claim
+/// only points at a release that then fails to verify.
+pub fn claimed_statement(bytes: &[u8]) -> Option<Statement> {
+    let envelope: WireEnvelope = serde_json::from_slice(bytes).ok()?;
+    if envelope.payload_type != PAYLOAD_TYPE {
+        return None;
+    }
+    let payload = decode_base64(&envelope.payload, "payload").ok()?;
+    Statement::from_canonical_json(&payload).ok()
+}
+
 /// Verifies envelope bytes against what the caller expects.
 ///
 /// In order: the digest (if expected), the envelope's shape, the payload
@@ -511,6 +525,22 @@ mod tests {
         let mut value: Value = serde_json::from_slice(signed().bytes()).unwrap();
         edit(&mut value);
         to_canonical_json(&value).unwrap()
+    }
+
+    #[test]
+    fn a_claimed_statement_is_read_without_checks_and_only_from_a_statement_envelope() {
+        let statement = Statement::new(sample_predicate()).unwrap();
+        assert_eq!(claimed_statement(signed().bytes()), Some(statement.clone()));
+        // A forged signature does not matter to a hint (verify is the check).
+        let forged = edited(|v| v["signatures"][0]["sig"] = json!("AAAA"));
+        assert_eq!(claimed_statement(&forged), Some(statement));
+        for bad in [
+            edited(|v| v["payloadType"] = json!("application/json")),
+            edited(|v| v["payload"] = json!("bm90IGEgc3RhdGVtZW50")),
+            b"not json".to_vec(),
+        ] {
+            assert_eq!(claimed_statement(&bad), None);
+        }
     }
 
     #[test]

@@ -318,11 +318,46 @@ impl Reader<'_> {
         Ok(found)
     }
 
+    /// The releases the requested images' own statements claim (unverified hints): each
+    /// image's statement referrers, read from its repository, name a commit. Empty without a
+    /// registry to ask (`--no-content`) or when nothing readable is attached.
+    async fn claimed_commits(&self, request: &Request) -> BTreeSet<B256> {
+        let Some(source) = &request.content else {
+            return BTreeSet::new();
+        };
+        let mut images: Vec<(&Repository, Sha256Digest)> = Vec::new();
+        if let (Some(image), Some(repo)) = (&request.any_image, &source.any_image) {
+            images.push((repo, *image));
+        }
+        for (system, image) in &request.images {
+            if let Some(repo) = source.per_system.get(system) {
+                images.push((repo, *image));
+            }
+        }
+        let mut commits = BTreeSet::new();
+        for (repo, image) in images {
+            let Ok(statements) = source.client.statements(repo, &image).await else {
+                continue;
+            };
+            for fetched in statements {
+                match seed_statement::dsse::claimed_statement(&fetched.bytes) {
+                    Some(statement) if statement.subject().1 == image => {
+                        commits.insert(statement.predicate().source.commit.to_b256());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        commits
+    }
+
     /// The commit whose finalised release a counted voter attested the requested image(s) in.
     ///
-    /// The image digest is not indexed, so every `Attested` event of the registry is read. A
-    /// vote counts only if its builder is in the finalised voter bitmap of its system, so an
-    /// image that some builder attested but quorum did not accept never selects a release.
+    /// First the releases the images' statements name, each checked at the block its
+    /// finalisation stamp names; when that does not single one out, every `Attested` event of
+    /// the registry is read (the image digest is not indexed). A vote counts only if its
+    /// builder is in the finalised voter bitmap of its system, so an image that some builder
+    /// attested but quorum did not accept never selects a release.
     async fn discover(&self, request: &Request) -> Result<Result<CommitId, Finding>, VerifyError> {
         let matches = |vote: &Vote| match &request.any_image {
             Some(image) => vote.image == image.as_b256(),
@@ -333,6 +368,23 @@ impl Reader<'_> {
                     .is_some_and(|image| vote.image == image.as_b256())
             }),
         };
+        // The images' own statements name their release: checking that one needs no search of
+        // the history (D-050). A hint counts only under the same test as a searched vote.
+        let mut hinted = BTreeSet::new();
+        for commit in self.claimed_commits(request).await {
+            let Some(block) = self.finalisation_block(commit).await else {
+                continue;
+            };
+            for event in self.finalisations(commit, (block, block)).await? {
+                let votes = self.counted_votes(commit, &event, true).await?;
+                if votes.iter().any(|v| matches(v) && counts(&event, v)) {
+                    hinted.insert(commit);
+                }
+            }
+        }
+        if let [commit] = hinted.iter().collect::<Vec<_>>().as_slice() {
+            return Ok(Ok(CommitId::from_b256(**commit)));
+        }
         let candidates: Vec<Vote> = self
             .votes(None, self.history())
             .await?
@@ -348,13 +400,7 @@ impl Reader<'_> {
                 .finalisations(vote.commit, self.history())
                 .await?
                 .iter()
-                .any(|f| {
-                    f.systems
-                        .iter()
-                        .position(|s| *s == vote.system)
-                        .and_then(|i| f.voters.get(i))
-                        .is_some_and(|voters| voters >> vote.builder_id & 1 == 1)
-                });
+                .any(|f| counts(f, vote));
             if counted {
                 commits.insert(vote.commit);
             }
@@ -515,6 +561,16 @@ fn attested_images(
         }
     }
     images
+}
+
+/// Whether `event` counts `vote`'s builder for the vote's system.
+fn counts(event: &Finalised, vote: &Vote) -> bool {
+    event
+        .systems
+        .iter()
+        .position(|s| *s == vote.system)
+        .and_then(|i| event.voters.get(i))
+        .is_some_and(|voters| voters >> vote.builder_id & 1 == 1)
 }
 
 /// The event against the ledger entry: root topic, rules version, block, and the root
