@@ -154,3 +154,46 @@ async fn tiles_that_do_not_hash_to_a_checkpoint_of_the_log_are_an_alarm() {
     ));
     assert_eq!(witness.store().alarms().unwrap().len(), 2);
 }
+
+/// A log answering every tile request with `body`, over plain HTTP.
+fn serve_tiles(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let mut response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            response.extend_from_slice(&body);
+            let _ = stream.write_all(&response);
+        }
+    });
+    url
+}
+
+/// Malformed tiles: a tile of the wrong length is an unusable answer (retried,
+/// no alarm); a tile of the right length whose hashes do not give the signed
+/// root is the log failing to prove a tree it signed (an alarm, `Refused`).
+#[tokio::test]
+async fn malformed_tiles_are_refused() {
+    let root = [7u8; 32];
+    for (body, refused) in [
+        (Vec::new(), false),
+        (vec![1u8; 31], false),
+        (vec![1u8; 32 * 5 + 1], false),
+        (vec![1u8; 32 * 5], true),
+        (vec![0u8; 32 * 256], false),
+    ] {
+        let log = TiledLog::new(&serve_tiles(body.clone()));
+        let answer = log.consistency(2, 5, root).await;
+        match (answer, refused) {
+            (Err(LogError::Refused { .. }), true) | (Err(LogError::Unavailable { .. }), false) => {}
+            (other, _) => panic!("{} bytes: {other:?}", body.len()),
+        }
+    }
+}
