@@ -427,9 +427,16 @@ pub struct ChainArgs {
     #[arg(long, value_name = "FILE", env = "SEED_ETH_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// JSON-RPC endpoint (http or https).
-    #[arg(long, value_name = "URL", env = "SEED_ETH_RPC_URL")]
-    pub rpc_url: Option<String>,
+    /// JSON-RPC endpoint (http or https). `verify --proofs` and `keeper --proofs` take it
+    /// repeatedly: the first answers every question, all of them must agree on the block hash
+    /// the proofs are checked against (see --rpc-quorum).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SEED_ETH_RPC_URL",
+        value_delimiter = ','
+    )]
+    pub rpc_url: Vec<String>,
 
     /// The chain id the endpoint must serve; a different one is an error.
     #[arg(long, value_name = "ID", env = "SEED_ETH_CHAIN_ID")]
@@ -506,6 +513,41 @@ pub struct DeployArgs {
     /// Tags that must differ between builders: 1 organisation + 2 jurisdiction + 4 infrastructure.
     #[arg(long, value_name = "MASK", env = "SEED_ETH_INDEPENDENCE_POLICY")]
     pub independence_policy: Option<u8>,
+}
+
+/// `--proofs`: prove what a verification relies on against a block hash, and where that hash
+/// comes from (docs/cli.md, "Proofs").
+#[derive(Debug, Args)]
+pub struct ProofArgs {
+    /// Prove every fact the verdict uses against the finalisation block's hash instead of
+    /// trusting the endpoint: storage by eth_getProof, logs by the receipts root, headers by hash.
+    #[arg(long)]
+    pub proofs: bool,
+
+    /// With --proofs: how many of the --rpc-url endpoints must name the same hash for the
+    /// finalisation block, each saying it is final; any two that differ fail (exit 3)
+    /// [default: every one given].
+    #[arg(long, value_name = "K", requires = "proofs")]
+    pub rpc_quorum: Option<usize>,
+
+    /// With --proofs: the hash of the finalisation block, or of a later block, from a source you
+    /// trust (a light client, another organisation); the endpoints are then not asked for it.
+    #[arg(long, value_name = "HASH", requires = "proofs", conflicts_with_all = ["rpc_quorum", "checkpoints"])]
+    pub block_hash: Option<String>,
+
+    /// With --proofs: a file of trusted `NUMBER 0xHASH` lines; the nearest block at or after the
+    /// finalisation block anchors the proofs.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "proofs",
+        conflicts_with = "rpc_quorum"
+    )]
+    pub checkpoints: Option<PathBuf>,
+
+    /// With --proofs: the most headers walked down from the anchor to a block the proofs need.
+    #[arg(long, value_name = "N", default_value_t = 10_000, requires = "proofs")]
+    pub max_header_walk: u64,
 }
 
 /// Where the commands that read events find them: the deployment file's contracts (from
@@ -643,6 +685,10 @@ pub struct VerifyArgs {
     /// the [credulous] table of seed-eth.toml].
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+
+    /// Proofs instead of trust in the endpoint.
+    #[command(flatten)]
+    pub proofs: ProofArgs,
 }
 
 /// Arguments of `seed-eth lock`.

@@ -963,3 +963,344 @@ async fn verify_commit_costs_the_same_whatever_the_chains_age() {
         "{logs} log queries: the history was searched"
     );
 }
+
+/// The hash anvil gives block `number`.
+async fn block_hash(endpoint: &str, number: u64) -> String {
+    use alloy::providers::Provider as _;
+    let block = ProviderBuilder::new()
+        .connect_http(endpoint.parse().unwrap())
+        .get_block_by_number(number.into())
+        .await
+        .unwrap()
+        .unwrap();
+    format!("{:#x}", block.header.hash)
+}
+
+/// `verify --proofs` against the endpoints `urls` (the first answers everything).
+fn verify_proofs(world: &World, urls: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec!["verify", "--proofs"];
+    for url in urls {
+        args.extend(["--rpc-url", url]);
+    }
+    args.extend_from_slice(extra);
+    seed_eth(world.dir.path(), &args, &[])
+}
+
+/// Issue 15: with `--proofs` every fact the verdict uses is proven against the finalisation
+/// block's hash, which the endpoints must agree on (or the user gives): the ledger's root and
+/// the registry's rules by storage proofs, the finalisation and the counted votes by their
+/// blocks' receipts. The report says where the hash came from.
+#[tokio::test]
+async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
+    use seed_testkit::rpc::{RpcDouble, Rules};
+
+    let world = World::new().await;
+    for builder in BUILDERS {
+        world.vote(builder, COMMIT_A).await;
+    }
+    let first = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
+    let second = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
+    let (a, b) = (first.endpoint(), second.endpoint());
+
+    // Not final yet on anvil (its finalized block lags the head by 64): no hash to rely on.
+    let out = verify_proofs(&world, &[&a, &b], &["--commit", COMMIT_A]);
+    assert_exit(&out, 3, "is not final on");
+    mine(&world.anvil.endpoint(), 70).await;
+
+    first.reset_counts();
+    second.reset_counts();
+    let out = verify_proofs(&world, &[&a, &b], &["--json", "--commit", COMMIT_A]);
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    let block = report["block"].as_u64().unwrap();
+    let hash = block_hash(&world.anvil.endpoint(), block).await;
+    let proof = &report["proof"];
+    assert_eq!(proof["anchor"]["source"]["kind"], "quorum", "{proof}");
+    assert_eq!(
+        proof["anchor"]["source"]["agreed"],
+        serde_json::json!([a, b]),
+        "{proof}"
+    );
+    assert_eq!(proof["anchor"]["number"], block);
+    assert_eq!(proof["anchor"]["hash"], hash.as_str());
+    assert_eq!(proof["blockHash"], hash.as_str());
+    assert_eq!(report["blockHash"], hash.as_str());
+    assert_eq!(proof["facts"].as_array().unwrap().len(), 4, "{proof}");
+    assert_eq!(
+        proof["registryImplementation"]
+            .as_str()
+            .unwrap()
+            .to_lowercase(),
+        format!("{:#x}", world.deployment.contracts.registry_implementation).to_lowercase()
+    );
+    // The cost, counted by the proxies (docs/benchmarks.md): the verifying endpoint answers the
+    // checks (12 requests, as without --proofs) and the proofs: two storage proofs, the receipts
+    // of each block holding a counted vote (six here: one vote per block) and the headers from
+    // the finalisation block down to the first vote. The second endpoint only names the block.
+    let counts = first.counts();
+    let total: usize = counts.values().sum();
+    assert_eq!(counts["eth_getProof"], 2, "{counts:?}");
+    assert_eq!(counts["eth_getBlockReceipts"], 6, "{counts:?}");
+    assert!(total <= 28, "{total} requests: {counts:?}");
+    assert_eq!(second.total_requests(), 2, "{:?}", second.counts());
+
+    // One endpoint: every fact is still proven consistent with one block, but that block is
+    // the endpoint's word, and the report says so.
+    let out = verify_proofs(&world, &[&a], &["--commit", COMMIT_A]);
+    assert_exit(&out, 0, "alone (not verified");
+
+    // A hash from elsewhere: the finalisation block's itself, or a later block's (its headers
+    // are walked down, within --max-header-walk).
+    let out = verify_proofs(
+        &world,
+        &[&a],
+        &["--commit", COMMIT_A, "--block-hash", &hash],
+    );
+    assert_exit(&out, 0, "given by --block-hash");
+    let later = block_hash(&world.anvil.endpoint(), block + 10).await;
+    let out = verify_proofs(
+        &world,
+        &[&a],
+        &["--json", "--commit", COMMIT_A, "--block-hash", &later],
+    );
+    assert_exit(&out, 0, "");
+    // Ten headers down to the finalisation block, five more to the first vote.
+    assert_eq!(json(&out)["proof"]["headers"], 16);
+    let out = verify_proofs(
+        &world,
+        &[&a],
+        &[
+            "--commit",
+            COMMIT_A,
+            "--block-hash",
+            &later,
+            "--max-header-walk",
+            "5",
+        ],
+    );
+    assert_exit(&out, 3, "10 blocks below the anchor");
+    let unknown = format!("{:#x}", keccak256("no such block"));
+    let out = verify_proofs(
+        &world,
+        &[&a],
+        &["--commit", COMMIT_A, "--block-hash", &unknown],
+    );
+    assert_exit(&out, 3, "does not know block");
+
+    // A checkpoint file: the nearest block at or after the finalisation one.
+    std::fs::write(
+        world.dir.path().join("checkpoints"),
+        format!("# from another organisation\n{} {later}\n", block + 10),
+    )
+    .unwrap();
+    let out = verify_proofs(
+        &world,
+        &[&a],
+        &["--commit", COMMIT_A, "--checkpoints", "checkpoints"],
+    );
+    assert_exit(&out, 0, "given by the checkpoint file checkpoints");
+    std::fs::write(
+        world.dir.path().join("early"),
+        format!("{} {hash}\n", block - 1),
+    )
+    .unwrap();
+    let out = verify_proofs(
+        &world,
+        &[&a],
+        &["--commit", COMMIT_A, "--checkpoints", "early"],
+    );
+    assert_exit(&out, 2, "names no block at or after block");
+
+    // Flags that cannot work are refused before anything is asked.
+    let out = verify_proofs(
+        &world,
+        &[&a, &b],
+        &["--commit", COMMIT_A, "--rpc-quorum", "3"],
+    );
+    assert_exit(&out, 2, "3 endpoints must agree but 2 were given");
+    let out = seed_eth(
+        world.dir.path(),
+        &[
+            "verify",
+            "--rpc-url",
+            &a,
+            "--rpc-url",
+            &b,
+            "--commit",
+            COMMIT_A,
+        ],
+        &[],
+    );
+    assert_exit(
+        &out,
+        2,
+        "only `verify --proofs` and `keeper --proofs` ask several",
+    );
+}
+
+/// Issue 15: an endpoint that lies. Each lie is told by the RPC double in front of the real
+/// anvil; without `--proofs` the verdict is whatever the liar wants (recorded here as today's
+/// behaviour), with `--proofs` it is exit 3 naming the fact that failed.
+#[tokio::test]
+async fn a_lying_endpoint_cannot_make_verify_proofs_accept_what_the_chain_does_not_hold() {
+    use alloy::sol_types::{SolCall as _, SolEvent as _};
+    use seed_testkit::rpc::{Lie, RpcDouble, Rules};
+
+    let world = World::new().await;
+    for builder in BUILDERS {
+        world.vote(builder, COMMIT_A).await;
+    }
+    mine(&world.anvil.endpoint(), 70).await;
+    let honest = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
+    let liar = |lie: Lie, lie_to: Option<&str>| {
+        RpcDouble::start(
+            &world.anvil.endpoint(),
+            Rules {
+                lie: Some(lie),
+                lie_to: lie_to.map(str::to_owned),
+                ..Rules::default()
+            },
+        )
+        .unwrap()
+    };
+    let hex = |commit: &str| alloy::hex::encode(commit.parse::<CommitId>().unwrap().to_b256());
+    let plain = |url: &str, commit: &str| {
+        seed_eth(
+            world.dir.path(),
+            &["verify", "--rpc-url", url, "--commit", commit],
+            &[],
+        )
+    };
+
+    // 1. A release the chain does not hold: COMMIT_B was never voted, but the liar answers
+    //    every question about it with COMMIT_A's entry, stamp, logs and receipts.
+    let alias = liar(
+        Lie::Alias {
+            real: hex(COMMIT_A),
+            fake: hex(COMMIT_B),
+        },
+        None,
+    );
+    assert_exit(&plain(&honest.endpoint(), COMMIT_B), 1, "is not finalised");
+    // Today's behaviour, trusting the endpoint: a forged release verifies.
+    assert_exit(&plain(&alias.endpoint(), COMMIT_B), 0, "VERIFIED");
+    let out = verify_proofs(
+        &world,
+        &[&alias.endpoint(), &honest.endpoint()],
+        &["--commit", COMMIT_B],
+    );
+    assert_exit(&out, 3, "the ledger's root for the release");
+    assert!(
+        text(&out).contains(&alias.endpoint()),
+        "names the liar: {}",
+        text(&out)
+    );
+
+    // 2. An altered eth_call: the active builder mask (genesis threshold) answered as one builder.
+    let registry = format!("{:#x}", world.deployment.contracts.registry);
+    let mask = liar(
+        Lie::Call {
+            to: registry.clone(),
+            selector: format!(
+                "0x{}",
+                alloy::hex::encode(SeedRegistry::activeBuilderMaskCall::SELECTOR)
+            ),
+            result: format!("{:#066x}", 1),
+        },
+        None,
+    );
+    // Today: verified, reporting a threshold of 1 where every one of 3 builders was needed.
+    assert_exit(
+        &plain(&mask.endpoint(), COMMIT_A),
+        0,
+        "threshold 1 (genesis",
+    );
+    let out = verify_proofs(&world, &[&mask.endpoint()], &["--commit", COMMIT_A]);
+    assert_exit(
+        &out,
+        3,
+        "the threshold at the finalisation block as 1, but block",
+    );
+
+    // 3. Dropped logs: the votes of the release left out of eth_getLogs and of the receipts.
+    let drop = liar(
+        Lie::DropLogs {
+            topic0: format!("{:#x}", SeedRegistry::Attested::SIGNATURE_HASH),
+            topic: format!("0x{}", hex(COMMIT_A)),
+        },
+        None,
+    );
+    // Today: fails closed, but blames the release rather than the endpoint.
+    assert_exit(
+        &plain(&drop.endpoint(), COMMIT_A),
+        1,
+        "has no Attested event",
+    );
+    let out = verify_proofs(&world, &[&drop.endpoint()], &["--commit", COMMIT_A]);
+    assert_exit(&out, 3, "receipts or logs were altered, added or dropped");
+
+    // 4. Another fork's blocks: a node of the same chain id with its own history.
+    let other = TestAnvil::spawn().unwrap();
+    mine(&other.endpoint(), 200).await;
+    let fork = liar(
+        Lie::Fork {
+            upstream: other.endpoint(),
+        },
+        None,
+    );
+    // Today: verify never reads a block, so nothing is noticed.
+    assert_exit(&plain(&fork.endpoint(), COMMIT_A), 0, "VERIFIED");
+    let out = verify_proofs(
+        &world,
+        &[&honest.endpoint(), &fork.endpoint()],
+        &["--commit", COMMIT_A],
+    );
+    assert_exit(&out, 3, "the endpoints disagree on block");
+    let all = text(&out);
+    assert!(
+        all.contains(&format!("{} says", honest.endpoint()))
+            && all.contains(&format!("{} says", fork.endpoint())),
+        "names both endpoints and their hashes: {all}"
+    );
+    // As the verifying endpoint, against a hash the user trusts: its header is not that block.
+    let report = json(&plain_json(&world, &honest.endpoint(), COMMIT_A));
+    let hash = report["blockHash"].as_str().unwrap().to_owned();
+    let out = verify_proofs(
+        &world,
+        &[&fork.endpoint()],
+        &["--commit", COMMIT_A, "--block-hash", &hash],
+    );
+    assert_exit(&out, 3, "does not know block");
+
+    // 5. Different answers to different clients: the liar forges COMMIT_B only for the client
+    //    whose URL path is /victim (as a provider can, by API key); everyone else sees the truth.
+    let targeted = liar(
+        Lie::Alias {
+            real: hex(COMMIT_A),
+            fake: hex(COMMIT_B),
+        },
+        Some("/victim"),
+    );
+    let victim = format!("{}/victim", targeted.endpoint());
+    assert_exit(
+        &plain(&targeted.endpoint(), COMMIT_B),
+        1,
+        "is not finalised",
+    );
+    // Today: the victim verifies a forged release.
+    assert_exit(&plain(&victim, COMMIT_B), 0, "VERIFIED");
+    let out = verify_proofs(
+        &world,
+        &[&victim, &targeted.endpoint()],
+        &["--commit", COMMIT_B],
+    );
+    assert_exit(&out, 3, "the ledger's root for the release");
+}
+
+fn plain_json(world: &World, url: &str, commit: &str) -> Output {
+    seed_eth(
+        world.dir.path(),
+        &["verify", "--json", "--rpc-url", url, "--commit", commit],
+        &[],
+    )
+}

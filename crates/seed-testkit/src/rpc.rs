@@ -11,7 +11,12 @@
 //!   as Infura does ("query returned more than N results. Try with this block
 //!   range [0x…, 0x…]."), with a range that would work;
 //! - `finalized_is_latest`: the `finalized` block tag answers the latest block,
-//!   as Hardhat's node does.
+//!   as Hardhat's node does;
+//! - `lie`: an endpoint that lies ([`Lie`]): it alters `eth_call` results,
+//!   passes off one release's logs, views and receipts as another's, drops
+//!   logs, or serves another fork's blocks; with `lie_to`, only to clients
+//!   whose URL path is that (providers key answers by the API key in the path,
+//!   so one client can be shown another chain than everyone else).
 //!
 //! It speaks HTTP/1.1 with `Content-Length` bodies (what alloy's client
 //! sends), one thread per connection, and counts the requests per method.
@@ -28,6 +33,47 @@ use serde_json::{json, Value};
 
 use crate::http::{read_request, write_response, Request};
 
+/// How a lying endpoint lies. Each is something a compromised or buggy
+/// provider can do without being caught by a client that trusts it.
+#[derive(Debug, Clone)]
+pub enum Lie {
+    /// `eth_call` to `to` whose calldata starts with `selector` answers `result`
+    /// (ABI-encoded) instead of what the node computed.
+    Call {
+        /// The contract called.
+        to: String,
+        /// The function selector, `0x` and 8 hex digits.
+        selector: String,
+        /// The answer, `0x`-prefixed hex.
+        result: String,
+    },
+    /// A question about `fake` is asked about `real`, and every answer names
+    /// `fake` wherever the node said `real` (32-byte values, lowercase hex
+    /// without `0x`): a release the chain does not hold, shown with the
+    /// ledger entry, stamp, logs and receipts of one it does.
+    Alias {
+        /// The value the chain holds.
+        real: String,
+        /// The value passed off in its place.
+        fake: String,
+    },
+    /// Logs with this `topic0` and, among their other topics, `topic` are left
+    /// out of `eth_getLogs` answers and of the receipts of
+    /// `eth_getBlockReceipts`.
+    DropLogs {
+        /// The event signature.
+        topic0: String,
+        /// Another topic the log must carry (e.g. the commit).
+        topic: String,
+    },
+    /// Blocks (`eth_getBlockByNumber`, `eth_getBlockByHash`) come from the node
+    /// at `upstream`, another fork of the same chain id.
+    Fork {
+        /// The other node, `http://host:port`.
+        upstream: String,
+    },
+}
+
 /// What the double changes about the node's answers.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
@@ -37,6 +83,10 @@ pub struct Rules {
     pub max_log_results: Option<usize>,
     /// Answer the `finalized` tag with the latest block.
     pub finalized_is_latest: bool,
+    /// Lie.
+    pub lie: Option<Lie>,
+    /// Lie only to clients whose URL path is this (e.g. `/victim`); to all without it.
+    pub lie_to: Option<String>,
 }
 
 /// A running double. Its listener serves for the rest of the test process.
@@ -111,9 +161,18 @@ fn serve(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
-    while let Some(Request { body, .. }) = read_request(&mut reader)? {
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let answer = handle(&request, &body, upstream, rules, counts)?;
+    while let Some(Request { body, target, .. }) = read_request(&mut reader)? {
+        let lie = rules
+            .lie
+            .as_ref()
+            .filter(|_| rules.lie_to.as_ref().is_none_or(|path| *path == target));
+        let answer = match lie {
+            Some(lie) => lying(lie, &body, upstream, rules, counts)?,
+            None => {
+                let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                handle(&request, &body, upstream, rules, counts)?
+            }
+        };
         write_response(&mut writer, 200, &[], &answer)?;
     }
     Ok(())
@@ -181,6 +240,90 @@ fn handle(
             forward(rewritten.to_string().as_bytes(), upstream)
         }
         _ => forward(body, upstream),
+    }
+}
+
+/// Answers `body` with `lie` told.
+fn lying(
+    lie: &Lie,
+    body: &[u8],
+    upstream: SocketAddr,
+    rules: &Rules,
+    counts: &Counts,
+) -> std::io::Result<Vec<u8>> {
+    let honest = |body: &[u8]| {
+        let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        handle(&request, body, upstream, rules, counts)
+    };
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let method = request["method"].as_str().unwrap_or("");
+    match lie {
+        Lie::Call {
+            to,
+            selector,
+            result,
+        } if method == "eth_call" => {
+            let call = &request["params"][0];
+            let data = call["input"]
+                .as_str()
+                .or(call["data"].as_str())
+                .unwrap_or("");
+            let addressed = call["to"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(to));
+            if addressed && data.starts_with(selector.as_str()) {
+                let answer = honest(body)?;
+                let mut parsed: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+                parsed["result"] = json!(result);
+                return Ok(parsed.to_string().into_bytes());
+            }
+            honest(body)
+        }
+        Lie::Alias { real, fake } => {
+            let asked = String::from_utf8_lossy(body).replace(fake.as_str(), real);
+            let answer = honest(asked.as_bytes())?;
+            Ok(String::from_utf8_lossy(&answer)
+                .replace(real.as_str(), fake)
+                .into_bytes())
+        }
+        Lie::DropLogs { topic0, topic } => {
+            let answer = honest(body)?;
+            let mut parsed: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+            let keep = |log: &Value| {
+                let topics: Vec<&str> = log["topics"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                !(topics.first() == Some(&topic0.as_str()) && topics.contains(&topic.as_str()))
+            };
+            match method {
+                "eth_getLogs" => {
+                    if let Some(logs) = parsed["result"].as_array_mut() {
+                        logs.retain(keep);
+                    }
+                }
+                "eth_getBlockReceipts" => {
+                    for receipt in parsed["result"].as_array_mut().into_iter().flatten() {
+                        if let Some(logs) = receipt["logs"].as_array_mut() {
+                            logs.retain(keep);
+                        }
+                    }
+                }
+                _ => return Ok(answer),
+            }
+            Ok(parsed.to_string().into_bytes())
+        }
+        Lie::Fork { upstream: other }
+            if method == "eth_getBlockByNumber" || method == "eth_getBlockByHash" =>
+        {
+            let other: SocketAddr = other
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            handle(&request, body, other, rules, counts)
+        }
+        _ => honest(body),
     }
 }
 

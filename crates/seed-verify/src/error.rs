@@ -44,6 +44,31 @@ pub enum VerifyError {
         #[source]
         source: OciError,
     },
+    /// `--proofs`: a fact could not be proven against the anchor block hash.
+    #[error("--proofs: {0}")]
+    Proof(Box<seed_proof::ProofError>),
+    /// `--proofs`: the endpoint's answer is not what the chain proves.
+    #[error("--proofs: the endpoint {endpoint} answered {fact} as {claimed}, but block {block} proves {proven}: it lies or serves another chain; verify against another endpoint")]
+    Contradicted {
+        /// The fact.
+        fact: String,
+        /// What the endpoint answered.
+        claimed: String,
+        /// What the proofs show.
+        proven: String,
+        /// The block the fact is about.
+        block: u64,
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// `--checkpoints` holds no block at or after the finalisation block.
+    #[error("--checkpoints {file} names no block at or after block {block}, which finalised the release; add one from your trusted source")]
+    NoCheckpoint {
+        /// The file.
+        file: String,
+        /// The finalisation block.
+        block: u64,
+    },
     /// A bug: an invariant established earlier did not hold.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -54,10 +79,14 @@ impl VerifyError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::Chain(e) => e.class(),
-            Self::Ambiguous { .. } | Self::NoRepository { .. } => ErrorClass::Config,
-            Self::RulesChanged { .. } | Self::Registry { .. } | Self::Internal(_) => {
-                ErrorClass::Network
+            Self::Ambiguous { .. } | Self::NoRepository { .. } | Self::NoCheckpoint { .. } => {
+                ErrorClass::Config
             }
+            Self::RulesChanged { .. }
+            | Self::Registry { .. }
+            | Self::Proof(_)
+            | Self::Contradicted { .. }
+            | Self::Internal(_) => ErrorClass::Network,
         }
     }
 }

@@ -26,6 +26,7 @@
 
 mod content;
 mod error;
+mod proofs;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +49,7 @@ use seed_statement::Expected;
 
 pub use content::{read_image_closure, ContentReport, ContentResult, ContentSource};
 pub use error::VerifyError;
+pub use proofs::{AnchorRequest, ProofReport, ProofRequest};
 pub use report::{Finding, Report, StatementCheck, SystemReport, VoterReport};
 
 /// Where the statements of `--statements` are fetched from.
@@ -129,6 +131,8 @@ pub struct Request {
     pub content: Option<ContentSource>,
     /// Blocks per `eth_getLogs` request.
     pub log_chunk: u64,
+    /// Prove every fact the verdict relies on against a block hash (`--proofs`).
+    pub proofs: Option<ProofRequest>,
 }
 
 /// The registry stamps a release with its finalisation block modulo this (D-050).
@@ -177,7 +181,12 @@ pub async fn verify(
         },
     };
     let mut report = Report::new(chain, target, commit);
-    reader.check_release(&request, commit, &mut report).await?;
+    let relied = reader.check_release(&request, commit, &mut report).await?;
+    if let (Some(proofs), Some(relied)) = (&request.proofs, relied) {
+        let proven = proofs::prove(chain, target, commit.to_b256(), &relied, proofs).await?;
+        report.block_hash = Some(proven.block_hash);
+        report.proof = Some(proven);
+    }
     report.verified = report.failures.is_empty();
     Ok(report)
 }
@@ -428,13 +437,14 @@ impl Reader<'_> {
         }
     }
 
-    /// Every check on one release; findings go into `report`.
+    /// Every check on one release; findings go into `report`. Returns the facts the checks
+    /// relied on once the release was found (what `--proofs` proves).
     async fn check_release(
         &self,
         request: &Request,
         commit: CommitId,
         report: &mut Report,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<Option<proofs::Relied>, VerifyError> {
         let word = commit.to_b256();
         // One block to read when the registry names it; the whole history otherwise.
         let mut stamped = self.finalisation_block(word).await;
@@ -458,7 +468,7 @@ impl Reader<'_> {
                 "release {commit} is not finalised: the ledger {} has no entry for it (see `seed-eth status --commit {commit}`)",
                 self.target.ledger
             ));
-            return Ok(());
+            return Ok(None);
         }
         report.root = Some(entry.root);
         let Some(record) = entry.record() else {
@@ -468,7 +478,7 @@ impl Reader<'_> {
                 entry.root,
                 entry.records.len()
             ));
-            return Ok(());
+            return Ok(None);
         };
         report.block = Some(record.block);
         report.block_hash = record.block_hash;
@@ -482,19 +492,19 @@ impl Reader<'_> {
                     "the ledger records release {commit} but the registry {} emitted no ReleaseFinalised event for it: the root cannot be recomputed",
                     self.target.registry
                 ));
-                return Ok(());
+                return Ok(None);
             }
             more => {
                 report.fail(format!(
                     "the registry emitted {} ReleaseFinalised events for release {commit}; a release finalises once",
                     more.len()
                 ));
-                return Ok(());
+                return Ok(None);
             }
         };
         report.genesis = Some(event.genesis);
         if !check_event(event, entry.root, record, report) {
-            return Ok(());
+            return Ok(None);
         }
         let threshold = self.threshold_at(event).await?;
         report.threshold = Some(threshold);
@@ -505,11 +515,21 @@ impl Reader<'_> {
                 "the threshold read at block {} is 0; a release needs at least one voter",
                 event.block
             ));
-            return Ok(());
+            return Ok(None);
         }
         self.check_required_systems(event, report).await?;
         let votes = self.counted_votes(word, event, stamped.is_some()).await?;
         self.check_voters(event, &votes, threshold, report);
+        let relied = proofs::Relied {
+            root: entry.root,
+            rules_version: record.rules_version,
+            event: event.clone(),
+            threshold,
+            votes: votes
+                .into_iter()
+                .filter(|vote| reported(vote, report))
+                .collect(),
+        };
         check_expectations(request, report);
         if let Some(source) = &request.statements {
             check_statements(
@@ -525,7 +545,7 @@ impl Reader<'_> {
             let images = attested_images(request, source, report);
             content::check_content(source, &images, report).await?;
         }
-        Ok(())
+        Ok(Some(relied))
     }
 }
 
@@ -561,6 +581,18 @@ fn attested_images(
         }
     }
     images
+}
+
+/// Whether `vote` is one of the report's counted voters (the votes the verdict relied on).
+fn reported(vote: &Vote, report: &Report) -> bool {
+    report.systems.iter().any(|system| {
+        system.system == vote.system
+            && system.manifest_digest == vote.manifest
+            && system
+                .voters
+                .iter()
+                .any(|v| v.builder_id == vote.builder_id && v.block == vote.block)
+    })
 }
 
 /// Whether `event` counts `vote`'s builder for the vote's system.
@@ -953,6 +985,7 @@ mod tests {
             statements_checked: false,
             systems: Vec::new(),
             content: Vec::new(),
+            proof: None,
             failures: Vec::new(),
             verified: false,
         }

@@ -112,6 +112,9 @@ pub struct Report {
     /// when none were asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub content: Vec<crate::ContentReport>,
+    /// What `--proofs` proved, and against which block hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<crate::ProofReport>,
     /// Why verification failed; empty when it passed.
     pub failures: Vec<Finding>,
     /// True only when every check passed.
@@ -135,6 +138,7 @@ impl Report {
             statements_checked: false,
             systems: Vec::new(),
             content: Vec::new(),
+            proof: None,
             failures: Vec::new(),
             verified: false,
         }

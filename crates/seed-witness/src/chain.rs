@@ -92,19 +92,7 @@ pub fn record_relied_on(
     })
 }
 
-/// How records and alarms name an RPC endpoint: its scheme, host and port
-/// only, since providers put API keys in the path, the query or the user
-/// part of their URLs.
-pub fn endpoint_label(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(url) => match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
-            (Some(host), None) => format!("{}://{host}", url.scheme()),
-            (None, _) => "an endpoint without a host".to_owned(),
-        },
-        Err(_) => "an unparsable endpoint URL".to_owned(),
-    }
-}
+pub use seed_proof::endpoint_label;
 
 impl ChainEndpoint {
     /// How records name this endpoint.

@@ -42,15 +42,27 @@ pub fn cwd() -> Result<PathBuf, Failure> {
     })
 }
 
-/// Reads the configuration file named by `--config` (or `./seed-eth.toml` if present).
+/// Reads the configuration file named by `--config` (or `./seed-eth.toml` if present), for a
+/// command that talks to one endpoint.
 pub fn config_file(args: &ChainArgs) -> Result<ConfigFile, Failure> {
+    if args.rpc_url.len() > 1 {
+        return Err(Failure::usage(eyre::eyre!(
+            "--rpc-url: {} endpoints given; only `verify --proofs` and `keeper --proofs` ask several (the others talk to one)",
+            args.rpc_url.len()
+        )));
+    }
+    config_file_for_endpoints(args)
+}
+
+/// Reads the configuration file for a command that may ask several endpoints (`--proofs`).
+pub fn config_file_for_endpoints(args: &ChainArgs) -> Result<ConfigFile, Failure> {
     ConfigFile::load(args.config.as_deref(), &cwd()?).map_err(failure)
 }
 
 /// Flags and environment for the connection, from the shared arguments.
 pub fn overrides(args: &ChainArgs) -> ChainOverrides {
     ChainOverrides {
-        rpc_url: args.rpc_url.clone(),
+        rpc_url: args.rpc_url.first().cloned(),
         chain_id: args.chain_id,
         deployment: args.deployment.clone(),
         ..ChainOverrides::default()

@@ -12,6 +12,7 @@ mod keeper;
 mod lock;
 mod manifest;
 mod oci;
+mod proofs;
 mod relay;
 mod root;
 mod seed;

@@ -12,10 +12,11 @@ use seed_verify::{
 use seed_witness::chain::record_relied_on;
 
 use super::{
-    chain::{block_on, config_file, failure, scan_overrides, settings},
+    chain::{block_on, config_file, config_file_for_endpoints, failure, scan_overrides, settings},
     content::{closure_of, Source},
     credulous,
     oci::registry_client,
+    proofs,
 };
 use crate::{
     cli::{Posture, VerifyArgs},
@@ -28,11 +29,16 @@ pub fn run(args: &VerifyArgs) -> Outcome {
     if args.posture.posture == Posture::Credulous {
         return credulous::verify(args);
     }
-    let file = config_file(&args.chain)?;
+    let file = if args.proofs.proofs {
+        config_file_for_endpoints(&args.chain)?
+    } else {
+        config_file(&args.chain)?
+    };
     let (mut request, upstream) = request(args, &file)?;
     let chain_overrides = scan_overrides(&args.chain, &args.scan);
     let settings = settings(chain_overrides, &file)?;
     request.log_chunk = settings.log_chunk;
+    request.proofs = proofs::request(&args.proofs, &args.chain.rpc_url)?;
 
     block_on(async {
         let chain = settings.connect(|b| b).await.map_err(failure)?;
@@ -263,6 +269,28 @@ fn text(report: &Report) -> String {
             out,
             "  ledger root {root} (block {block}{hash}), {recomputed}"
         );
+    }
+    match &report.proof {
+        Some(proof) => {
+            let _ = writeln!(
+                out,
+                "  proven against block {} {:#x} ({} headers), its hash from {}",
+                proof.anchor.number.unwrap_or_default(),
+                proof.anchor.hash,
+                proof.headers,
+                proof.anchor.source
+            );
+            for fact in &proof.facts {
+                let _ = writeln!(out, "    proven: {fact}");
+            }
+        }
+        None if report.root.is_some() => {
+            let _ = writeln!(
+                out,
+                "  facts as the endpoint answered them (--proofs proves them against a block hash)"
+            );
+        }
+        None => {}
     }
     if let Some(threshold) = report.threshold {
         let genesis = if report.genesis == Some(true) {
