@@ -1010,6 +1010,10 @@ pub struct KeeperArgs {
     /// else 1800].
     #[arg(long, value_name = "SECONDS")]
     pub deadline_s: Option<u64>,
+
+    /// Zero: prove what each verification relies on (implies --verify).
+    #[command(flatten)]
+    pub proofs: ProofArgs,
 }
 
 /// A validity period: a whole number of seconds, at least 1 (a vote valid for

@@ -2181,3 +2181,56 @@ async fn lock_writes_a_verified_release_and_verify_reads_both_lock_formats() {
         assert!(!world.dir.path().join(file).exists(), "{file}");
     }
 }
+
+/// Issue 15: `keeper --proofs` proves each release before promoting it, against the hash its
+/// endpoints agree on for the finalisation block (`--rpc-url` repeated): an endpoint serving
+/// another fork of the chain blocks the promotion (reported, retried), an agreeing one lets it
+/// through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keeper_proofs_promotes_only_what_its_endpoints_agree_on() {
+    use seed_testkit::rpc::Lie;
+
+    let world = World::new().await;
+    let genesis = commit("genesis");
+    let images = world.genesis(&genesis).await;
+    // Final on anvil, whose finalized block lags its head by 64.
+    world.mine(70).await;
+    let other = TestAnvil::spawn().unwrap();
+    let _: Value = ProviderBuilder::new()
+        .connect_http(other.endpoint().parse().unwrap())
+        .raw_request("anvil_mine".into(), ("0xc8",))
+        .await
+        .unwrap();
+    let fork = RpcDouble::start(
+        &world.anvil.endpoint(),
+        Rules {
+            lie: Some(Lie::Fork {
+                upstream: other.endpoint(),
+            }),
+            ..Rules::default()
+        },
+    )
+    .unwrap();
+    let out = world.once_with(
+        &world.state(),
+        None,
+        &["--proofs", "--rpc-url", &fork.endpoint()],
+    );
+    assert_exit(&out, 1, "the endpoints disagree on block");
+    assert_eq!(json(&out)["promoted"], 0, "{}", text(&out));
+    world.assert_not_promoted(&genesis).await;
+
+    let honest = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
+    let out = world.once_with(
+        &world.state(),
+        None,
+        &["--proofs", "--rpc-url", &honest.endpoint()],
+    );
+    assert_exit(&out, 0, "");
+    world.assert_promoted(&genesis, &images).await;
+    assert!(
+        honest.requests("eth_getBlockByNumber") >= 2,
+        "{:?}",
+        honest.counts()
+    );
+}

@@ -246,6 +246,9 @@ pub struct KeeperConfig {
     /// compare with other endpoints; another hash already recorded for that
     /// block refuses the release. Needs `verify`.
     pub witness_state: Option<std::path::PathBuf>,
+    /// Prove what each verification relies on against an agreed block hash
+    /// (`--proofs`, seed-verify's proofs). Needs `verify`.
+    pub proofs: Option<seed_verify::ProofRequest>,
     /// Test hook: exit at this point (see [`FaultPoint`]).
     pub fault: Option<FaultPoint>,
 }

@@ -425,6 +425,7 @@ impl Keeper {
         let request = seed_verify::Request {
             commit: Some(seed_core::CommitId::from_b256(word)),
             log_chunk: self.config.log_chunk,
+            proofs: self.config.proofs.clone(),
             ..seed_verify::Request::default()
         };
         match seed_verify::verify(&self.chain, &target, request).await {

@@ -818,6 +818,7 @@ mod tests {
             verify: true,
             unchecked_systems: std::collections::BTreeSet::new(),
             witness_state: None,
+            proofs: None,
             fault: None,
         };
         let ms = |n| config.backoff(n).as_millis();

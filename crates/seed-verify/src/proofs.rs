@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::{Finalised, VerifyError, Vote};
 
 /// Where the block hash the proofs are checked against comes from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AnchorRequest {
     /// The verifying endpoint and `others` name the finalisation block's hash; at least
     /// `quorum` of them must, all alike, each saying the block is final.
@@ -55,7 +55,7 @@ pub enum AnchorRequest {
 }
 
 /// What `--proofs` asks for.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ProofRequest {
     /// The anchor.
     pub anchor: AnchorRequest,

@@ -11,8 +11,8 @@ use seed_keeper::{
 use serde_json::json;
 
 use super::{
-    chain::{block_on, config_file, failure, scan_overrides, settings},
-    credulous,
+    chain::{block_on, config_file, config_file_for_endpoints, failure, scan_overrides, settings},
+    credulous, proofs,
 };
 use crate::{
     cli::{KeeperArgs, Posture},
@@ -44,7 +44,11 @@ const DEFAULT_POLL_MS: u64 = 2000;
 
 /// Runs the keeper.
 pub fn run(args: &KeeperArgs) -> Outcome {
-    let file = config_file(&args.chain)?;
+    let file = if args.proofs.proofs {
+        config_file_for_endpoints(&args.chain)?
+    } else {
+        config_file(&args.chain)?
+    };
     // Flags and environment (clap merges them) beat the `[keeper]` table.
     let section = file.keeper_section();
     let template = |text: &str| Template::new(text).map_err(keeper_failure);
@@ -110,9 +114,10 @@ pub fn run(args: &KeeperArgs) -> Outcome {
         retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
         retry_max: Duration::from_millis(args.retry_max_ms.max(1)),
         pass_timeout: Duration::from_millis(args.pass_timeout_ms.max(1)),
-        // Recording the block a release relied on needs seed-verify's report.
-        verify: args.verify || args.posture.witness_state.is_some(),
+        // Recording the block a release relied on, and proving it, need seed-verify's report.
+        verify: args.verify || args.posture.witness_state.is_some() || args.proofs.proofs,
         witness_state: args.posture.witness_state.clone(),
+        proofs: proofs::request(&args.proofs, &args.chain.rpc_url)?,
         unchecked_systems: args
             .no_content_check
             .iter()
