@@ -86,6 +86,7 @@ bench: setup $(SIGSTORE_VENV)/.installed ## Benchmarks; machine-readable results
 	cargo run --release --locked --quiet -p seed-sigstore --example bundle_bench -- target/release/seed-eth $(SIGSTORE_VENV)/bin/sigstore target/bench/sigstore.json
 	cargo run --release --locked --quiet -p seed-credulous --example release_bench -- target/release/seed-eth target/bench/sigstore.json
 	cargo run --release --locked --quiet -p seed-witness --example witness_bench -- target/bench/witness.json
+	cargo run --release --locked --quiet -p seed-verify --example scale_bench -- target/release/seed-eth target/bench/scale.json 5 1000 10000
 	@echo "make bench: results in target/bench/"
 
 clean: ## Remove build outputs (not node_modules)
