@@ -1044,6 +1044,20 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
     assert!(total <= 28, "{total} requests: {counts:?}");
     assert_eq!(second.total_requests(), 2, "{:?}", second.counts());
 
+    // An endpoint capped at 10 blocks per eth_getLogs (Alchemy's free tier): the log reads
+    // split on its refusals, the proofs need none.
+    let capped = RpcDouble::start(
+        &world.anvil.endpoint(),
+        Rules {
+            max_log_range: Some(10),
+            ..Rules::default()
+        },
+    )
+    .unwrap();
+    let out = verify_proofs(&world, &[&capped.endpoint(), &b], &["--commit", COMMIT_A]);
+    assert_exit(&out, 0, "VERIFIED");
+    assert!(capped.requests("eth_getLogs") >= 3, "{:?}", capped.counts());
+
     // One endpoint: every fact is still proven consistent with one block, but that block is
     // the endpoint's word, and the report says so.
     let out = verify_proofs(&world, &[&a], &["--commit", COMMIT_A]);
@@ -1189,7 +1203,8 @@ async fn a_lying_endpoint_cannot_make_verify_proofs_accept_what_the_chain_does_n
         &[&alias.endpoint(), &honest.endpoint()],
         &["--commit", COMMIT_B],
     );
-    assert_exit(&out, 3, "the ledger's root for the release");
+    // With proofs: the receipts it passes off do not hash to the block's receipts root.
+    assert_exit(&out, 3, "receipts or logs were altered, added or dropped");
     assert!(
         text(&out).contains(&alias.endpoint()),
         "names the liar: {}",
@@ -1215,12 +1230,25 @@ async fn a_lying_endpoint_cannot_make_verify_proofs_accept_what_the_chain_does_n
         0,
         "threshold 1 (genesis",
     );
+    // With proofs the rules are read from the registry's storage, proven: the lie is never
+    // consulted and the report states the true threshold.
     let out = verify_proofs(&world, &[&mask.endpoint()], &["--commit", COMMIT_A]);
-    assert_exit(
-        &out,
-        3,
-        "the threshold at the finalisation block as 1, but block",
+    assert_exit(&out, 0, "threshold 3 (genesis");
+    // The one call --proofs still makes is where to look (the finalisation stamp): pointing it
+    // at another block finds no entry there, a refusal, never an acceptance.
+    let stamp = liar(
+        Lie::Call {
+            to: registry.clone(),
+            selector: format!(
+                "0x{}",
+                alloy::hex::encode(SeedRegistry::finalisationStampCall::SELECTOR)
+            ),
+            result: format!("{:#066x}", 3),
+        },
+        None,
     );
+    let out = verify_proofs(&world, &[&stamp.endpoint()], &["--commit", COMMIT_A]);
+    assert_exit(&out, 1, "is not finalised");
 
     // 3. Dropped logs: the votes of the release left out of eth_getLogs and of the receipts.
     let drop = liar(
@@ -1294,7 +1322,7 @@ async fn a_lying_endpoint_cannot_make_verify_proofs_accept_what_the_chain_does_n
         &[&victim, &targeted.endpoint()],
         &["--commit", COMMIT_B],
     );
-    assert_exit(&out, 3, "the ledger's root for the release");
+    assert_exit(&out, 3, "receipts or logs were altered, added or dropped");
 }
 
 fn plain_json(world: &World, url: &str, commit: &str) -> Output {

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use alloy::{eips::BlockNumberOrTag, primitives::B256, providers::Provider};
+use alloy::{consensus::Header, eips::BlockNumberOrTag, primitives::B256, providers::Provider};
 use serde::Serialize;
 
 use crate::{Endpoint, ProofError};
@@ -75,17 +75,24 @@ impl std::fmt::Display for AnchorSource {
 /// The hash of block `number`, as at least `required` of `endpoints` name it, each saying the
 /// block is final. An endpoint that cannot be asked is skipped (and named if the quorum fails);
 /// two endpoints naming different hashes, or one for which the block is not final yet, fail the
-/// whole question.
+/// whole question. Also returns the header the first endpoint served (unchecked: it is the
+/// caller's to hash), which saves asking it again.
 pub async fn agree_on_block(
     endpoints: &[Endpoint],
     number: u64,
     required: usize,
-) -> Result<Anchor, ProofError> {
+) -> Result<(Anchor, Option<Header>), ProofError> {
     let mut answers: Vec<(String, B256)> = Vec::new();
     let mut failures = Vec::new();
-    for endpoint in endpoints {
+    let mut first_header = None;
+    for (i, endpoint) in endpoints.iter().enumerate() {
         match named_final_block(endpoint, number).await {
-            Ok(hash) => answers.push((endpoint.label.clone(), hash)),
+            Ok((hash, header)) => {
+                if i == 0 {
+                    first_header = Some(header);
+                }
+                answers.push((endpoint.label.clone(), hash));
+            }
             Err(error @ ProofError::NotFinal { .. }) => return Err(error),
             Err(error) => failures.push(error.to_string()),
         }
@@ -97,14 +104,17 @@ pub async fn agree_on_block(
         });
     }
     match answers.first() {
-        Some((_, hash)) if answers.len() >= required => Ok(Anchor {
-            number: Some(number),
-            hash: *hash,
-            source: AnchorSource::Quorum {
-                agreed: answers.iter().map(|(label, _)| label.clone()).collect(),
-                required,
+        Some((_, hash)) if answers.len() >= required => Ok((
+            Anchor {
+                number: Some(number),
+                hash: *hash,
+                source: AnchorSource::Quorum {
+                    agreed: answers.iter().map(|(label, _)| label.clone()).collect(),
+                    required,
+                },
             },
-        }),
+            first_header,
+        )),
         _ => Err(ProofError::NoQuorum {
             block: number,
             answered: answers.len(),
@@ -114,8 +124,9 @@ pub async fn agree_on_block(
     }
 }
 
-/// The hash `endpoint` names for block `number`, once it says the block is final.
-async fn named_final_block(endpoint: &Endpoint, number: u64) -> Result<B256, ProofError> {
+/// The hash `endpoint` names for block `number`, once it says the block is final, and the
+/// header it served.
+async fn named_final_block(endpoint: &Endpoint, number: u64) -> Result<(B256, Header), ProofError> {
     let rpc = |action: &str, reason: String| ProofError::Rpc {
         endpoint: endpoint.label.clone(),
         action: action.to_owned(),
@@ -145,7 +156,7 @@ async fn named_final_block(endpoint: &Endpoint, number: u64) -> Result<B256, Pro
             endpoint: endpoint.label.clone(),
             block: number.to_string(),
         })?;
-    Ok(block.header.hash)
+    Ok((block.header.hash, block.header.inner))
 }
 
 /// A checkpoint file: one `NUMBER HASH` pair per line (decimal block number, 0x-prefixed block

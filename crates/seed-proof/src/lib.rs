@@ -247,10 +247,12 @@ fn check_account(
         response.storage_hash,
         response.code_hash,
     );
+    // An empty account is not in the state trie (EIP-161): its proof must show it absent.
+    let expected = (account != TrieAccount::default()).then(|| rlp::encode(account));
     verify_proof(
         header.header.state_root,
         Nibbles::unpack(keccak256(address)),
-        Some(rlp::encode(account)),
+        expected,
         &response.account_proof,
     )
     .map_err(|e| account_error(e.to_string()))?;
@@ -332,6 +334,27 @@ impl ProvenChain {
         let header = prover
             .header(BlockId::hash(anchor.hash), anchor.hash)
             .await?;
+        Self::anchored(prover, anchor, header, max_walk)
+    }
+
+    /// A chain anchored at `header`, already fetched (by [`anchor::agree_on_block`]), accepted
+    /// only if it hashes to the anchor's hash and has its number.
+    pub fn from_header(
+        prover: Prover,
+        anchor: Anchor,
+        header: Header,
+        max_walk: u64,
+    ) -> Result<Self, ProofError> {
+        let header = check_header(header, anchor.hash, prover.endpoint())?;
+        Self::anchored(prover, anchor, header, max_walk)
+    }
+
+    fn anchored(
+        prover: Prover,
+        anchor: Anchor,
+        header: ProvenHeader,
+        max_walk: u64,
+    ) -> Result<Self, ProofError> {
         if anchor.number.is_some_and(|n| n != header.number) {
             return Err(ProofError::HeaderHash {
                 endpoint: prover.endpoint().to_owned(),
@@ -591,6 +614,30 @@ mod tests {
                 failures += 1;
             }
         }
+        // An account that does not exist: proven absent, its slots zero; claiming code or a
+        // balance for it fails.
+        let nobody = Address::repeat_byte(0x77);
+        let absent = f
+            .prover
+            .endpoint
+            .provider
+            .get_proof(nobody, vec![f.slots[0]])
+            .block_id(BlockId::hash(f.header.hash))
+            .await
+            .unwrap();
+        let proven =
+            check_account(&f.header, nobody, &f.slots[..1], &absent, &endpoint).unwrap();
+        assert_eq!(proven.code_hash, alloy::primitives::KECCAK256_EMPTY);
+        assert_eq!(proven.storage[&f.slots[0]], U256::ZERO);
+        let claimed = EIP1186AccountProofResponse {
+            code_hash: f.proof.code_hash,
+            ..absent.clone()
+        };
+        assert!(matches!(
+            check_account(&f.header, nobody, &f.slots[..1], &claimed, &endpoint),
+            Err(ProofError::Account { .. })
+        ));
+
         let mut missing = f.proof.clone();
         missing.storage_proof.pop();
         assert!(matches!(check(&missing), Err(ProofError::Account { .. })));

@@ -201,9 +201,11 @@ async fn main() {
         panic!("usage: scale_bench SEED_ETH_BINARY OUT.json RUNS AGE...");
     };
     let runs: usize = runs.parse().unwrap();
+    // Each run's working directory is a fresh temporary one.
+    let binary = std::fs::canonicalize(binary).unwrap();
     let mut results = Vec::new();
     for age in ages {
-        let result = bench_age(Path::new(binary), age.parse().unwrap(), runs).await;
+        let result = bench_age(&binary, age.parse().unwrap(), runs).await;
         eprintln!("{result}");
         results.push(result);
     }

@@ -39,7 +39,7 @@ use alloy::{
 };
 use seed_chain::{
     bindings::SeedRegistry,
-    events::{ledger_entry, Recorded},
+    events::{ledger_entry, LedgerEntry, Recorded},
     status::logs_in_chunks,
     Chain, Target,
 };
@@ -49,6 +49,7 @@ use seed_statement::Expected;
 
 pub use content::{read_image_closure, ContentReport, ContentResult, ContentSource};
 pub use error::VerifyError;
+use proofs::BlockProof;
 pub use proofs::{AnchorRequest, ProofReport, ProofRequest};
 pub use report::{Finding, Report, StatementCheck, SystemReport, VoterReport};
 
@@ -181,12 +182,7 @@ pub async fn verify(
         },
     };
     let mut report = Report::new(chain, target, commit);
-    let relied = reader.check_release(&request, commit, &mut report).await?;
-    if let (Some(proofs), Some(relied)) = (&request.proofs, relied) {
-        let proven = proofs::prove(chain, target, commit.to_b256(), &relied, proofs).await?;
-        report.block_hash = Some(proven.block_hash);
-        report.proof = Some(proven);
-    }
+    reader.check_release(&request, commit, &mut report).await?;
     report.verified = report.failures.is_empty();
     Ok(report)
 }
@@ -437,21 +433,47 @@ impl Reader<'_> {
         }
     }
 
-    /// Every check on one release; findings go into `report`. Returns the facts the checks
-    /// relied on once the release was found (what `--proofs` proves).
+    /// The ledger entry of `commit` read from `blocks`: from the endpoint's answers, or with
+    /// `--proofs` from the proven block the endpoint's answers point to.
+    async fn entry(
+        &self,
+        request: &Request,
+        word: B256,
+        blocks: (u64, u64),
+    ) -> Result<(LedgerEntry, Option<BlockProof>), VerifyError> {
+        if let (Some(proofs), (from, to)) = (request.proofs.as_ref(), blocks) {
+            // One block: prove it rather than ask about it.
+            if from == to {
+                let proof = BlockProof::prove(self.chain, self.target, word, from, proofs).await?;
+                return Ok((proof.ledger_entry(self.target.ledger), Some(proof)));
+            }
+        }
+        let entry =
+            ledger_entry(self.chain, self.target.ledger, word, blocks, self.log_chunk).await?;
+        match (request.proofs.as_ref(), entry.record()) {
+            // The history search found the block: prove it, and read the entry from the proof.
+            (Some(proofs), Some(record)) => {
+                let proof =
+                    BlockProof::prove(self.chain, self.target, word, record.block, proofs).await?;
+                Ok((proof.ledger_entry(self.target.ledger), Some(proof)))
+            }
+            _ => Ok((entry, None)),
+        }
+    }
+
+    /// Every check on one release; findings go into `report`.
     async fn check_release(
         &self,
         request: &Request,
         commit: CommitId,
         report: &mut Report,
-    ) -> Result<Option<proofs::Relied>, VerifyError> {
+    ) -> Result<(), VerifyError> {
         let word = commit.to_b256();
         // One block to read when the registry names it; the whole history otherwise.
         let mut stamped = self.finalisation_block(word).await;
-        let (entry, blocks) = loop {
+        let (entry, blocks, mut proof) = loop {
             let blocks = stamped.map_or_else(|| self.history(), |block| (block, block));
-            let entry =
-                ledger_entry(self.chain, self.target.ledger, word, blocks, self.log_chunk).await?;
+            let (entry, proof) = self.entry(request, word, blocks).await?;
             match stamped {
                 // The registry keeps the block modulo 2^29 (D-050): a release that old was
                 // finalised a period earlier, or the history is searched.
@@ -460,15 +482,21 @@ impl Reader<'_> {
                         .checked_sub(STAMP_PERIOD)
                         .filter(|earlier| *earlier >= self.target.from_block);
                 }
-                _ => break (entry, blocks),
+                _ => break (entry, blocks, proof),
             }
         };
+        if let Some(proof) = &proof {
+            report.proof = Some(proof.report());
+            for finding in proof.code_findings() {
+                report.fail(finding.clone());
+            }
+        }
         if entry.root.is_zero() {
             report.fail(format!(
                 "release {commit} is not finalised: the ledger {} has no entry for it (see `seed-eth status --commit {commit}`)",
                 self.target.ledger
             ));
-            return Ok(None);
+            return Ok(());
         }
         report.root = Some(entry.root);
         let Some(record) = entry.record() else {
@@ -478,13 +506,16 @@ impl Reader<'_> {
                 entry.root,
                 entry.records.len()
             ));
-            return Ok(None);
+            return Ok(());
         };
         report.block = Some(record.block);
         report.block_hash = record.block_hash;
         report.rules_version = Some(record.rules_version);
 
-        let events = self.finalisations(word, blocks).await?;
+        let events = match &proof {
+            Some(proof) => proof.finalisations(),
+            None => self.finalisations(word, blocks).await?,
+        };
         let event = match events.as_slice() {
             [event] => event,
             [] => {
@@ -492,21 +523,24 @@ impl Reader<'_> {
                     "the ledger records release {commit} but the registry {} emitted no ReleaseFinalised event for it: the root cannot be recomputed",
                     self.target.registry
                 ));
-                return Ok(None);
+                return Ok(());
             }
             more => {
                 report.fail(format!(
                     "the registry emitted {} ReleaseFinalised events for release {commit}; a release finalises once",
                     more.len()
                 ));
-                return Ok(None);
+                return Ok(());
             }
         };
         report.genesis = Some(event.genesis);
         if !check_event(event, entry.root, record, report) {
-            return Ok(None);
+            return Ok(());
         }
-        let threshold = self.threshold_at(event).await?;
+        let threshold = match &proof {
+            Some(proof) => proof.threshold(event)?,
+            None => self.threshold_at(event).await?,
+        };
         report.threshold = Some(threshold);
         if threshold == 0 {
             // The contracts never finalise with no voters; a zero here means the state read is
@@ -515,21 +549,18 @@ impl Reader<'_> {
                 "the threshold read at block {} is 0; a release needs at least one voter",
                 event.block
             ));
-            return Ok(None);
+            return Ok(());
         }
-        self.check_required_systems(event, report).await?;
-        let votes = self.counted_votes(word, event, stamped.is_some()).await?;
+        let mut votes = self.counted_votes(word, event, stamped.is_some()).await?;
+        match &mut proof {
+            Some(proof) => {
+                proof.check_required_systems(event, report);
+                votes = proof.prove_votes(&votes).await?;
+                report.proof = Some(proof.report());
+            }
+            None => self.check_required_systems(event, report).await?,
+        }
         self.check_voters(event, &votes, threshold, report);
-        let relied = proofs::Relied {
-            root: entry.root,
-            rules_version: record.rules_version,
-            event: event.clone(),
-            threshold,
-            votes: votes
-                .into_iter()
-                .filter(|vote| reported(vote, report))
-                .collect(),
-        };
         check_expectations(request, report);
         if let Some(source) = &request.statements {
             check_statements(
@@ -545,7 +576,7 @@ impl Reader<'_> {
             let images = attested_images(request, source, report);
             content::check_content(source, &images, report).await?;
         }
-        Ok(Some(relied))
+        Ok(())
     }
 }
 
@@ -581,18 +612,6 @@ fn attested_images(
         }
     }
     images
-}
-
-/// Whether `vote` is one of the report's counted voters (the votes the verdict relied on).
-fn reported(vote: &Vote, report: &Report) -> bool {
-    report.systems.iter().any(|system| {
-        system.system == vote.system
-            && system.manifest_digest == vote.manifest
-            && system
-                .voters
-                .iter()
-                .any(|v| v.builder_id == vote.builder_id && v.block == vote.block)
-    })
 }
 
 /// Whether `event` counts `vote`'s builder for the vote's system.

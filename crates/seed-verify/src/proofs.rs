@@ -1,19 +1,28 @@
-//! `verify --proofs`: every fact the verdict used, proven against a block hash.
+//! `verify --proofs`: the facts of the verdict read from data that hashes to one block hash.
 //!
-//! The checks in `lib.rs` read the endpoint's `eth_call` and `eth_getLogs`
-//! answers. Here each answer they relied on is derived again from data that
-//! hashes to the anchor (seed-proof): the ledger's root and the registry's rules
-//! word from storage proofs at the finalisation block, the `ReleaseRecorded`,
-//! `ReleaseFinalised` and counted `Attested` logs from their blocks' receipts.
-//! An answer that differs from what the chain proves is the endpoint lying (or
-//! serving another fork) and fails the verification with exit 3, naming the
-//! fact, both values and the endpoint.
+//! Without proofs, `lib.rs` reads the ledger's root with `eth_call`, the ledger's and
+//! registry's events with `eth_getLogs` and the rules with `eth_call`, and believes the
+//! endpoint. With proofs, once the finalisation block is known (the registry's stamp, or the
+//! history search: where to look is still the endpoint's hint), a [`BlockProof`] of that block
+//! replaces those reads (seed-proof does the checking):
 //!
-//! Storage slots follow the contracts' layouts: the ledger's `_roots` mapping is
-//! its slot 3 (after Ownable2Step's two slots and `_writer`); the registry's
-//! ERC-7201 struct starts with the rules word, and `systemNumber` is its field 5.
-//! The end-to-end tests compare every proven value with the contracts' views,
-//! so a layout change that forgets this file fails them.
+//! - the block's hash comes from the anchor (a quorum of endpoints, or the user), and its
+//!   header must hash to it;
+//! - the ledger's root and the registry's rules word, implementation slot and the numbers of
+//!   the finalised systems come from `eth_getProof` against the header's state root, and the
+//!   two contracts' code hashes must be those this client deploys;
+//! - the `ReleaseRecorded` and `ReleaseFinalised` logs come from the block's receipts, whose
+//!   trie root must be the header's;
+//! - each vote the endpoint points to is taken from its block's receipts, that block's header
+//!   proven by parent hashes down from the anchor; a vote the receipts do not hold is the
+//!   endpoint lying, exit 3 naming it.
+//!
+//! Storage slots follow the contracts' layouts: the ledger's `_roots` mapping is its slot 3
+//! (after Ownable2Step's two slots and `_writer`); the registry's ERC-7201 struct starts with
+//! the rules word, and `systemNumber` is its field 5. The end-to-end tests verify releases
+//! through these slots, so a layout change that forgets this file fails them.
+
+use std::collections::BTreeMap;
 
 use alloy::{
     primitives::{keccak256, Address, B256, U256},
@@ -21,15 +30,16 @@ use alloy::{
 };
 use seed_chain::{
     bindings::{ERC1967Proxy, ReleaseLedger, SeedRegistry},
+    events::{LedgerEntry, Recorded},
     Chain, Target,
 };
 use seed_proof::{
     anchor::{agree_on_block, nearest_checkpoint},
-    Anchor, AnchorSource, Endpoint, ProofError, ProvenChain, ProvenLog, Prover,
+    Anchor, AnchorSource, Endpoint, ProofError, ProvenChain, ProvenHeader, ProvenLog, Prover,
 };
 use serde::Serialize;
 
-use crate::{Finalised, VerifyError, Vote};
+use crate::{Finalised, Report, VerifyError, Vote};
 
 /// Where the block hash the proofs are checked against comes from.
 #[derive(Debug, Clone)]
@@ -63,16 +73,6 @@ pub struct ProofRequest {
     pub max_walk: u64,
 }
 
-/// The facts the verdict relied on, as the endpoint answered them.
-#[derive(Debug)]
-pub(crate) struct Relied {
-    pub root: B256,
-    pub rules_version: u32,
-    pub event: Finalised,
-    pub threshold: u8,
-    pub votes: Vec<Vote>,
-}
-
 /// What the proofs established, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,7 +81,7 @@ pub struct ProofReport {
     pub anchor: Anchor,
     /// The finalisation block's hash, proven from the anchor.
     pub block_hash: B256,
-    /// Headers fetched to reach every block needed from the anchor.
+    /// Headers fetched and hashed to reach every block needed from the anchor.
     pub headers: usize,
     /// The facts proven, in the order they were.
     pub facts: Vec<String>,
@@ -106,240 +106,309 @@ fn mapping_slot(key: B256, slot: U256) -> B256 {
     keccak256((key, slot).abi_encode())
 }
 
-/// Proves every fact of `relied` against the anchor `request` names; a fact the chain does
-/// not hold is [`VerifyError::Contradicted`].
-pub(crate) async fn prove(
-    chain: &Chain,
-    target: &Target,
+/// The finalisation block of one release, proven: everything `check_release` reads about it.
+pub(crate) struct BlockProof {
     commit: B256,
-    relied: &Relied,
-    request: &ProofRequest,
-) -> Result<ProofReport, VerifyError> {
-    let block = relied.event.block;
-    let primary = Endpoint::with_provider(chain.url(), chain.provider().clone());
-    let anchor = anchor(&primary, block, &request.anchor).await?;
-    let mut proven = ProvenChain::new(Prover::new(primary), anchor, request.max_walk).await?;
-    let header = proven.header(block).await?.clone();
-    let prover = proven.prover().clone();
-    let contradicted = |fact: &str, claimed: String, proven: String| VerifyError::Contradicted {
-        fact: fact.to_owned(),
-        claimed,
-        proven,
-        block,
-        endpoint: prover.endpoint().to_owned(),
-    };
-    let mut facts = Vec::new();
+    registry: Address,
+    chain: ProvenChain,
+    header: ProvenHeader,
+    logs: Vec<ProvenLog>,
+    ledger_root: B256,
+    rules: Rules,
+    /// The number of each system of the block's `ReleaseFinalised` event, by name.
+    system_numbers: BTreeMap<String, u8>,
+    implementation: Address,
+    /// The contracts' code, where it is not this client's (exit 1 findings).
+    code_findings: Vec<String>,
+    facts: Vec<String>,
+}
 
-    // The ledger: its code, and the root it stores for the release.
-    let root_slot = mapping_slot(commit, U256::from(LEDGER_ROOTS_SLOT));
-    let ledger = prover.account(&header, target.ledger, &[root_slot]).await?;
-    let expected_code = keccak256(&ReleaseLedger::DEPLOYED_BYTECODE);
-    if ledger.code_hash != expected_code {
-        return Err(contradicted(
-            "the ledger's code",
-            format!("a ReleaseLedger at {}", target.ledger),
-            format!(
-                "code hash {} (this client's ReleaseLedger has {expected_code}): the deployment names another contract",
-                ledger.code_hash
-            ),
-        ));
-    }
-    let root = B256::from(ledger.storage[&root_slot]);
-    if root != relied.root {
-        return Err(contradicted(
-            "the ledger's root for the release",
-            relied.root.to_string(),
-            root.to_string(),
-        ));
-    }
-    facts.push(format!("ledger code and root {root} (storage proof)"));
+impl BlockProof {
+    /// Proves block `block` for release `commit`: anchors it as `request` says, then reads its
+    /// receipts and the two contracts' storage.
+    pub(crate) async fn prove(
+        chain: &Chain,
+        target: &Target,
+        commit: B256,
+        block: u64,
+        request: &ProofRequest,
+    ) -> Result<Self, VerifyError> {
+        let primary = Endpoint::with_provider(chain.url(), chain.provider().clone());
+        let (anchor, header) = anchor(&primary, block, &request.anchor).await?;
+        let prover = Prover::new(primary);
+        let mut proven = match header {
+            Some(header) => ProvenChain::from_header(prover, anchor, header, request.max_walk)?,
+            None => ProvenChain::new(prover, anchor, request.max_walk).await?,
+        };
+        let header = proven.header(block).await?.clone();
+        let prover = proven.prover().clone();
+        let logs = prover.logs(&header).await?;
+        let mut facts = vec![format!(
+            "block {block} {:#x}: header hashed, receipts root recomputed ({} logs)",
+            header.hash,
+            logs.len()
+        )];
 
-    // The registry: the proxy's code, its implementation, and the rules word.
-    let rules_slot = B256::from(REGISTRY_STORAGE);
-    let number_slots: Vec<B256> = relied
-        .event
-        .systems
-        .iter()
-        .map(|system| {
+        // The registry: its code, implementation, rules word and the finalised systems' numbers.
+        let systems: Vec<String> = finalised_logs(&logs, target.registry, commit)
+            .next()
+            .map(|event| event.systems)
+            .unwrap_or_default();
+        let number_slot = |system: &str| {
             mapping_slot(
                 keccak256(system.as_bytes()),
                 REGISTRY_STORAGE + U256::from(SYSTEM_NUMBER_FIELD),
             )
-        })
-        .collect();
-    let mut slots = vec![rules_slot, IMPLEMENTATION_SLOT];
-    slots.extend(&number_slots);
-    let registry = prover.account(&header, target.registry, &slots).await?;
-    let proxy_code = keccak256(&ERC1967Proxy::DEPLOYED_BYTECODE);
-    if registry.code_hash != proxy_code {
-        return Err(contradicted(
-            "the registry's code",
-            format!("an ERC-1967 proxy at {}", target.registry),
-            format!(
-                "code hash {} (the ERC1967Proxy this client deploys has {proxy_code})",
-                registry.code_hash
-            ),
-        ));
-    }
-    let implementation = Address::from_word(B256::from(registry.storage[&IMPLEMENTATION_SLOT]));
-    let rules = Rules(registry.storage[&rules_slot]);
-    if rules.version() != relied.rules_version {
-        return Err(contradicted(
-            "the rules version at the finalisation block",
-            relied.rules_version.to_string(),
-            rules.version().to_string(),
-        ));
-    }
-    let threshold = rules.threshold(relied.event.genesis);
-    if threshold != relied.threshold {
-        return Err(contradicted(
-            "the threshold at the finalisation block",
-            relied.threshold.to_string(),
-            threshold.to_string(),
-        ));
-    }
-    let numbers: Vec<u8> = number_slots
-        .iter()
-        .map(|slot| registry.storage[slot].byte(0))
-        .collect();
-    if numbers != rules.required_system_numbers() {
-        return Err(contradicted(
-            "the required systems at the finalisation block",
-            format!(
-                "[{}] (system numbers {numbers:?})",
-                relied.event.systems.join(", ")
-            ),
-            format!("system numbers {:?}", rules.required_system_numbers()),
-        ));
-    }
-    facts.push(format!(
-        "rules version {}, threshold {threshold}, required systems [{}] (storage proof)",
-        rules.version(),
-        relied.event.systems.join(", ")
-    ));
-
-    // The finalisation's own logs, from the block's receipts.
-    let logs = prover.logs(&header).await?;
-    let recorded: Vec<_> = logs
-        .iter()
-        .filter(|l| l.log.address == target.ledger)
-        .filter_map(|l| ReleaseLedger::ReleaseRecorded::decode_log(&l.log).ok())
-        .filter(|e| e.commit == commit)
-        .collect();
-    match recorded.as_slice() {
-        [one] if one.root == relied.root && one.rulesVersion == relied.rules_version => {}
-        other => {
-            return Err(contradicted(
-                "the ledger's ReleaseRecorded log",
-                format!(
-                    "one, naming root {} and rules version {}",
-                    relied.root, relied.rules_version
-                ),
-                format!("{} in the block's receipts", other.len()),
-            ))
-        }
-    }
-    let finalised: Vec<_> = logs
-        .iter()
-        .filter(|l| l.log.address == target.registry)
-        .filter_map(|l| SeedRegistry::ReleaseFinalised::decode_log(&l.log).ok())
-        .filter(|e| e.commit == commit)
-        .collect();
-    match finalised.as_slice() {
-        [one] if matches_event(one, &relied.event) => {}
-        other => {
-            return Err(contradicted(
-                "the registry's ReleaseFinalised log",
-                format!(
-                    "one, with systems [{}], their digests and voters",
-                    relied.event.systems.join(", ")
-                ),
-                match other {
-                    [one] => format!(
-                        "systems [{}], digests {:?}, voters {:?}, rules version {}, genesis {}",
-                        one.systems.join(", "),
-                        one.manifestDigests,
-                        one.voters,
-                        one.rulesVersion,
-                        one.genesis
-                    ),
-                    _ => format!("{} in the block's receipts", other.len()),
-                },
-            ))
-        }
-    }
-    facts.push(format!(
-        "ReleaseRecorded and ReleaseFinalised in block {block} (receipts root)"
-    ));
-
-    // Every counted vote, from its block's receipts.
-    let mut vote_blocks: Vec<u64> = relied.votes.iter().map(|v| v.block).collect();
-    vote_blocks.sort_unstable();
-    vote_blocks.dedup();
-    for vote_block in vote_blocks {
-        let logs = if vote_block == block {
-            logs.clone()
-        } else {
-            let header = proven.header(vote_block).await?.clone();
-            prover.logs(&header).await?
         };
-        for vote in relied.votes.iter().filter(|v| v.block == vote_block) {
-            if !logs.iter().any(|l| is_vote(l, target.registry, vote)) {
-                return Err(VerifyError::Contradicted {
-                    fact: format!(
-                        "builder {}'s Attested log for {} in block {vote_block}",
-                        vote.builder_id, vote.system
-                    ),
-                    claimed: format!(
-                        "manifest {}, image {}, statement {}, signer {}",
-                        vote.manifest, vote.image, vote.statement, vote.signer
-                    ),
-                    proven: "no such log in the block's receipts".to_owned(),
-                    block: vote_block,
-                    endpoint: prover.endpoint().to_owned(),
-                });
+        let rules_slot = B256::from(REGISTRY_STORAGE);
+        let mut slots = vec![rules_slot, IMPLEMENTATION_SLOT];
+        slots.extend(systems.iter().map(|s| number_slot(s)));
+        let registry = prover.account(&header, target.registry, &slots).await?;
+        let mut code_findings = Vec::new();
+        let proxy_code = keccak256(&ERC1967Proxy::DEPLOYED_BYTECODE);
+        if registry.code_hash != proxy_code {
+            code_findings.push(format!(
+                "the registry {} has code hash {} at block {block}, not the ERC-1967 proxy this client deploys ({proxy_code}): the deployment names another contract",
+                target.registry, registry.code_hash
+            ));
+        }
+        let value = |slot: &B256| registry.storage.get(slot).copied().unwrap_or_default();
+        let implementation = Address::from_word(B256::from(value(&IMPLEMENTATION_SLOT)));
+        let rules = Rules(value(&rules_slot));
+        let system_numbers = systems
+            .iter()
+            .map(|s| (s.clone(), value(&number_slot(s)).byte(0)))
+            .collect();
+        facts.push(format!(
+            "registry rules word (version {}), implementation {implementation} and system numbers: storage proof",
+            rules.version()
+        ));
+
+        // The ledger: its code and the root it stores for the release.
+        let root_slot = mapping_slot(commit, U256::from(LEDGER_ROOTS_SLOT));
+        let ledger = prover.account(&header, target.ledger, &[root_slot]).await?;
+        let ledger_code = keccak256(&ReleaseLedger::DEPLOYED_BYTECODE);
+        if ledger.code_hash != ledger_code {
+            code_findings.push(format!(
+                "the ledger {} has code hash {} at block {block}, not this client's ReleaseLedger ({ledger_code}): the deployment names another contract",
+                target.ledger, ledger.code_hash
+            ));
+        }
+        let ledger_root = B256::from(ledger.storage.get(&root_slot).copied().unwrap_or_default());
+        facts.push(format!("ledger root {ledger_root}: storage proof"));
+
+        Ok(Self {
+            commit,
+            registry: target.registry,
+            chain: proven,
+            header,
+            logs,
+            ledger_root,
+            rules,
+            system_numbers,
+            implementation,
+            code_findings,
+            facts,
+        })
+    }
+
+    /// The ledger entry: the proven root and the block's `ReleaseRecorded` logs for the commit.
+    pub(crate) fn ledger_entry(&self, ledger: Address) -> LedgerEntry {
+        let records = self
+            .logs
+            .iter()
+            .filter(|l| l.log.address == ledger)
+            .filter_map(|l| ReleaseLedger::ReleaseRecorded::decode_log(&l.log).ok())
+            .filter(|e| e.commit == self.commit)
+            .map(|e| Recorded {
+                root: e.root,
+                rules_version: e.rulesVersion,
+                block: self.header.number,
+                block_hash: Some(self.header.hash),
+                tx: None,
+            })
+            .collect();
+        LedgerEntry {
+            root: self.ledger_root,
+            records,
+        }
+    }
+
+    /// The block's `ReleaseFinalised` events for the commit.
+    pub(crate) fn finalisations(&self) -> Vec<Finalised> {
+        finalised_logs(&self.logs, self.registry, self.commit)
+            .map(|data| Finalised {
+                root_topic: data.root,
+                systems: data.systems,
+                digests: data.manifestDigests,
+                voters: data.voters,
+                rules_version: data.rulesVersion,
+                genesis: data.genesis,
+                block: self.header.number,
+            })
+            .collect()
+    }
+
+    /// The threshold in force, from the proven rules word (what `threshold_at` reads by call).
+    pub(crate) fn threshold(&self, event: &Finalised) -> Result<u8, VerifyError> {
+        if self.rules.version() != event.rules_version {
+            return Err(VerifyError::RulesChanged {
+                block: event.block,
+                event: event.rules_version,
+                state: self.rules.version(),
+            });
+        }
+        Ok(self.rules.threshold(event.genesis))
+    }
+
+    /// The event's systems must be the required ones: their permanent numbers, proven, must be
+    /// the rules word's list.
+    pub(crate) fn check_required_systems(&self, event: &Finalised, report: &mut Report) {
+        let numbers: Vec<u8> = event
+            .systems
+            .iter()
+            .map(|s| self.system_numbers.get(s).copied().unwrap_or(0))
+            .collect();
+        let required = self.rules.required_system_numbers();
+        if numbers != required {
+            report.fail(format!(
+                "the release finalised systems [{}] (system numbers {numbers:?}) but the rules at block {} required system numbers {required:?}",
+                event.systems.join(", "),
+                event.block
+            ));
+        }
+    }
+
+    /// The votes `hints` point to, each read from its block's proven receipts instead; one the
+    /// receipts do not hold is the endpoint lying.
+    pub(crate) async fn prove_votes(&mut self, hints: &[Vote]) -> Result<Vec<Vote>, VerifyError> {
+        let mut by_block: BTreeMap<u64, Vec<ProvenLog>> = BTreeMap::new();
+        by_block.insert(self.header.number, self.logs.clone());
+        let mut proven = Vec::new();
+        for hint in hints {
+            if let std::collections::btree_map::Entry::Vacant(slot) = by_block.entry(hint.block) {
+                let header = self.chain.header(hint.block).await?.clone();
+                slot.insert(self.chain.prover().logs(&header).await?);
+            }
+            let vote = by_block
+                .get(&hint.block)
+                .into_iter()
+                .flatten()
+                .filter(|l| l.log.address == self.registry)
+                .filter_map(|l| attested(l, hint.block))
+                .find(|v| same_vote(v, hint));
+            match vote {
+                Some(vote) => proven.push(vote),
+                None => {
+                    return Err(VerifyError::Contradicted {
+                        fact: format!(
+                            "builder {}'s Attested log for {} in block {}",
+                            hint.builder_id, hint.system, hint.block
+                        ),
+                        claimed: format!(
+                            "manifest {}, image {}, statement {}, signer {}",
+                            hint.manifest, hint.image, hint.statement, hint.signer
+                        ),
+                        proven: "no such log in the block's receipts".to_owned(),
+                        block: hint.block,
+                        endpoint: self.chain.prover().endpoint().to_owned(),
+                    })
+                }
             }
         }
+        self.facts.push(format!(
+            "{} votes: receipts of {} blocks, headers by parent hash",
+            proven.len(),
+            by_block.len()
+        ));
+        Ok(proven)
     }
-    facts.push(format!(
-        "{} counted Attested logs (receipts roots)",
-        relied.votes.len()
-    ));
 
-    Ok(ProofReport {
-        anchor: proven.anchor().clone(),
-        block_hash: header.hash,
-        headers: proven.headers_fetched(),
-        facts,
-        registry_implementation: implementation,
+    /// The code findings (exit 1): contracts whose code is not this client's.
+    pub(crate) fn code_findings(&self) -> &[String] {
+        &self.code_findings
+    }
+
+    /// What was proven, for the report.
+    pub(crate) fn report(&self) -> ProofReport {
+        ProofReport {
+            anchor: self.chain.anchor().clone(),
+            block_hash: self.header.hash,
+            headers: self.chain.headers_fetched(),
+            facts: self.facts.clone(),
+            registry_implementation: self.implementation,
+        }
+    }
+}
+
+/// The registry's `ReleaseFinalised` events for `commit` among `logs`.
+fn finalised_logs(
+    logs: &[ProvenLog],
+    registry: Address,
+    commit: B256,
+) -> impl Iterator<Item = SeedRegistry::ReleaseFinalised> + '_ {
+    logs.iter()
+        .filter(move |l| l.log.address == registry)
+        .filter_map(|l| SeedRegistry::ReleaseFinalised::decode_log(&l.log).ok())
+        .map(|event| event.data)
+        .filter(move |event| event.commit == commit)
+}
+
+/// Whether two votes say the same (the transaction aside: receipts do not name it).
+fn same_vote(a: &Vote, b: &Vote) -> bool {
+    (a.commit, &a.system, a.builder_id, a.signer, a.block)
+        == (b.commit, &b.system, b.builder_id, b.signer, b.block)
+        && (a.manifest, a.image, a.statement) == (b.manifest, b.image, b.statement)
+}
+
+/// The vote of a proven `Attested` log (its indexed system id must name its system).
+fn attested(log: &ProvenLog, block: u64) -> Option<Vote> {
+    let event = SeedRegistry::Attested::decode_log(&log.log).ok()?.data;
+    if event.systemId != keccak256(event.system.as_bytes()) {
+        return None;
+    }
+    Some(Vote {
+        commit: event.commit,
+        system: event.system,
+        builder_id: event.builderId,
+        signer: event.signer,
+        manifest: event.manifestDigest,
+        image: event.imageDigest,
+        statement: event.statementDigest,
+        block,
+        tx: None,
     })
 }
 
-/// The anchor `request` names for the finalisation block `block`.
+/// The anchor `request` names for the finalisation block `block`, with the verifying
+/// endpoint's header of that block when it was fetched on the way (a quorum).
 async fn anchor(
     primary: &Endpoint,
     block: u64,
     request: &AnchorRequest,
-) -> Result<Anchor, VerifyError> {
+) -> Result<(Anchor, Option<alloy::consensus::Header>), VerifyError> {
     match request {
         AnchorRequest::Endpoints { others, quorum } => {
             let mut endpoints = vec![primary.clone()];
             endpoints.extend(others.iter().cloned());
-            let mut anchor = agree_on_block(&endpoints, block, *quorum).await?;
+            let (mut anchor, header) = agree_on_block(&endpoints, block, *quorum).await?;
             if endpoints.len() == 1 {
                 anchor.source = AnchorSource::Endpoint {
                     endpoint: primary.label.clone(),
                 };
             }
-            Ok(anchor)
+            Ok((anchor, header))
         }
-        AnchorRequest::BlockHash(hash) => Ok(Anchor {
-            number: None,
-            hash: *hash,
-            source: AnchorSource::Given {
-                origin: "--block-hash".to_owned(),
+        AnchorRequest::BlockHash(hash) => Ok((
+            Anchor {
+                number: None,
+                hash: *hash,
+                source: AnchorSource::Given {
+                    origin: "--block-hash".to_owned(),
+                },
             },
-        }),
+            None,
+        )),
         AnchorRequest::Checkpoints { file, checkpoints } => {
             let (number, hash) = nearest_checkpoint(checkpoints, block).ok_or_else(|| {
                 VerifyError::NoCheckpoint {
@@ -347,40 +416,18 @@ async fn anchor(
                     block,
                 }
             })?;
-            Ok(Anchor {
-                number: Some(number),
-                hash,
-                source: AnchorSource::Given {
-                    origin: format!("the checkpoint file {file}"),
+            Ok((
+                Anchor {
+                    number: Some(number),
+                    hash,
+                    source: AnchorSource::Given {
+                        origin: format!("the checkpoint file {file}"),
+                    },
                 },
-            })
+                None,
+            ))
         }
     }
-}
-
-/// Whether the proven `ReleaseFinalised` log says what the endpoint's did.
-fn matches_event(proven: &SeedRegistry::ReleaseFinalised, relied: &Finalised) -> bool {
-    proven.root == relied.root_topic
-        && proven.systems == relied.systems
-        && proven.manifestDigests == relied.digests
-        && proven.voters == relied.voters
-        && proven.rulesVersion == relied.rules_version
-        && proven.genesis == relied.genesis
-}
-
-/// Whether `log` is the registry's `Attested` log of exactly `vote`.
-fn is_vote(log: &ProvenLog, registry: Address, vote: &Vote) -> bool {
-    log.log.address == registry
-        && SeedRegistry::Attested::decode_log(&log.log).is_ok_and(|e| {
-            e.commit == vote.commit
-                && e.systemId == keccak256(vote.system.as_bytes())
-                && e.system == vote.system
-                && e.builderId == vote.builder_id
-                && e.signer == vote.signer
-                && e.manifestDigest == vote.manifest
-                && e.imageDigest == vote.image
-                && e.statementDigest == vote.statement
-        })
 }
 
 /// The registry's rules word (`SeedRegistry`'s rules-word constants).
@@ -393,7 +440,6 @@ impl Rules {
     }
 
     fn version(&self) -> u32 {
-        // 32 bits.
         u32::try_from(self.field(96, 32)).unwrap_or(u32::MAX)
     }
 
