@@ -350,6 +350,30 @@ impl ChainSettings {
         }
     }
 
+    /// The registry and ledger a deployment file names, on a chain with its chain id, without
+    /// asking the chain about them: for a caller that proves their code and the registry's
+    /// ledger itself (`verify --proofs`). A registry given directly (`--registry`) is asked for
+    /// its ledger as [`Self::open`] does.
+    pub async fn open_to_prove(&self, chain: &Chain) -> Result<Target> {
+        match &self.deployment {
+            DeploymentSource::Registry { .. } => self.open(chain).await,
+            DeploymentSource::File(_) | DeploymentSource::Default => {
+                let path = self.deployment_path(chain.chain_id()).unwrap_or_default();
+                let deployment = Deployment::load(&path)?;
+                chain.expect_chain_id(
+                    deployment.chain_id,
+                    &format!("deployment file {}", path.display()),
+                )?;
+                Ok(Target {
+                    registry: deployment.contracts.registry,
+                    ledger: deployment.contracts.ledger,
+                    from_block: deployment.deployed_at_block,
+                    file: Some((path, deployment)),
+                })
+            }
+        }
+    }
+
     /// Finds the registry and ledger on `chain` and checks they are live contracts.
     pub async fn open(&self, chain: &Chain) -> Result<Target> {
         match &self.deployment {

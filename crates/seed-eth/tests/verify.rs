@@ -1033,15 +1033,17 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
             .to_lowercase(),
         format!("{:#x}", world.deployment.contracts.registry_implementation).to_lowercase()
     );
-    // The cost, counted by the proxies (docs/benchmarks.md): the verifying endpoint answers the
-    // checks (12 requests, as without --proofs) and the proofs: two storage proofs, the receipts
-    // of each block holding a counted vote (six here: one vote per block) and the headers from
-    // the finalisation block down to the first vote. The second endpoint only names the block.
+    // The cost, counted by the proxies (docs/benchmarks.md): the verifying endpoint says where
+    // to look (the stamp, the votes' window) and serves the proofs that replace the calls and
+    // log reads: two storage proofs, the receipts of each block holding a counted vote (six
+    // here: one vote per block) and the headers from the finalisation block down to the first
+    // vote. The second endpoint only names the block.
     let counts = first.counts();
     let total: usize = counts.values().sum();
     assert_eq!(counts["eth_getProof"], 2, "{counts:?}");
     assert_eq!(counts["eth_getBlockReceipts"], 6, "{counts:?}");
-    assert!(total <= 28, "{total} requests: {counts:?}");
+    assert_eq!(counts["eth_call"], 1, "only the stamp is asked: {counts:?}");
+    assert!(total <= 20, "{total} requests: {counts:?}");
     assert_eq!(second.total_requests(), 2, "{:?}", second.counts());
 
     // An endpoint capped at 10 blocks per eth_getLogs (Alchemy's free tier): the log reads
@@ -1124,6 +1126,18 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
         &["--commit", COMMIT_A, "--checkpoints", "early"],
     );
     assert_exit(&out, 2, "names no block at or after block");
+
+    // A deployment file that names another ledger: without proofs, a call to the registry
+    // refuses it (exit 2); with proofs, the registry's own storage names the ledger it writes to.
+    let path = world.dir.path().join("deployments/31337.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let ledger = world.deployment.contracts.ledger.to_checksum(None);
+    let registry = world.deployment.contracts.registry.to_checksum(None);
+    assert!(original.contains(&ledger), "{original}");
+    std::fs::write(&path, original.replace(&ledger, &registry)).unwrap();
+    let out = verify_proofs(&world, &[&a], &["--commit", COMMIT_A]);
+    assert_exit(&out, 1, &format!("writes to the ledger {ledger}"));
+    std::fs::write(&path, original).unwrap();
 
     // Flags that cannot work are refused before anything is asked.
     let out = verify_proofs(

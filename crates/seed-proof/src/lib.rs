@@ -625,8 +625,7 @@ mod tests {
             .block_id(BlockId::hash(f.header.hash))
             .await
             .unwrap();
-        let proven =
-            check_account(&f.header, nobody, &f.slots[..1], &absent, &endpoint).unwrap();
+        let proven = check_account(&f.header, nobody, &f.slots[..1], &absent, &endpoint).unwrap();
         assert_eq!(proven.code_hash, alloy::primitives::KECCAK256_EMPTY);
         assert_eq!(proven.storage[&f.slots[0]], U256::ZERO);
         let claimed = EIP1186AccountProofResponse {

@@ -159,6 +159,9 @@ fn serve(
     rules: &Rules,
     counts: &Counts,
 ) -> std::io::Result<()> {
+    // Answers go out as headers and body in two writes: without this, delayed ACKs hold each
+    // answer ~40 ms and the double, not the client, would set the wall time.
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     while let Some(Request { body, target, .. }) = read_request(&mut reader)? {
@@ -330,6 +333,7 @@ fn lying(
 /// Sends `body` to the node and returns its answer's body.
 fn forward(body: &[u8], upstream: SocketAddr) -> std::io::Result<Vec<u8>> {
     let mut stream = TcpStream::connect(upstream)?;
+    stream.set_nodelay(true)?;
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: {upstream}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

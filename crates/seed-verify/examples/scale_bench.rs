@@ -12,8 +12,9 @@
 //!    - `commit_scan`: `verify --commit` once the release's stamp is cleared
 //!      (`anvil_setStorageAt`), which is exactly the path every release took before D-050:
 //!      the history scanned from the deployment block;
-//! 3. each is run RUNS times as a new process; the requests of one run (the same every run) and
-//!    the median wall time are kept.
+//! 3. each runs once through the double, which counts its requests (the same every run), then
+//!    RUNS times as a new process straight against anvil for the median wall time (the scan
+//!    once: it takes long at large ages).
 //!
 //! Usage: `scale_bench SEED_ETH_BINARY OUT.json RUNS AGE...`
 
@@ -73,24 +74,33 @@ async fn mine(endpoint: &str, blocks: u64) {
         .unwrap();
 }
 
-/// Requests of one run (by method) and the median wall time of `runs`.
+/// The requests of one run through the double (by method), and the median wall time of `runs`
+/// straight against anvil (the double's own latency left out). `args` takes the endpoints.
 fn measure(
     binary: &Path,
     cwd: &Path,
-    double: &RpcDouble,
-    args: &[&str],
+    doubles: &[&RpcDouble],
+    anvil: &str,
+    args: &dyn Fn(&[String]) -> Vec<String>,
     runs: usize,
 ) -> (BTreeMap<String, usize>, Duration) {
-    let mut times = Vec::new();
-    let mut counts = BTreeMap::new();
-    for _ in 0..runs {
-        double.reset_counts();
+    let run = |urls: Vec<String>| {
+        let args = args(&urls);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let start = Instant::now();
-        let (code, out) = seed_eth(binary, cwd, args, &[]);
-        times.push(start.elapsed());
+        let (code, out) = seed_eth(binary, cwd, &args, &[]);
+        let elapsed = start.elapsed();
         assert_eq!(code, 0, "{args:?}: {out}");
-        counts = double.counts().into_iter().collect();
+        elapsed
+    };
+    for double in doubles {
+        double.reset_counts();
     }
+    run(doubles.iter().map(|d| d.endpoint()).collect());
+    let counts = doubles[0].counts().into_iter().collect();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| run(vec![anvil.to_owned(); doubles.len()]))
+        .collect();
     times.sort();
     (counts, times[times.len() / 2])
 }
@@ -137,23 +147,27 @@ async fn bench_age(binary: &Path, age: u64, runs: usize) -> Value {
 
     let primary = RpcDouble::start(&anvil.endpoint(), Rules::default()).unwrap();
     let second = RpcDouble::start(&anvil.endpoint(), Rules::default()).unwrap();
-    let (a, b) = (primary.endpoint(), second.endpoint());
-    let base = ["verify", "--log-chunk", LOG_CHUNK, "--commit", COMMIT];
-    let with = |extra: &[&'static str]| -> Vec<String> {
-        let mut args: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
-        args.extend(["--rpc-url".to_owned(), a.clone()]);
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let plain = |urls: &[String]| -> Vec<String> {
+        let mut args: Vec<String> = ["verify", "--log-chunk", LOG_CHUNK, "--commit", COMMIT]
+            .map(str::to_owned)
+            .to_vec();
+        for url in urls {
+            args.extend(["--rpc-url".to_owned(), url.clone()]);
+        }
         args
     };
-    let run = |args: Vec<String>| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        measure(binary, dir.path(), &primary, &args, runs)
+    let proven = |urls: &[String]| -> Vec<String> {
+        let mut args = plain(urls);
+        args.push("--proofs".to_owned());
+        args
     };
-    let mut proofs_args = with(&["--proofs"]);
-    proofs_args.extend(["--rpc-url".to_owned(), b.clone()]);
-
-    let commit_new = run(with(&[]));
-    let proofs = run(proofs_args);
+    let endpoint = anvil.endpoint();
+    let run = |doubles: &[&RpcDouble], args: &dyn Fn(&[String]) -> Vec<String>, runs: usize| {
+        measure(binary, dir.path(), doubles, &endpoint, args, runs)
+    };
+    let commit_new = run(&[&primary], &plain, runs);
+    let proofs = run(&[&primary, &second], &proven, runs);
+    let second_requests = second.total_requests();
 
     // The release without its stamp: the path before D-050.
     let provider = ProviderBuilder::new().connect_http(anvil.endpoint().parse().unwrap());
@@ -174,7 +188,8 @@ async fn bench_age(binary: &Path, age: u64, runs: usize) -> Value {
         )
         .await
         .unwrap();
-    let scan = run(with(&[]));
+    // The scan is slow at large ages: one timed run.
+    let scan = run(&[&primary], &plain, 1);
 
     let entry = |(counts, time): &(BTreeMap<String, usize>, Duration)| {
         json!({
@@ -189,7 +204,7 @@ async fn bench_age(binary: &Path, age: u64, runs: usize) -> Value {
         "anvil_mine_seconds": (mining.as_secs_f64() * 10.0).round() / 10.0,
         "commit": entry(&commit_new),
         "proofs": entry(&proofs),
-        "proofs_second_endpoint_requests": second.total_requests() / runs.max(1),
+        "proofs_second_endpoint_requests": second_requests,
         "commit_scan": entry(&scan),
     })
 }

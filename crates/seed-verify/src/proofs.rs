@@ -8,9 +8,11 @@
 //!
 //! - the block's hash comes from the anchor (a quorum of endpoints, or the user), and its
 //!   header must hash to it;
-//! - the ledger's root and the registry's rules word, implementation slot and the numbers of
-//!   the finalised systems come from `eth_getProof` against the header's state root, and the
-//!   two contracts' code hashes must be those this client deploys;
+//! - the ledger's root and the registry's rules word, ledger, implementation slot and the
+//!   numbers of the finalised systems come from `eth_getProof` against the header's state
+//!   root; the two contracts' code hashes must be those this client deploys, and the registry
+//!   must write to the deployment's ledger (the deployment file is not checked by calls
+//!   first: `open_to_prove`);
 //! - the `ReleaseRecorded` and `ReleaseFinalised` logs come from the block's receipts, whose
 //!   trie root must be the header's;
 //! - each vote the endpoint points to is taken from its block's receipts, that block's header
@@ -96,6 +98,8 @@ const IMPLEMENTATION_SLOT: B256 =
 const REGISTRY_STORAGE: U256 = alloy::primitives::uint!(
     0xaa7678a9d816dd30f03fb961a77f3d5a38dc97235fc53ef811e9ef9bd9e56100_U256
 );
+/// `RegistryStorage.ledger`'s field index.
+const LEDGER_FIELD: u64 = 1;
 /// `RegistryStorage.systemNumber`'s field index.
 const SYSTEM_NUMBER_FIELD: u64 = 5;
 /// `ReleaseLedger._roots`'s slot.
@@ -118,7 +122,8 @@ pub(crate) struct BlockProof {
     /// The number of each system of the block's `ReleaseFinalised` event, by name.
     system_numbers: BTreeMap<String, u8>,
     implementation: Address,
-    /// The contracts' code, where it is not this client's (exit 1 findings).
+    /// The contracts' code, where it is not this client's, and a registry writing to another
+    /// ledger (exit 1 findings).
     code_findings: Vec<String>,
     facts: Vec<String>,
 }
@@ -161,7 +166,8 @@ impl BlockProof {
             )
         };
         let rules_slot = B256::from(REGISTRY_STORAGE);
-        let mut slots = vec![rules_slot, IMPLEMENTATION_SLOT];
+        let ledger_slot = B256::from(REGISTRY_STORAGE + U256::from(LEDGER_FIELD));
+        let mut slots = vec![rules_slot, ledger_slot, IMPLEMENTATION_SLOT];
         slots.extend(systems.iter().map(|s| number_slot(s)));
         let registry = prover.account(&header, target.registry, &slots).await?;
         let mut code_findings = Vec::new();
@@ -174,6 +180,16 @@ impl BlockProof {
         }
         let value = |slot: &B256| registry.storage.get(slot).copied().unwrap_or_default();
         let implementation = Address::from_word(B256::from(value(&IMPLEMENTATION_SLOT)));
+        // `ledger` shares its slot with `systemNumberCount`, in the byte above the address.
+        let writes_to = Address::from_word(B256::from(
+            value(&ledger_slot) & ((U256::from(1u8) << 160) - U256::from(1u8)),
+        ));
+        if writes_to != target.ledger {
+            code_findings.push(format!(
+                "the registry {} writes to the ledger {writes_to} at block {block}, but the deployment names {}",
+                target.registry, target.ledger
+            ));
+        }
         let rules = Rules(value(&rules_slot));
         let system_numbers = systems
             .iter()
@@ -324,7 +340,8 @@ impl BlockProof {
         Ok(proven)
     }
 
-    /// The code findings (exit 1): contracts whose code is not this client's.
+    /// The deployment findings (exit 1): contracts whose code is not this client's, or a
+    /// registry that writes to another ledger.
     pub(crate) fn code_findings(&self) -> &[String] {
         &self.code_findings
     }

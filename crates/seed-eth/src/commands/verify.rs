@@ -42,7 +42,13 @@ pub fn run(args: &VerifyArgs) -> Outcome {
 
     block_on(async {
         let chain = settings.connect(|b| b).await.map_err(failure)?;
-        let target = settings.open(&chain).await.map_err(failure)?;
+        // With proofs the deployment's contracts are proven, not asked about first.
+        let target = if request.proofs.is_some() {
+            settings.open_to_prove(&chain).await
+        } else {
+            settings.open(&chain).await
+        }
+        .map_err(failure)?;
         let mut report = seed_verify::verify(&chain, &target, request)
             .await
             .map_err(verify_failure)?;
