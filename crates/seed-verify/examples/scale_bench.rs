@@ -229,6 +229,9 @@ async fn main() {
         "runs": runs,
         "ages": results,
     });
+    if let Some(dir) = Path::new(out).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     std::fs::write(out, serde_json::to_string_pretty(&document).unwrap()).unwrap();
     println!("{}", serde_json::to_string_pretty(&document).unwrap());
 }

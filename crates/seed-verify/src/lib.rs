@@ -154,6 +154,20 @@ struct Finalised {
     block: u64,
 }
 
+impl Finalised {
+    fn new(event: SeedRegistry::ReleaseFinalised, block: u64) -> Self {
+        Self {
+            root_topic: event.root,
+            systems: event.systems,
+            digests: event.manifestDigests,
+            voters: event.voters,
+            rules_version: event.rulesVersion,
+            genesis: event.genesis,
+            block,
+        }
+    }
+}
+
 /// The view of the chain every check reads: one head block, one target.
 struct Reader<'a> {
     chain: &'a Chain,
@@ -309,16 +323,10 @@ impl Reader<'_> {
             let event = log
                 .log_decode::<SeedRegistry::ReleaseFinalised>()
                 .map_err(|e| self.error("decoding a ReleaseFinalised log", e))?;
-            let data = event.inner.data;
-            found.push(Finalised {
-                root_topic: data.root,
-                systems: data.systems,
-                digests: data.manifestDigests,
-                voters: data.voters,
-                rules_version: data.rulesVersion,
-                genesis: data.genesis,
-                block: log.block_number.unwrap_or(u64::MAX),
-            });
+            found.push(Finalised::new(
+                event.inner.data,
+                log.block_number.unwrap_or(u64::MAX),
+            ));
         }
         Ok(found)
     }

@@ -253,15 +253,7 @@ impl BlockProof {
     /// The block's `ReleaseFinalised` events for the commit.
     pub(crate) fn finalisations(&self) -> Vec<Finalised> {
         finalised_logs(&self.logs, self.registry, self.commit)
-            .map(|data| Finalised {
-                root_topic: data.root,
-                systems: data.systems,
-                digests: data.manifestDigests,
-                voters: data.voters,
-                rules_version: data.rulesVersion,
-                genesis: data.genesis,
-                block: self.header.number,
-            })
+            .map(|event| Finalised::new(event, self.header.number))
             .collect()
     }
 
