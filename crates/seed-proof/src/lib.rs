@@ -20,22 +20,24 @@
 
 pub mod anchor;
 mod error;
+mod receipts;
 
 use std::collections::BTreeMap;
 
 use alloy::{
-    consensus::{proofs::calculate_receipt_root, Header, ReceiptEnvelope, TxReceipt},
+    consensus::Header,
     eips::{BlockId, BlockNumberOrTag},
     primitives::{keccak256, Address, Log, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rlp,
     rpc::types::EIP1186AccountProofResponse,
     transports::http::reqwest::Url,
-    trie::{proof::verify_proof, Nibbles, TrieAccount},
+    trie::{proof::verify_proof, root::ordered_trie_root_with_encoder, Nibbles, TrieAccount},
 };
 
 pub use anchor::{Anchor, AnchorSource};
 pub use error::ProofError;
+pub use receipts::BlockReceipt;
 
 /// One endpoint: its provider and the label errors name it by (its URL).
 #[derive(Debug, Clone)]
@@ -175,26 +177,25 @@ impl Prover {
     /// Every log of the block of `header`, in order: the block's receipts are fetched and their
     /// trie root recomputed; it must be the header's receipts root.
     pub async fn logs(&self, header: &ProvenHeader) -> Result<Vec<ProvenLog>, ProofError> {
-        let receipts = self
+        let action = format!("eth_getBlockReceipts for block {}", header.number);
+        // Raw JSON: an OP-stack block's receipts include deposits, which alloy's Ethereum
+        // receipt type does not parse.
+        let receipts: Option<Vec<serde_json::Value>> = self
             .endpoint
             .provider
-            .get_block_receipts(BlockId::hash(header.hash))
+            .raw_request("eth_getBlockReceipts".into(), (BlockId::hash(header.hash),))
             .await
-            .map_err(|e| {
-                self.rpc(
-                    format!("eth_getBlockReceipts for block {}", header.number),
-                    e,
-                )
-            })?
+            .map_err(|e| self.rpc(action.clone(), e))?;
+        let receipts = receipts
             .ok_or_else(|| ProofError::MissingBlock {
                 endpoint: self.endpoint.label.clone(),
                 block: header.hash.to_string(),
-            })?;
-        let envelopes: Vec<ReceiptEnvelope> = receipts
+            })?
             .into_iter()
-            .map(|receipt| receipt.inner.into_primitives_receipt())
-            .collect();
-        check_receipts(header, &envelopes, &self.endpoint.label)
+            .map(BlockReceipt::from_rpc)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.rpc(action, e))?;
+        check_receipts(header, &receipts, &self.endpoint.label)
     }
 }
 
@@ -291,10 +292,10 @@ fn check_account(
 /// The logs of `receipts`, in order, once their trie root is the receipts root of `header`.
 fn check_receipts(
     header: &ProvenHeader,
-    receipts: &[ReceiptEnvelope],
+    receipts: &[BlockReceipt],
     endpoint: &str,
 ) -> Result<Vec<ProvenLog>, ProofError> {
-    let computed = calculate_receipt_root(receipts);
+    let computed = ordered_trie_root_with_encoder(receipts, BlockReceipt::encode_2718);
     if computed != header.header.receipts_root {
         return Err(ProofError::ReceiptsRoot {
             endpoint: endpoint.to_owned(),
@@ -305,7 +306,7 @@ fn check_receipts(
     }
     Ok(receipts
         .iter()
-        .flat_map(TxReceipt::logs)
+        .flat_map(BlockReceipt::logs)
         .zip(0u64..)
         .map(|(log, log_index)| ProvenLog {
             block: header.number,
@@ -456,7 +457,7 @@ mod tests {
         logger: Address,
         slots: [B256; 2],
         proof: EIP1186AccountProofResponse,
-        receipts: Vec<ReceiptEnvelope>,
+        receipts: Vec<BlockReceipt>,
     }
 
     /// A real node: a contract with one set slot and one absent, and a block with its log.
@@ -500,14 +501,7 @@ mod tests {
             .block_id(BlockId::hash(block))
             .await
             .unwrap();
-        let receipts = provider
-            .get_block_receipts(BlockId::hash(block))
-            .await
-            .unwrap()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.inner.into_primitives_receipt())
-            .collect();
+        let receipts = block_receipts(&provider, block).await;
         Fixture {
             _anvil: anvil,
             prover,
@@ -517,6 +511,18 @@ mod tests {
             proof,
             receipts,
         }
+    }
+
+    /// The receipts of `block`, as `Prover::logs` reads them.
+    async fn block_receipts(provider: &DynProvider, block: B256) -> Vec<BlockReceipt> {
+        let receipts: Vec<serde_json::Value> = provider
+            .raw_request("eth_getBlockReceipts".into(), (BlockId::hash(block),))
+            .await
+            .unwrap();
+        receipts
+            .into_iter()
+            .map(|r| BlockReceipt::from_rpc(r).unwrap())
+            .collect()
     }
 
     /// Every node of `proof`, with one byte changed at a few places each.
@@ -643,11 +649,13 @@ mod tests {
         assert!(failures > 10, "{failures} tampered proofs tried");
 
         // Receipts: a log dropped, altered or added, a status changed.
-        let mut variants: Vec<Vec<ReceiptEnvelope>> = Vec::new();
+        let mut variants: Vec<Vec<BlockReceipt>> = Vec::new();
         let with = |change: &dyn Fn(&mut alloy::consensus::Receipt)| {
             let mut receipts = f.receipts.clone();
-            if let Some(with_bloom) = receipts[0].as_receipt_with_bloom_mut() {
-                change(&mut with_bloom.receipt);
+            if let BlockReceipt::Ethereum(envelope) = &mut receipts[0] {
+                if let Some(with_bloom) = envelope.as_receipt_with_bloom_mut() {
+                    change(&mut with_bloom.receipt);
+                }
             }
             receipts
         };
@@ -720,6 +728,87 @@ mod tests {
         assert!(matches!(
             ProvenChain::new(f.prover.clone(), wrong, 1).await,
             Err(ProofError::HeaderHash { .. })
+        ));
+    }
+
+    /// An OP-stack block (anvil's optimism network): a deposit (type 0x7e, with its deposit
+    /// nonce and receipt version) and a call that logs, mined together. The receipts root is
+    /// recomputed over both, the log keeps its index, and a changed deposit field fails.
+    #[tokio::test]
+    async fn op_stack_blocks_with_deposits_prove_their_logs() {
+        let anvil = TestAnvil::spawn_with(|a| a.args(["--network", "optimism"])).unwrap();
+        let provider = ProviderBuilder::new()
+            .wallet(anvil.signer(0))
+            .connect_http(anvil.endpoint().parse().unwrap())
+            .erased();
+        let deploy = TransactionRequest::default()
+            .with_deploy_code(Bytes::from(alloy::hex::decode(LOGGER_INIT).unwrap()));
+        let logger = provider
+            .send_transaction(deploy)
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap()
+            .contract_address
+            .unwrap();
+        let _: () = provider
+            .raw_request("evm_setAutomine".into(), (false,))
+            .await
+            .unwrap();
+        // From another account than the call's: a deposit carries no nonce of its sender.
+        let deposit = serde_json::json!({
+            "from": anvil.address(1),
+            "to": anvil.address(2),
+            "value": "0x1",
+            "type": "0x7e",
+            "sourceHash": B256::with_last_byte(1),
+            "mint": "0x0",
+            "isSystemTx": false,
+            "gas": "0x5208",
+        });
+        let _: B256 = provider
+            .raw_request("eth_sendTransaction".into(), (deposit,))
+            .await
+            .unwrap();
+        let _pending = provider
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(logger)
+                    .with_gas_limit(100_000),
+            )
+            .await
+            .unwrap();
+        let _: String = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+        let block = provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .unwrap();
+        let prover = Prover::new(Endpoint::with_provider(&anvil.endpoint(), provider.clone()));
+        let header = prover
+            .header(BlockId::hash(block.header.hash), block.header.hash)
+            .await
+            .unwrap();
+        let logs = prover.logs(&header).await.unwrap();
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert_eq!((logs[0].log.address, logs[0].log_index), (logger, 0));
+
+        let mut receipts = block_receipts(&provider, header.hash).await;
+        let deposit = receipts
+            .iter_mut()
+            .find_map(|receipt| match receipt {
+                BlockReceipt::Optimism(op_alloy_consensus::OpReceiptEnvelope::Deposit(d)) => {
+                    Some(d)
+                }
+                _ => None,
+            })
+            .expect("the block holds the deposit");
+        assert_eq!(deposit.receipt.deposit_receipt_version, Some(1));
+        deposit.receipt.deposit_nonce = deposit.receipt.deposit_nonce.map(|n| n + 1);
+        assert!(matches!(
+            check_receipts(&header, &receipts, prover.endpoint()),
+            Err(ProofError::ReceiptsRoot { .. })
         ));
     }
 }
