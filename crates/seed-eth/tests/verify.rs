@@ -995,8 +995,9 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
     use seed_testkit::rpc::{RpcDouble, Rules};
 
     let world = World::new().await;
+    let mut images = Vec::new();
     for builder in BUILDERS {
-        world.vote(builder, COMMIT_A).await;
+        images = world.vote(builder, COMMIT_A).await;
     }
     let first = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
     let second = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
@@ -1045,6 +1046,20 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
     assert_eq!(counts["eth_call"], 1, "only the stamp is asked: {counts:?}");
     assert!(total <= 20, "{total} requests: {counts:?}");
     assert_eq!(second.total_requests(), 2, "{:?}", second.counts());
+
+    // --image: the release its statement names, then its content, on proven votes.
+    let image = format!("{}@{}", world.repo, images[0]);
+    let host = world.registry.host();
+    let out = verify_proofs(
+        &world,
+        &[&a, &b],
+        &["--json", "--image", &image, "--plain-http", &host],
+    );
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    assert_eq!(report["commit"], COMMIT_A);
+    assert_eq!(report["proof"]["blockHash"], hash.as_str());
+    assert_eq!(report["content"][0]["result"]["result"], "matches", "{report}");
 
     // An endpoint capped at 10 blocks per eth_getLogs (Alchemy's free tier): the log reads
     // split on its refusals, the proofs need none.
