@@ -1059,7 +1059,10 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
     let report = json(&out);
     assert_eq!(report["commit"], COMMIT_A);
     assert_eq!(report["proof"]["blockHash"], hash.as_str());
-    assert_eq!(report["content"][0]["result"]["result"], "matches", "{report}");
+    assert_eq!(
+        report["content"][0]["result"]["result"], "matches",
+        "{report}"
+    );
 
     // An endpoint capped at 10 blocks per eth_getLogs (Alchemy's free tier): the log reads
     // split on its refusals, the proofs need none.
