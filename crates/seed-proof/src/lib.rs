@@ -460,23 +460,30 @@ mod tests {
         receipts: Vec<BlockReceipt>,
     }
 
-    /// A real node: a contract with one set slot and one absent, and a block with its log.
-    async fn fixture() -> Fixture {
-        let anvil = TestAnvil::spawn().unwrap();
+    /// A provider signing as anvil's account 0, and the logger it deployed.
+    async fn with_logger(anvil: &TestAnvil) -> (DynProvider, Address) {
         let provider = ProviderBuilder::new()
             .wallet(anvil.signer(0))
             .connect_http(anvil.endpoint().parse().unwrap())
             .erased();
         let deploy = TransactionRequest::default()
             .with_deploy_code(Bytes::from(alloy::hex::decode(LOGGER_INIT).unwrap()));
-        let receipt = provider
+        let logger = provider
             .send_transaction(deploy)
             .await
             .unwrap()
             .get_receipt()
             .await
+            .unwrap()
+            .contract_address
             .unwrap();
-        let logger = receipt.contract_address.unwrap();
+        (provider, logger)
+    }
+
+    /// A real node: a contract with one set slot and one absent, and a block with its log.
+    async fn fixture() -> Fixture {
+        let anvil = TestAnvil::spawn().unwrap();
+        let (provider, logger) = with_logger(&anvil).await;
         let set = B256::with_last_byte(7);
         let _: bool = provider
             .raw_request(
@@ -737,21 +744,7 @@ mod tests {
     #[tokio::test]
     async fn op_stack_blocks_with_deposits_prove_their_logs() {
         let anvil = TestAnvil::spawn_with(|a| a.args(["--network", "optimism"])).unwrap();
-        let provider = ProviderBuilder::new()
-            .wallet(anvil.signer(0))
-            .connect_http(anvil.endpoint().parse().unwrap())
-            .erased();
-        let deploy = TransactionRequest::default()
-            .with_deploy_code(Bytes::from(alloy::hex::decode(LOGGER_INIT).unwrap()));
-        let logger = provider
-            .send_transaction(deploy)
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap()
-            .contract_address
-            .unwrap();
+        let (provider, logger) = with_logger(&anvil).await;
         let _: () = provider
             .raw_request("evm_setAutomine".into(), (false,))
             .await
