@@ -1,7 +1,8 @@
 //! `seed-eth verify`: checks a release against on-chain state and fails closed.
 //!
-//! What is trusted is the chain (through one RPC endpoint) and the registry and
-//! ledger addresses of the deployment. Everything else is recomputed:
+//! What is trusted is the chain (through one RPC endpoint; with `--proofs`, one block
+//! hash instead, see [`ProofRequest`] and `proofs.rs`) and the registry and ledger
+//! addresses of the deployment. Everything else is recomputed:
 //!
 //! 1. the ledger has an entry for the commit (`entry(commit).root != 0`);
 //! 2. the registry (logs filtered by its address, from the deployment block, in
