@@ -126,6 +126,32 @@ pub enum Command {
     /// cosign what verified (C2SP tlog-cosignature/v1), serve the tlog-witness endpoints and
     /// gossip with peer witnesses.
     Witness(WitnessArgs),
+
+    /// Print the shell completion script for seed-eth (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example `seed-eth completions bash > /etc/bash_completion.d/seed-eth`. Generated from
+    /// the same definitions that parse the command line, so it cannot drift from them.
+    Completions(CompletionsArgs),
+
+    /// Write the man pages of seed-eth and of every subcommand (section 1) into a directory.
+    Man(ManArgs),
+}
+
+/// Arguments of `seed-eth completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `seed-eth man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write `seed-eth.1`, `seed-eth-verify.1`, … into (created if missing;
+    /// each page written atomically).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Arguments of `seed-eth witness`.

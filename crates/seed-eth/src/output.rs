@@ -1,6 +1,8 @@
 //! Printing a command's outcome: text for people, one JSON document for
 //! scripts, and the matching exit code either way.
 
+use std::io::Write as _;
+
 use serde_json::{json, Value};
 
 use crate::exit::ExitCode;
@@ -58,12 +60,21 @@ impl Failure {
 pub fn finish(as_json: bool, outcome: Outcome) -> std::process::ExitCode {
     match outcome {
         Ok(report) => {
-            if as_json {
-                println!("{}", report.json);
+            let mut stdout = std::io::stdout().lock();
+            let printed = if as_json {
+                writeln!(stdout, "{}", report.json)
             } else {
-                print!("{}", report.text);
+                write!(stdout, "{}", report.text)
+            };
+            // A reader that stopped reading (`seed-eth completions bash | head`) is not an error
+            // of the command; the result stands.
+            match printed.and_then(|()| stdout.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: writing the result to stdout: {e}");
+                    ExitCode::Network.into()
+                }
+                _ => report.code.into(),
             }
-            report.code.into()
         }
         Err(failure) => {
             let causes: Vec<String> = failure.error.chain().map(ToString::to_string).collect();

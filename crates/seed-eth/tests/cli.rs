@@ -5,6 +5,9 @@
 
 use std::process::{Command, Output};
 
+mod support;
+use support::{assert_exit, json, seed_eth as seed_eth_in, text};
+
 fn seed_eth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seed-eth"))
         .args(args)
@@ -290,4 +293,92 @@ fn forge_builds_with_root_from_another_directory() {
         .path()
         .join("out/ReleaseLedger.sol/ReleaseLedger.json")
         .exists());
+}
+
+/// Issue 16 §7: shell completions and man pages come from the clap definitions. The bash
+/// script parses (`bash -n`) and completes the newest flags; every subcommand gets a page that
+/// groff renders without a warning (with preconv, as man runs it), and the pages carry no date,
+/// so the same binary writes the same bytes.
+#[test]
+fn completions_and_man_pages_are_generated_from_the_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = seed_eth_in(dir.path(), &["completions", shell], &[]);
+        assert_exit(&out, 0, "verify");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("rpc-quorum"),
+            "{shell}: {}",
+            text(&out)
+        );
+    }
+    let bash = seed_eth_in(dir.path(), &["completions", "bash"], &[]);
+    let script = dir.path().join("seed-eth.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "{syntax:?}");
+    assert_exit(
+        &seed_eth_in(dir.path(), &["completions", "tcsh"], &[]),
+        2,
+        "invalid value 'tcsh'",
+    );
+
+    let out = seed_eth_in(dir.path(), &["--json", "man", "--dir", "pages"], &[]);
+    assert_exit(&out, 0, "");
+    let pages: Vec<String> = json(&out)["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "seed-eth.1",
+        "seed-eth-verify.1",
+        "seed-eth-gov-propose.1",
+        "seed-eth-witness-run.1",
+        "seed-eth-man.1",
+    ] {
+        assert!(pages.iter().any(|p| p == expected), "{expected}: {pages:?}");
+    }
+    for page in &pages {
+        let path = dir.path().join("pages").join(page);
+        let rendered = Command::new("groff")
+            .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .expect("groff (make setup installs groff-base)");
+        assert!(
+            rendered.status.success() && rendered.stderr.is_empty(),
+            "{page}: {}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+    }
+    let verify = std::fs::read_to_string(dir.path().join("pages/seed-eth-verify.1")).unwrap();
+    assert!(
+        verify.starts_with(".ie") && verify.contains(".TH seed-eth-verify 1"),
+        "{verify}"
+    );
+    assert!(verify.contains("\\-\\-proofs"), "{verify}");
+
+    // The same binary writes the same bytes.
+    let again = seed_eth_in(dir.path(), &["man", "--dir", "again"], &[]);
+    assert_exit(&again, 0, &format!("{} man pages in again", pages.len()));
+    for page in &pages {
+        assert_eq!(
+            std::fs::read(dir.path().join("pages").join(page)).unwrap(),
+            std::fs::read(dir.path().join("again").join(page)).unwrap(),
+            "{page}"
+        );
+    }
+
+    // A directory that cannot be made is exit 2 naming it.
+    std::fs::write(dir.path().join("file"), b"").unwrap();
+    assert_exit(
+        &seed_eth_in(dir.path(), &["man", "--dir", "file/sub"], &[]),
+        2,
+        "--dir file/sub",
+    );
 }

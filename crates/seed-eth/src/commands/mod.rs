@@ -13,6 +13,7 @@ mod lock;
 mod manifest;
 mod oci;
 mod proofs;
+mod reference;
 mod relay;
 mod root;
 mod seed;
@@ -39,5 +40,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Keeper(args) => keeper::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Witness(args) => witness::run(args),
+        Command::Completions(args) => reference::completions(args),
+        Command::Man(args) => reference::man(args),
     }
 }
