@@ -496,7 +496,7 @@ impl Reader<'_> {
         };
         if let Some(proof) = &proof {
             report.proof = Some(proof.report());
-            for finding in proof.code_findings() {
+            for finding in proof.deployment_findings() {
                 report.fail(finding.clone());
             }
         }

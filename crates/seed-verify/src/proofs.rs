@@ -124,7 +124,7 @@ pub(crate) struct BlockProof {
     implementation: Address,
     /// The contracts' code, where it is not this client's, and a registry writing to another
     /// ledger (exit 1 findings).
-    code_findings: Vec<String>,
+    deployment_findings: Vec<String>,
     facts: Vec<String>,
 }
 
@@ -170,10 +170,10 @@ impl BlockProof {
         let mut slots = vec![rules_slot, ledger_slot, IMPLEMENTATION_SLOT];
         slots.extend(systems.iter().map(|s| number_slot(s)));
         let registry = prover.account(&header, target.registry, &slots).await?;
-        let mut code_findings = Vec::new();
+        let mut deployment_findings = Vec::new();
         let proxy_code = keccak256(&ERC1967Proxy::DEPLOYED_BYTECODE);
         if registry.code_hash != proxy_code {
-            code_findings.push(format!(
+            deployment_findings.push(format!(
                 "the registry {} has code hash {} at block {block}, not the ERC-1967 proxy this client deploys ({proxy_code}): the deployment names another contract",
                 target.registry, registry.code_hash
             ));
@@ -185,7 +185,7 @@ impl BlockProof {
             value(&ledger_slot) & ((U256::from(1u8) << 160) - U256::from(1u8)),
         ));
         if writes_to != target.ledger {
-            code_findings.push(format!(
+            deployment_findings.push(format!(
                 "the registry {} writes to the ledger {writes_to} at block {block}, but the deployment names {}",
                 target.registry, target.ledger
             ));
@@ -205,7 +205,7 @@ impl BlockProof {
         let ledger = prover.account(&header, target.ledger, &[root_slot]).await?;
         let ledger_code = keccak256(&ReleaseLedger::DEPLOYED_BYTECODE);
         if ledger.code_hash != ledger_code {
-            code_findings.push(format!(
+            deployment_findings.push(format!(
                 "the ledger {} has code hash {} at block {block}, not this client's ReleaseLedger ({ledger_code}): the deployment names another contract",
                 target.ledger, ledger.code_hash
             ));
@@ -223,7 +223,7 @@ impl BlockProof {
             rules,
             system_numbers,
             implementation,
-            code_findings,
+            deployment_findings,
             facts,
         })
     }
@@ -334,8 +334,8 @@ impl BlockProof {
 
     /// The deployment findings (exit 1): contracts whose code is not this client's, or a
     /// registry that writes to another ledger.
-    pub(crate) fn code_findings(&self) -> &[String] {
-        &self.code_findings
+    pub(crate) fn deployment_findings(&self) -> &[String] {
+        &self.deployment_findings
     }
 
     /// What was proven, for the report.
