@@ -67,6 +67,64 @@ pub fn load_signer(
     }
 }
 
+/// Makes a new signing key and writes it, encrypted (Web3 Secret Storage, scrypt), to
+/// `dir/<address>.json`; returns the signer and the file. The password comes from
+/// `SEED_ETH_KEYSTORE_PASSWORD`, else from `prompt`, asked twice; it must not be empty. The file
+/// appears whole or not at all: it is written into a fresh directory beside it and renamed.
+pub fn new_keystore(
+    dir: &Path,
+    env: impl Fn(&str) -> Option<String>,
+    prompt: &dyn PasswordPrompt,
+) -> Result<(PrivateKeySigner, PathBuf)> {
+    let keystore_error = |path: &Path, reason: String| ChainError::Keystore {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let password = match env(KEYSTORE_PASSWORD_ENV) {
+        Some(password) => password,
+        None => {
+            let ask = |what: &str| {
+                prompt.password(&dir.join(what)).map_err(|e| {
+                    keystore_error(
+                        dir,
+                        format!("cannot prompt for a password ({e}); set {KEYSTORE_PASSWORD_ENV}"),
+                    )
+                })
+            };
+            let first = ask("new key")?;
+            if ask("new key (again)")? != first {
+                return Err(keystore_error(dir, "the two passwords differ".to_owned()));
+            }
+            first
+        }
+    };
+    if password.is_empty() {
+        return Err(keystore_error(
+            dir,
+            format!("an empty password would leave the key unprotected; set {KEYSTORE_PASSWORD_ENV} or answer the prompt"),
+        ));
+    }
+    seed_fs::create_dir_all(dir).map_err(|e| keystore_error(dir, e.to_string()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".new-key-")
+        .tempdir_in(dir)
+        .map_err(|e| keystore_error(dir, e.to_string()))?;
+    let (signer, _) = PrivateKeySigner::new_keystore(
+        staging.path(),
+        &mut rand::thread_rng(),
+        password,
+        Some("key.json"),
+    )
+    .map_err(|e| keystore_error(dir, e.to_string()))?;
+    let path = dir.join(format!("{}.json", signer.address()));
+    if path.exists() {
+        return Err(keystore_error(&path, "already exists".to_owned()));
+    }
+    std::fs::rename(staging.path().join("key.json"), &path)
+        .map_err(|e| keystore_error(&path, e.to_string()))?;
+    Ok((signer, path))
+}
+
 /// Parses `0x` + 64 hex digits (the prefix is required, so a stray address or digest is not
 /// silently taken as a key).
 pub fn parse_private_key(text: &str) -> Result<PrivateKeySigner> {

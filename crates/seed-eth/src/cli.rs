@@ -127,6 +127,11 @@ pub enum Command {
     /// gossip with peer witnesses.
     Witness(WitnessArgs),
 
+    /// Onboard a builder: make its signing key (an encrypted keystore) or take its address,
+    /// and write the governance proposal that registers it, for the Safe's owners to review
+    /// with `seed-eth gov show`.
+    Builder(crate::commands::builder::BuilderArgs),
+
     /// Print the shell completion script for seed-eth (bash, zsh, fish, elvish, powershell).
     ///
     /// For example `seed-eth completions bash > /etc/bash_completion.d/seed-eth`. Generated from
@@ -447,7 +452,7 @@ pub struct SeedBuildArgs {
 
 /// Where the chain and the deployment are; shared by every command that talks to a chain.
 /// Flags beat environment variables, which beat `seed-eth.toml` (docs/configuration.md).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ChainArgs {
     /// Configuration file [default: ./seed-eth.toml when it exists].
     #[arg(long, value_name = "FILE", env = "SEED_ETH_CONFIG")]

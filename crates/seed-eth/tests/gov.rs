@@ -1125,3 +1125,72 @@ async fn executing_an_operation_that_now_reverts_names_the_custom_error() {
         &format!("operation {id} would revert if executed now with SeedRegistry error QuorumOutOfRange {{ quorum: 3, activeBuilders: 2 }}: set the quorum k to 3 agreeing builders per system; nothing was sent"),
     );
 }
+
+/// Issue 16 §6: `builder init` makes the builder's key (an encrypted keystore named after its
+/// address) and writes the `add-builder` proposal, which `gov show` decodes for the Safe's
+/// owners. An existing address works too; an existing proposal file or an empty password
+/// makes nothing.
+#[tokio::test]
+async fn builder_init_makes_a_key_and_the_proposal_that_registers_it() {
+    let s = Setup::new();
+    let url = s.anvil.endpoint();
+    let init = |args: &[&str], password: &str| {
+        let mut all = vec!["--json", "builder", "init", "--rpc-url", &url];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[
+            "--organisation",
+            "delta-builders",
+            "--jurisdiction",
+            "JP",
+            "--infrastructure",
+            "hetzner",
+        ]);
+        seed_eth(s.cwd(), &all, &[("SEED_ETH_KEYSTORE_PASSWORD", password)])
+    };
+    let keys = || std::fs::read_dir(s.file("keys")).map_or(0, Iterator::count);
+
+    let out = init(
+        &["--keystore-dir", "keys", "--out", "add.json"],
+        "builder password",
+    );
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    let signer: Address = report["signer"].as_str().unwrap().parse().unwrap();
+    let keystore = report["keystore"].as_str().unwrap();
+    assert!(keystore.ends_with(&format!("{signer}.json")), "{keystore}");
+    let key = alloy::signers::local::PrivateKeySigner::decrypt_keystore(
+        s.cwd().join(keystore),
+        "builder password",
+    )
+    .unwrap();
+    assert_eq!(key.address(), signer);
+    assert_eq!(keys(), 1, "no staging directory is left behind");
+    let show = s.gov(None, &["show", "add.json"]);
+    assert_exit(&show, 0, "dangers:     none found");
+    assert!(text(&show).contains(&signer.to_string()), "{}", text(&show));
+
+    // Nothing is made when the proposal file exists, or without a password.
+    assert_exit(
+        &init(
+            &["--keystore-dir", "keys", "--out", "add.json"],
+            "builder password",
+        ),
+        2,
+        "already exists",
+    );
+    assert_exit(
+        &init(&["--keystore-dir", "keys", "--out", "other.json"], ""),
+        2,
+        "empty password",
+    );
+    assert_eq!(keys(), 1);
+    assert!(!s.file("other.json").exists());
+
+    // A builder that has its key already gives its address.
+    let existing = s.anvil.address(7).to_string();
+    let out = init(&["--signer", &existing, "--out", "add7.json"], "");
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["keystore"], Value::Null);
+    assert!(text(&s.gov(None, &["show", "add7.json"])).contains(&existing));
+    assert_exit(&init(&["--out", "none.json"], ""), 2, "--keystore-dir");
+}

@@ -87,7 +87,7 @@ pub enum GovCommand {
 }
 
 /// Options every proposal shares.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProposeCommon {
     /// Where to write the proposal file (it must not exist).
     #[arg(long, short, value_name = "FILE")]
@@ -417,7 +417,7 @@ async fn open(settings: &ChainSettings, chain: &Chain) -> Result<(Contracts, u64
     Ok((ops::contracts_of(deployment), target.from_block))
 }
 
-fn refuse_existing(path: &Path) -> Result<(), Failure> {
+pub(crate) fn refuse_existing(path: &Path) -> Result<(), Failure> {
     if path.exists() {
         return Err(Failure::usage(eyre!(
             "{} already exists; choose another --out (proposal files are never overwritten)",
@@ -427,7 +427,7 @@ fn refuse_existing(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn propose(action: &ProposeAction) -> Outcome {
+pub(crate) fn propose(action: &ProposeAction) -> Outcome {
     let (common, keystore) = match action {
         ProposeAction::AddBuilder { common, .. }
         | ProposeAction::RevokeBuilder { common, .. }

@@ -2,6 +2,7 @@
 
 mod attest;
 mod build_inputs;
+pub(crate) mod builder;
 mod bundle;
 mod chain;
 mod content;
@@ -40,6 +41,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Keeper(args) => keeper::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Witness(args) => witness::run(args),
+        Command::Builder(args) => builder::run(args),
         Command::Completions(args) => reference::completions(args),
         Command::Man(args) => reference::man(args),
     }
