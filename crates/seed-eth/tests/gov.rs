@@ -9,7 +9,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Output,
+    process::{Command, Output},
 };
 
 use alloy::{
@@ -1168,6 +1168,65 @@ async fn builder_init_makes_a_key_and_the_proposal_that_registers_it() {
     let show = s.gov(None, &["show", "add.json"]);
     assert_exit(&show, 0, "dangers:     none found");
     assert!(text(&show).contains(&signer.to_string()), "{}", text(&show));
+
+    // Signers who use the Safe web app get its Transaction Builder batch: checked here by an
+    // independent implementation of the app's checksum (JavaScript, node, js-sha3 from the
+    // project's npm tree) and read back to the proposal's Safe transaction.
+    let export = || {
+        seed_eth(
+            s.cwd(),
+            &[
+                "gov",
+                "export",
+                "add.json",
+                "--safe-tx-builder",
+                "batch.json",
+            ],
+            &[],
+        )
+    };
+    let out = export();
+    assert_exit(&out, 0, "Safe Transaction Builder batch");
+    let batch: Value =
+        serde_json::from_slice(&std::fs::read(s.file("batch.json")).unwrap()).unwrap();
+    let proposal = seed_gov::Proposal::load(&s.file("add.json")).unwrap();
+    assert_eq!(
+        seed_gov::tx_builder::transactions(&batch).unwrap(),
+        vec![(
+            proposal.safe_tx.to,
+            proposal.safe_tx.value,
+            proposal.safe_tx.data.clone()
+        )]
+    );
+    assert_eq!(batch["chainId"], "31337");
+    assert_eq!(
+        batch["meta"]["createdFromSafeAddress"],
+        s.address("safe").to_checksum(None)
+    );
+    let checker = r#"
+        const { keccak256 } = require(process.argv[1] + "/node_modules/js-sha3");
+        const batch = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
+        const ser = (v) => Array.isArray(v) ? "[" + v.map(ser).join(",") + "]"
+          : v !== null && typeof v === "object"
+            ? "{" + JSON.stringify(Object.keys(v).sort()) + Object.keys(v).sort().map((k) => ser(v[k]) + ",").join("") + "}"
+            : JSON.stringify(v === undefined ? null : v);
+        const meta = Object.assign({}, batch.meta, { name: null });
+        delete meta.checksum;
+        const sum = "0x" + keccak256(ser(Object.assign({}, batch, { meta })));
+        if (sum !== batch.meta.checksum) { console.log("mismatch " + sum); process.exit(1); }
+    "#;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let node = Command::new("node")
+        .args([
+            "-e",
+            checker,
+            root.to_str().unwrap(),
+            s.file("batch.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(node.status.success(), "{node:?}");
+    assert_exit(&export(), 2, "already exists");
 
     // Nothing is made when the proposal file exists, or without a password.
     assert_exit(

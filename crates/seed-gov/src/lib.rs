@@ -21,6 +21,7 @@ pub mod proposal;
 pub mod review;
 pub mod safe;
 pub mod timelock;
+pub mod tx_builder;
 pub mod upgrade;
 
 pub use action::Action;

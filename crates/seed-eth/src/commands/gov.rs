@@ -84,6 +84,24 @@ pub enum GovCommand {
 
     /// List the timelock's operations: pending, ready, done, cancelled, with times.
     List(ListArgs),
+
+    /// Export a proposal for signers who use the Safe web app: its Transaction Builder batch
+    /// file (JSON, with the checksum the app verifies on import).
+    ///
+    /// The app signs with its Safe's next nonce: the hash it shows must be the proposal's
+    /// safeTxHash (`gov show`), which holds only at the proposal's nonce.
+    Export(ExportArgs),
+}
+
+/// Arguments of `seed-eth gov export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The proposal file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Write the Transaction Builder batch file here (atomically; it must not exist).
+    #[arg(long, value_name = "OUT")]
+    pub safe_tx_builder: PathBuf,
 }
 
 /// Options every proposal shares.
@@ -360,6 +378,7 @@ pub fn run(args: &GovArgs) -> Outcome {
     match &args.command {
         GovCommand::Propose(args) => propose(&args.action),
         GovCommand::Show(args) => show(args),
+        GovCommand::Export(args) => export(args),
         GovCommand::Sign(args) => sign(args),
         GovCommand::Submit(args) => submit(args),
         GovCommand::Execute(args) => execute(args),
@@ -415,6 +434,36 @@ async fn open(settings: &ChainSettings, chain: &Chain) -> Result<(Contracts, u64
     // Governance acts through the Safe and the timelock: they must be live too.
     deployment.check_live(chain, path).await.map_err(failure)?;
     Ok((ops::contracts_of(deployment), target.from_block))
+}
+
+/// Writes the proposal as a Safe Transaction Builder batch (D-052).
+fn export(args: &ExportArgs) -> Outcome {
+    refuse_existing(&args.safe_tx_builder)?;
+    let proposal = Proposal::load(&args.file).map_err(gov_failure)?;
+    let created_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let batch = seed_gov::tx_builder::batch(&proposal, created_at)
+        .map_err(|e| Failure::usage(eyre!("{}: {e}", args.file.display())))?;
+    let text = serde_json::to_string_pretty(&batch).unwrap_or_default();
+    seed_fs::write_atomic(&args.safe_tx_builder, format!("{text}\n").as_bytes())
+        .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
+    Ok(Report {
+        code: ExitCode::Ok,
+        text: format!(
+            "wrote {} (Safe Transaction Builder batch, checksum {})\n  import it in the Safe app's Transaction Builder; before signing, check the app shows safeTxHash {} (it does only at Safe nonce {})\n",
+            args.safe_tx_builder.display(),
+            batch["meta"]["checksum"].as_str().unwrap_or_default(),
+            proposal.safe_tx_hash,
+            proposal.safe_tx.nonce
+        ),
+        json: serde_json::json!({
+            "file": args.safe_tx_builder.display().to_string(),
+            "batch": batch,
+            "safeTxHash": proposal.safe_tx_hash,
+            "nonce": proposal.safe_tx.nonce,
+        }),
+    })
 }
 
 pub(crate) fn refuse_existing(path: &Path) -> Result<(), Failure> {
