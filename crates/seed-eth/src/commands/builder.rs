@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{
     chain::failure,
-    gov::{propose, refuse_existing, ProposeAction, ProposeCommon},
+    gov::{propose, refuse_existing, BuilderTags, ProposeAction, ProposeCommon},
 };
 use crate::output::Outcome;
 
@@ -47,18 +47,9 @@ pub struct InitArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub signer: Option<Address>,
 
-    /// Organisation tag (a name, hashed, or a 0x 32-byte id); must differ from every active
-    /// builder's when the independence policy requires it.
-    #[arg(long, value_name = "TAG")]
-    pub organisation: String,
-
-    /// Jurisdiction tag.
-    #[arg(long, value_name = "TAG")]
-    pub jurisdiction: String,
-
-    /// Infrastructure tag.
-    #[arg(long, value_name = "TAG")]
-    pub infrastructure: String,
+    /// Its independence tags.
+    #[command(flatten)]
+    pub tags: BuilderTags,
 
     /// The proposal file and the chain (as `gov propose`).
     #[command(flatten)]
@@ -90,9 +81,7 @@ fn run_init(args: &InitArgs) -> Outcome {
     };
     let proposal = propose(&ProposeAction::AddBuilder {
         signer,
-        organisation: args.organisation.clone(),
-        jurisdiction: args.jurisdiction.clone(),
-        infrastructure: args.infrastructure.clone(),
+        tags: args.tags.clone(),
         common: args.common.clone(),
     })
     .map_err(|mut failure| {
@@ -113,7 +102,7 @@ fn run_init(args: &InitArgs) -> Outcome {
     }
     text.push_str(&format!(
         "  independence tags: organisation '{}', jurisdiction '{}', infrastructure '{}'\n",
-        args.organisation, args.jurisdiction, args.infrastructure
+        args.tags.organisation, args.tags.jurisdiction, args.tags.infrastructure
     ));
     text.push_str(&proposal.text);
     text.push_str(&format!(
@@ -126,9 +115,9 @@ fn run_init(args: &InitArgs) -> Outcome {
         json: json!({
             "signer": signer,
             "keystore": keystore.map(|p| p.display().to_string()),
-            "organisation": args.organisation,
-            "jurisdiction": args.jurisdiction,
-            "infrastructure": args.infrastructure,
+            "organisation": args.tags.organisation,
+            "jurisdiction": args.tags.jurisdiction,
+            "infrastructure": args.tags.infrastructure,
             "proposal": proposal.json,
         }),
     })

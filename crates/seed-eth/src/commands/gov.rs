@@ -104,6 +104,21 @@ pub struct ExportArgs {
     pub safe_tx_builder: PathBuf,
 }
 
+/// A builder's independence tags; each must differ from every active builder's when the
+/// independence policy requires it.
+#[derive(Debug, Clone, Args)]
+pub struct BuilderTags {
+    /// Organisation tag (a name, hashed, or a 0x 32-byte id).
+    #[arg(long, value_name = "TAG")]
+    pub organisation: String,
+    /// Jurisdiction tag.
+    #[arg(long, value_name = "TAG")]
+    pub jurisdiction: String,
+    /// Infrastructure tag.
+    #[arg(long, value_name = "TAG")]
+    pub infrastructure: String,
+}
+
 /// Options every proposal shares.
 #[derive(Debug, Clone, Args)]
 pub struct ProposeCommon {
@@ -149,15 +164,9 @@ pub enum ProposeAction {
         /// The builder's signing address.
         #[arg(long, value_name = "ADDRESS")]
         signer: Address,
-        /// Organisation tag (a name, hashed, or a 0x 32-byte id).
-        #[arg(long, value_name = "TAG")]
-        organisation: String,
-        /// Jurisdiction tag.
-        #[arg(long, value_name = "TAG")]
-        jurisdiction: String,
-        /// Infrastructure tag.
-        #[arg(long, value_name = "TAG")]
-        infrastructure: String,
+        /// Its independence tags.
+        #[command(flatten)]
+        tags: BuilderTags,
         /// Common options.
         #[command(flatten)]
         common: ProposeCommon,
@@ -521,17 +530,11 @@ pub(crate) fn propose(action: &ProposeAction) -> Outcome {
         let (contracts, _) = open(&settings, &chain).await?;
         let mut upgrade = None;
         let decoded = match action {
-            ProposeAction::AddBuilder {
-                signer,
-                organisation,
-                jurisdiction,
-                infrastructure,
-                ..
-            } => Action::AddBuilder {
+            ProposeAction::AddBuilder { signer, tags, .. } => Action::AddBuilder {
                 signer: *signer,
-                organisation: tag_id(organisation).map_err(failure)?,
-                jurisdiction: tag_id(jurisdiction).map_err(failure)?,
-                infrastructure: tag_id(infrastructure).map_err(failure)?,
+                organisation: tag_id(&tags.organisation).map_err(failure)?,
+                jurisdiction: tag_id(&tags.jurisdiction).map_err(failure)?,
+                infrastructure: tag_id(&tags.infrastructure).map_err(failure)?,
             },
             ProposeAction::RevokeBuilder {
                 builder, emergency, ..
