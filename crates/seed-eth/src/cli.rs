@@ -26,6 +26,15 @@ pub struct GlobalArgs {
     /// Print one JSON document on stdout instead of human-readable text.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Append the result's fields as `name=value` lines to FILE, for the CI job around this
+    /// command (`$GITHUB_OUTPUT`, a GitLab dotenv report); see docs/ci.md.
+    #[arg(long, global = true, value_name = "FILE", env = "SEED_ETH_CI_OUTPUT")]
+    pub ci_output: Option<PathBuf>,
+
+    /// Append the result as a Markdown section to FILE (`$GITHUB_STEP_SUMMARY`).
+    #[arg(long, global = true, value_name = "FILE", env = "SEED_ETH_CI_SUMMARY")]
+    pub ci_summary: Option<PathBuf>,
 }
 
 /// The commands.

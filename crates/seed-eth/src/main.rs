@@ -4,6 +4,7 @@
 //! crate, print the result for a human or as JSON, and exit with a code that
 //! scripts can rely on (see [`exit::ExitCode`]).
 
+mod ci;
 mod cli;
 mod commands;
 mod exit;
@@ -11,7 +12,7 @@ mod output;
 
 use std::{ffi::OsString, io::IsTerminal};
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use tracing_subscriber::EnvFilter;
 
 /// The environment variable holding the log filter, e.g. `SEED_ETH_LOG=info` or
@@ -29,9 +30,49 @@ fn main() -> std::process::ExitCode {
             std::env::var_os("NO_COLOR"),
         ))
         .init();
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let outcome = commands::run(&cli);
+    let outcome = leave_for_ci(
+        &cli.global,
+        matches.subcommand_name().unwrap_or(""),
+        outcome,
+    );
     output::finish(cli.global.json, outcome)
+}
+
+/// Writes `--ci-output` and `--ci-summary`. A result the CI job cannot read is a failed step:
+/// the command's effect stands (re-running it is idempotent), the exit code says what broke.
+fn leave_for_ci(
+    global: &cli::GlobalArgs,
+    command: &str,
+    outcome: output::Outcome,
+) -> output::Outcome {
+    let mut unwritten = None;
+    if let Some(path) = &global.ci_output {
+        if let Err(e) = ci::write_outputs(path, &outcome) {
+            unwritten = Some((path, e));
+        }
+    }
+    if let Some(path) = &global.ci_summary {
+        if let Err(e) = ci::write_summary(path, command, &outcome) {
+            unwritten.get_or_insert((path, e));
+        }
+    }
+    let Some((path, e)) = unwritten else {
+        return outcome;
+    };
+    let error = eyre::eyre!(
+        "writing the CI result to {}: {e} (the command itself ran; re-running it is safe)",
+        path.display()
+    );
+    match outcome {
+        Ok(_) => Err(output::Failure::usage(error)),
+        Err(failure) => Err(output::Failure {
+            code: failure.code,
+            error: failure.error.wrap_err(error),
+        }),
+    }
 }
 
 /// Whether logs carry ANSI colours: only on a terminal, and not when

@@ -1,0 +1,47 @@
+# What ci/attest and ci/verify share: reading INPUT_* variables and running seed-eth with
+# the CI runner's output files. Sourced, not run.
+
+fail() {
+  echo "seed-eth action: $*" >&2
+  exit 2
+}
+
+# The value of input NAME (`store-path` is INPUT_STORE_PATH), or nothing.
+input() {
+  local name="INPUT_${1//-/_}"
+  name=${name^^}
+  printf '%s' "${!name:-}"
+}
+
+require_input() {
+  [ -n "$(input "$1")" ] || fail "the input ${1,,} is required: $2"
+}
+
+# Appends FLAG VALUE to args when input NAME is set.
+optional_flag() {
+  local value
+  value=$(input "$1")
+  [ -z "$value" ] || args+=("$2" "$value")
+}
+
+# Appends FLAG HOST for each host in input NAME (separated by spaces, commas or lines).
+hosts_flag() {
+  local host hosts
+  read -r -a hosts <<<"$(input "$1" | tr ',\n' '  ')"
+  for host in "${hosts[@]}"; do
+    args+=("$2" "$host")
+  done
+}
+
+run_seed_eth() {
+  export SEED_ETH_CI_OUTPUT=${SEED_ETH_CI_OUTPUT:-${GITHUB_OUTPUT:-}}
+  export SEED_ETH_CI_SUMMARY=${SEED_ETH_CI_SUMMARY:-${GITHUB_STEP_SUMMARY:-}}
+  # A workflow passes every input, set or not: an empty one means "not given", so seed-eth
+  # falls back to its own default (seed-eth.toml, anonymous registry access, ...).
+  local name
+  for name in "${!SEED_ETH_@}"; do
+    [ -n "${!name}" ] || unset "$name"
+  done
+  echo "seed-eth $*" >&2
+  exec seed-eth "$@"
+}
