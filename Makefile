@@ -41,11 +41,12 @@ forge-test: setup ## Solidity unit, invariant, upgrade and governance tests
 cargo-test: setup $(SIGSTORE_VENV)/.installed ## Rust unit and integration tests
 	cargo test --workspace --locked
 
-audit: setup $(AUDIT_VENV)/.installed ## Static analysis: slither, and the registry's upgrade safety and storage layout
+audit: setup $(AUDIT_VENV)/.installed ## Static analysis: slither, the registry's upgrade safety and storage layout, the CI files (zizmor, schemas)
 	rm -rf target/audit
 	$(FORGE) build contracts --quiet --out target/audit/out --cache-path target/audit/cache
 	npx --no-install @openzeppelin/upgrades-core validate target/audit/out/build-info --contract SeedRegistry
 	PATH="$$(dirname "$$(script/foundry --which forge)"):$$PATH" $(AUDIT_VENV)/bin/slither . --config-file slither.config.json
+	AUDIT_VENV=$(AUDIT_VENV) script/check-ci-files
 
 $(AUDIT_VENV)/.installed: requirements-audit.txt
 	python3 -m venv $(AUDIT_VENV)

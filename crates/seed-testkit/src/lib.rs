@@ -11,6 +11,7 @@
 //! [`fulcio::FulcioServer`]) for Fulcio, the keyless certificate authority.
 
 pub mod anvil;
+pub mod ci_runner;
 pub mod fulcio;
 pub mod http;
 pub mod nix;

@@ -1,0 +1,671 @@
+//! The builder kit's CI integration, run as the CI runners run it (seed-testkit's fake runner):
+//! the seed-eth/attest and seed-eth/verify GitHub Actions and the GitLab attest and verify
+//! components against a real anvil, a real deployment and a real OCI registry, asserting their
+//! outputs, their job summaries and the votes on chain; and the installer's checks (a release
+//! archive is installed only with its embedded checksum, the source fallback builds the
+//! action's own tree, a wrong version is refused).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use seed_oci::{ImageContent, RegistryClient, Repository};
+use seed_testkit::{anvil::TestAnvil, ci_runner::Runner, registry::TestRegistry};
+use serde_json::Value;
+
+mod support;
+use support::{assert_exit, json, seed_eth};
+
+const SYSTEMS: [&str; 2] = ["aarch64-linux", "x86_64-linux"];
+const ORIGIN: &str = "https://github.com/seed-eth/example";
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Where the test's seed-eth binary is: the job's `install: none` finds it on PATH.
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_seed-eth"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=ci", "-c", "user.email=ci@example.org"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A deployed registry, a registry holding each system's seed, and a job checkout (a git
+/// repository with flake.lock, the deployment file and an origin, as actions/checkout leaves).
+struct Job {
+    anvil: TestAnvil,
+    oci: TestRegistry,
+    checkout: tempfile::TempDir,
+    commit: String,
+    images: Vec<String>,
+}
+
+impl Job {
+    async fn new() -> Self {
+        let anvil = TestAnvil::spawn().unwrap();
+        let checkout = tempfile::tempdir().unwrap();
+        let dir = checkout.path();
+        std::fs::write(dir.join("flake.lock"), b"{\"nodes\":{},\"version\":7}\n").unwrap();
+        let out = seed_eth(
+            dir,
+            &["deploy", "--rpc-url", &anvil.endpoint()],
+            &[("SEED_ETH_PRIVATE_KEY", &anvil.private_key_hex(0))],
+        );
+        assert_exit(&out, 0, "");
+        git(dir, &["init", "--quiet"]);
+        git(dir, &["remote", "add", "origin", ORIGIN]);
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "--quiet", "-m", "release"]);
+        let commit = git(dir, &["rev-parse", "HEAD"]);
+
+        let oci = TestRegistry::start().unwrap();
+        let client = RegistryClient::plain_http(&[&oci.host()]).unwrap();
+        let repo: Repository = format!("{}/seed", oci.host()).parse().unwrap();
+        let mut images = Vec::new();
+        for system in SYSTEMS {
+            let (image, _) =
+                ImageContent::synthetic_seed(&format!("closure {system}"), "ci").unwrap();
+            let pushed = client.push_image(&repo, &image, None).await.unwrap();
+            images.push(format!("{repo}@{}", pushed.descriptor().digest));
+        }
+        Self {
+            anvil,
+            oci,
+            checkout,
+            commit,
+            images,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.checkout.path()
+    }
+
+    fn runner(&self) -> Runner {
+        Runner::new(self.dir(), &[&bin_dir()])
+    }
+
+    /// The seed-eth/attest action as builder `builder` (an anvil account) for system `index`.
+    fn attest_action(
+        &self,
+        builder: usize,
+        index: usize,
+        extra: &[(&str, &str)],
+    ) -> seed_testkit::ci_runner::Run {
+        let url = self.anvil.endpoint();
+        let key = self.anvil.private_key_hex(builder);
+        let host = self.oci.host();
+        let mut with = vec![
+            ("image", self.images[index].as_str()),
+            ("system", SYSTEMS[index]),
+            ("rpc-url", url.as_str()),
+            ("deployment", "deployments/31337.json"),
+            ("key", key.as_str()),
+            ("plain-http", host.as_str()),
+            ("install", "none"),
+        ];
+        with.retain(|(name, _)| !extra.iter().any(|(given, _)| given == name));
+        with.extend_from_slice(extra);
+        self.runner()
+            .github_action(
+                &repository_root().join("attest"),
+                &with,
+                &[("GITHUB_RUN_ID", "4242")],
+            )
+            .unwrap()
+    }
+
+    fn status(&self, commit: &str) -> Value {
+        let out = seed_eth(
+            self.dir(),
+            &[
+                "--json",
+                "status",
+                "--commit",
+                commit,
+                "--rpc-url",
+                &self.anvil.endpoint(),
+            ],
+            &[],
+        );
+        json(&out)
+    }
+}
+
+/// This tree's `ci/` and `Cargo.toml` as a git repository of their own: the seed-eth source a
+/// GitLab component fetches at its commit. Returns the repository and that commit.
+fn component_source() -> (tempfile::TempDir, String) {
+    let source = tempfile::tempdir().unwrap();
+    let root = repository_root();
+    std::fs::create_dir(source.path().join("ci")).unwrap();
+    for entry in std::fs::read_dir(root.join("ci")).unwrap() {
+        let entry = entry.unwrap();
+        let to = source.path().join("ci").join(entry.file_name());
+        std::fs::copy(entry.path(), to).unwrap();
+    }
+    std::fs::copy(root.join("Cargo.toml"), source.path().join("Cargo.toml")).unwrap();
+    git(source.path(), &["init", "--quiet"]);
+    git(source.path(), &["add", "."]);
+    git(source.path(), &["commit", "--quiet", "-m", "seed-eth"]);
+    let commit = git(source.path(), &["rev-parse", "HEAD"]);
+    (source, commit)
+}
+
+#[tokio::test]
+async fn the_actions_and_components_attest_and_verify_as_a_runner_runs_them() {
+    let job = Job::new().await;
+
+    // Builders 1 and 2 attest both systems with the GitHub Action, the manifest read from the
+    // image, the commit from the checkout's HEAD.
+    let mut sent = Vec::new();
+    for builder in [1, 2] {
+        for index in 0..SYSTEMS.len() {
+            let run = job.attest_action(builder, index, &[]);
+            assert_eq!(run.exit_code, 0, "{}", run.log);
+            assert_eq!(run.output("sent"), "true", "{:?}", run.outputs);
+            assert!(
+                run.output("statement-digest").starts_with("sha256:"),
+                "{:?}",
+                run.outputs
+            );
+            assert!(run.output("tx").starts_with("0x"));
+            assert_eq!(run.output("votes"), builder.to_string());
+            assert_eq!(
+                run.output("quorum-reached"),
+                "false",
+                "genesis needs all three"
+            );
+            assert_eq!(run.output("finalised"), "false");
+            assert!(
+                run.summary.starts_with("### seed-eth attest\n"),
+                "{}",
+                run.summary
+            );
+            assert!(
+                run.summary.contains(&format!("attested {}", job.commit)),
+                "{}",
+                run.summary
+            );
+            sent.push((
+                run.output("statement-digest").to_owned(),
+                run.output("tx").to_owned(),
+            ));
+        }
+    }
+    // The votes on chain are the ones the outputs name.
+    let status = job.status(&job.commit);
+    let mut on_chain: Vec<(String, String)> = status["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|system| system["votes"].as_array().unwrap().clone())
+        .map(|vote| {
+            (
+                vote["statementDigest"].as_str().unwrap().to_owned(),
+                vote["tx"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    on_chain.sort();
+    sent.sort();
+    assert_eq!(on_chain, sent, "{status}");
+
+    // Builder 3 attests through the GitLab component, which fetches the installer and the
+    // wrapper from the component's commit.
+    let (source, component_sha) = component_source();
+    let source_url = source.path().display().to_string();
+    let url = job.anvil.endpoint();
+    let key = job.anvil.private_key_hex(3);
+    let host = job.oci.host();
+    let template = repository_root().join("templates/attest.yml");
+    let ci_variables = [
+        ("CI_COMMIT_SHA", job.commit.as_str()),
+        ("CI_JOB_ID", "77"),
+        ("SEED_ETH_PRIVATE_KEY", key.as_str()),
+    ];
+    for (index, system) in SYSTEMS.iter().enumerate() {
+        let run = job
+            .runner()
+            .gitlab_component(
+                &template,
+                &[
+                    ("image", job.images[index].as_str()),
+                    ("system", system),
+                    ("rpc-url", url.as_str()),
+                    ("deployment", "deployments/31337.json"),
+                    ("plain-http", host.as_str()),
+                    ("install", "none"),
+                    ("source", source_url.as_str()),
+                ],
+                &component_sha,
+                &ci_variables,
+            )
+            .unwrap();
+        assert_eq!(run.exit_code, 0, "{}", run.log);
+        assert_eq!(run.output("sent"), "true", "{:?}", run.outputs);
+        assert_eq!(run.output("progress_quorum_reached"), "true");
+        assert_eq!(run.output("exit_code"), "0");
+        std::fs::remove_file(job.dir().join("seed-eth-attest.env")).unwrap();
+    }
+    assert_eq!(job.status(&job.commit)["isFinalised"], true);
+
+    // Re-running a builder's job sends nothing and says so.
+    let run = job.attest_action(1, 0, &[]);
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert_eq!(run.output("sent"), "false");
+    assert_eq!(run.output("already-voted"), "true");
+    assert_eq!(run.output("finalised"), "true");
+
+    // The consumer's verify action: the image's release is final and the image holds it.
+    let verify = |with: &[(&str, &str)]| {
+        let mut all = vec![
+            ("rpc-url", url.as_str()),
+            ("deployment", "deployments/31337.json"),
+            ("plain-http", host.as_str()),
+            ("install", "none"),
+        ];
+        all.extend_from_slice(with);
+        job.runner()
+            .github_action(&repository_root().join("verify"), &all, &[])
+            .unwrap()
+    };
+    let run = verify(&[("image", &job.images[1])]);
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert_eq!(run.output("verified"), "true");
+    assert_eq!(run.output("commit"), job.commit);
+    assert!(run.summary.contains("VERIFIED"), "{}", run.summary);
+
+    // A signed-only vote for a second release: the vote file is the output, nothing is final.
+    std::fs::write(job.dir().join("next.txt"), "next").unwrap();
+    git(job.dir(), &["add", "."]);
+    git(job.dir(), &["commit", "--quiet", "-m", "next"]);
+    let next = git(job.dir(), &["rev-parse", "HEAD"]);
+    let run = job.attest_action(
+        1,
+        0,
+        &[("sign-only", "true"), ("vote-file", "votes/b1.json")],
+    );
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert_eq!(run.output("sent"), "false");
+    let vote_file = job.dir().join("votes/b1.json");
+    assert!(
+        run.output("vote-file").ends_with("votes/b1.json"),
+        "{:?}",
+        run.outputs
+    );
+    let vote: Value = serde_json::from_slice(&std::fs::read(&vote_file).unwrap()).unwrap();
+    assert_eq!(
+        vote["commit"].as_str().unwrap().trim_start_matches("0x"),
+        next,
+        "{vote}"
+    );
+    assert_eq!(job.status(&next)["isFinalised"], false);
+
+    // An image no counted voter attested: the verify action fails the job, and says why.
+    let client = RegistryClient::plain_http(&[&host]).unwrap();
+    let repo: Repository = format!("{host}/seed").parse().unwrap();
+    let (stray, _) = ImageContent::synthetic_seed("closure nobody voted for", "ci").unwrap();
+    let pushed = client.push_image(&repo, &stray, None).await.unwrap();
+    let stray = format!("{repo}@{}", pushed.descriptor().digest);
+    let run = verify(&[("image", &stray)]);
+    assert_eq!(run.exit_code, 1, "{}", run.log);
+    assert!(
+        run.summary.starts_with("### seed-eth verify: "),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.contains("(exit 1)"), "{}", run.summary);
+    assert_eq!(
+        run.output("verified"),
+        "",
+        "a failed step sets no action output"
+    );
+
+    // The verify component fails the same way on a lock file that is not there.
+    let run = job
+        .runner()
+        .gitlab_component(
+            &repository_root().join("templates/verify.yml"),
+            &[
+                ("rpc-url", url.as_str()),
+                ("deployment", "deployments/31337.json"),
+                ("install", "none"),
+                ("source", source_url.as_str()),
+            ],
+            &component_sha,
+            &ci_variables,
+        )
+        .unwrap();
+    assert_eq!(run.exit_code, 2, "{}", run.log);
+    assert!(
+        run.log.contains("there is no lock file .seed.lock"),
+        "{}",
+        run.log
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_fail_the_step_before_anything_is_sent() {
+    let job = Job::new().await;
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[
+                ("manifest-digest", "sha256:00"),
+                ("squashfs", "seed.squashfs"),
+            ],
+            "give at most one of manifest-digest, store-path and squashfs",
+        ),
+        (&[("sign-only", "yes")], "sign-only must be true or false"),
+        (
+            &[("no-content-check", "1")],
+            "no-content-check must be true or false",
+        ),
+        (
+            &[("install", "pip")],
+            "install must be auto, release, source or none",
+        ),
+    ];
+    for (with, message) in cases {
+        let run = job.attest_action(1, 0, with);
+        assert_eq!(run.exit_code, 2, "{with:?}: {}", run.log);
+        assert!(run.log.contains(message), "{with:?}: {}", run.log);
+    }
+    // A key that is not a registered builder's: seed-eth's own refusal, its exit code and the
+    // error as outputs and in the summary.
+    let stranger = job.anvil.private_key_hex(7);
+    let run = job.attest_action(1, 0, &[("key", &stranger)]);
+    assert_eq!(run.exit_code, 2, "{}", run.log);
+    assert!(
+        run.summary.contains("### seed-eth attest: failed (exit 2)"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("is not a registered builder"),
+        "{}",
+        run.summary
+    );
+    let status = job.status(&job.commit);
+    for system in status["systems"].as_array().unwrap() {
+        assert_eq!(system["votes"], Value::Array(vec![]), "{status}");
+    }
+
+    // The runner refuses what a real one would: a missing required input, an unknown one.
+    let runner = job.runner();
+    let attest = repository_root().join("attest");
+    assert!(runner
+        .github_action(&attest, &[], &[])
+        .unwrap_err()
+        .contains("image"));
+    assert!(runner
+        .github_action(&attest, &[("image", "x"), ("private-key", "k")], &[])
+        .unwrap_err()
+        .contains("private-key"));
+    // The GitLab component checks its inputs: an image not pinned by digest, an unknown posture.
+    let template = repository_root().join("templates/attest.yml");
+    let unpinned = runner.gitlab_component(&template, &[("image", "r/seed:latest")], "0", &[]);
+    assert!(unpinned.unwrap_err().contains("RegEx"));
+    let posture = runner.gitlab_component(
+        &template,
+        &[("image", &job.images[0]), ("posture", "yolo")],
+        "0",
+        &[],
+    );
+    assert!(posture.unwrap_err().contains("allowed options"));
+}
+
+/// The installer's own tree, copied so a test can embed checksums of its own.
+fn installer_copy() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    let root = repository_root();
+    std::fs::create_dir(copy.path().join("ci")).unwrap();
+    for file in ["install-seed-eth", "release-checksums.txt"] {
+        std::fs::copy(
+            root.join("ci").join(file),
+            copy.path().join("ci").join(file),
+        )
+        .unwrap();
+    }
+    std::fs::copy(root.join("Cargo.toml"), copy.path().join("Cargo.toml")).unwrap();
+    copy
+}
+
+fn install(tree: &Path, path: &str, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(tree.join("ci/install-seed-eth"))
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", tree)
+        .env("RUNNER_TEMP", tree.join("runner-temp"))
+        .envs([("RUNNER_OS", "Linux"), ("RUNNER_ARCH", "X64")])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A loopback HTTP server for `dir` (python3's http.server), stopped on drop.
+struct Served(std::process::Child, u16);
+
+impl Served {
+    fn start(dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let served = Self(child, port);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return served;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("http.server did not start");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_installer_takes_a_release_only_with_its_embedded_checksum() {
+    let tree = installer_copy();
+    let version = env!("CARGO_PKG_VERSION");
+    let archive = format!("seed-eth-{version}-x86_64-unknown-linux-gnu.tar.gz");
+    // The release page: the archive of this build's binary, under v<version>/.
+    let page = tempfile::tempdir().unwrap();
+    let release = page.path().join(format!("v{version}"));
+    std::fs::create_dir(&release).unwrap();
+    let status = Command::new("tar")
+        .args(["-czf"])
+        .arg(release.join(&archive))
+        .arg("-C")
+        .arg(bin_dir())
+        .arg("seed-eth")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let served = Served::start(page.path());
+    let url = format!("http://127.0.0.1:{}", served.1);
+    let path = std::env::var("PATH").unwrap();
+    let github_path = tree.path().join("github_path");
+    std::fs::write(&github_path, "").unwrap();
+    let install_dir = tree.path().join("strict").display().to_string();
+    let github_path_text = github_path.display().to_string();
+    let with_mode = [
+        ("SEED_ETH_RELEASE_URL", url.as_str()),
+        ("SEED_ETH_INSTALL_DIR", install_dir.as_str()),
+        ("GITHUB_PATH", github_path_text.as_str()),
+        ("SEED_ETH_INSTALL", "release"),
+    ];
+
+    // No checksum is embedded for the archive: `release` refuses, naming what is missing.
+    let out = install(tree.path(), &path, &with_mode);
+    assert_exit(&out, 2, &format!("no checksum for {archive}"));
+
+    // A checksum that is not the archive's: refused, nothing installed.
+    let checksums = tree.path().join("ci/release-checksums.txt");
+    let original = std::fs::read_to_string(&checksums).unwrap();
+    std::fs::write(
+        &checksums,
+        format!("{original}{}  {archive}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    let out = install(tree.path(), &path, &with_mode);
+    assert_exit(&out, 2, "refusing it");
+    assert!(!tree.path().join("strict/bin/seed-eth").exists());
+
+    // The archive's own checksum: installed, checked to run as this version, put on PATH.
+    let digest = Command::new("sha256sum")
+        .arg(release.join(&archive))
+        .output()
+        .unwrap();
+    let digest = String::from_utf8(digest.stdout).unwrap();
+    let digest = digest.split_whitespace().next().unwrap();
+    std::fs::write(&checksums, format!("{original}{digest}  {archive}\n")).unwrap();
+    let out = install(tree.path(), &path, &with_mode);
+    assert_exit(&out, 0, &format!("seed-eth {version}"));
+    let installed = tree.path().join("strict/bin");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        installed.display().to_string()
+    );
+    assert!(installed.join("seed-eth").exists());
+    assert_eq!(
+        std::fs::read_to_string(&github_path).unwrap().trim(),
+        installed.display().to_string()
+    );
+
+    // A version this action has no checksum for is refused by `release`, and `none` refuses a
+    // seed-eth on PATH of another version than the one asked for.
+    let mut other = with_mode.to_vec();
+    other.push(("SEED_ETH_VERSION", "9.9.9"));
+    assert_exit(
+        &install(tree.path(), &path, &other),
+        2,
+        "no checksum for seed-eth-9.9.9",
+    );
+    let on_path = format!("{}:{path}", bin_dir().display());
+    let out = install(
+        tree.path(),
+        &on_path,
+        &[("SEED_ETH_INSTALL", "none"), ("SEED_ETH_VERSION", "9.9.9")],
+    );
+    assert_exit(&out, 2, "not seed-eth 9.9.9");
+    let out = install(tree.path(), &on_path, &[("SEED_ETH_INSTALL", "none")]);
+    assert_exit(&out, 0, "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        bin_dir().display().to_string()
+    );
+}
+
+#[test]
+fn without_a_release_the_installer_builds_the_actions_own_source_locked() {
+    let tree = installer_copy();
+    // Stand-ins for npm and cargo that record how they were called; cargo "builds" this test's
+    // binary into the root it was given.
+    let tools = tempfile::tempdir().unwrap();
+    let log = tools.path().join("calls");
+    std::fs::write(
+        tools.path().join("npm"),
+        format!("#!/bin/sh\necho \"npm $* in $PWD\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        tools.path().join("cargo"),
+        format!(
+            "#!/bin/sh\necho \"cargo $*\" >> {log}\nwhile [ \"$1\" != --root ]; do shift; done\nmkdir -p \"$2/bin\" && cp {bin} \"$2/bin/\"\n",
+            log = log.display(),
+            bin = bin_dir().join("seed-eth").display()
+        ),
+    )
+    .unwrap();
+    for tool in ["npm", "cargo"] {
+        Command::new("chmod")
+            .arg("+x")
+            .arg(tools.path().join(tool))
+            .status()
+            .unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let dir = tree.path().join("built");
+    let out = install(
+        tree.path(),
+        &path,
+        &[("SEED_ETH_INSTALL_DIR", dir.to_str().unwrap())],
+    );
+    assert_exit(&out, 0, "building seed-eth");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let root = tree.path().display().to_string();
+    assert!(
+        calls.contains("npm ci --ignore-scripts --omit=optional"),
+        "{calls}"
+    );
+    assert!(calls.contains(&format!("in {root}")), "{calls}");
+    assert!(
+        calls.contains(&format!(
+            "cargo install --locked --quiet --path {root}/crates/seed-eth --root {}/bin/..",
+            dir.display()
+        )),
+        "{calls}"
+    );
+    assert!(dir.join("bin/seed-eth").exists());
+
+    // From source, only the tree's own version can be built.
+    let out = install(
+        tree.path(),
+        &path,
+        &[
+            ("SEED_ETH_INSTALL", "source"),
+            ("SEED_ETH_VERSION", "0.0.1"),
+        ],
+    );
+    assert_exit(
+        &out,
+        2,
+        "building from source gives only the tree's own version",
+    );
+}

@@ -1,0 +1,543 @@
+//! A fake CI runner: runs a composite GitHub Action's steps, or a GitLab CI/CD component's job,
+//! the way the real runners do, so the actions and components in this repository are tested
+//! end to end here (there is no `act`, Docker or GitHub here; docs/decisions.md, D-053).
+//!
+//! It is a test double of the runner, and deliberately strict where the real one is lenient:
+//! - GitHub: inputs are mapped from `with:` (unknown ones are an error, missing required ones
+//!   too), each step's `env:` is evaluated (`${{ inputs.* }}`, `${{ steps.*.outputs.* }}`,
+//!   `${{ github.action_path }}`), and `run:` is refused if it holds any `${{ }}` at all (the
+//!   template-injection rule the actions follow). Each step gets fresh `GITHUB_OUTPUT`,
+//!   `GITHUB_ENV` and `GITHUB_PATH` files, which are parsed as the runner parses them (including
+//!   `name<<DELIMITER` blocks) and carried into later steps; `GITHUB_STEP_SUMMARY` is collected.
+//!   A step runs as `bash --noprofile --norc -eo pipefail FILE`, GitHub's `shell: bash`.
+//! - GitLab: the `spec:` header's inputs are checked (`options`, `regex`, `type: boolean`) and
+//!   defaulted, `$[[ inputs.* ]]` and `$[[ component.* ]]` are interpolated outside `script:`
+//!   only (a script holding one is refused), `variables:` are expanded against the CI
+//!   variables, and the script lines run in one bash with `set -eo pipefail`, as the shell
+//!   executor does; the dotenv report is parsed.
+//!
+//! The environment is cleared: only `PATH`, `HOME` and what the caller passes reach the steps.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+
+/// What a run left: per-step logs, the outputs, the summary and whether it succeeded.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// The exit code of the last step that ran (0 when all succeeded).
+    pub exit_code: i32,
+    /// GitHub: the action's outputs (its `outputs:` evaluated). GitLab: the dotenv report.
+    pub outputs: BTreeMap<String, String>,
+    /// GitHub: everything the steps appended to `GITHUB_STEP_SUMMARY`.
+    pub summary: String,
+    /// Directories the steps added to `GITHUB_PATH`, in order.
+    pub path_added: Vec<String>,
+    /// Each step's stdout and stderr, for assertion messages.
+    pub log: String,
+}
+
+impl Run {
+    /// The output `name`, or an empty string (as an unset output reads in a workflow).
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs.get(name).map_or("", String::as_str)
+    }
+}
+
+/// A runner with a workspace (the job's checkout) and a temporary directory.
+pub struct Runner {
+    workspace: PathBuf,
+    temp: tempfile::TempDir,
+    path: String,
+}
+
+impl Runner {
+    /// A runner whose job checkout is `workspace`; `path_first` is put before the inherited
+    /// `PATH` (where the job's tools are).
+    pub fn new(workspace: &Path, path_first: &[&Path]) -> Self {
+        let mut path: Vec<String> = path_first.iter().map(|p| p.display().to_string()).collect();
+        path.push(std::env::var("PATH").unwrap_or_default());
+        Self {
+            workspace: workspace.to_path_buf(),
+            temp: tempfile::tempdir().expect("runner temp dir"),
+            path: path.join(":"),
+        }
+    }
+
+    /// Runs the composite action in `action_dir` with the `with:` inputs and the job's `env`
+    /// (secrets and variables of the workflow).
+    pub fn github_action(
+        &self,
+        action_dir: &Path,
+        with: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Result<Run, String> {
+        let action = read_yaml(&action_dir.join("action.yml"))?;
+        let inputs = github_inputs(&action, with)?;
+        if action["runs"]["using"] != "composite" {
+            return Err("only composite actions are run".into());
+        }
+        let steps = action["runs"]["steps"]
+            .as_array()
+            .ok_or("runs.steps is missing")?;
+        let mut run = Run::default();
+        let mut step_outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut job_env: BTreeMap<String, String> = BTreeMap::new();
+        let context = |step_outputs: &BTreeMap<String, BTreeMap<String, String>>,
+                       expression: &str|
+         -> Result<String, String> {
+            github_expression(expression, &inputs, step_outputs, action_dir)
+        };
+        for (index, step) in steps.iter().enumerate() {
+            let script = step["run"]
+                .as_str()
+                .ok_or(format!("step {index}: only `run:` steps are run"))?;
+            if script.contains("${{") {
+                return Err(format!(
+                    "step {index}: `run:` interpolates an expression; pass it through `env:`"
+                ));
+            }
+            if step.get("if").is_some() || step["shell"] != "bash" {
+                return Err(format!("step {index}: needs `shell: bash` and no `if:`"));
+            }
+            let files = StepFiles::new(self.temp.path(), index)?;
+            let mut command = Command::new("bash");
+            command
+                .args(["--noprofile", "--norc", "-eo", "pipefail"])
+                .arg(write_script(self.temp.path(), index, script)?)
+                .current_dir(&self.workspace)
+                .env_clear()
+                .env("PATH", self.path_with(&run.path_added))
+                .env("HOME", self.temp.path())
+                .envs([
+                    ("CI", "true"),
+                    ("GITHUB_ACTIONS", "true"),
+                    ("RUNNER_OS", "Linux"),
+                    ("RUNNER_ARCH", "X64"),
+                ])
+                .env("RUNNER_TEMP", self.temp.path())
+                .env("GITHUB_WORKSPACE", &self.workspace)
+                .env("GITHUB_ACTION_PATH", action_dir)
+                .envs(files.env())
+                .envs(env.iter().copied())
+                .envs(&job_env);
+            if let Some(fields) = step["env"].as_object() {
+                for (name, value) in fields {
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned);
+                    command.env(name, interpolate(&value, |e| context(&step_outputs, e))?);
+                }
+            }
+            let out = command.output().map_err(|e| format!("bash: {e}"))?;
+            run.log.push_str(&format!(
+                "--- step {index} exit {:?}\n{}{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            run.summary.push_str(&files.read(&files.summary)?);
+            run.path_added
+                .extend(files.read(&files.path)?.lines().map(str::to_owned));
+            job_env.extend(parse_file_command(&files.read(&files.env)?)?);
+            if let Some(id) = step["id"].as_str() {
+                step_outputs.insert(id.into(), parse_file_command(&files.read(&files.output)?)?);
+            }
+            run.exit_code = out.status.code().unwrap_or(-1);
+            if run.exit_code != 0 {
+                return Ok(run);
+            }
+        }
+        if let Some(outputs) = action["outputs"].as_object() {
+            for (name, output) in outputs {
+                let value = output["value"].as_str().unwrap_or_default();
+                run.outputs.insert(
+                    name.clone(),
+                    interpolate(value, |e| context(&step_outputs, e))?,
+                );
+            }
+        }
+        Ok(run)
+    }
+
+    /// Runs the job of the GitLab component `template` with `inputs`, `component_sha` as
+    /// `$[[ component.sha ]]` and `ci_variables` as the pipeline's predefined and project
+    /// variables.
+    pub fn gitlab_component(
+        &self,
+        template: &Path,
+        inputs: &[(&str, &str)],
+        component_sha: &str,
+        ci_variables: &[(&str, &str)],
+    ) -> Result<Run, String> {
+        let text = std::fs::read_to_string(template).map_err(|e| e.to_string())?;
+        let documents: Vec<Value> = serde_norway::Deserializer::from_str(&text)
+            .map(|document| serde::Deserialize::deserialize(document).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let [header, jobs] = documents.as_slice() else {
+            return Err("a component is a spec header and one document of jobs".into());
+        };
+        let inputs = gitlab_inputs(&header["spec"], inputs)?;
+        let mut jobs = jobs.clone();
+        let fields = jobs.as_object_mut().ok_or("jobs document is not a map")?;
+        let [(_, job)] = <[_; 1]>::try_from(fields.iter_mut().collect::<Vec<_>>())
+            .map_err(|_| "the component defines exactly one job")?;
+        for line in job["script"].as_array().ok_or("script is missing")? {
+            if line.as_str().unwrap_or_default().contains("$[[") {
+                return Err(
+                    "a script line interpolates an input; pass it through variables".into(),
+                );
+            }
+        }
+        let component = BTreeMap::from([("sha".to_owned(), component_sha.to_owned())]);
+        interpolate_gitlab(job, &inputs, &component)?;
+
+        let ci: BTreeMap<String, String> = ci_variables
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut command = Command::new("bash");
+        let mut script = String::from("set -eo pipefail\n");
+        for line in job["script"].as_array().into_iter().flatten() {
+            script.push_str(line.as_str().unwrap_or_default());
+            script.push('\n');
+        }
+        command
+            .args(["--noprofile", "--norc"])
+            .arg(write_script(self.temp.path(), 0, &script)?)
+            .current_dir(&self.workspace)
+            .env_clear()
+            .env("PATH", &self.path)
+            .env("HOME", self.temp.path())
+            .envs([("CI", "true"), ("GITLAB_CI", "true")])
+            .env("CI_PROJECT_DIR", &self.workspace)
+            .envs(&ci);
+        for (name, value) in job["variables"].as_object().into_iter().flatten() {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            command.env(name, expand_variables(&value, &ci));
+        }
+        let out = command.output().map_err(|e| format!("bash: {e}"))?;
+        let mut run = Run {
+            exit_code: out.status.code().unwrap_or(-1),
+            log: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            ..Run::default()
+        };
+        if let Some(dotenv) = job["artifacts"]["reports"]["dotenv"].as_str() {
+            let path = self.workspace.join(dotenv);
+            if path.exists() {
+                let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+                run.outputs = parse_file_command(&text)?;
+            }
+        }
+        Ok(run)
+    }
+
+    fn path_with(&self, added: &[String]) -> String {
+        // GITHUB_PATH entries go first, the newest before the older.
+        added
+            .iter()
+            .rev()
+            .cloned()
+            .chain([self.path.clone()])
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// The runner's per-step command files.
+struct StepFiles {
+    output: PathBuf,
+    env: PathBuf,
+    path: PathBuf,
+    summary: PathBuf,
+}
+
+impl StepFiles {
+    fn new(temp: &Path, index: usize) -> Result<Self, String> {
+        let file = |name: &str| -> Result<PathBuf, String> {
+            let path = temp.join(format!("{name}_{index}"));
+            std::fs::write(&path, "").map_err(|e| e.to_string())?;
+            Ok(path)
+        };
+        Ok(Self {
+            output: file("output")?,
+            env: file("env")?,
+            path: file("path")?,
+            summary: file("step_summary")?,
+        })
+    }
+
+    fn env(&self) -> [(&str, &Path); 4] {
+        [
+            ("GITHUB_OUTPUT", &self.output),
+            ("GITHUB_ENV", &self.env),
+            ("GITHUB_PATH", &self.path),
+            ("GITHUB_STEP_SUMMARY", &self.summary),
+        ]
+    }
+
+    fn read(&self, path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+fn read_yaml(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_script(temp: &Path, index: usize, script: &str) -> Result<PathBuf, String> {
+    let path = temp.join(format!("step_{index}.sh"));
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Each declared input's value: `with:`, else its default; unknown or missing required
+/// inputs are errors.
+fn github_inputs(
+    action: &Value,
+    with: &[(&str, &str)],
+) -> Result<BTreeMap<String, String>, String> {
+    let declared = action["inputs"]
+        .as_object()
+        .ok_or("the action has no inputs")?;
+    if let Some((unknown, _)) = with.iter().find(|(name, _)| !declared.contains_key(*name)) {
+        return Err(format!("unexpected input '{unknown}'"));
+    }
+    if let Some((twice, _)) = with
+        .iter()
+        .enumerate()
+        .find_map(|(i, (name, _))| with[..i].iter().find(|(earlier, _)| earlier == name))
+    {
+        return Err(format!("input '{twice}' is given twice"));
+    }
+    let mut values = BTreeMap::new();
+    for (name, spec) in declared {
+        let given = with
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| (*v).to_owned());
+        let value = match (given, spec["default"].as_str()) {
+            (Some(value), _) => value,
+            (None, Some(default)) => default.to_owned(),
+            (None, None) if spec["required"] == true => {
+                return Err(format!("input required and not supplied: {name}"))
+            }
+            (None, None) => String::new(),
+        };
+        values.insert(name.clone(), value);
+    }
+    Ok(values)
+}
+
+/// The value of one `${{ }}` expression: the contexts the actions use, nothing else.
+fn github_expression(
+    expression: &str,
+    inputs: &BTreeMap<String, String>,
+    steps: &BTreeMap<String, BTreeMap<String, String>>,
+    action_dir: &Path,
+) -> Result<String, String> {
+    let parts: Vec<&str> = expression.split('.').collect();
+    match parts.as_slice() {
+        ["inputs", name] => inputs
+            .get(*name)
+            .cloned()
+            .ok_or(format!("no input '{name}' is declared")),
+        ["steps", id, "outputs", name] => Ok(steps
+            .get(*id)
+            .and_then(|outputs| outputs.get(*name))
+            .cloned()
+            .unwrap_or_default()),
+        ["github", "action_path"] => Ok(action_dir.display().to_string()),
+        _ => Err(format!("the fake runner does not evaluate '{expression}'")),
+    }
+}
+
+/// Replaces each `${{ expression }}` in `text`.
+fn interpolate(
+    text: &str,
+    mut evaluate: impl FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        let end = rest[start..]
+            .find("}}")
+            .ok_or(format!("unclosed expression in '{text}'"))?;
+        out.push_str(&rest[..start]);
+        out.push_str(&evaluate(rest[start + 3..start + end].trim())?);
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Parses the runner's file-command format: `name=value` lines and `name<<DELIMITER` blocks.
+pub fn parse_file_command(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut values = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            loop {
+                match lines.next() {
+                    Some(l) if l == delimiter => break,
+                    Some(l) => value.push(l),
+                    None => return Err(format!("'{name}': no closing delimiter {delimiter}")),
+                }
+            }
+            values.insert(name.to_owned(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            values.insert(name.to_owned(), value.to_owned());
+        } else {
+            return Err(format!("not a file command line: '{line}'"));
+        }
+    }
+    Ok(values)
+}
+
+/// The spec's inputs with `given` applied: unknown inputs, values outside `options`, values
+/// not matching `regex` and non-boolean booleans are errors, as GitLab's are.
+fn gitlab_inputs(spec: &Value, given: &[(&str, &str)]) -> Result<BTreeMap<String, String>, String> {
+    let declared = spec["inputs"].as_object().ok_or("spec.inputs is missing")?;
+    if let Some((unknown, _)) = given.iter().find(|(name, _)| !declared.contains_key(*name)) {
+        return Err(format!("unknown input name provided: `{unknown}`"));
+    }
+    let mut values = BTreeMap::new();
+    for (name, input) in declared {
+        let value = match (given.iter().find(|(n, _)| n == name), input.get("default")) {
+            (Some((_, value)), _) => (*value).to_owned(),
+            (None, Some(Value::String(default))) => default.clone(),
+            (None, Some(default)) => default.to_string(),
+            (None, None) => {
+                return Err(format!(
+                    "`{name}` input: required value has not been provided"
+                ))
+            }
+        };
+        if let Some(options) = input["options"].as_array() {
+            if !options.iter().any(|o| o.as_str() == Some(&value)) {
+                return Err(format!("`{name}` input: `{value}` cannot be used because it is not in the list of allowed options"));
+            }
+        }
+        if let Some(pattern) = input["regex"].as_str() {
+            let regex = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
+            if !regex.is_match(&value) {
+                return Err(format!(
+                    "`{name}` input: provided value does not match required RegEx pattern"
+                ));
+            }
+        }
+        if input["type"] == "boolean" && !matches!(value.as_str(), "true" | "false") {
+            return Err(format!("`{name}` input: provided value is not a boolean"));
+        }
+        values.insert(name.clone(), value);
+    }
+    Ok(values)
+}
+
+/// Interpolates `$[[ inputs.x ]]` and `$[[ component.x ]]` in every string of `value`.
+fn interpolate_gitlab(
+    value: &mut Value,
+    inputs: &BTreeMap<String, String>,
+    component: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    match value {
+        Value::String(text) => {
+            let mut out = String::new();
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("$[[") {
+                let end = rest[start..].find("]]").ok_or("unclosed $[[")?;
+                let expression = rest[start + 3..start + end].trim();
+                let resolved = match expression.split_once('.') {
+                    Some(("inputs", name)) => inputs.get(name),
+                    Some(("component", name)) => component.get(name),
+                    _ => None,
+                }
+                .ok_or(format!("unknown interpolation $[[ {expression} ]]"))?;
+                out.push_str(&rest[..start]);
+                out.push_str(resolved);
+                rest = &rest[start + end + 2..];
+            }
+            out.push_str(rest);
+            *text = out;
+        }
+        Value::Array(items) => {
+            for item in items {
+                interpolate_gitlab(item, inputs, component)?;
+            }
+        }
+        Value::Object(fields) => {
+            for field in fields.values_mut() {
+                interpolate_gitlab(field, inputs, component)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Expands `$NAME` and `${NAME}` from the CI variables, as GitLab expands job variables.
+fn expand_variables(value: &str, ci: &BTreeMap<String, String>) -> String {
+    let pattern = regex::Regex::new(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?").expect("valid pattern");
+    pattern
+        .replace_all(value, |captures: &regex::Captures<'_>| {
+            ci.get(&captures[1]).cloned().unwrap_or_default()
+        })
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn file_commands_parse_as_the_runner_parses_them() {
+        let parsed = parse_file_command("a=1\n\nb<<EOF\nline 1\nline 2\nEOF\nc=x=y\n").unwrap();
+        assert_eq!(parsed["a"], "1");
+        assert_eq!(parsed["b"], "line 1\nline 2");
+        assert_eq!(parsed["c"], "x=y");
+        assert!(parse_file_command("b<<EOF\nno end\n").is_err());
+        assert!(parse_file_command("no equals sign\n").is_err());
+    }
+
+    #[test]
+    fn expressions_are_interpolated_and_unknown_ones_refused() {
+        let inputs = BTreeMap::from([("image".to_owned(), "r/s@sha256:ab".to_owned())]);
+        let steps = BTreeMap::new();
+        let dir = Path::new("/action");
+        let eval = |e: &str| github_expression(e, &inputs, &steps, dir);
+        assert_eq!(
+            interpolate("x ${{ inputs.image }} y", eval).unwrap(),
+            "x r/s@sha256:ab y"
+        );
+        assert!(interpolate("${{ inputs.nope }}", eval).is_err());
+        assert!(interpolate("${{ secrets.KEY }}", eval).is_err());
+        assert!(interpolate("${{ inputs.image", eval).is_err());
+    }
+
+    #[test]
+    fn variables_expand_from_the_ci_variables() {
+        let ci = BTreeMap::from([("CI_COMMIT_SHA".to_owned(), "abc".to_owned())]);
+        assert_eq!(
+            expand_variables("$CI_COMMIT_SHA-${CI_COMMIT_SHA}", &ci),
+            "abc-abc"
+        );
+        assert_eq!(expand_variables("$UNSET", &ci), "");
+    }
+}
