@@ -24,6 +24,9 @@ use foundry_compilers::{
 };
 use serde_json::{json, Value};
 
+#[path = "src/solc_pin.rs"]
+mod solc_pin;
+
 /// Contracts compiled from source: (source file relative to the project root, contract name).
 /// OpenZeppelin's proxy and timelock are compiled here too, exactly as forge compiles them for
 /// `script/Deploy.s.sol`, so both deployment paths deploy the same bytecode.
@@ -115,6 +118,10 @@ fn run() -> Result<(), BuildError> {
         root.join(SAFE_PACKAGE).join("package.json").display()
     );
     println!("cargo:rerun-if-env-changed=SEED_ETH_SOLC");
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("package.json").display()
+    );
 
     let config = FoundryConfig::read(&root)?;
     let solc_version = compile(&root, &out_dir, &artifacts_dir, &config)?;
@@ -254,6 +261,11 @@ fn compile(
         "{}.{}.{}",
         solc.version.major, solc.version.minor, solc.version.patch
     );
+    let package_json = root.join("package.json");
+    let pinned = fs::read_to_string(&package_json)
+        .map_err(|e| fail(format!("read {}: {e}", package_json.display())))
+        .and_then(|text| solc_pin::pinned_version(&text).map_err(fail))?;
+    solc_pin::check(&pinned, &version, &config.solc.display().to_string()).map_err(fail)?;
 
     let mut paths = ProjectPathsConfig::builder()
         .root(root)

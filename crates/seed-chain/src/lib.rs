@@ -16,6 +16,9 @@ pub mod events;
 pub mod keys;
 pub mod status;
 pub mod vote;
+// Used by build.rs (through `#[path]`); compiled here for its tests.
+#[cfg(test)]
+mod solc_pin;
 
 pub use chain::{Chain, ChainBuilder};
 pub use config::{
