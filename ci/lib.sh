@@ -24,12 +24,12 @@ optional_flag() {
   [ -z "$value" ] || args+=("$2" "$value")
 }
 
-# Appends FLAG HOST for each host in input NAME (separated by spaces, commas or lines).
-hosts_flag() {
-  local host hosts
-  read -r -a hosts <<<"$(input "$1" | tr ',\n' '  ')"
-  for host in "${hosts[@]}"; do
-    args+=("$2" "$host")
+# Appends FLAG VALUE for each value in input NAME (separated by spaces, commas or lines).
+list_flag() {
+  local value values
+  read -r -a values <<<"$(input "$1" | tr ',\n' '  ')"
+  for value in "${values[@]}"; do
+    args+=("$2" "$value")
   done
 }
 

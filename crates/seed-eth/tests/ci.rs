@@ -13,7 +13,10 @@ use std::{
 };
 
 use seed_oci::{ImageContent, RegistryClient, Repository};
-use seed_testkit::{anvil::TestAnvil, ci_runner::Runner, registry::TestRegistry};
+use seed_sigstore::SigningKey;
+use seed_testkit::{
+    anvil::TestAnvil, ci_runner::Runner, registry::TestRegistry, rekor::RekorServer,
+};
 use serde_json::Value;
 
 mod support;
@@ -668,4 +671,121 @@ fn without_a_release_the_installer_builds_the_actions_own_source_locked() {
         2,
         "building from source gives only the tree's own version",
     );
+}
+
+#[tokio::test]
+async fn credulous_builders_attest_and_a_consumer_verifies_through_the_actions() {
+    // Two builders with managed P-256 keys (made by openssl), a policy of k = 2 over them, the
+    // Rekor v1 double and its trust root, named by seed-eth.toml in the job's checkout.
+    let checkout = tempfile::tempdir().unwrap();
+    let dir = checkout.path();
+    std::fs::write(dir.join("flake.lock"), b"{\"nodes\":{},\"version\":7}\n").unwrap();
+    git(dir, &["init", "--quiet"]);
+    git(dir, &["remote", "add", "origin", ORIGIN]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "release"]);
+    let commit = git(dir, &["rev-parse", "HEAD"]);
+    let oci = TestRegistry::start().unwrap();
+    let rekor = RekorServer::start().unwrap();
+    std::fs::write(
+        dir.join("trusted_root.json"),
+        rekor.trusted_root().to_string(),
+    )
+    .unwrap();
+    let mut policy = format!("threshold = 2\nsystems = [\"{}\"]\n", SYSTEMS[1]);
+    for name in ["b0", "b1"] {
+        let key = dir.join(format!("{name}.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+            ])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "openssl: {made:?}");
+        let public = SigningKey::from_pem(&std::fs::read_to_string(&key).unwrap())
+            .unwrap()
+            .public_key_pem();
+        policy += &format!(
+            "\n[[builder]]\nname = \"{name}\"\npublic-key = \"\"\"\n{public}\"\"\"\norganisation = \"org-{name}\"\njurisdiction = \"j-{name}\"\ninfrastructure = \"infra-{name}\"\n"
+        );
+    }
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    std::fs::write(
+        dir.join("seed-eth.toml"),
+        "[credulous]\npolicy = \"policy.toml\"\ntrusted-root = \"trusted_root.json\"\n",
+    )
+    .unwrap();
+    let client = RegistryClient::plain_http(&[&oci.host()]).unwrap();
+    let repo: Repository = format!("{}/seed", oci.host()).parse().unwrap();
+    let (content, _) = ImageContent::synthetic_seed("credulous closure", "ci").unwrap();
+    let pushed = client.push_image(&repo, &content, None).await.unwrap();
+    let image = format!("{repo}@{}", pushed.descriptor().digest);
+
+    let runner = Runner::new(dir, &[&bin_dir()]);
+    let host = oci.host();
+    let rekor_url = rekor.url();
+    let mut indices = Vec::new();
+    for name in ["b0", "b1"] {
+        let key = format!("{name}.pem");
+        let bundle = format!("{name}.sigstore.json");
+        let run = runner
+            .github_action(
+                &repository_root().join("attest"),
+                &[
+                    ("image", &image),
+                    ("system", SYSTEMS[1]),
+                    ("posture", "credulous"),
+                    ("rekor-url", &rekor_url),
+                    ("signing-key", &key),
+                    ("bundle-out", &bundle),
+                    ("plain-http", &host),
+                    ("install", "none"),
+                ],
+                &[("GITHUB_RUN_ID", "4242")],
+            )
+            .unwrap();
+        assert_eq!(run.exit_code, 0, "{}", run.log);
+        assert_eq!(run.output("sent"), "true", "{:?}", run.outputs);
+        assert!(
+            run.output("referrer").starts_with("sha256:"),
+            "{:?}",
+            run.outputs
+        );
+        assert!(dir.join(&bundle).exists(), "bundle-out was not written");
+        let logged: Vec<u64> = serde_json::from_str(run.output("log-indices")).unwrap();
+        assert_eq!(logged.len(), 1, "{:?}", run.outputs);
+        indices.extend(logged);
+        assert!(
+            run.summary.starts_with("### seed-eth attest\n"),
+            "{}",
+            run.summary
+        );
+    }
+    // Each builder's entry is its own in the log.
+    indices.dedup();
+    assert_eq!(indices.len(), 2);
+
+    // The consumer's verify action counts the two policy builders and passes.
+    let run = runner
+        .github_action(
+            &repository_root().join("verify"),
+            &[
+                ("image", &image),
+                ("commit", &commit),
+                ("posture", "credulous"),
+                ("plain-http", &host),
+                ("install", "none"),
+            ],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert_eq!(run.output("verified"), "true");
+    assert_eq!(run.output("commit"), commit);
 }
