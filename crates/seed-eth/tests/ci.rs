@@ -789,3 +789,240 @@ async fn credulous_builders_attest_and_a_consumer_verifies_through_the_actions()
     assert_eq!(run.output("verified"), "true");
     assert_eq!(run.output("commit"), commit);
 }
+
+/// Stand-ins for the tools a GitHub runner has that cannot run here: `nix` answers the
+/// example's `nix build .#seed` with a real seed squashfs of a real closure and reports the
+/// leg's system, and hands every other call to the real Nix; `npm` and `cargo` stand for the
+/// installer's build from source (cargo "builds" this test's binary).
+fn runner_tools(system: &str, seed_dir: &Path) -> tempfile::TempDir {
+    let tools = tempfile::tempdir().unwrap();
+    let real_nix = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v nix"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let scripts = [
+        (
+            "nix",
+            format!(
+                "#!/bin/sh\ncase \"$*\" in\n  *builtins.currentSystem*) printf %s {system} ;;\n  \"build --no-link --print-out-paths .#seed\") echo {seed} ;;\n  build) echo built > nix-build-ran ;;\n  *) exec {real_nix} \"$@\" ;;\nesac\n",
+                seed = seed_dir.display()
+            ),
+        ),
+        ("npm", "#!/bin/sh\nexit 0\n".to_owned()),
+        (
+            "cargo",
+            format!(
+                "#!/bin/sh\nwhile [ \"$1\" != --root ]; do shift; done\nmkdir -p \"$2/bin\" && cp {} \"$2/bin/\"\n",
+                bin_dir().join("seed-eth").display()
+            ),
+        ),
+    ];
+    for (name, script) in scripts {
+        let path = tools.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    }
+    tools
+}
+
+/// `uses:` of the examples: this repository's actions run from the working tree; the others
+/// (checkout, install-nix) are what the test environment already provides.
+fn example_actions(uses: &str) -> Option<PathBuf> {
+    let path = uses.strip_prefix("seed-eth/seed-eth/")?;
+    let (action, pin) = path.split_once('@')?;
+    assert_eq!(
+        pin.len(),
+        40,
+        "examples pin seed-eth's actions by full commit SHA: {uses}"
+    );
+    Some(repository_root().join(action))
+}
+
+async fn mine(endpoint: &str, blocks: u64) {
+    use alloy::providers::{Provider as _, ProviderBuilder};
+    let _: Value = ProviderBuilder::new()
+        .connect_http(endpoint.parse().unwrap())
+        .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
+    let job = Job::new().await;
+    let dir = job.dir();
+    let url = job.anvil.endpoint();
+    let host = job.oci.host();
+    // What a builder commits besides the workflow: the deployment file, and here the
+    // registry's plain-HTTP setting (ghcr.io needs none).
+    std::fs::create_dir(dir.join(".seed-eth")).unwrap();
+    std::fs::copy(
+        dir.join("deployments/31337.json"),
+        dir.join(".seed-eth/deployment.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("seed-eth.toml"),
+        format!("[oci]\nplain-http = [\"{host}\"]\n"),
+    )
+    .unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "seed-eth setup"]);
+    let commit = git(dir, &["rev-parse", "HEAD"]);
+
+    // Each matrix leg's seed: a real closure packed as mkSeed packs it.
+    let legs = [
+        ("ubuntu-24.04-arm", "aarch64-linux"),
+        ("ubuntu-24.04", "x86_64-linux"),
+    ];
+    let seeds = tempfile::tempdir().unwrap();
+    let mut tools = Vec::new();
+    for (_, system) in legs {
+        let closure = seed_testkit::nix::closure(&format!("example-{system}"), "");
+        let seed_dir = seeds.path().join(system);
+        std::fs::create_dir(&seed_dir).unwrap();
+        seed_testkit::nix::mksquashfs_seed(&closure.paths, &seed_dir.join("store.squashfs"), &[]);
+        tools.push(runner_tools(system, &seed_dir));
+    }
+
+    // Three builders run the seed workflow on both legs with their two secrets.
+    let seed_workflow = repository_root().join("examples/github/seed.yaml");
+    for builder in 1..=3 {
+        let key = job.anvil.private_key_hex(builder);
+        for ((os, _), tools) in legs.iter().zip(&tools) {
+            let runner = Runner::new(dir, &[tools.path()]);
+            let run = runner
+                .github_workflow_job(
+                    &seed_workflow,
+                    "seed",
+                    &[
+                        ("secrets.SEED_BUILDER_KEY", &key),
+                        ("secrets.SEED_RPC_URL", &url),
+                        ("github.actor", "builder"),
+                        ("github.token", "token"),
+                        ("github.repository", "org/project"),
+                        ("matrix.os", os),
+                        ("env.SEED_REGISTRY", &host),
+                        ("env.GITHUB_RUN_ID", "4242"),
+                    ],
+                    example_actions,
+                )
+                .unwrap();
+            assert_eq!(run.exit_code, 0, "{}", run.log);
+            assert!(
+                run.summary.contains(&format!("attested {commit}")),
+                "{}",
+                run.summary
+            );
+            let quorum = builder == 3;
+            assert!(
+                run.log
+                    .contains(&format!("quorum reached for this system {quorum}")),
+                "{}",
+                run.log
+            );
+        }
+    }
+    let status = job.status(&commit);
+    assert_eq!(status["isFinalised"], true, "{status}");
+
+    // A maintainer locks the release; the consumer's build verifies it (with proofs, once the
+    // release is final on chain) before it builds.
+    let repository = format!("{host}/org/project/seed");
+    let out = seed_eth(
+        dir,
+        &[
+            "lock",
+            "--commit",
+            &commit,
+            "--repository",
+            &repository,
+            "--rpc-url",
+            &url,
+            "--deployment",
+            ".seed-eth/deployment.json",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "");
+    git(dir, &["add", ".seed.lock"]);
+    git(dir, &["commit", "--quiet", "-m", "seed lock"]);
+    mine(&url, 70).await;
+    let build_workflow = repository_root().join("examples/github/build.yaml");
+    let build = |tools: &Path| {
+        Runner::new(dir, &[tools])
+            .github_workflow_job(
+                &build_workflow,
+                "build",
+                &[
+                    ("secrets.SEED_RPC_URL", &url),
+                    ("matrix.os", "ubuntu-24.04"),
+                ],
+                example_actions,
+            )
+            .unwrap()
+    };
+    let run = build(tools[1].path());
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert!(run.summary.contains("VERIFIED"), "{}", run.summary);
+    assert!(
+        dir.join("nix-build-ran").exists(),
+        "the build ran after the verify step"
+    );
+    std::fs::remove_file(dir.join("nix-build-ran")).unwrap();
+
+    // A lock naming another closure: the verify step fails the job and the build never runs.
+    let lock = std::fs::read_to_string(dir.join(".seed.lock")).unwrap();
+    let (_, agreed) = lock.split_once("\"manifest\": \"").unwrap();
+    let agreed = &agreed[..71];
+    let forged = lock.replace(agreed, &format!("sha256:{}", "ab".repeat(32)));
+    assert_ne!(forged, lock);
+    std::fs::write(dir.join(".seed.lock"), &forged).unwrap();
+    let run = build(tools[1].path());
+    assert_eq!(run.exit_code, 1, "{}", run.log);
+    assert!(
+        !dir.join("nix-build-ran").exists(),
+        "the build ran on a lock that did not verify"
+    );
+
+    // The lock guard: a fork's pull request that changes .seed.lock is refused before any
+    // build; the same change from the repository's own branch passes.
+    git(
+        dir,
+        &[
+            "commit",
+            "--quiet",
+            "-am",
+            "a pull request changing the lock",
+        ],
+    );
+    let base = git(dir, &["rev-parse", "HEAD~1"]);
+    let guard = |head_repo: &str| {
+        Runner::new(dir, &[])
+            .github_workflow_job(
+                &build_workflow,
+                "guard",
+                &[
+                    ("github.event.pull_request.base.sha", &base),
+                    ("github.event.pull_request.head.repo.full_name", head_repo),
+                    ("github.repository", "org/project"),
+                ],
+                example_actions,
+            )
+            .unwrap()
+    };
+    let run = guard("fork/project");
+    assert_eq!(run.exit_code, 1, "{}", run.log);
+    assert!(
+        run.log.contains("changes flake.lock or .seed.lock"),
+        "{}",
+        run.log
+    );
+    assert_eq!(guard("org/project").exit_code, 0);
+}

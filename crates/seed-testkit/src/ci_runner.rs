@@ -48,6 +48,19 @@ impl Run {
     }
 }
 
+/// Expression contexts by dotted name: `inputs.image`, `steps.seed.outputs.image`,
+/// `secrets.KEY`, `github.actor`, `matrix.os`, `env.REGISTRY`.
+type Contexts = BTreeMap<String, String>;
+
+/// What carries from step to step of one job: the run so far, the variables steps exported
+/// through `GITHUB_ENV`, and a step counter for the runner's file names.
+#[derive(Default)]
+struct Job {
+    run: Run,
+    exported: BTreeMap<String, String>,
+    steps: usize,
+}
+
 /// A runner with a workspace (the job's checkout) and a temporary directory.
 pub struct Runner {
     workspace: PathBuf,
@@ -76,92 +89,196 @@ impl Runner {
         with: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Result<Run, String> {
+        let mut job = Job::default();
+        let outputs = self.run_action(
+            &mut job,
+            action_dir,
+            &pairs_to_map(&pairs(with))?,
+            &pairs_to_map(&pairs(env))?,
+        )?;
+        job.run.outputs = outputs;
+        Ok(job.run)
+    }
+
+    /// Runs job `job` of the workflow file `workflow` with `contexts` (`secrets.NAME`,
+    /// `github.actor`, `matrix.os`, ... as dotted names; `env.NAME` overrides the workflow's
+    /// variable). A step's `uses:` is looked up with
+    /// `actions`: a directory runs that composite action, `None` skips the step as one the
+    /// test environment already provides (a checkout, an installed Nix). The job's own `if:` is
+    /// not evaluated: the caller decides which job runs.
+    pub fn github_workflow_job(
+        &self,
+        workflow: &Path,
+        job_name: &str,
+        contexts: &[(&str, &str)],
+        actions: impl Fn(&str) -> Option<PathBuf>,
+    ) -> Result<Run, String> {
+        let workflow = read_yaml(workflow)?;
+        let definition = &workflow["jobs"][job_name];
+        let steps = definition["steps"]
+            .as_array()
+            .ok_or(format!("job {job_name} has no steps"))?;
+        let given: Contexts = pairs_to_map(&pairs(contexts))?;
+        let mut contexts = given.clone();
+        let mut env = BTreeMap::new();
+        for level in [&workflow["env"], &definition["env"]] {
+            for (name, value) in evaluate_map(level, &contexts)? {
+                contexts.insert(format!("env.{name}"), value.clone());
+                env.insert(name, value);
+            }
+        }
+        // A given `env.NAME` stands for a repository variable overriding the workflow's value
+        // (a test's registry instead of ghcr.io).
+        for (name, value) in &given {
+            if let Some(variable) = name.strip_prefix("env.") {
+                contexts.insert(name.clone(), value.clone());
+                env.insert(variable.to_owned(), value.clone());
+            }
+        }
+        let mut job = Job::default();
+        for (index, step) in steps.iter().enumerate() {
+            if step.get("if").is_some() {
+                return Err(format!(
+                    "step {index}: `if:` is not evaluated by the fake runner"
+                ));
+            }
+            let mut step_env = env.clone();
+            step_env.extend(evaluate_map(&step["env"], &contexts)?);
+            let outputs = if let Some(uses) = step["uses"].as_str() {
+                let Some(dir) = actions(uses) else {
+                    job.run
+                        .log
+                        .push_str(&format!("--- step {index}: {uses} (provided)\n"));
+                    continue;
+                };
+                let with = evaluate_map(&step["with"], &contexts)?;
+                self.run_action(&mut job, &dir, &with, &step_env)?
+            } else {
+                let script = step["run"]
+                    .as_str()
+                    .ok_or(format!("step {index}: neither uses nor run"))?;
+                if step["shell"].as_str().is_some_and(|shell| shell != "bash") {
+                    return Err(format!("step {index}: only bash steps are run"));
+                }
+                self.run_step(&mut job, script, &step_env, None)?
+            };
+            if job.run.exit_code != 0 {
+                break;
+            }
+            if let Some(id) = step["id"].as_str() {
+                for (name, value) in outputs {
+                    contexts.insert(format!("steps.{id}.outputs.{name}"), value);
+                }
+            }
+        }
+        Ok(job.run)
+    }
+
+    /// Runs a composite action's steps within `job`; returns its outputs (none if a step
+    /// failed, which `job.run.exit_code` says).
+    fn run_action(
+        &self,
+        job: &mut Job,
+        action_dir: &Path,
+        with: &BTreeMap<String, String>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String> {
         let action = read_yaml(&action_dir.join("action.yml"))?;
-        let inputs = github_inputs(&action, with)?;
         if action["runs"]["using"] != "composite" {
             return Err("only composite actions are run".into());
         }
+        let mut contexts: Contexts = github_inputs(&action, with)?
+            .into_iter()
+            .map(|(name, value)| (format!("inputs.{name}"), value))
+            .collect();
+        contexts.insert(
+            "github.action_path".into(),
+            action_dir.display().to_string(),
+        );
         let steps = action["runs"]["steps"]
             .as_array()
             .ok_or("runs.steps is missing")?;
-        let mut run = Run::default();
-        let mut step_outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut job_env: BTreeMap<String, String> = BTreeMap::new();
-        let context = |step_outputs: &BTreeMap<String, BTreeMap<String, String>>,
-                       expression: &str|
-         -> Result<String, String> {
-            github_expression(expression, &inputs, step_outputs, action_dir)
-        };
         for (index, step) in steps.iter().enumerate() {
             let script = step["run"]
                 .as_str()
                 .ok_or(format!("step {index}: only `run:` steps are run"))?;
-            if script.contains("${{") {
-                return Err(format!(
-                    "step {index}: `run:` interpolates an expression; pass it through `env:`"
-                ));
-            }
             if step.get("if").is_some() || step["shell"] != "bash" {
                 return Err(format!("step {index}: needs `shell: bash` and no `if:`"));
             }
-            let files = StepFiles::new(self.temp.path(), index)?;
-            let mut command = Command::new("bash");
-            command
-                .args(["--noprofile", "--norc", "-eo", "pipefail"])
-                .arg(write_script(self.temp.path(), index, script)?)
-                .current_dir(&self.workspace)
-                .env_clear()
-                .env("PATH", self.path_with(&run.path_added))
-                .env("HOME", self.temp.path())
-                .envs([
-                    ("CI", "true"),
-                    ("GITHUB_ACTIONS", "true"),
-                    ("RUNNER_OS", "Linux"),
-                    ("RUNNER_ARCH", "X64"),
-                ])
-                .env("RUNNER_TEMP", self.temp.path())
-                .env("GITHUB_WORKSPACE", &self.workspace)
-                .env("GITHUB_ACTION_PATH", action_dir)
-                .envs(files.env())
-                .envs(env.iter().copied())
-                .envs(&job_env);
-            if let Some(fields) = step["env"].as_object() {
-                for (name, value) in fields {
-                    let value = value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_owned);
-                    command.env(name, interpolate(&value, |e| context(&step_outputs, e))?);
+            let mut step_env = env.clone();
+            step_env.extend(evaluate_map(&step["env"], &contexts)?);
+            let outputs = self.run_step(job, script, &step_env, Some(action_dir))?;
+            if job.run.exit_code != 0 {
+                return Ok(BTreeMap::new());
+            }
+            if let Some(id) = step["id"].as_str() {
+                for (name, value) in outputs {
+                    contexts.insert(format!("steps.{id}.outputs.{name}"), value);
                 }
             }
-            let out = command.output().map_err(|e| format!("bash: {e}"))?;
-            run.log.push_str(&format!(
-                "--- step {index} exit {:?}\n{}{}",
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+        }
+        let mut outputs = BTreeMap::new();
+        for (name, output) in action["outputs"].as_object().into_iter().flatten() {
+            let value = output["value"].as_str().unwrap_or_default();
+            outputs.insert(name.clone(), interpolate(value, &contexts)?);
+        }
+        Ok(outputs)
+    }
+
+    /// Runs one `run:` step as `shell: bash` does, with fresh runner files; records its log,
+    /// summary, PATH and ENV additions in `job` and returns its outputs.
+    fn run_step(
+        &self,
+        job: &mut Job,
+        script: &str,
+        env: &BTreeMap<String, String>,
+        action_dir: Option<&Path>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        if script.contains("${{") {
+            return Err(format!(
+                "a `run:` interpolates an expression; pass it through `env:`: {script}"
             ));
-            run.summary.push_str(&files.read(&files.summary)?);
-            run.path_added
-                .extend(files.read(&files.path)?.lines().map(str::to_owned));
-            job_env.extend(parse_file_command(&files.read(&files.env)?)?);
-            if let Some(id) = step["id"].as_str() {
-                step_outputs.insert(id.into(), parse_file_command(&files.read(&files.output)?)?);
-            }
-            run.exit_code = out.status.code().unwrap_or(-1);
-            if run.exit_code != 0 {
-                return Ok(run);
-            }
         }
-        if let Some(outputs) = action["outputs"].as_object() {
-            for (name, output) in outputs {
-                let value = output["value"].as_str().unwrap_or_default();
-                run.outputs.insert(
-                    name.clone(),
-                    interpolate(value, |e| context(&step_outputs, e))?,
-                );
-            }
+        let index = job.steps;
+        job.steps += 1;
+        let files = StepFiles::new(self.temp.path(), index)?;
+        let mut command = Command::new("bash");
+        command
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(write_script(self.temp.path(), index, script)?)
+            .current_dir(&self.workspace)
+            .env_clear()
+            .env("PATH", self.path_with(&job.run.path_added))
+            .env("HOME", self.temp.path())
+            .envs([
+                ("CI", "true"),
+                ("GITHUB_ACTIONS", "true"),
+                ("RUNNER_OS", "Linux"),
+                ("RUNNER_ARCH", "X64"),
+            ])
+            .env("RUNNER_TEMP", self.temp.path())
+            .env("GITHUB_WORKSPACE", &self.workspace)
+            .envs(files.env())
+            .envs(&job.exported)
+            .envs(env);
+        if let Some(dir) = action_dir {
+            command.env("GITHUB_ACTION_PATH", dir);
         }
-        Ok(run)
+        let out = command.output().map_err(|e| format!("bash: {e}"))?;
+        job.run.log.push_str(&format!(
+            "--- step {index} exit {:?}\n{}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        job.run.summary.push_str(&files.read(&files.summary)?);
+        job.run
+            .path_added
+            .extend(files.read(&files.path)?.lines().map(str::to_owned));
+        job.exported
+            .extend(parse_file_command(&files.read(&files.env)?)?);
+        job.run.exit_code = out.status.code().unwrap_or(-1);
+        parse_file_command(&files.read(&files.output)?)
     }
 
     /// Runs the job of the GitLab component `template` with `inputs`, `component_sha` as
@@ -306,29 +423,18 @@ fn write_script(temp: &Path, index: usize, script: &str) -> Result<PathBuf, Stri
 /// inputs are errors.
 fn github_inputs(
     action: &Value,
-    with: &[(&str, &str)],
+    with: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, String> {
     let declared = action["inputs"]
         .as_object()
         .ok_or("the action has no inputs")?;
-    if let Some((unknown, _)) = with.iter().find(|(name, _)| !declared.contains_key(*name)) {
+    if let Some(unknown) = with.keys().find(|name| !declared.contains_key(*name)) {
         return Err(format!("unexpected input '{unknown}'"));
-    }
-    if let Some((twice, _)) = with
-        .iter()
-        .enumerate()
-        .find_map(|(i, (name, _))| with[..i].iter().find(|(earlier, _)| earlier == name))
-    {
-        return Err(format!("input '{twice}' is given twice"));
     }
     let mut values = BTreeMap::new();
     for (name, spec) in declared {
-        let given = with
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| (*v).to_owned());
-        let value = match (given, spec["default"].as_str()) {
-            (Some(value), _) => value,
+        let value = match (with.get(name), spec["default"].as_str()) {
+            (Some(value), _) => value.clone(),
             (None, Some(default)) => default.to_owned(),
             (None, None) if spec["required"] == true => {
                 return Err(format!("input required and not supplied: {name}"))
@@ -340,46 +446,56 @@ fn github_inputs(
     Ok(values)
 }
 
-/// The value of one `${{ }}` expression: the contexts the actions use, nothing else.
-fn github_expression(
-    expression: &str,
-    inputs: &BTreeMap<String, String>,
-    steps: &BTreeMap<String, BTreeMap<String, String>>,
-    action_dir: &Path,
-) -> Result<String, String> {
-    let parts: Vec<&str> = expression.split('.').collect();
-    match parts.as_slice() {
-        ["inputs", name] => inputs
-            .get(*name)
-            .cloned()
-            .ok_or(format!("no input '{name}' is declared")),
-        ["steps", id, "outputs", name] => Ok(steps
-            .get(*id)
-            .and_then(|outputs| outputs.get(*name))
-            .cloned()
-            .unwrap_or_default()),
-        ["github", "action_path"] => Ok(action_dir.display().to_string()),
-        _ => Err(format!("the fake runner does not evaluate '{expression}'")),
-    }
-}
-
-/// Replaces each `${{ expression }}` in `text`.
-fn interpolate(
-    text: &str,
-    mut evaluate: impl FnMut(&str) -> Result<String, String>,
-) -> Result<String, String> {
+/// Replaces each `${{ name }}` in `text` with the context value of that dotted name; any other
+/// expression is an error (the fake runner evaluates names, not GitHub's expression language).
+fn interpolate(text: &str, contexts: &Contexts) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${{") {
         let end = rest[start..]
             .find("}}")
             .ok_or(format!("unclosed expression in '{text}'"))?;
+        let name = rest[start + 3..start + end].trim();
+        let value = match contexts.get(name) {
+            Some(value) => value.as_str(),
+            // An output a step did not set reads as empty, as on GitHub.
+            None if name.starts_with("steps.") => "",
+            None => return Err(format!("the fake runner has no value for '{name}'")),
+        };
         out.push_str(&rest[..start]);
-        out.push_str(&evaluate(rest[start + 3..start + end].trim())?);
+        out.push_str(value);
         rest = &rest[start + end + 2..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// A YAML map of `env:` or `with:`, each value interpolated.
+fn evaluate_map(map: &Value, contexts: &Contexts) -> Result<BTreeMap<String, String>, String> {
+    let mut values = BTreeMap::new();
+    for (name, value) in map.as_object().into_iter().flatten() {
+        let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        values.insert(name.clone(), interpolate(&value, contexts)?);
+    }
+    Ok(values)
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn pairs_to_map(list: &[(String, String)]) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    for (name, value) in list {
+        if map.insert(name.clone(), value.clone()).is_some() {
+            return Err(format!("'{name}' is given twice"));
+        }
+    }
+    Ok(map)
 }
 
 /// Parses the runner's file-command format: `name=value` lines and `name<<DELIMITER` blocks.
@@ -518,17 +634,14 @@ mod tests {
 
     #[test]
     fn expressions_are_interpolated_and_unknown_ones_refused() {
-        let inputs = BTreeMap::from([("image".to_owned(), "r/s@sha256:ab".to_owned())]);
-        let steps = BTreeMap::new();
-        let dir = Path::new("/action");
-        let eval = |e: &str| github_expression(e, &inputs, &steps, dir);
+        let contexts = BTreeMap::from([("inputs.image".to_owned(), "r/s@sha256:ab".to_owned())]);
         assert_eq!(
-            interpolate("x ${{ inputs.image }} y", eval).unwrap(),
+            interpolate("x ${{ inputs.image }} y", &contexts).unwrap(),
             "x r/s@sha256:ab y"
         );
-        assert!(interpolate("${{ inputs.nope }}", eval).is_err());
-        assert!(interpolate("${{ secrets.KEY }}", eval).is_err());
-        assert!(interpolate("${{ inputs.image", eval).is_err());
+        assert!(interpolate("${{ inputs.nope }}", &contexts).is_err());
+        assert!(interpolate("${{ secrets.KEY }}", &contexts).is_err());
+        assert!(interpolate("${{ inputs.image", &contexts).is_err());
     }
 
     #[test]

@@ -54,6 +54,16 @@ pub fn config_file(args: &ChainArgs) -> Result<ConfigFile, Failure> {
     config_file_for_endpoints(args)
 }
 
+/// The configuration file of a command without chain flags (`seed push`, `manifest --image`):
+/// `SEED_ETH_CONFIG`, else `./seed-eth.toml` when present, so `[oci] plain-http` applies to
+/// every command that talks to a registry.
+pub fn config_file_here() -> Result<ConfigFile, Failure> {
+    let named = std::env::var_os("SEED_ETH_CONFIG")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from);
+    ConfigFile::load(named.as_deref(), &cwd()?).map_err(failure)
+}
+
 /// Reads the configuration file for a command that may ask several endpoints (`--proofs`).
 pub fn config_file_for_endpoints(args: &ChainArgs) -> Result<ConfigFile, Failure> {
     ConfigFile::load(args.config.as_deref(), &cwd()?).map_err(failure)

@@ -2,8 +2,8 @@
 //! unpacked tree, or of a seed image (a squashfs file, an OCI layout, an image
 //! in a registry; all without Nix), and its digest.
 
+use super::chain::config_file_here;
 use eyre::WrapErr;
-use seed_chain::ConfigFile;
 use seed_fs::write_atomic;
 use seed_nix::{tree_manifest, ClosureManifest, ImageRef, Nix};
 use serde_json::json;
@@ -26,7 +26,7 @@ pub fn run(args: &ManifestArgs) -> Outcome {
         closure_of(
             &source,
             &args.plain_http,
-            &ConfigFile::default(),
+            &config_file_here()?,
             ExitCode::Usage,
         )
     };

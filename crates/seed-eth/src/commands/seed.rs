@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use seed_chain::ConfigFile;
 use seed_core::System;
 use seed_image::{
     build::{push_seed, write_layout, write_squashfs, BuiltSeed, SeedSpec, DEFAULT_EPOCH},
@@ -20,7 +19,11 @@ use crate::{
     output::{Failure, Outcome, Report},
 };
 
-use super::{chain::block_on, content::content_failure, oci::registry_client};
+use super::{
+    chain::{block_on, config_file_here},
+    content::content_failure,
+    oci::registry_client,
+};
 
 /// Runs a `seed` subcommand.
 pub fn run(args: &SeedArgs) -> Outcome {
@@ -126,7 +129,7 @@ fn push_to(
     plain_http: &[String],
 ) -> Result<BuiltSeed, Failure> {
     let (repo, tag) = repository_and_tag(target)?;
-    let client = registry_client(plain_http, &ConfigFile::default())
+    let client = registry_client(plain_http, &config_file_here()?)
         .map_err(|e| Failure::usage(eyre::Report::new(e)))?;
     block_on(async {
         push_seed(&client, &repo, tag.as_ref(), squashfs, system.as_str())
