@@ -33,15 +33,20 @@ list_flag() {
   done
 }
 
-run_seed_eth() {
-  export SEED_ETH_CI_OUTPUT=${SEED_ETH_CI_OUTPUT:-${GITHUB_OUTPUT:-}}
-  export SEED_ETH_CI_SUMMARY=${SEED_ETH_CI_SUMMARY:-${GITHUB_STEP_SUMMARY:-}}
-  # A workflow passes every input, set or not: an empty one means "not given", so seed-eth
-  # falls back to its own default (seed-eth.toml, anonymous registry access, ...).
+# A workflow passes every input, set or not: an empty one means "not given", so seed-eth falls
+# back to its own default (seed-eth.toml, anonymous registry access, ...).
+seed_eth_env() {
   local name
   for name in "${!SEED_ETH_@}"; do
     [ -n "${!name}" ] || unset "$name"
   done
+}
+
+# Runs the command with the runner's output and summary files, as the step's last act.
+run_seed_eth() {
+  export SEED_ETH_CI_OUTPUT=${SEED_ETH_CI_OUTPUT:-${GITHUB_OUTPUT:-}}
+  export SEED_ETH_CI_SUMMARY=${SEED_ETH_CI_SUMMARY:-${GITHUB_STEP_SUMMARY:-}}
+  seed_eth_env
   echo "seed-eth $*" >&2
   exec seed-eth "$@"
 }
