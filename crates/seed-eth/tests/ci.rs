@@ -32,6 +32,28 @@ fn repository_root() -> PathBuf {
         .unwrap()
 }
 
+/// `npm` and `cargo` that fail the step: the runner's PATH starts with them (after any
+/// stand-ins a test gives), so a run that reaches the installer's build from source can never
+/// run the real tools on this repository's tree.
+fn no_source_builds() -> &'static Path {
+    static GUARD: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    GUARD
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            for tool in ["npm", "cargo"] {
+                let path = dir.path().join(tool);
+                std::fs::write(
+                    &path,
+                    format!("#!/bin/sh\necho \"the test would have run the real {tool}\" >&2\nexit 97\n"),
+                )
+                .unwrap();
+                Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+            }
+            dir
+        })
+        .path()
+}
+
 /// Where the test's seed-eth binary is: the job's `install: none` finds it on PATH.
 fn bin_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_seed-eth"))
@@ -107,7 +129,7 @@ impl Job {
     }
 
     fn runner(&self) -> Runner {
-        Runner::new(self.dir(), &[&bin_dir()])
+        Runner::new(self.dir(), &[&bin_dir(), no_source_builds()])
     }
 
     /// The seed-eth/attest action as builder `builder` (an anvil account) for system `index`.
@@ -372,7 +394,16 @@ async fn the_actions_and_components_attest_and_verify_as_a_runner_runs_them() {
 #[tokio::test]
 async fn bad_inputs_fail_the_step_before_anything_is_sent() {
     let job = Job::new().await;
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[("image", "")], "the input image is required"),
+        (
+            &[("push-to", "r/seed")],
+            "give image (a seed already pushed) or push-to",
+        ),
+        (
+            &[("image", ""), ("push-to", "r/seed")],
+            "push-to needs squashfs",
+        ),
         (
             &[
                 ("manifest-digest", "sha256:00"),
@@ -415,13 +446,9 @@ async fn bad_inputs_fail_the_step_before_anything_is_sent() {
         assert_eq!(system["votes"], Value::Array(vec![]), "{status}");
     }
 
-    // The runner refuses what a real one would: a missing required input, an unknown one.
+    // The runner refuses an input the action does not declare, as a real one warns.
     let runner = job.runner();
     let attest = repository_root().join("attest");
-    assert!(runner
-        .github_action(&attest, &[], &[])
-        .unwrap_err()
-        .contains("image"));
     assert!(runner
         .github_action(&attest, &[("image", "x"), ("private-key", "k")], &[])
         .unwrap_err()
@@ -599,6 +626,18 @@ fn the_installer_takes_a_release_only_with_its_embedded_checksum() {
         String::from_utf8_lossy(&out.stdout).trim(),
         bin_dir().display().to_string()
     );
+
+    // The install action: its output and the job's PATH name the directory.
+    let run = Runner::new(tree.path(), &[&bin_dir(), no_source_builds()])
+        .github_action(
+            &repository_root().join("install"),
+            &[("install", "none")],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert_eq!(run.output("path"), bin_dir().display().to_string());
+    assert_eq!(run.path_added, [bin_dir().display().to_string()]);
 }
 
 #[test]
@@ -727,7 +766,7 @@ async fn credulous_builders_attest_and_a_consumer_verifies_through_the_actions()
     let pushed = client.push_image(&repo, &content, None).await.unwrap();
     let image = format!("{repo}@{}", pushed.descriptor().digest);
 
-    let runner = Runner::new(dir, &[&bin_dir()]);
+    let runner = Runner::new(dir, &[&bin_dir(), no_source_builds()]);
     let host = oci.host();
     let rekor_url = rekor.url();
     let mut indices = Vec::new();
@@ -896,7 +935,7 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
     for builder in 1..=3 {
         let key = job.anvil.private_key_hex(builder);
         for ((os, _), tools) in legs.iter().zip(&tools) {
-            let runner = Runner::new(dir, &[tools.path()]);
+            let runner = Runner::new(dir, &[tools.path(), no_source_builds()]);
             let run = runner
                 .github_workflow_job(
                     &seed_workflow,
@@ -956,7 +995,7 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
     mine(&url, 70).await;
     let build_workflow = repository_root().join("examples/github/build.yaml");
     let build = |tools: &Path| {
-        Runner::new(dir, &[tools])
+        Runner::new(dir, &[tools, no_source_builds()])
             .github_workflow_job(
                 &build_workflow,
                 "build",
@@ -1004,7 +1043,7 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
     );
     let base = git(dir, &["rev-parse", "HEAD~1"]);
     let guard = |head_repo: &str| {
-        Runner::new(dir, &[])
+        Runner::new(dir, &[no_source_builds()])
             .github_workflow_job(
                 &build_workflow,
                 "guard",
@@ -1025,4 +1064,119 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
         run.log
     );
     assert_eq!(guard("org/project").exit_code, 0);
+}
+
+#[tokio::test]
+async fn the_example_gitlab_pipeline_attests_and_verifies_with_its_two_variables() {
+    let job = Job::new().await;
+    let dir = job.dir();
+    let url = job.anvil.endpoint();
+    let host = job.oci.host();
+    std::fs::create_dir(dir.join(".seed-eth")).unwrap();
+    std::fs::copy(
+        dir.join("deployments/31337.json"),
+        dir.join(".seed-eth/deployment.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("seed-eth.toml"),
+        format!("[oci]\nplain-http = [\"{host}\"]\n"),
+    )
+    .unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "seed-eth setup"]);
+    let commit = git(dir, &["rev-parse", "HEAD"]);
+
+    // The components come from this tree, their `source` from a mirror of it (the test's
+    // GitLab instance cannot reach GitHub).
+    let (source, component_sha) = component_source();
+    let source_url = source.path().display().to_string();
+    let components = |reference: &str| {
+        let name = reference.strip_prefix("$CI_SERVER_FQDN/seed-eth/seed-eth/")?;
+        let (name, _version) = name.split_once('@')?;
+        Some((
+            repository_root().join(format!("templates/{name}.yml")),
+            component_sha.clone(),
+            vec![("source".to_owned(), source_url.clone())],
+        ))
+    };
+    let pipeline = repository_root().join("examples/gitlab/.gitlab-ci.yml");
+    let project_image = format!("{host}/org/project");
+    let variables = |key: &str| {
+        vec![
+            ("CI_COMMIT_SHA".to_owned(), commit.clone()),
+            ("CI_JOB_ID".to_owned(), "77".to_owned()),
+            ("CI_REGISTRY_IMAGE".to_owned(), project_image.clone()),
+            ("CI_REGISTRY_USER".to_owned(), "gitlab-ci-token".to_owned()),
+            ("CI_REGISTRY_PASSWORD".to_owned(), "token".to_owned()),
+            ("SEED_ETH_PRIVATE_KEY".to_owned(), key.to_owned()),
+            ("SEED_ETH_RPC_URL".to_owned(), url.clone()),
+        ]
+    };
+    let seeds = tempfile::tempdir().unwrap();
+    let mut tools = Vec::new();
+    for system in SYSTEMS {
+        let closure = seed_testkit::nix::closure(&format!("gitlab-{system}"), "");
+        let seed_dir = seeds.path().join(system);
+        std::fs::create_dir(&seed_dir).unwrap();
+        seed_testkit::nix::mksquashfs_seed(&closure.paths, &seed_dir.join("store.squashfs"), &[]);
+        tools.push(runner_tools(system, &seed_dir));
+    }
+    let run_job = |tools: &Path, name: &str, variables: &[(String, String)]| {
+        let variables: Vec<(&str, &str)> = variables
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Runner::new(dir, &[tools, no_source_builds()])
+            .gitlab_pipeline_job(&pipeline, name, components, &variables)
+            .unwrap()
+    };
+
+    // Three builders' pipelines, one runner per architecture: the seed job, then the attest
+    // component's job, which pushes the seed and votes.
+    for builder in 1..=3 {
+        let variables = variables(&job.anvil.private_key_hex(builder));
+        for tools in &tools {
+            let run = run_job(tools.path(), "seed", &variables);
+            assert_eq!(run.exit_code, 0, "{}", run.log);
+            let run = run_job(tools.path(), "seed-eth-attest", &variables);
+            assert_eq!(run.exit_code, 0, "{}", run.log);
+            assert_eq!(run.output("sent"), "true", "{:?}", run.outputs);
+            assert!(run
+                .output("image")
+                .starts_with(&format!("{project_image}/seed@sha256:")));
+            assert_eq!(
+                run.output("progress_quorum_reached"),
+                (builder == 3).to_string()
+            );
+            std::fs::remove_file(dir.join("seed-eth-attest.env")).unwrap();
+        }
+    }
+    assert_eq!(job.status(&commit)["isFinalised"], true);
+
+    // The consumer's pipeline: the verify component's job passes on the lock, then the build.
+    let out = seed_eth(
+        dir,
+        &[
+            "lock",
+            "--commit",
+            &commit,
+            "--repository",
+            &format!("{project_image}/seed"),
+            "--rpc-url",
+            &url,
+            "--deployment",
+            ".seed-eth/deployment.json",
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "");
+    mine(&url, 70).await;
+    let consumer = variables("");
+    let run = run_job(tools[1].path(), "seed-eth-verify", &consumer);
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert_eq!(run.output("verified"), "true", "{:?}", run.outputs);
+    let run = run_job(tools[1].path(), "build", &consumer);
+    assert_eq!(run.exit_code, 0, "{}", run.log);
+    assert!(dir.join("nix-build-ran").exists());
 }

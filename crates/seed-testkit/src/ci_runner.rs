@@ -13,8 +13,10 @@
 //! - GitLab: the `spec:` header's inputs are checked (`options`, `regex`, `type: boolean`) and
 //!   defaulted, `$[[ inputs.* ]]` and `$[[ component.* ]]` are interpolated outside `script:`
 //!   only (a script holding one is refused), `variables:` are expanded against the CI
-//!   variables, and the script lines run in one bash with `set -eo pipefail`, as the shell
-//!   executor does; the dotenv report is parsed.
+//!   variables (which take precedence over the YAML's, as project variables do), the script
+//!   lines run in one bash with `set -eo pipefail`, as the shell executor does, and the
+//!   dotenv report is parsed. A pipeline's job is composed from its components' jobs, its own
+//!   keys and `extends:`.
 //!
 //! The environment is cleared: only `PATH`, `HOME` and what the caller passes reach the steps.
 
@@ -291,38 +293,73 @@ impl Runner {
         component_sha: &str,
         ci_variables: &[(&str, &str)],
     ) -> Result<Run, String> {
-        let text = std::fs::read_to_string(template).map_err(|e| e.to_string())?;
-        let documents: Vec<Value> = serde_norway::Deserializer::from_str(&text)
-            .map(|document| serde::Deserialize::deserialize(document).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
-        let [header, jobs] = documents.as_slice() else {
-            return Err("a component is a spec header and one document of jobs".into());
-        };
-        let inputs = gitlab_inputs(&header["spec"], inputs)?;
-        let mut jobs = jobs.clone();
-        let fields = jobs.as_object_mut().ok_or("jobs document is not a map")?;
-        let [(_, job)] = <[_; 1]>::try_from(fields.iter_mut().collect::<Vec<_>>())
-            .map_err(|_| "the component defines exactly one job")?;
-        for line in job["script"].as_array().ok_or("script is missing")? {
-            if line.as_str().unwrap_or_default().contains("$[[") {
-                return Err(
-                    "a script line interpolates an input; pass it through variables".into(),
-                );
-            }
-        }
-        let component = BTreeMap::from([("sha".to_owned(), component_sha.to_owned())]);
-        interpolate_gitlab(job, &inputs, &component)?;
+        let inputs = pairs_to_map(&pairs(inputs))?;
+        let (_, job) = component_job(template, &inputs, component_sha)?;
+        self.run_gitlab_job(&job, &pairs_to_map(&pairs(ci_variables))?)
+    }
 
-        let ci: BTreeMap<String, String> = ci_variables
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let mut command = Command::new("bash");
+    /// Runs job `job_name` of the pipeline file `pipeline` as GitLab composes it: jobs of the
+    /// included components (`components` maps an include's `component:` to its template file,
+    /// its commit and inputs this GitLab instance sets, such as a mirror's `source`) with the pipeline's own keys for that job merged over them, `extends:`
+    /// resolved, pipeline `variables:` under the job's. Rules, stages and needs are the
+    /// caller's to follow: the job runs as asked.
+    pub fn gitlab_pipeline_job(
+        &self,
+        pipeline: &Path,
+        job_name: &str,
+        components: impl Fn(&str) -> Option<(PathBuf, String, Vec<(String, String)>)>,
+        ci_variables: &[(&str, &str)],
+    ) -> Result<Run, String> {
+        let pipeline = read_yaml(pipeline)?;
+        let mut jobs = serde_json::Map::new();
+        for include in pipeline["include"].as_array().into_iter().flatten() {
+            let Some(reference) = include["component"].as_str() else {
+                return Err("only component includes are followed".into());
+            };
+            let (template, sha, instance_inputs) =
+                components(reference).ok_or(format!("unknown component {reference}"))?;
+            let mut inputs: BTreeMap<String, String> = include["inputs"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, value)| {
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned);
+                    (name.clone(), value)
+                })
+                .collect();
+            inputs.extend(instance_inputs);
+            let (name, job) = component_job(&template, &inputs, &sha)?;
+            jobs.insert(name, job);
+        }
+        let mut job = jobs
+            .remove(job_name)
+            .unwrap_or(Value::Object(Default::default()));
+        merge(&mut job, &pipeline[job_name]);
+        if let Some(base) = job["extends"].as_str().map(str::to_owned) {
+            let mut extended = pipeline[base.as_str()].clone();
+            merge(&mut extended, &job);
+            job = extended;
+        }
+        if job["script"].is_null() {
+            return Err(format!("no job {job_name} in the pipeline"));
+        }
+        let mut variables = job["variables"].clone();
+        job["variables"] = pipeline["variables"].clone();
+        merge(&mut job["variables"], &variables.take());
+        self.run_gitlab_job(&job, &pairs_to_map(&pairs(ci_variables))?)
+    }
+
+    /// Runs a GitLab job's `script:` in one bash with `set -eo pipefail`, its variables
+    /// expanded against the CI variables, and reads its dotenv report.
+    fn run_gitlab_job(&self, job: &Value, ci: &BTreeMap<String, String>) -> Result<Run, String> {
         let mut script = String::from("set -eo pipefail\n");
-        for line in job["script"].as_array().into_iter().flatten() {
-            script.push_str(line.as_str().unwrap_or_default());
+        for line in job["script"].as_array().ok_or("script is missing")? {
+            script.push_str(line.as_str().ok_or("a script line is not a string")?);
             script.push('\n');
         }
+        let mut command = Command::new("bash");
         command
             .args(["--noprofile", "--norc"])
             .arg(write_script(self.temp.path(), 0, &script)?)
@@ -331,14 +368,15 @@ impl Runner {
             .env("PATH", &self.path)
             .env("HOME", self.temp.path())
             .envs([("CI", "true"), ("GITLAB_CI", "true")])
-            .env("CI_PROJECT_DIR", &self.workspace)
-            .envs(&ci);
+            .env("CI_PROJECT_DIR", &self.workspace);
         for (name, value) in job["variables"].as_object().into_iter().flatten() {
             let value = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_owned);
-            command.env(name, expand_variables(&value, &ci));
+            command.env(name, expand_variables(&value, ci));
         }
+        // Project and pipeline variables take precedence over the YAML's, as on GitLab.
+        command.envs(ci);
         let out = command.output().map_err(|e| format!("bash: {e}"))?;
         let mut run = Run {
             exit_code: out.status.code().unwrap_or(-1),
@@ -525,17 +563,62 @@ pub fn parse_file_command(text: &str) -> Result<BTreeMap<String, String>, String
     Ok(values)
 }
 
+/// The one job of the component `template` with `inputs` and `$[[ component.sha ]]`
+/// interpolated; returns its name and definition.
+fn component_job(
+    template: &Path,
+    inputs: &BTreeMap<String, String>,
+    sha: &str,
+) -> Result<(String, Value), String> {
+    let text = std::fs::read_to_string(template).map_err(|e| e.to_string())?;
+    let documents: Vec<Value> = serde_norway::Deserializer::from_str(&text)
+        .map(|document| serde::Deserialize::deserialize(document).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let [header, jobs] = documents.as_slice() else {
+        return Err("a component is a spec header and one document of jobs".into());
+    };
+    let inputs = gitlab_inputs(&header["spec"], inputs)?;
+    let jobs = jobs.as_object().ok_or("jobs document is not a map")?;
+    let [(name, job)] = <[_; 1]>::try_from(jobs.iter().collect::<Vec<_>>())
+        .map_err(|_| "the component defines exactly one job")?;
+    for line in job["script"].as_array().ok_or("script is missing")? {
+        if line.as_str().unwrap_or_default().contains("$[[") {
+            return Err("a script line interpolates an input; pass it through variables".into());
+        }
+    }
+    let mut job = job.clone();
+    let component = BTreeMap::from([("sha".to_owned(), sha.to_owned())]);
+    interpolate_gitlab(&mut job, &inputs, &component)?;
+    Ok((name.clone(), job))
+}
+
+/// GitLab's deep merge of job definitions: maps merge key by key, anything else is replaced.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(base), Value::Object(over)) => {
+            for (key, value) in over {
+                merge(base.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (base, over) if !over.is_null() => *base = over.clone(),
+        _ => {}
+    }
+}
+
 /// The spec's inputs with `given` applied: unknown inputs, values outside `options`, values
 /// not matching `regex` and non-boolean booleans are errors, as GitLab's are.
-fn gitlab_inputs(spec: &Value, given: &[(&str, &str)]) -> Result<BTreeMap<String, String>, String> {
+fn gitlab_inputs(
+    spec: &Value,
+    given: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
     let declared = spec["inputs"].as_object().ok_or("spec.inputs is missing")?;
-    if let Some((unknown, _)) = given.iter().find(|(name, _)| !declared.contains_key(*name)) {
+    if let Some(unknown) = given.keys().find(|name| !declared.contains_key(*name)) {
         return Err(format!("unknown input name provided: `{unknown}`"));
     }
     let mut values = BTreeMap::new();
     for (name, input) in declared {
-        let value = match (given.iter().find(|(n, _)| n == name), input.get("default")) {
-            (Some((_, value)), _) => (*value).to_owned(),
+        let value = match (given.get(name), input.get("default")) {
+            (Some(value), _) => value.clone(),
             (None, Some(Value::String(default))) => default.clone(),
             (None, Some(default)) => default.to_string(),
             (None, None) => {
@@ -642,6 +725,28 @@ mod tests {
         assert!(interpolate("${{ inputs.nope }}", &contexts).is_err());
         assert!(interpolate("${{ secrets.KEY }}", &contexts).is_err());
         assert!(interpolate("${{ inputs.image", &contexts).is_err());
+    }
+
+    #[test]
+    fn inputs_are_defaulted_and_checked_as_the_runner_does() {
+        let action: Value = serde_norway::from_str(
+            "inputs:\n  needed: {required: true}\n  mode: {default: auto}\n  extra: {}\n",
+        )
+        .unwrap();
+        let with = |pairs: &[(&str, &str)]| pairs_to_map(&super::pairs(pairs)).unwrap();
+        let values = github_inputs(&action, &with(&[("needed", "x")])).unwrap();
+        assert_eq!(values["needed"], "x");
+        assert_eq!(values["mode"], "auto");
+        assert_eq!(values["extra"], "");
+        assert!(github_inputs(&action, &with(&[]))
+            .unwrap_err()
+            .contains("input required and not supplied: needed"));
+        assert!(
+            github_inputs(&action, &with(&[("needed", "x"), ("other", "y")]))
+                .unwrap_err()
+                .contains("unexpected input 'other'")
+        );
+        assert!(pairs_to_map(&super::pairs(&[("a", "1"), ("a", "2")])).is_err());
     }
 
     #[test]
