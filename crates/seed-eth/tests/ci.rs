@@ -179,6 +179,49 @@ impl Job {
     }
 }
 
+/// A project set up as a builder's is, for the example workflows: the deployment file and
+/// the registry's plain-HTTP setting committed (ghcr.io needs none), and per system a real
+/// closure packed as mkSeed packs it, with the runner tools that hand it out.
+struct ExampleProject {
+    commit: String,
+    /// Per system of [`SYSTEMS`], the tools of a runner of that architecture.
+    tools: Vec<tempfile::TempDir>,
+    _seeds: tempfile::TempDir,
+}
+
+impl Job {
+    fn example_project(&self, label: &str) -> ExampleProject {
+        let dir = self.dir();
+        std::fs::create_dir(dir.join(".seed-eth")).unwrap();
+        std::fs::copy(
+            dir.join("deployments/31337.json"),
+            dir.join(".seed-eth/deployment.json"),
+        )
+        .unwrap();
+        let plain_http = format!("[oci]\nplain-http = [\"{}\"]\n", self.oci.host());
+        std::fs::write(dir.join("seed-eth.toml"), plain_http).unwrap();
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "--quiet", "-m", "seed-eth setup"]);
+        let seeds = tempfile::tempdir().unwrap();
+        let tools = SYSTEMS
+            .iter()
+            .map(|system| {
+                let closure = seed_testkit::nix::closure(&format!("{label}-{system}"), "");
+                let seed_dir = seeds.path().join(system);
+                std::fs::create_dir(&seed_dir).unwrap();
+                let squashfs = seed_dir.join("store.squashfs");
+                seed_testkit::nix::mksquashfs_seed(&closure.paths, &squashfs, &[]);
+                runner_tools(system, &seed_dir)
+            })
+            .collect();
+        ExampleProject {
+            commit: git(dir, &["rev-parse", "HEAD"]),
+            tools,
+            _seeds: seeds,
+        }
+    }
+}
+
 /// This tree's `ci/` and `Cargo.toml` as a git repository of their own: the seed-eth source a
 /// GitLab component fetches at its commit. Returns the repository and that commit.
 fn component_source() -> (tempfile::TempDir, String) {
@@ -883,58 +926,22 @@ fn example_actions(uses: &str) -> Option<PathBuf> {
     Some(repository_root().join(action))
 }
 
-async fn mine(endpoint: &str, blocks: u64) {
-    use alloy::providers::{Provider as _, ProviderBuilder};
-    let _: Value = ProviderBuilder::new()
-        .connect_http(endpoint.parse().unwrap())
-        .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
     let job = Job::new().await;
     let dir = job.dir();
     let url = job.anvil.endpoint();
     let host = job.oci.host();
-    // What a builder commits besides the workflow: the deployment file, and here the
-    // registry's plain-HTTP setting (ghcr.io needs none).
-    std::fs::create_dir(dir.join(".seed-eth")).unwrap();
-    std::fs::copy(
-        dir.join("deployments/31337.json"),
-        dir.join(".seed-eth/deployment.json"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("seed-eth.toml"),
-        format!("[oci]\nplain-http = [\"{host}\"]\n"),
-    )
-    .unwrap();
-    git(dir, &["add", "."]);
-    git(dir, &["commit", "--quiet", "-m", "seed-eth setup"]);
-    let commit = git(dir, &["rev-parse", "HEAD"]);
-
-    // Each matrix leg's seed: a real closure packed as mkSeed packs it.
-    let legs = [
-        ("ubuntu-24.04-arm", "aarch64-linux"),
-        ("ubuntu-24.04", "x86_64-linux"),
-    ];
-    let seeds = tempfile::tempdir().unwrap();
-    let mut tools = Vec::new();
-    for (_, system) in legs {
-        let closure = seed_testkit::nix::closure(&format!("example-{system}"), "");
-        let seed_dir = seeds.path().join(system);
-        std::fs::create_dir(&seed_dir).unwrap();
-        seed_testkit::nix::mksquashfs_seed(&closure.paths, &seed_dir.join("store.squashfs"), &[]);
-        tools.push(runner_tools(system, &seed_dir));
-    }
+    let project = job.example_project("github");
+    let commit = &project.commit;
+    let legs = ["ubuntu-24.04-arm", "ubuntu-24.04"];
+    let tools = &project.tools;
 
     // Three builders run the seed workflow on both legs with their two secrets.
     let seed_workflow = repository_root().join("examples/github/seed.yaml");
     for builder in 1..=3 {
         let key = job.anvil.private_key_hex(builder);
-        for ((os, _), tools) in legs.iter().zip(&tools) {
+        for (os, tools) in legs.iter().zip(tools) {
             let runner = Runner::new(dir, &[tools.path(), no_source_builds()]);
             let run = runner
                 .github_workflow_job(
@@ -968,7 +975,7 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
             );
         }
     }
-    let status = job.status(&commit);
+    let status = job.status(commit);
     assert_eq!(status["isFinalised"], true, "{status}");
 
     // A maintainer locks the release; the consumer's build verifies it (with proofs, once the
@@ -979,7 +986,7 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
         &[
             "lock",
             "--commit",
-            &commit,
+            commit,
             "--repository",
             &repository,
             "--rpc-url",
@@ -992,7 +999,7 @@ async fn the_example_workflows_attest_and_verify_with_two_secrets_each() {
     assert_exit(&out, 0, "");
     git(dir, &["add", ".seed.lock"]);
     git(dir, &["commit", "--quiet", "-m", "seed lock"]);
-    mine(&url, 70).await;
+    job.anvil.mine(70).await.unwrap();
     let build_workflow = repository_root().join("examples/github/build.yaml");
     let build = |tools: &Path| {
         Runner::new(dir, &[tools, no_source_builds()])
@@ -1072,20 +1079,9 @@ async fn the_example_gitlab_pipeline_attests_and_verifies_with_its_two_variables
     let dir = job.dir();
     let url = job.anvil.endpoint();
     let host = job.oci.host();
-    std::fs::create_dir(dir.join(".seed-eth")).unwrap();
-    std::fs::copy(
-        dir.join("deployments/31337.json"),
-        dir.join(".seed-eth/deployment.json"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("seed-eth.toml"),
-        format!("[oci]\nplain-http = [\"{host}\"]\n"),
-    )
-    .unwrap();
-    git(dir, &["add", "."]);
-    git(dir, &["commit", "--quiet", "-m", "seed-eth setup"]);
-    let commit = git(dir, &["rev-parse", "HEAD"]);
+    let project = job.example_project("gitlab");
+    let commit = project.commit.clone();
+    let tools = &project.tools;
 
     // The components come from this tree, their `source` from a mirror of it (the test's
     // GitLab instance cannot reach GitHub).
@@ -1113,15 +1109,6 @@ async fn the_example_gitlab_pipeline_attests_and_verifies_with_its_two_variables
             ("SEED_ETH_RPC_URL".to_owned(), url.clone()),
         ]
     };
-    let seeds = tempfile::tempdir().unwrap();
-    let mut tools = Vec::new();
-    for system in SYSTEMS {
-        let closure = seed_testkit::nix::closure(&format!("gitlab-{system}"), "");
-        let seed_dir = seeds.path().join(system);
-        std::fs::create_dir(&seed_dir).unwrap();
-        seed_testkit::nix::mksquashfs_seed(&closure.paths, &seed_dir.join("store.squashfs"), &[]);
-        tools.push(runner_tools(system, &seed_dir));
-    }
     let run_job = |tools: &Path, name: &str, variables: &[(String, String)]| {
         let variables: Vec<(&str, &str)> = variables
             .iter()
@@ -1136,7 +1123,7 @@ async fn the_example_gitlab_pipeline_attests_and_verifies_with_its_two_variables
     // component's job, which pushes the seed and votes.
     for builder in 1..=3 {
         let variables = variables(&job.anvil.private_key_hex(builder));
-        for tools in &tools {
+        for tools in tools {
             let run = run_job(tools.path(), "seed", &variables);
             assert_eq!(run.exit_code, 0, "{}", run.log);
             let run = run_job(tools.path(), "seed-eth-attest", &variables);
@@ -1171,7 +1158,7 @@ async fn the_example_gitlab_pipeline_attests_and_verifies_with_its_two_variables
         &[],
     );
     assert_exit(&out, 0, "");
-    mine(&url, 70).await;
+    job.anvil.mine(70).await.unwrap();
     let consumer = variables("");
     let run = run_job(tools[1].path(), "seed-eth-verify", &consumer);
     assert_eq!(run.exit_code, 0, "{}", run.log);

@@ -772,17 +772,6 @@ async fn bad_inputs_fail_closed_with_their_exit_codes() {
     assert_exit(&run(&["--commit", COMMIT_B]), 1, "is not finalised");
 }
 
-/// `anvil_mine`: `blocks` empty blocks on the anvil at `endpoint`, so that
-/// earlier ones become final (anvil's `finalized` lags its head by 64).
-async fn mine(endpoint: &str, blocks: u64) {
-    use alloy::providers::Provider as _;
-    let _: Value = ProviderBuilder::new()
-        .connect_http(endpoint.parse().unwrap())
-        .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
-        .await
-        .unwrap();
-}
-
 /// Zero's split view, cheaply: `verify --witness-state` records the
 /// finalisation block it relied on (number and hash); `seed-eth witness`
 /// compares it with other endpoints once final there. An endpoint of the
@@ -811,8 +800,8 @@ async fn the_block_a_verification_relied_on_is_compared_with_other_endpoints() {
     // or misconfigured endpoint shows.
     let other = TestAnvil::spawn().unwrap();
     assert_eq!(other.chain_id(), world.anvil.chain_id());
-    for endpoint in [world.anvil.endpoint(), other.endpoint()] {
-        mine(&endpoint, 80).await;
+    for anvil in [&world.anvil, &other] {
+        anvil.mine(80).await.unwrap();
     }
     let witness = |name: &str, endpoint: &str| {
         std::fs::write(
@@ -876,7 +865,7 @@ async fn verify_commit_costs_the_same_whatever_the_chains_age() {
 
     let world = World::new().await;
     // 2,000 blocks between the deployment and the release: a hundred windows of 20.
-    mine(&world.anvil.endpoint(), 2_000).await;
+    world.anvil.mine(2_000).await.unwrap();
     let mut images = Vec::new();
     for builder in BUILDERS {
         images = world.vote(builder, COMMIT_A).await;
@@ -1006,7 +995,7 @@ async fn verify_proofs_proves_every_fact_against_an_agreed_block_hash() {
     // Not final yet on anvil (its finalized block lags the head by 64): no hash to rely on.
     let out = verify_proofs(&world, &[&a, &b], &["--commit", COMMIT_A]);
     assert_exit(&out, 3, "is not final on");
-    mine(&world.anvil.endpoint(), 70).await;
+    world.anvil.mine(70).await.unwrap();
 
     first.reset_counts();
     second.reset_counts();
@@ -1196,7 +1185,7 @@ async fn a_lying_endpoint_cannot_make_verify_proofs_accept_what_the_chain_does_n
     for builder in BUILDERS {
         world.vote(builder, COMMIT_A).await;
     }
-    mine(&world.anvil.endpoint(), 70).await;
+    world.anvil.mine(70).await.unwrap();
     let honest = RpcDouble::start(&world.anvil.endpoint(), Rules::default()).unwrap();
     let liar = |lie: Lie, lie_to: Option<&str>| {
         RpcDouble::start(
@@ -1301,7 +1290,7 @@ async fn a_lying_endpoint_cannot_make_verify_proofs_accept_what_the_chain_does_n
 
     // 4. Another fork's blocks: a node of the same chain id with its own history.
     let other = TestAnvil::spawn().unwrap();
-    mine(&other.endpoint(), 200).await;
+    other.mine(200).await.unwrap();
     let fork = liar(
         Lie::Fork {
             upstream: other.endpoint(),

@@ -183,6 +183,17 @@ impl TestAnvil {
     pub fn instance(&self) -> &AnvilInstance {
         &self.instance
     }
+
+    /// Mines `blocks` empty blocks (`anvil_mine`), so that earlier ones become final: anvil's
+    /// `finalized` lags its head by 64.
+    pub async fn mine(&self, blocks: u64) -> Result<(), alloy::transports::TransportError> {
+        use alloy::providers::{Provider as _, ProviderBuilder};
+        let _: serde_json::Value = ProviderBuilder::new()
+            .connect_http(self.instance.endpoint_url())
+            .raw_request("anvil_mine".into(), (format!("{blocks:#x}"),))
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
