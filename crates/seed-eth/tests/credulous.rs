@@ -968,12 +968,18 @@ fn witnesses_catch_a_split_view_of_rekor_and_it_blocks_verification_and_promotio
     assert_eq!(code, 0, "{all}");
     assert_eq!(report["alarms"], serde_json::json!([]));
 
-    // The log splits: bravo is shown a tree alpha is not.
+    // The log splits: bravo is shown a tree alpha is not. Bravo is stopped while alpha takes
+    // in its side of the split, so each witness first holds its own view (otherwise whichever
+    // saw a side first would adopt it, and only the log would be blamed).
     let split = setup.rekor.fork().unwrap();
+    bravo.stop();
     setup
         .rekor
         .lock()
         .append(b"seen by alpha".to_vec(), 1_700_000_000);
+    wait_for("alpha to cosign its side of the split", 30, || {
+        alpha.size() == size + 1
+    });
     split
         .lock()
         .append(b"seen by bravo".to_vec(), 1_700_000_000);
