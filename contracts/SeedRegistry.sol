@@ -13,6 +13,7 @@ import {
     EIP712Upgradeable
 } from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
 /// @title SeedRegistry
 /// @notice Builders, rules and votes of the Zero trust posture. A release (one source commit) finalises in
@@ -131,6 +132,17 @@ contract SeedRegistry is
         mapping(bytes32 digest => uint64[256]) otherVoters;
     }
 
+    /// @dev One required system of a release in `finaliseBySig`, and the rules it is counted by.
+    struct Ballot {
+        bytes32 commit;
+        bytes32 systemId;
+        bytes32 digest;
+        string system;
+        uint256 rules;
+        // The EIP-712 domain separator, computed once per system rather than per vote.
+        bytes32 domain;
+    }
+
     /// @dev A builder's key and independence tags; whether it is active lives in the rules' active mask.
     struct BuilderRecord {
         address signer;
@@ -240,17 +252,13 @@ contract SeedRegistry is
     /// @param commit The release.
     /// @param manifestDigests Candidate digest per required system, in `requiredSystems()` order.
     function finalise(bytes32 commit, bytes32[] calldata manifestDigests) external {
-        if (commit == bytes32(0)) revert InvalidCommit();
-        RegistryStorage storage $ = _s();
-        Release storage rel = $.releases[commit];
-        uint256 rw = $.rules;
-        uint256 count = _systemCountOf(rw);
-        if (manifestDigests.length != count) revert LengthMismatch(count, manifestDigests.length);
-        uint256 thr = _thresholdOf(rw);
+        (RegistryStorage storage $, Release storage rel, uint256 rw, uint256 thr) =
+            _openRelease(commit, manifestDigests.length);
+        uint256 count = manifestDigests.length;
         uint64[] memory counted = new uint64[](count);
         for (uint256 i; i < count; ++i) {
             uint256 n = _systemAt(rw, i);
-            uint256 v = _candidateVoters(rel, commit, n, manifestDigests[i]);
+            (uint256 v,) = _storedVotes(rel, commit, n, manifestDigests[i]);
             if (!_quorate(v, rw, thr)) revert QuorumNotReached($.systemName[n], manifestDigests[i]);
             // casting to 'uint64' is safe because voter bitmaps have 64 bits
             // forge-lint: disable-next-line(unsafe-typecast)
@@ -260,18 +268,156 @@ contract SeedRegistry is
         _finalise($, rel, rw, commit, manifestDigests, counted, NO_GROUP);
     }
 
-    /// @dev Voters of `digest` on system number `n` of a release, for `finalise`; reverts if it is final.
-    function _candidateVoters(Release storage rel, bytes32 commit, uint256 n, bytes32 digest)
+    /// @notice Finalises `commit` from builders' signed votes in one call (D-055). Permissionless: the votes
+    /// carry the builders' authority. Nothing is stored per vote: each counted signature emits the same
+    /// `Attested` event as `attestBySig`, and the release is flagged final and stamped in one vote word.
+    /// @param commit The release; not final.
+    /// @param manifestDigests The digest per required system, in `requiredSystems()` order.
+    /// @param votes Signed votes sorted by (system index, builder id): for each system, with the release's
+    /// stored votes for its digest, at least `threshold()` distinct active builders.
+    function finaliseBySig(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
+        external
+    {
+        (RegistryStorage storage $, Release storage rel, uint256 rw,) =
+            _openRelease(commit, manifestDigests.length);
+        (string[] memory names, uint64[] memory counted) =
+            _countAllSigned(rel, rw, commit, manifestDigests, votes);
+        // One word carries the final flag and the stamp (`finalisationStamp` reads the first stamped word; the
+        // vote path and `finalise` consult the ledger before finalising a word without the flag).
+        (uint256 g,) = _slotOf(_systemAt(rw, 0));
+        rel.votes[g] |= FINAL | _stamp();
+        _record($, rw, commit, names, manifestDigests, counted);
+    }
+
+    /// @dev The release of `commit` with the rules it is judged by, for `finalise` and `finaliseBySig`.
+    function _openRelease(bytes32 commit, uint256 digests)
         private
         view
-        returns (uint256)
+        returns (RegistryStorage storage $, Release storage rel, uint256 rw, uint256 thr)
+    {
+        if (commit == bytes32(0)) revert InvalidCommit();
+        $ = _s();
+        rel = $.releases[commit];
+        rw = $.rules;
+        uint256 count = _systemCountOf(rw);
+        if (digests != count) revert LengthMismatch(count, digests);
+        thr = _thresholdOf(rw);
+    }
+
+    /// @dev The stored votes on system number `n` of a release: the voters of `digest` (none for zero) and
+    /// every builder that voted on the system. Reverts if the release is flagged final.
+    function _storedVotes(Release storage rel, bytes32 commit, uint256 n, bytes32 digest)
+        private
+        view
+        returns (uint256 voters, uint256 voted)
     {
         (uint256 g, uint256 shift) = _slotOf(n);
         uint256 word = rel.votes[g];
         if (word & FINAL != 0) revert AlreadyFinalised(commit);
-        if (digest == bytes32(0)) return 0;
-        if (digest == rel.leaderDigest[n]) return _leaderVotersOf(rel, n, word >> shift);
-        return rel.otherVoters[digest][n];
+        uint256 lane = word >> shift;
+        voted = lane & MASK64;
+        if (voted == 0 || digest == bytes32(0)) return (0, voted);
+        voters = digest == rel.leaderDigest[n] ? _leaderVotersOf(rel, n, lane) : rel.otherVoters[digest][n];
+    }
+
+    /// @dev For `finaliseBySig`: each required system's name and counted voters; reverts unless each has
+    /// quorum and every vote was counted in order.
+    function _countAllSigned(
+        Release storage rel,
+        uint256 rw,
+        bytes32 commit,
+        bytes32[] calldata manifestDigests,
+        CompactVote[] calldata votes
+    ) private returns (string[] memory names, uint64[] memory counted) {
+        names = new string[](manifestDigests.length);
+        counted = new uint64[](manifestDigests.length);
+        uint256 next; // the first vote not yet counted
+        for (uint256 i; i < names.length; ++i) {
+            names[i] = _s().systemName[_systemAt(rw, i)];
+            Ballot memory ballot = Ballot(
+                commit, keccak256(bytes(names[i])), manifestDigests[i], names[i], rw, _domainSeparatorV4()
+            );
+            uint256 voters;
+            (voters, next) = _countSigned(rel, ballot, i, votes, next);
+            if (!_quorate(voters, rw, _thresholdOf(rw))) {
+                revert QuorumNotReached(names[i], manifestDigests[i]);
+            }
+            // casting to 'uint64' is safe because voter bitmaps have 64 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            counted[i] = uint64(voters & rw);
+        }
+        if (next != votes.length) revert VotesNotSorted(next);
+    }
+
+    /// @dev Counts the signed votes on the `i`-th required system (those from `next` on with its index) on
+    /// top of its stored voters of the ballot's digest; emits `Attested` for each vote not stored already.
+    /// Returns the voters and the first vote of a later system.
+    function _countSigned(
+        Release storage rel,
+        Ballot memory ballot,
+        uint256 i,
+        CompactVote[] calldata votes,
+        uint256 next
+    ) private returns (uint256 voters, uint256) {
+        if (ballot.digest == bytes32(0)) revert InvalidDigest();
+        uint256 voted;
+        (voters, voted) = _storedVotes(rel, ballot.commit, _systemAt(ballot.rules, i), ballot.digest);
+        uint256 signed; // builders signing this system in the call: ids must ascend
+        for (; next < votes.length && votes[next].systemIndex == i; ++next) {
+            CompactVote calldata v = votes[next];
+            uint256 bit = uint256(1) << v.builderId;
+            if (signed >= bit) revert VotesNotSorted(next);
+            signed |= bit;
+            address signer = _compactSigner(ballot, v);
+            if (voters & bit != 0) continue; // stored already: counted once, logged once
+            if (voted & bit != 0) revert ConflictingVote(ballot.commit, ballot.systemId, v.builderId);
+            voters |= bit;
+            _logSigned(ballot, signer, v);
+        }
+        return (voters, next);
+    }
+
+    /// @dev `emit Attested` for a compact vote on the ballot, signed by `signer`.
+    function _logSigned(Ballot memory ballot, address signer, CompactVote calldata v) private {
+        emit Attested(
+            ballot.commit,
+            ballot.systemId,
+            signer,
+            v.builderId,
+            ballot.system,
+            ballot.digest,
+            v.imageDigest,
+            v.statementDigest
+        );
+    }
+
+    /// @dev Authenticates a compact vote on the ballot: its builder is active and signed it with its current
+    /// key before the deadline, low-s. Returns that key.
+    function _compactSigner(Ballot memory ballot, CompactVote calldata v)
+        private
+        view
+        returns (address signer)
+    {
+        _requireActive(ballot.rules, v.builderId);
+        if (v.imageDigest == bytes32(0) || v.statementDigest == bytes32(0)) revert InvalidDigest();
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > v.deadline) revert SignatureExpired(v.deadline, block.timestamp);
+        signer = _s().builders[v.builderId].signer;
+        bytes32 hash = MessageHashUtils.toTypedDataHash(
+            ballot.domain,
+            _voteStructHash(
+                signer,
+                ballot.commit,
+                ballot.systemId,
+                ballot.digest,
+                v.imageDigest,
+                v.statementDigest,
+                v.deadline
+            )
+        );
+        // slither-disable-next-line unused-return
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, v.r, v.vs);
+        if (err != ECDSA.RecoverError.NoError || recovered != signer) revert InvalidSignature(signer);
     }
 
     // ------------------------------------------------------------------ governance
@@ -860,8 +1006,7 @@ contract SeedRegistry is
     }
 
     /// @dev Flags every vote word of the release final and stamps it with this block (`ownGroup`, the
-    /// ballot's word, was flagged and written just before), completes genesis, emits `ReleaseFinalised`
-    /// and, last, appends the root to the ledger (checks-effects-interactions).
+    /// ballot's word, was flagged and written just before), then records the release.
     /// `ownGroup` is NO_GROUP when no ballot finalises (`finalise`).
     function _finalise(
         RegistryStorage storage $,
@@ -872,7 +1017,7 @@ contract SeedRegistry is
         uint64[] memory counted,
         uint256 ownGroup
     ) private {
-        uint256 stamp = (block.number & STAMP_MASK) << STAMP_SHIFT;
+        uint256 stamp = _stamp();
         if (ownGroup != NO_GROUP) {
             // The ballot's word, written just before in this call (a dirty slot): add the stamp. In
             // assembly to keep the registry small; `votes` is the first member of `Release`.
@@ -890,6 +1035,24 @@ contract SeedRegistry is
             uint256 word = rel.votes[g];
             if (word & FINAL == 0) rel.votes[g] = word | FINAL | stamp;
         }
+        _record($, rw, commit, names, digests, counted);
+    }
+
+    /// @dev The finalisation stamp of this block, in place in a vote word (D-050).
+    function _stamp() private view returns (uint256) {
+        return (block.number & STAMP_MASK) << STAMP_SHIFT;
+    }
+
+    /// @dev Computes the release root, completes genesis, emits `ReleaseFinalised` and, last, appends the
+    /// root to the ledger (checks-effects-interactions). `names` are the required systems, ascending.
+    function _record(
+        RegistryStorage storage $,
+        uint256 rw,
+        bytes32 commit,
+        string[] memory names,
+        bytes32[] memory digests,
+        uint64[] memory counted
+    ) private {
         bytes32 root = ReleaseRoot.rootUnchecked(names, digests);
         bool genesis = rw & GENESIS_BIT == 0;
         if (genesis) $.rules = rw | GENESIS_BIT;
@@ -900,17 +1063,32 @@ contract SeedRegistry is
 
     function _hashVote(SignedVote calldata v, bytes32 systemId) private view returns (bytes32) {
         return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    VOTE_TYPEHASH,
-                    v.signer,
-                    v.commit,
-                    systemId,
-                    v.manifestDigest,
-                    v.imageDigest,
-                    v.statementDigest,
-                    v.deadline
-                )
+            _voteStructHash(
+                v.signer, v.commit, systemId, v.manifestDigest, v.imageDigest, v.statementDigest, v.deadline
+            )
+        );
+    }
+
+    /// @dev The EIP-712 struct hash of a `Vote` (the system by its id, as EIP-712 encodes strings).
+    function _voteStructHash(
+        address signer,
+        bytes32 commit,
+        bytes32 systemId,
+        bytes32 manifestDigest,
+        bytes32 imageDigest,
+        bytes32 statementDigest,
+        uint64 deadline
+    ) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                VOTE_TYPEHASH,
+                signer,
+                commit,
+                systemId,
+                manifestDigest,
+                imageDigest,
+                statementDigest,
+                deadline
             )
         );
     }

@@ -35,6 +35,20 @@ interface ISeedRegistry {
         bytes signature;
     }
 
+    /// @notice A builder's signed `Vote` inside `finaliseBySig`, without the fields the call already names:
+    /// the signer is builder `builderId`'s current key, the commit is the call's, and the system and manifest
+    /// digest are the `systemIndex`-th required system and its digest in the call. The signature is the same
+    /// EIP-712 signature `attestBySig` takes, in EIP-2098 compact form (`vs` = s with v - 27 in its top bit).
+    struct CompactVote {
+        uint8 systemIndex;
+        uint8 builderId;
+        uint64 deadline;
+        bytes32 imageDigest;
+        bytes32 statementDigest;
+        bytes32 r;
+        bytes32 vs;
+    }
+
     // ---------------------------------------------------------------- events
 
     event BuilderAdded(
@@ -127,6 +141,9 @@ interface ISeedRegistry {
     error QuorumNotReached(string system, bytes32 manifestDigest);
     /// @notice `finalise`: the release already has a ledger entry.
     error AlreadyFinalised(bytes32 commit);
+    /// @notice `finaliseBySig`: vote `index` is out of order (votes are sorted by system index, then builder
+    /// id, each pair at most once) or names no required system.
+    error VotesNotSorted(uint256 index);
 
     // ---------------------------------------------------------------- builder votes
 
@@ -151,6 +168,15 @@ interface ISeedRegistry {
     /// quorate). Permissionless: it only checks the rules. `manifestDigests[i]` is the candidate digest for
     /// `requiredSystems()[i]`.
     function finalise(bytes32 commit, bytes32[] calldata manifestDigests) external;
+
+    /// @notice Finalises `commit` from builders' signed votes in one call, storing no vote: the `Attested`
+    /// events and `ReleaseFinalised` are the record, as on the vote-by-vote path. `manifestDigests[i]` is the
+    /// digest for `requiredSystems()[i]`; each needs `threshold()` distinct active builders counting the
+    /// release's stored votes for it and the signed `votes`, sorted by (system index, builder id). A builder
+    /// whose stored vote on that system is another digest is refused (`ConflictingVote`); one whose stored
+    /// vote is the same digest counts once.
+    function finaliseBySig(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
+        external;
 
     // ---------------------------------------------------------------- governance
 

@@ -135,6 +135,38 @@ abstract contract RegistryFixture is Test {
         v.signature = _sign(builderKeys[b], _hashVote(v, address(registry), block.chainid));
     }
 
+    /// @notice Builder `b`'s vote as `finaliseBySig` takes it: the same EIP-712 signature, compact.
+    function _compactVote(
+        uint256 b,
+        bytes32 commit,
+        uint256 systemIndex,
+        string memory system,
+        bytes32 manifest,
+        uint64 deadline
+    ) internal view returns (ISeedRegistry.CompactVote memory c) {
+        ISeedRegistry.SignedVote memory v = _vote(b, commit, system, manifest, deadline);
+        (bytes32 r, bytes32 vs) =
+            vm.signCompact(builderKeys[b], _hashVote(v, address(registry), block.chainid));
+        c = ISeedRegistry.CompactVote(uint8(systemIndex), uint8(b), deadline, IMAGE, STATEMENT, r, vs);
+    }
+
+    /// @notice The votes of builders `bs` (ascending) on every system of `systems` for `finaliseBySig`, each
+    /// system's digest being `_digest(system, uint256(commit))` as in `_voteAll`; and those digests.
+    function _compactVotes(uint256[] memory bs, bytes32 commit, string[] memory systems, uint64 deadline)
+        internal
+        view
+        returns (bytes32[] memory digests, ISeedRegistry.CompactVote[] memory votes)
+    {
+        digests = new bytes32[](systems.length);
+        votes = new ISeedRegistry.CompactVote[](systems.length * bs.length);
+        for (uint256 s; s < systems.length; ++s) {
+            digests[s] = _digest(systems[s], uint256(commit));
+            for (uint256 i; i < bs.length; ++i) {
+                votes[s * bs.length + i] = _compactVote(bs[i], commit, s, systems[s], digests[s], deadline);
+            }
+        }
+    }
+
     function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
