@@ -130,6 +130,8 @@ contract SeedRegistry is
         bytes32[256] altDigest;
         // Voters of each non-leader digest, by system number.
         mapping(bytes32 digest => uint64[256]) otherVoters;
+        // Builders proven to have equivocated on this release (`reportEquivocation`): never counted in it.
+        uint64 equivocators;
     }
 
     /// @dev One required system of a release in `finaliseBySig`, and the rules it is counted by.
@@ -141,6 +143,8 @@ contract SeedRegistry is
         uint256 rules;
         // The EIP-712 domain separator, computed once per system rather than per vote.
         bytes32 domain;
+        // The release's equivocators: their votes are refused.
+        uint64 equivocators;
     }
 
     /// @dev A builder's key and independence tags; whether it is active lives in the rules' active mask.
@@ -256,9 +260,11 @@ contract SeedRegistry is
             _openRelease(commit, manifestDigests.length);
         uint256 count = manifestDigests.length;
         uint64[] memory counted = new uint64[](count);
+        uint256 honest = ~uint256(rel.equivocators);
         for (uint256 i; i < count; ++i) {
             uint256 n = _systemAt(rw, i);
             (uint256 v,) = _storedVotes(rel, commit, n, manifestDigests[i]);
+            v &= honest;
             if (!_quorate(v, rw, thr)) revert QuorumNotReached($.systemName[n], manifestDigests[i]);
             // casting to 'uint64' is safe because voter bitmaps have 64 bits
             // forge-lint: disable-next-line(unsafe-typecast)
@@ -335,7 +341,13 @@ contract SeedRegistry is
         for (uint256 i; i < names.length; ++i) {
             names[i] = _s().systemName[_systemAt(rw, i)];
             Ballot memory ballot = Ballot(
-                commit, keccak256(bytes(names[i])), manifestDigests[i], names[i], rw, _domainSeparatorV4()
+                commit,
+                keccak256(bytes(names[i])),
+                manifestDigests[i],
+                names[i],
+                rw,
+                _domainSeparatorV4(),
+                rel.equivocators
             );
             uint256 voters;
             (voters, next) = _countSigned(rel, ballot, i, votes, next);
@@ -362,6 +374,7 @@ contract SeedRegistry is
         if (ballot.digest == bytes32(0)) revert InvalidDigest();
         uint256 voted;
         (voters, voted) = _storedVotes(rel, ballot.commit, _systemAt(ballot.rules, i), ballot.digest);
+        voters &= ~uint256(ballot.equivocators);
         uint256 signed; // builders signing this system in the call: ids must ascend
         for (; next < votes.length && votes[next].systemIndex == i; ++next) {
             CompactVote calldata v = votes[next];
@@ -370,7 +383,9 @@ contract SeedRegistry is
             signed |= bit;
             address signer = _compactSigner(ballot, v);
             if (voters & bit != 0) continue; // stored already: counted once, logged once
-            if (voted & bit != 0) revert ConflictingVote(ballot.commit, ballot.systemId, v.builderId);
+            if ((voted | ballot.equivocators) & bit != 0) {
+                revert ConflictingVote(ballot.commit, ballot.systemId, v.builderId);
+            }
             voters |= bit;
             _logSigned(ballot, signer, v);
         }
@@ -418,6 +433,33 @@ contract SeedRegistry is
         // slither-disable-next-line unused-return
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, v.r, v.vs);
         if (err != ECDSA.RecoverError.NoError || recovered != signer) revert InvalidSignature(signer);
+    }
+
+    /// @notice Proves that a builder signed two different manifest digests for one (commit, system): from
+    /// then on none of its votes counts toward that release, stored or signed (D-055). Permissionless: the two
+    /// signatures are the proof. Deadlines do not matter (evidence does not expire); a key rotated away still
+    /// answers for what it signed. Reporting a builder already excluded from the release is a no-op.
+    /// @param first A signed vote.
+    /// @param second A vote by the same key on the same commit and system, for another manifest digest.
+    function reportEquivocation(SignedVote calldata first, SignedVote calldata second) external {
+        bytes32 systemId = _idOf(first.system);
+        if (
+            first.signer != second.signer || first.commit != second.commit || systemId != _idOf(second.system)
+                || first.manifestDigest == second.manifestDigest
+        ) revert NotEquivocation();
+        _requireSignedBy(first, systemId);
+        _requireSignedBy(second, systemId);
+        RegistryStorage storage $ = _s();
+        uint256 record = $.signerRecord[first.signer];
+        if (record == 0) revert UnknownSigner(first.signer);
+        // casting to 'uint8' is safe because records hold builderId + 1 <= 64 in their low byte
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint8 id = uint8(record - 1);
+        Release storage rel = $.releases[first.commit];
+        uint64 bit = uint64(1) << id;
+        if (rel.equivocators & bit != 0) return;
+        rel.equivocators |= bit;
+        emit Equivocation(first.commit, systemId, id, first.manifestDigest, second.manifestDigest);
     }
 
     // ------------------------------------------------------------------ governance
@@ -660,14 +702,22 @@ contract SeedRegistry is
         return rel.otherVoters[manifestDigest][n];
     }
 
-    /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system).
+    /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system), equivocators
+    /// not counted.
     function hasQuorum(bytes32 commit, string calldata system, bytes32 manifestDigest)
         external
         view
         returns (bool)
     {
-        uint256 rw = _s().rules;
-        return _quorate(votersFor(commit, system, manifestDigest), rw, _thresholdOf(rw));
+        RegistryStorage storage $ = _s();
+        uint256 rw = $.rules;
+        uint256 voters = votersFor(commit, system, manifestDigest) & ~uint256($.releases[commit].equivocators);
+        return _quorate(voters, rw, _thresholdOf(rw));
+    }
+
+    /// @notice Builders proven to have equivocated on `commit` (`reportEquivocation`), whose votes do not count.
+    function equivocators(bytes32 commit) external view returns (uint64) {
+        return _s().releases[commit].equivocators;
     }
 
     /// @notice Whether the release has an entry in the ledger.
@@ -713,14 +763,19 @@ contract SeedRegistry is
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > v.deadline) revert SignatureExpired(v.deadline, block.timestamp);
         bytes32 systemId = _idOf(v.system);
+        _requireSignedBy(v, systemId);
+        uint256 ctx = _locate(_s(), v.signer, systemId, v.system);
+        uint256 data = _attestedData(v.system, v.manifestDigest, v.imageDigest, v.statementDigest);
+        _vote(v.signer, v.commit, systemId, v.manifestDigest, ctx, data);
+    }
+
+    /// @dev Reverts unless `v.signature` is `v.signer`'s EIP-712 signature of the vote (low-s).
+    function _requireSignedBy(SignedVote calldata v, bytes32 systemId) private view {
         // The third value only details `err`, which already decides.
         // slither-disable-next-line unused-return
         (address recovered, ECDSA.RecoverError err,) =
             ECDSA.tryRecoverCalldata(_hashVote(v, systemId), v.signature);
         if (err != ECDSA.RecoverError.NoError || recovered != v.signer) revert InvalidSignature(v.signer);
-        uint256 ctx = _locate(_s(), v.signer, systemId, v.system);
-        uint256 data = _attestedData(v.system, v.manifestDigest, v.imageDigest, v.statementDigest);
-        _vote(v.signer, v.commit, systemId, v.manifestDigest, ctx, data);
     }
 
     function _checkVoteFields(
@@ -894,8 +949,21 @@ contract SeedRegistry is
         uint256 status = _LACKING;
         bool quorate = word & FINAL == 0 && _quorate(res >> 192, rw, thr);
         if (quorate) {
-            status = _scanOthers(rel, rw, word, res, thr);
-            if (status == _ALL_QUORATE && _s().ledger.rootOf(commit) != bytes32(0)) status = _FINAL;
+            // First without equivocators (they only ever remove voters, so this rules out most votes
+            // cheaply), then, before finalising, with them.
+            status = _scanOthers(rel, rw, word, res, 0);
+            if (status == _ALL_QUORATE) {
+                uint256 equivocators = rel.equivocators;
+                if (_s().ledger.rootOf(commit) != bytes32(0)) {
+                    status = _FINAL;
+                } else if (
+                    equivocators != 0
+                        && !(_quorate((res >> 192) & ~equivocators, rw, thr)
+                            && _scanOthers(rel, rw, word, res, equivocators) == _ALL_QUORATE)
+                ) {
+                    status = _LACKING;
+                }
+            }
         }
         if (status != _LACKING) {
             word |= FINAL;
@@ -924,7 +992,7 @@ contract SeedRegistry is
     /// lacks it (`_LACKING`), or the release carries the final flag (`_FINAL`). Starts after the ballot's
     /// system and wraps around (votes tend to arrive in system order, so the first system checked is the one
     /// most likely to lack quorum), and stops at the first lacking system.
-    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 thr)
+    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 equivocators)
         private
         view
         returns (uint256)
@@ -942,23 +1010,25 @@ contract SeedRegistry is
                 if (w & FINAL != 0) return _FINAL;
                 lane = w >> shift;
             }
-            (bool ok,,) = _systemQuorum(rel, n, lane, rw, thr);
+            (bool ok,,) = _systemQuorum(rel, n, lane, rw, equivocators);
             if (!ok) return _LACKING;
         }
         return _ALL_QUORATE;
     }
 
-    /// @dev Whether system `n` of a release has a quorate digest, given its lane: the leader, else the
-    /// alternative digest; returns that digest's voters and whether it is the alternative.
-    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 thr)
+    /// @dev Whether system `n` of a release has a quorate digest, given its lane and not counting
+    /// `equivocators`: the leader, else the alternative digest; returns that digest's counted voters and
+    /// whether it is the alternative.
+    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 equivocators)
         private
         view
         returns (bool ok, bool alt, uint256 voters)
     {
-        voters = _leaderVotersOf(rel, n, lane);
+        uint256 thr = _thresholdOf(rw);
+        voters = _leaderVotersOf(rel, n, lane) & ~equivocators;
         if (_quorate(voters, rw, thr)) return (true, false, voters);
         if ((lane >> 64) & ALT == 0) return (false, false, voters);
-        voters = rel.otherVoters[rel.altDigest[n]][n];
+        voters = rel.otherVoters[rel.altDigest[n]][n] & ~equivocators;
         return (_quorate(voters, rw, thr), true, voters);
     }
 
@@ -977,13 +1047,14 @@ contract SeedRegistry is
         bytes32[] memory digests = new bytes32[](count);
         uint64[] memory counted = new uint64[](count);
         uint256 own = (res >> 16) & 0xff;
+        uint256 equivocators = rel.equivocators;
         for (uint256 i; i < count; ++i) {
             uint256 voters;
             if (i == own) {
                 digests[i] = digest;
-                voters = res >> 192;
+                voters = (res >> 192) & ~equivocators;
             } else {
-                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), rw, thr);
+                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), rw, equivocators);
             }
             // casting to 'uint64' is safe because voter bitmaps have 64 bits
             // forge-lint: disable-next-line(unsafe-typecast)
@@ -993,15 +1064,15 @@ contract SeedRegistry is
         _finalise($, rel, rw, commit, digests, counted, ownGroup);
     }
 
-    /// @dev The quorate digest of system `n` of a release (known to have one) and its voters.
-    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 thr)
+    /// @dev The quorate digest of system `n` of a release (known to have one) and its counted voters.
+    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 equivocators)
         private
         view
         returns (bytes32 digest, uint256 voters)
     {
         (uint256 g, uint256 shift) = _slotOf(n);
         bool alt;
-        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, thr);
+        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, equivocators);
         digest = alt ? rel.altDigest[n] : rel.leaderDigest[n];
     }
 

@@ -95,6 +95,15 @@ interface ISeedRegistry {
     event Disagreement(
         bytes32 indexed commit, bytes32 indexed systemId, uint8 indexed builderId, bytes32 manifestDigest
     );
+    /// @notice Builder `builderId` signed both digests for (commit, system): proof that it equivocated. None of
+    /// its votes counts toward the release from then on.
+    event Equivocation(
+        bytes32 indexed commit,
+        bytes32 indexed systemId,
+        uint8 indexed builderId,
+        bytes32 firstDigest,
+        bytes32 secondDigest
+    );
     /// @notice `manifestDigest` reached the threshold for (commit, system); `voters` is the builder bitmap.
     event SystemQuorumReached(
         bytes32 indexed commit, bytes32 indexed systemId, bytes32 manifestDigest, uint64 voters
@@ -144,6 +153,9 @@ interface ISeedRegistry {
     /// @notice `finaliseBySig`: vote `index` is out of order (votes are sorted by system index, then builder
     /// id, each pair at most once) or names no required system.
     error VotesNotSorted(uint256 index);
+    /// @notice `reportEquivocation`: the two votes are not one key's votes for two digests of one
+    /// (commit, system).
+    error NotEquivocation();
 
     // ---------------------------------------------------------------- builder votes
 
@@ -177,6 +189,10 @@ interface ISeedRegistry {
     /// vote is the same digest counts once.
     function finaliseBySig(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
         external;
+
+    /// @notice Proves, with two signed votes, that a builder signed two manifest digests for one
+    /// (commit, system); none of its votes counts toward that release from then on.
+    function reportEquivocation(SignedVote calldata first, SignedVote calldata second) external;
 
     // ---------------------------------------------------------------- governance
 
@@ -236,11 +252,14 @@ interface ISeedRegistry {
         external
         view
         returns (uint64);
-    /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system).
+    /// @notice True when `manifestDigest` has `threshold()` active voters on (commit, system), equivocators
+    /// not counted.
     function hasQuorum(bytes32 commit, string calldata system, bytes32 manifestDigest)
         external
         view
         returns (bool);
+    /// @notice Builders proven to have equivocated on `commit`, whose votes do not count toward it.
+    function equivocators(bytes32 commit) external view returns (uint64);
     function isFinalised(bytes32 commit) external view returns (bool);
     /// @notice The block that finalised `commit`, modulo 2^29; zero when not final, or not stamped (D-050).
     function finalisationStamp(bytes32 commit) external view returns (uint32);
