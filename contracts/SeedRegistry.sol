@@ -337,7 +337,7 @@ contract SeedRegistry is
     ) private returns (string[] memory names, uint64[] memory counted) {
         names = new string[](manifestDigests.length);
         counted = new uint64[](manifestDigests.length);
-        uint256 next; // the first vote not yet counted
+        uint256 next = 0; // the first vote not yet counted
         for (uint256 i; i < names.length; ++i) {
             names[i] = _s().systemName[_systemAt(rw, i)];
             Ballot memory ballot = Ballot(
@@ -953,13 +953,13 @@ contract SeedRegistry is
             // cheaply), then, before finalising, with them.
             status = _scanOthers(rel, rw, word, res, 0);
             if (status == _ALL_QUORATE) {
-                uint256 equivocators = rel.equivocators;
+                uint256 excluded = rel.equivocators;
                 if (_s().ledger.rootOf(commit) != bytes32(0)) {
                     status = _FINAL;
                 } else if (
-                    equivocators != 0
-                        && !(_quorate((res >> 192) & ~equivocators, rw, thr)
-                            && _scanOthers(rel, rw, word, res, equivocators) == _ALL_QUORATE)
+                    excluded != 0
+                        && !(_quorate((res >> 192) & ~excluded, rw, thr)
+                            && _scanOthers(rel, rw, word, res, excluded) == _ALL_QUORATE)
                 ) {
                     status = _LACKING;
                 }
@@ -992,7 +992,7 @@ contract SeedRegistry is
     /// lacks it (`_LACKING`), or the release carries the final flag (`_FINAL`). Starts after the ballot's
     /// system and wraps around (votes tend to arrive in system order, so the first system checked is the one
     /// most likely to lack quorum), and stops at the first lacking system.
-    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 equivocators)
+    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 excluded)
         private
         view
         returns (uint256)
@@ -1010,25 +1010,25 @@ contract SeedRegistry is
                 if (w & FINAL != 0) return _FINAL;
                 lane = w >> shift;
             }
-            (bool ok,,) = _systemQuorum(rel, n, lane, rw, equivocators);
+            (bool ok,,) = _systemQuorum(rel, n, lane, rw, excluded);
             if (!ok) return _LACKING;
         }
         return _ALL_QUORATE;
     }
 
     /// @dev Whether system `n` of a release has a quorate digest, given its lane and not counting
-    /// `equivocators`: the leader, else the alternative digest; returns that digest's counted voters and
+    /// `excluded`: the leader, else the alternative digest; returns that digest's counted voters and
     /// whether it is the alternative.
-    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 equivocators)
+    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 excluded)
         private
         view
         returns (bool ok, bool alt, uint256 voters)
     {
         uint256 thr = _thresholdOf(rw);
-        voters = _leaderVotersOf(rel, n, lane) & ~equivocators;
+        voters = _leaderVotersOf(rel, n, lane) & ~excluded;
         if (_quorate(voters, rw, thr)) return (true, false, voters);
         if ((lane >> 64) & ALT == 0) return (false, false, voters);
-        voters = rel.otherVoters[rel.altDigest[n]][n] & ~equivocators;
+        voters = rel.otherVoters[rel.altDigest[n]][n] & ~excluded;
         return (_quorate(voters, rw, thr), true, voters);
     }
 
@@ -1047,14 +1047,14 @@ contract SeedRegistry is
         bytes32[] memory digests = new bytes32[](count);
         uint64[] memory counted = new uint64[](count);
         uint256 own = (res >> 16) & 0xff;
-        uint256 equivocators = rel.equivocators;
+        uint256 excluded = rel.equivocators;
         for (uint256 i; i < count; ++i) {
             uint256 voters;
             if (i == own) {
                 digests[i] = digest;
-                voters = (res >> 192) & ~equivocators;
+                voters = (res >> 192) & ~excluded;
             } else {
-                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), rw, equivocators);
+                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), rw, excluded);
             }
             // casting to 'uint64' is safe because voter bitmaps have 64 bits
             // forge-lint: disable-next-line(unsafe-typecast)
@@ -1065,14 +1065,14 @@ contract SeedRegistry is
     }
 
     /// @dev The quorate digest of system `n` of a release (known to have one) and its counted voters.
-    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 equivocators)
+    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 excluded)
         private
         view
         returns (bytes32 digest, uint256 voters)
     {
         (uint256 g, uint256 shift) = _slotOf(n);
         bool alt;
-        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, equivocators);
+        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, excluded);
         digest = alt ? rel.altDigest[n] : rel.leaderDigest[n];
     }
 
