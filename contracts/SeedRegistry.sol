@@ -978,7 +978,7 @@ contract SeedRegistry is
             emit SystemQuorumReached(commit, systemId, digest, uint64((res >> 192) & rw));
         }
         _writeLane(rel, word, res);
-        if (status == _ALL_QUORATE) _finaliseVote(_s(), rel, rw, commit, digest, res, thr);
+        if (status == _ALL_QUORATE) _finaliseVote(_s(), rel, rw, commit, digest, res);
     }
 
     /// @dev Stores the vote word with the ballot's lane updated (builder added to the voted bitmap, flags).
@@ -1040,8 +1040,7 @@ contract SeedRegistry is
         uint256 rw,
         bytes32 commit,
         bytes32 digest,
-        uint256 res,
-        uint256 thr
+        uint256 res
     ) private {
         uint256 count = _systemCountOf(rw);
         bytes32[] memory digests = new bytes32[](count);

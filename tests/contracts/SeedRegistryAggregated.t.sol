@@ -236,28 +236,7 @@ contract SeedRegistryAggregatedTest is RegistryFixture {
         );
         vm.chainId(chain);
         // Another registry with the same builders and rules refuses these votes.
-        ReleaseLedger otherLedger = new ReleaseLedger(governance, address(0));
-        SeedRegistry other = SeedRegistry(
-            address(
-                new ERC1967Proxy(
-                    address(implementation),
-                    abi.encodeCall(
-                        SeedRegistry.initialize,
-                        (
-                            governance,
-                            guardianAddr,
-                            IReleaseLedger(address(otherLedger)),
-                            _builderStructs(3),
-                            2,
-                            systems,
-                            7
-                        )
-                    )
-                )
-            )
-        );
-        vm.prank(governance);
-        otherLedger.setWriter(address(other));
+        SeedRegistry other = _deploySibling(systems);
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.InvalidSignature.selector, builderAddrs[0]));
         other.finaliseBySig(C1, digests, votes);
         // Builder 0's signature presented as builder 2's.

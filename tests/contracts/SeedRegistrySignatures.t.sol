@@ -77,26 +77,7 @@ contract SeedRegistrySignaturesTest is RegistryFixture {
 
     function test_attestBySig_replayOnAnotherRegistryFails() public {
         // A second deployment with the same builders (e.g. a staging registry on the same chain).
-        ReleaseLedger otherLedger = new ReleaseLedger(governance, address(0));
-        SeedRegistry other = SeedRegistry(
-            address(
-                new ERC1967Proxy(
-                    address(implementation),
-                    abi.encodeCall(
-                        SeedRegistry.initialize,
-                        (
-                            governance,
-                            guardianAddr,
-                            IReleaseLedger(address(otherLedger)),
-                            _builderStructs(3),
-                            2,
-                            _systems1(),
-                            7
-                        )
-                    )
-                )
-            )
-        );
+        SeedRegistry other = _deploySibling(_systems1());
         ISeedRegistry.SignedVote memory v = _vote(0, C1, X86_64_LINUX, X, deadline);
         vm.prank(relayer);
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.InvalidSignature.selector, builderAddrs[0]));

@@ -106,6 +106,27 @@ abstract contract RegistryFixture is Test {
         ledger.setWriter(address(registry));
     }
 
+    /// @notice A second registry with its own ledger, the same builders (3, k = 2, policy 7) and `systems`, on
+    /// the same chain: e.g. a staging deployment, against which signed votes must not replay.
+    function _deploySibling(string[] memory systems) internal returns (SeedRegistry other) {
+        ReleaseLedger otherLedger = new ReleaseLedger(governance, address(0));
+        bytes memory init = abi.encodeCall(
+            SeedRegistry.initialize,
+            (
+                governance,
+                guardianAddr,
+                IReleaseLedger(address(otherLedger)),
+                _builderStructs(3),
+                2,
+                systems,
+                7
+            )
+        );
+        other = SeedRegistry(address(new ERC1967Proxy(address(implementation), init)));
+        vm.prank(governance);
+        otherLedger.setWriter(address(other));
+    }
+
     // ------------------------------------------------------------------ votes
 
     function _digest(string memory tag, uint256 i) internal pure returns (bytes32) {
