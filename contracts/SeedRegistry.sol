@@ -71,8 +71,6 @@ contract SeedRegistry is
     uint256 private constant FINAL = 1 << 255;
     /// @dev Vote words per release: 255 system numbers, three per word.
     uint256 private constant GROUPS = 85;
-    /// @dev `_finalise` without a ballot's word.
-    uint256 private constant NO_GROUP = type(uint256).max;
     /// @dev The finalisation stamp (D-050): the number of the block that finalised the release modulo 2^29,
     /// written with FINAL into every word of it at finalisation, in bits 226..254 (lane 2's unused flag bits
     /// and the spare bits below FINAL). Lane flags are read and written back whole, so later votes keep it.
@@ -134,7 +132,7 @@ contract SeedRegistry is
         uint64 equivocators;
     }
 
-    /// @dev One required system of a release in `finaliseBySig`, and the rules it is counted by.
+    /// @dev One required system of a release in `finalise`, and the rules it is counted by.
     struct Ballot {
         bytes32 commit;
         bytes32 systemId;
@@ -251,55 +249,35 @@ contract SeedRegistry is
         }
     }
 
-    /// @notice Finalises `commit` when every required system already has quorum but no vote triggered it.
-    /// Permissionless: it only checks the rules.
-    /// @param commit The release.
-    /// @param manifestDigests Candidate digest per required system, in `requiredSystems()` order.
-    function finalise(bytes32 commit, bytes32[] calldata manifestDigests) external {
-        (RegistryStorage storage $, Release storage rel, uint256 rw, uint256 thr) =
-            _openRelease(commit, manifestDigests.length);
-        uint256 count = manifestDigests.length;
-        uint64[] memory counted = new uint64[](count);
-        uint256 honest = ~uint256(rel.equivocators);
-        for (uint256 i; i < count; ++i) {
-            uint256 n = _systemAt(rw, i);
-            (uint256 v,) = _storedVotes(rel, commit, n, manifestDigests[i]);
-            v &= honest;
-            if (!_quorate(v, rw, thr)) revert QuorumNotReached($.systemName[n], manifestDigests[i]);
-            // casting to 'uint64' is safe because voter bitmaps have 64 bits
-            // forge-lint: disable-next-line(unsafe-typecast)
-            counted[i] = uint64(v & rw);
-        }
-        if ($.ledger.rootOf(commit) != bytes32(0)) revert AlreadyFinalised(commit);
-        _finalise($, rel, rw, commit, manifestDigests, counted, NO_GROUP);
-    }
-
-    /// @notice Finalises `commit` from builders' signed votes in one call (D-055). Permissionless: the votes
-    /// carry the builders' authority. Nothing is stored per vote: each counted signature emits the same
+    /// @notice Finalises `commit` from its stored votes and builders' signed votes, in one call (D-055).
+    /// Permissionless: the votes carry the builders' authority. With no signed votes it finalises a release
+    /// whose stored votes already have quorum but no vote triggered it (a revocation before genesis, a lower k
+    /// or a smaller system set made it quorate). Nothing is stored per signed vote: each emits the same
     /// `Attested` event as `attestBySig`, and the release is flagged final and stamped in one vote word.
     /// @param commit The release; not final.
     /// @param manifestDigests The digest per required system, in `requiredSystems()` order.
     /// @param votes Signed votes sorted by (system index, builder id): for each system, with the release's
     /// stored votes for its digest, at least `threshold()` distinct active builders.
-    function finaliseBySig(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
+    function finalise(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
         external
     {
-        (RegistryStorage storage $, Release storage rel, uint256 rw,) =
+        (RegistryStorage storage $, Release storage rel, uint256 rw) =
             _openRelease(commit, manifestDigests.length);
         (string[] memory names, uint64[] memory counted) =
             _countAllSigned(rel, rw, commit, manifestDigests, votes);
         // One word carries the final flag and the stamp (`finalisationStamp` reads the first stamped word; the
         // vote path and `finalise` consult the ledger before finalising a word without the flag).
+        if ($.ledger.rootOf(commit) != bytes32(0)) revert AlreadyFinalised(commit);
         (uint256 g,) = _slotOf(_systemAt(rw, 0));
         rel.votes[g] |= FINAL | _stamp();
         _record($, rw, commit, names, manifestDigests, counted);
     }
 
-    /// @dev The release of `commit` with the rules it is judged by, for `finalise` and `finaliseBySig`.
+    /// @dev The release of `commit` with the rules it is judged by, for `finalise`.
     function _openRelease(bytes32 commit, uint256 digests)
         private
         view
-        returns (RegistryStorage storage $, Release storage rel, uint256 rw, uint256 thr)
+        returns (RegistryStorage storage $, Release storage rel, uint256 rw)
     {
         if (commit == bytes32(0)) revert InvalidCommit();
         $ = _s();
@@ -307,7 +285,6 @@ contract SeedRegistry is
         rw = $.rules;
         uint256 count = _systemCountOf(rw);
         if (digests != count) revert LengthMismatch(count, digests);
-        thr = _thresholdOf(rw);
     }
 
     /// @dev The stored votes on system number `n` of a release: the voters of `digest` (none for zero) and
@@ -326,7 +303,7 @@ contract SeedRegistry is
         voters = digest == rel.leaderDigest[n] ? _leaderVotersOf(rel, n, lane) : rel.otherVoters[digest][n];
     }
 
-    /// @dev For `finaliseBySig`: each required system's name and counted voters; reverts unless each has
+    /// @dev For `finalise`: each required system's name and counted voters; reverts unless each has
     /// quorum and every vote was counted in order.
     function _countAllSigned(
         Release storage rel,
@@ -1077,7 +1054,6 @@ contract SeedRegistry is
 
     /// @dev Flags every vote word of the release final and stamps it with this block (`ownGroup`, the
     /// ballot's word, was flagged and written just before), then records the release.
-    /// `ownGroup` is NO_GROUP when no ballot finalises (`finalise`).
     function _finalise(
         RegistryStorage storage $,
         Release storage rel,
@@ -1088,13 +1064,11 @@ contract SeedRegistry is
         uint256 ownGroup
     ) private {
         uint256 stamp = _stamp();
-        if (ownGroup != NO_GROUP) {
-            // The ballot's word, written just before in this call (a dirty slot): add the stamp. In
-            // assembly to keep the registry small; `votes` is the first member of `Release`.
-            assembly ("memory-safe") {
-                let slot := add(rel.slot, ownGroup)
-                sstore(slot, or(sload(slot), stamp))
-            }
+        // The ballot's word, written just before in this call (a dirty slot): add the stamp. In assembly to
+        // keep the registry small; `votes` is the first member of `Release`.
+        assembly ("memory-safe") {
+            let slot := add(rel.slot, ownGroup)
+            sstore(slot, or(sload(slot), stamp))
         }
         string[] memory names = new string[](digests.length);
         for (uint256 i; i < names.length; ++i) {

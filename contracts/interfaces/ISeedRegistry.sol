@@ -35,7 +35,7 @@ interface ISeedRegistry {
         bytes signature;
     }
 
-    /// @notice A builder's signed `Vote` inside `finaliseBySig`, without the fields the call already names:
+    /// @notice A builder's signed `Vote` inside `finalise`, without the fields the call already names:
     /// the signer is builder `builderId`'s current key, the commit is the call's, and the system and manifest
     /// digest are the `systemIndex`-th required system and its digest in the call. The signature is the same
     /// EIP-712 signature `attestBySig` takes, in EIP-2098 compact form (`vs` = s with v - 27 in its top bit).
@@ -150,7 +150,7 @@ interface ISeedRegistry {
     error QuorumNotReached(string system, bytes32 manifestDigest);
     /// @notice `finalise`: the release already has a ledger entry.
     error AlreadyFinalised(bytes32 commit);
-    /// @notice `finaliseBySig`: vote `index` is out of order (votes are sorted by system index, then builder
+    /// @notice `finalise`: vote `index` is out of order (votes are sorted by system index, then builder
     /// id, each pair at most once) or names no required system.
     error VotesNotSorted(uint256 index);
     /// @notice `reportEquivocation`: the two votes are not one key's votes for two digests of one
@@ -175,19 +175,15 @@ interface ISeedRegistry {
     /// @notice Submits several builder-signed votes in one transaction.
     function attestBatch(SignedVote[] calldata votes) external;
 
-    /// @notice Finalises `commit` when every required system already has quorum but no vote triggered it
-    /// (a rule change such as a revocation before genesis, a lower k or a smaller system set made it
-    /// quorate). Permissionless: it only checks the rules. `manifestDigests[i]` is the candidate digest for
-    /// `requiredSystems()[i]`.
-    function finalise(bytes32 commit, bytes32[] calldata manifestDigests) external;
-
-    /// @notice Finalises `commit` from builders' signed votes in one call, storing no vote: the `Attested`
-    /// events and `ReleaseFinalised` are the record, as on the vote-by-vote path. `manifestDigests[i]` is the
+    /// @notice Finalises `commit` from its stored votes and builders' signed votes in one call, storing no
+    /// signed vote: the `Attested` events and `ReleaseFinalised` are the record, as on the vote-by-vote path.
+    /// With no signed votes it publishes a release that stored votes made quorate without a vote triggering
+    /// it (a revocation before genesis, a lower k or a smaller system set). `manifestDigests[i]` is the
     /// digest for `requiredSystems()[i]`; each needs `threshold()` distinct active builders counting the
     /// release's stored votes for it and the signed `votes`, sorted by (system index, builder id). A builder
     /// whose stored vote on that system is another digest is refused (`ConflictingVote`); one whose stored
     /// vote is the same digest counts once.
-    function finaliseBySig(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
+    function finalise(bytes32 commit, bytes32[] calldata manifestDigests, CompactVote[] calldata votes)
         external;
 
     /// @notice Proves, with two signed votes, that a builder signed two manifest digests for one

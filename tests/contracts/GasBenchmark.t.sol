@@ -31,7 +31,7 @@ contract GasBenchmark is RegistryFixture {
     uint256 internal constant GOAL_ATTEST_MIDDLE = 55_000;
     uint256 internal constant GOAL_BATCH3 = 140_000;
     uint256 internal constant GOAL_RELEASE_3X4 = 800_000;
-    /// @dev Issue 17: one `finaliseBySig` call.
+    /// @dev Issue 17: one `finalise` call.
     uint256 internal constant GOAL_AGGREGATED_3X4 = 200_000;
     uint256 internal constant GOAL_AGGREGATED_1X3 = 100_000;
     /// @dev Measured ceilings for the aggregated goals not met (docs/benchmarks.md has the floor).
@@ -205,28 +205,28 @@ contract GasBenchmark is RegistryFixture {
         assertEq(registry.votedMask(RELEASE, X86_64_LINUX), 7, "all three votes recorded");
     }
 
-    /// @notice The 3 x 4 release (k = 2) finalised by one `finaliseBySig` call with builders 0 and 1 on every
+    /// @notice The 3 x 4 release (k = 2) finalised by one `finalise` call with builders 0 and 1 on every
     /// system (eight signed votes), after the same unanimous genesis.
-    function test_gas_finaliseBySig_3x4() public {
+    function test_gas_finalise_3x4() public {
         string[] memory systems = _setUp3x4();
         (bytes32[] memory digests, ISeedRegistry.CompactVote[] memory votes) =
             _compactVotes(_ids(0, 1), RELEASE, systems, uint64(block.timestamp + 1 hours));
-        registry.finaliseBySig(RELEASE, digests, votes);
+        registry.finalise(RELEASE, digests, votes);
         uint256 g = _gas();
-        _reportCalldata(abi.encodeCall(registry.finaliseBySig, (RELEASE, digests, votes)));
+        _reportCalldata(abi.encodeCall(registry.finalise, (RELEASE, digests, votes)));
         assertTrue(registry.isFinalised(RELEASE), "release finalised");
         _goal("finalise_by_sig_3x4_total", g, GOAL_AGGREGATED_3X4, CEILING_AGGREGATED_3X4);
     }
 
-    /// @notice Three signed votes on a 1-system release, k = 3, in one `finaliseBySig` call (the batch3 k=3
+    /// @notice Three signed votes on a 1-system release, k = 3, in one `finalise` call (the batch3 k=3
     /// scenario).
-    function test_gas_finaliseBySig_1x3_k3() public {
+    function test_gas_finalise_1x3_k3() public {
         _detectIsolation();
         _deploy(3, 3, _systems1(), 7);
         _genesis(3, GENESIS, _systems1());
         (bytes32[] memory digests, ISeedRegistry.CompactVote[] memory votes) =
             _compactVotes(_ids(0, 1, 2), RELEASE, _systems1(), uint64(block.timestamp + 1 hours));
-        registry.finaliseBySig(RELEASE, digests, votes);
+        registry.finalise(RELEASE, digests, votes);
         uint256 g = _gas();
         assertTrue(registry.isFinalised(RELEASE), "release finalised");
         _goal("finalise_by_sig_1x3_total (k=3)", g, GOAL_AGGREGATED_1X3, CEILING_AGGREGATED_1X3);

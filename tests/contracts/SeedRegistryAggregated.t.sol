@@ -10,7 +10,7 @@ import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
 import {Vm} from "forge-std/Vm.sol";
 
-/// @notice `finaliseBySig` (issue 17): a release finalised from signed votes in one call, under the same rules
+/// @notice `finalise` (issue 17): a release finalised from signed votes in one call, under the same rules
 /// as the vote-by-vote path, composing with it.
 contract SeedRegistryAggregatedTest is RegistryFixture {
     bytes32 internal constant GENESIS = bytes32(uint256(0x9e));
@@ -31,7 +31,7 @@ contract SeedRegistryAggregatedTest is RegistryFixture {
         internal
     {
         vm.prank(relayer);
-        registry.finaliseBySig(commit, digests, votes);
+        registry.finalise(commit, digests, votes);
     }
 
     function _expectRevert(
@@ -42,7 +42,7 @@ contract SeedRegistryAggregatedTest is RegistryFixture {
     ) internal {
         vm.prank(relayer);
         vm.expectRevert(reason);
-        registry.finaliseBySig(commit, digests, votes);
+        registry.finalise(commit, digests, votes);
         assertFalse(registry.isFinalised(commit), "not finalised");
     }
 
@@ -86,9 +86,9 @@ contract SeedRegistryAggregatedTest is RegistryFixture {
         bytes memory already = abi.encodeWithSelector(ISeedRegistry.AlreadyFinalised.selector, C1);
         vm.prank(relayer);
         vm.expectRevert(already);
-        registry.finaliseBySig(C1, digests, votes);
+        registry.finalise(C1, digests, votes);
         vm.expectRevert(already);
-        registry.finalise(C1, digests);
+        registry.finalise(C1, digests, _noVotes());
         // Late votes on the vote-by-vote path are recorded and never finalise again.
         vm.recordLogs();
         _attest(2, C1, systems[1], digests[1]);
@@ -104,7 +104,7 @@ contract SeedRegistryAggregatedTest is RegistryFixture {
         vm.expectRevert(
             abi.encodeWithSelector(ISeedRegistry.AlreadyFinalised.selector, bytes32(uint256(0xc2)))
         );
-        registry.finaliseBySig(bytes32(uint256(0xc2)), digests, votes);
+        registry.finalise(bytes32(uint256(0xc2)), digests, votes);
     }
 
     function test_storedVotesCountOnce() public {
@@ -238,7 +238,7 @@ contract SeedRegistryAggregatedTest is RegistryFixture {
         // Another registry with the same builders and rules refuses these votes.
         SeedRegistry other = _deploySibling(systems);
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.InvalidSignature.selector, builderAddrs[0]));
-        other.finaliseBySig(C1, digests, votes);
+        other.finalise(C1, digests, votes);
         // Builder 0's signature presented as builder 2's.
         ISeedRegistry.CompactVote[] memory swapped = _copyVotes(votes);
         swapped[1].builderId = 2;

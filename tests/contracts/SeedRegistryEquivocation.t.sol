@@ -87,7 +87,7 @@ contract SeedRegistryEquivocationTest is RegistryFixture {
         _attest(0, C1, systems[1], X);
         assertFalse(registry.isFinalised(C1), "finalised counting an equivocator");
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, systems[0], X));
-        registry.finalise(C1, _pair(X, X));
+        registry.finalise(C1, _pair(X, X), _noVotes());
         // Two honest builders finalise it, and only they are counted.
         uint64[] memory counted = new uint64[](2);
         counted[0] = 5;
@@ -130,7 +130,7 @@ contract SeedRegistryEquivocationTest is RegistryFixture {
                 ISeedRegistry.ConflictingVote.selector, C1, keccak256(bytes(systems[0])), uint8(1)
             )
         );
-        registry.finaliseBySig(C1, digests, votes);
+        registry.finalise(C1, digests, votes);
         // Its stored votes do not count there either.
         _attest(1, C1, systems[0], digests[0]);
         _attest(1, C1, systems[1], digests[1]);
@@ -138,9 +138,9 @@ contract SeedRegistryEquivocationTest is RegistryFixture {
         vm.expectRevert(
             abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, systems[0], digests[0])
         );
-        registry.finaliseBySig(C1, digests, votes);
+        registry.finalise(C1, digests, votes);
         (, votes) = _compactVotes(_ids(0, 2), C1, systems, deadline);
-        registry.finaliseBySig(C1, digests, votes);
+        registry.finalise(C1, digests, votes);
         assertTrue(registry.isFinalised(C1));
     }
 

@@ -360,7 +360,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _voteAll(_ids(0, 1), C1, _systems2());
         bytes32[] memory ds = _pair(_digest(AARCH64_LINUX, uint256(C1)), _digest(X86_64_LINUX, uint256(C1)));
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.AlreadyFinalised.selector, C1));
-        registry.finalise(C1, ds);
+        registry.finalise(C1, ds, _noVotes());
         // The registry cannot write the ledger twice either.
         bytes32 root = ledger.rootOf(C1);
         vm.prank(address(registry));
@@ -402,7 +402,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
 
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, X86_64_LINUX, Y));
-        registry.finalise(C1, _pair(a, Y));
+        registry.finalise(C1, _pair(a, Y), _noVotes());
 
         uint64[] memory voters = new uint64[](2);
         voters[0] = 7;
@@ -412,12 +412,12 @@ contract SeedRegistryVotesTest is RegistryFixture {
             C1, registry.computeRoot(_systems2(), _pair(a, x)), _systems2(), _pair(a, x), voters, 2, true
         );
         vm.prank(stranger);
-        registry.finalise(C1, _pair(a, x));
+        registry.finalise(C1, _pair(a, x), _noVotes());
         assertTrue(registry.isFinalised(C1));
         assertTrue(registry.genesisDone());
 
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.AlreadyFinalised.selector, C1));
-        registry.finalise(C1, _pair(a, x));
+        registry.finalise(C1, _pair(a, x), _noVotes());
         // Late votes after a finalise() are recorded and do not re-finalise.
         _attest(0, C1, AARCH64_LINUX, a);
     }
@@ -426,16 +426,14 @@ contract SeedRegistryVotesTest is RegistryFixture {
         _postGenesis();
         bytes32[] memory one = new bytes32[](1);
         vm.expectRevert(ISeedRegistry.InvalidCommit.selector);
-        registry.finalise(bytes32(0), _pair(X, Y));
+        registry.finalise(bytes32(0), _pair(X, Y), _noVotes());
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.LengthMismatch.selector, 2, 1));
-        registry.finalise(C1, one);
-        vm.expectRevert(
-            abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, AARCH64_LINUX, bytes32(0))
-        );
-        registry.finalise(C1, _pair(bytes32(0), Y));
+        registry.finalise(C1, one, _noVotes());
+        vm.expectRevert(ISeedRegistry.InvalidDigest.selector);
+        registry.finalise(C1, _pair(bytes32(0), Y), _noVotes());
         _attest(0, C1, AARCH64_LINUX, X);
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, AARCH64_LINUX, X));
-        registry.finalise(C1, _pair(X, Y));
+        registry.finalise(C1, _pair(X, Y), _noVotes());
         assertFalse(registry.isFinalised(C1));
     }
 
@@ -453,7 +451,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         bytes32 root = registry.computeRoot(_systems2(), digests);
         vm.expectEmit(true, true, true, true, address(ledger));
         emit IReleaseLedger.ReleaseRecorded(C1, root, address(registry), 3);
-        registry.finalise(C1, digests);
+        registry.finalise(C1, digests, _noVotes());
         assertEq(ledger.rootOf(C1), root);
     }
 
@@ -517,7 +515,9 @@ contract SeedRegistryVotesTest is RegistryFixture {
         vm.prank(guardianAddr);
         registry.revokeBuilder(3);
         vm.roll(123_456);
-        registry.finalise(C1, _pair(_digest(AARCH64_LINUX, uint256(C1)), _digest(X86_64_LINUX, uint256(C1))));
+        registry.finalise(
+            C1, _pair(_digest(AARCH64_LINUX, uint256(C1)), _digest(X86_64_LINUX, uint256(C1))), _noVotes()
+        );
         assertEq(registry.finalisationStamp(C1), 123_456);
     }
 
@@ -548,7 +548,7 @@ contract SeedRegistryVotesTest is RegistryFixture {
         assertEq(registry.threshold(), 0);
         assertFalse(registry.hasQuorum(C1, X86_64_LINUX, X), "a zero threshold never passes");
         vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, AARCH64_LINUX, X));
-        registry.finalise(C1, _pair(X, Y));
+        registry.finalise(C1, _pair(X, Y), _noVotes());
     }
 
     function test_moreSystemsThanOneVoteWord() public {

@@ -156,7 +156,12 @@ abstract contract RegistryFixture is Test {
         v.signature = _sign(builderKeys[b], _hashVote(v, address(registry), block.chainid));
     }
 
-    /// @notice Builder `b`'s vote as `finaliseBySig` takes it: the same EIP-712 signature, compact.
+    /// @notice No signed votes: `finalise` then counts only the stored ones.
+    function _noVotes() internal pure returns (ISeedRegistry.CompactVote[] memory) {
+        return new ISeedRegistry.CompactVote[](0);
+    }
+
+    /// @notice Builder `b`'s vote as `finalise` takes it: the same EIP-712 signature, compact.
     function _compactVote(
         uint256 b,
         bytes32 commit,
@@ -171,7 +176,7 @@ abstract contract RegistryFixture is Test {
         c = ISeedRegistry.CompactVote(uint8(systemIndex), uint8(b), deadline, IMAGE, STATEMENT, r, vs);
     }
 
-    /// @notice The votes of builders `bs` (ascending) on every system of `systems` for `finaliseBySig`, each
+    /// @notice The votes of builders `bs` (ascending) on every system of `systems` for `finalise`, each
     /// system's digest being `_digest(system, uint256(commit))` as in `_voteAll`; and those digests.
     function _compactVotes(uint256[] memory bs, bytes32 commit, string[] memory systems, uint64 deadline)
         internal

@@ -181,7 +181,7 @@ contract RegistryHandler is Test {
         _observe(
             commit,
             address(this),
-            abi.encodeCall(ISeedRegistry.finalise, (commit, ds)),
+            abi.encodeCall(ISeedRegistry.finalise, (commit, ds, new ISeedRegistry.CompactVote[](0))),
             Pending({outsider: false, key: bytes32(0), digest: bytes32(0)})
         );
     }
