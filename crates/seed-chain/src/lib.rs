@@ -30,4 +30,4 @@ pub use deployment::Deployment;
 pub use error::{ChainError, ErrorClass, Result};
 pub use events::{decode_attested, ledger_entry, AttestedVote, LedgerEntry, Recorded};
 pub use status::{release_status, ReleaseStatus};
-pub use vote::{BuilderState, PriorVote, Vote};
+pub use vote::{BuilderState, PriorVote, QuorumRules, Vote};

@@ -174,6 +174,35 @@ fn commit_id<S: serde::Serializer>(
     serializer.serialize_str(&CommitId::from_b256(*word).to_string())
 }
 
+/// The registry stamps a release with its finalisation block modulo this (D-050).
+pub const STAMP_PERIOD: u64 = 1 << 29;
+
+/// The latest block at or before `head` with the release's finalisation stamp (the block that
+/// finalised it modulo 2^29, `finalisationStamp`, D-050); for a release 2^29 blocks old or more,
+/// a multiple of 2^29 too late (the caller steps back). `None` for a release not final or not
+/// stamped (finalised before stamps existed), an implementation without the view, or a block
+/// outside the history; then the history is searched. What the endpoint names is only where to
+/// look: the events found there are checked as before, and a wrong block finds none.
+pub async fn stamped_block(chain: &Chain, target: &Target, commit: B256, head: u64) -> Option<u64> {
+    let answer = SeedRegistry::new(target.registry, chain.provider())
+        .finalisationStamp(commit)
+        .block(alloy::eips::BlockId::number(head))
+        .call()
+        .await;
+    match answer {
+        Ok(stamp) if stamp != 0 => {
+            let since = (head + STAMP_PERIOD - u64::from(stamp)) % STAMP_PERIOD;
+            head.checked_sub(since)
+                .filter(|block| *block >= target.from_block)
+        }
+        Ok(_) => None,
+        Err(error) => {
+            tracing::debug!(%error, "no finalisationStamp on the registry; searching its history");
+            None
+        }
+    }
+}
+
 /// The logs of `address` matching `filter` in blocks `from..=to`, asked for
 /// in ranges of at most `chunk` blocks.
 ///

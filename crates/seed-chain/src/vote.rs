@@ -1,7 +1,8 @@
 //! Builder votes: the EIP-712 digest a builder signs for a relayer, the checks
 //! `attest` and `relay` make with `eth_call` before they send anything (is the
 //! key an active builder, is the system required, has this builder already
-//! voted), and the two transactions (`attest`, `attestBatch`).
+//! voted), and the transactions (`attest`, `attestBatch`, and `finalise` with
+//! signed votes, D-055).
 
 use alloy::{
     primitives::{Address, Bytes, B256},
@@ -16,7 +17,7 @@ use crate::{
     chain::Chain,
     config::Target,
     error::{ChainError, Result},
-    status::logs_in_chunks,
+    status::{logs_in_chunks, stamped_block},
 };
 
 sol! {
@@ -64,6 +65,29 @@ impl Vote {
         signature
             .recover_address_from_prehash(&self.signing_hash(chain_id, registry))
             .ok()
+    }
+
+    /// The vote as `finalise` takes it: the builder by id, the system by its index among the
+    /// required systems, the same signature in ERC-2098 compact form (`r ‖ s` with the parity in
+    /// the top bit of `s`).
+    pub fn compact(
+        &self,
+        signature: &[u8],
+        system_index: u8,
+        builder_id: u8,
+    ) -> Result<ISeedRegistry::CompactVote> {
+        let signature = alloy::primitives::Signature::try_from(signature)
+            .map_err(|e| ChainError::Config(format!("not a 65-byte vote signature: {e}")))?;
+        let compact = signature.as_erc2098();
+        Ok(ISeedRegistry::CompactVote {
+            systemIndex: system_index,
+            builderId: builder_id,
+            deadline: self.deadline,
+            imageDigest: self.imageDigest,
+            statementDigest: self.statementDigest,
+            r: B256::from_slice(&compact[..32]),
+            vs: B256::from_slice(&compact[32..]),
+        })
     }
 
     /// The calldata struct of `attestBySig` / `attestBatch`.
@@ -144,6 +168,71 @@ pub async fn required_systems(chain: &Chain, registry: Address) -> Result<Vec<St
         .map_err(|e| chain.rpc_error("calling requiredSystems on the registry", e))
 }
 
+/// What `finalise` counts on a release, as the registry holds it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuorumRules {
+    /// Votes needed per system (every active builder before genesis, else k).
+    pub threshold: u8,
+    /// Active builders, one bit per id.
+    pub active: u64,
+    /// Builders proven to have equivocated on the release: never counted in it.
+    pub equivocators: u64,
+    /// The release is already in the ledger.
+    pub finalised: bool,
+}
+
+impl QuorumRules {
+    /// Whether `voters` are enough for one system.
+    pub const fn quorate(&self, voters: u64) -> bool {
+        self.threshold != 0
+            && (voters & self.active & !self.equivocators).count_ones() >= self.threshold as u32
+    }
+}
+
+/// Reads the rules `finalise` applies to `commit`.
+pub async fn quorum_rules(chain: &Chain, registry: Address, commit: B256) -> Result<QuorumRules> {
+    let contract = SeedRegistry::new(registry, chain.provider());
+    let call =
+        |what: &'static str| move |e| chain.rpc_error(format!("calling {what} on the registry"), e);
+    Ok(QuorumRules {
+        threshold: contract
+            .threshold()
+            .call()
+            .await
+            .map_err(call("threshold"))?,
+        active: contract
+            .activeBuilderMask()
+            .call()
+            .await
+            .map_err(call("activeBuilderMask"))?,
+        equivocators: contract
+            .equivocators(commit)
+            .call()
+            .await
+            .map_err(call("equivocators"))?,
+        finalised: contract
+            .isFinalised(commit)
+            .call()
+            .await
+            .map_err(call("isFinalised"))?,
+    })
+}
+
+/// The builders whose stored votes on (commit, system) are for `digest`.
+pub async fn voters_for(
+    chain: &Chain,
+    registry: Address,
+    commit: B256,
+    system: &str,
+    digest: B256,
+) -> Result<u64> {
+    SeedRegistry::new(registry, chain.provider())
+        .votersFor(commit, system.to_owned(), digest)
+        .call()
+        .await
+        .map_err(|e| chain.rpc_error("calling votersFor on the registry", e))
+}
+
 /// A builder's earlier vote on (commit, system), compared with the one about to be cast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriorVote {
@@ -179,7 +268,7 @@ pub async fn prior_vote(
         .await
         .map_err(|e| chain.rpc_error("calling votedMask on the registry", e))?;
     if voted >> builder_id & 1 == 0 {
-        return Ok(PriorVote::None);
+        return counted_unstored(chain, target, signer, vote).await;
     }
     let earlier = earlier_vote(chain, target, signer, vote, log_chunk).await?;
     let same = contract
@@ -206,6 +295,55 @@ pub async fn prior_vote(
     })
 }
 
+/// A vote `finalise` counted without storing it (D-055): its `Attested` event is in the block
+/// that finalised the release, which the registry's stamp names.
+async fn counted_unstored(
+    chain: &Chain,
+    target: &Target,
+    signer: Address,
+    vote: &Vote,
+) -> Result<PriorVote> {
+    let head = chain.block_number().await?;
+    let Some(block) = stamped_block(chain, target, vote.commit, head).await else {
+        return Ok(PriorVote::None);
+    };
+    let logs = logs_in_chunks(
+        chain,
+        &attested_filter(signer, vote),
+        target.registry,
+        block,
+        block,
+        1,
+    )
+    .await?;
+    let Some(log) = logs.first() else {
+        return Ok(PriorVote::None);
+    };
+    let earlier = log
+        .log_decode::<SeedRegistry::Attested>()
+        .map_err(|e| chain.rpc_error("decoding an Attested log", e))?
+        .inner
+        .data;
+    Ok(if earlier.manifestDigest == vote.manifestDigest {
+        PriorVote::Same {
+            statement_digest: Some(earlier.statementDigest),
+        }
+    } else {
+        PriorVote::Conflict {
+            earlier: earlier.manifestDigest,
+        }
+    })
+}
+
+/// The `Attested` events of `signer` on the vote's (commit, system).
+fn attested_filter(signer: Address, vote: &Vote) -> Filter {
+    Filter::new()
+        .event_signature(SeedRegistry::Attested::SIGNATURE_HASH)
+        .topic1(vote.commit)
+        .topic2(alloy::primitives::keccak256(vote.system.as_bytes()))
+        .topic3(signer.into_word())
+}
+
 /// The first `Attested` event of `signer` on (commit, system), if any.
 async fn earlier_vote(
     chain: &Chain,
@@ -214,15 +352,10 @@ async fn earlier_vote(
     vote: &Vote,
     log_chunk: u64,
 ) -> Result<Option<SeedRegistry::Attested>> {
-    let filter = Filter::new()
-        .event_signature(SeedRegistry::Attested::SIGNATURE_HASH)
-        .topic1(vote.commit)
-        .topic2(alloy::primitives::keccak256(vote.system.as_bytes()))
-        .topic3(signer.into_word());
     let head = chain.block_number().await?;
     let logs = logs_in_chunks(
         chain,
-        &filter,
+        &attested_filter(signer, vote),
         target.registry,
         target.from_block,
         head,
@@ -268,6 +401,21 @@ pub async fn send_batch(
     chain.send("sending attestBatch", tx).await
 }
 
+/// Sends `finalise` (one digest per required system, signed votes sorted by system index and
+/// builder id) from the chain's signer (the relayer) and waits for the receipt.
+pub async fn send_finalise(
+    chain: &Chain,
+    registry: Address,
+    commit: B256,
+    digests: Vec<B256>,
+    votes: Vec<ISeedRegistry::CompactVote>,
+) -> Result<TransactionReceipt> {
+    let tx = SeedRegistry::new(registry, chain.provider())
+        .finalise(commit, digests, votes)
+        .into_transaction_request();
+    chain.send("sending finalise", tx).await
+}
+
 /// The `Attested` events of `registry` in a receipt.
 pub fn attested_in(receipt: &TransactionReceipt, registry: Address) -> Vec<SeedRegistry::Attested> {
     receipt
@@ -294,6 +442,40 @@ mod tests {
             statementDigest: B256::repeat_byte(4),
             deadline: 1_900_000_000,
         }
+    }
+
+    #[test]
+    fn the_compact_form_carries_the_same_signature() {
+        let key = PrivateKeySigner::random();
+        let registry = Address::repeat_byte(9);
+        let v = vote(key.address());
+        let signature = v.sign(&key, 31337, registry).unwrap();
+        let compact = v.compact(&signature, 1, 7).unwrap();
+        assert_eq!((compact.systemIndex, compact.builderId), (1, 7));
+        assert_eq!(compact.r.as_slice(), &signature[..32]);
+        // s with the parity bit (v = 28) on top.
+        let mut vs = signature[32..64].to_vec();
+        vs[0] |= (signature[64] - 27) << 7;
+        assert_eq!(compact.vs.as_slice(), vs.as_slice());
+        assert!(v.compact(&signature[..64], 0, 0).is_err());
+    }
+
+    #[test]
+    fn quorum_counts_active_builders_that_did_not_equivocate() {
+        let rules = QuorumRules {
+            threshold: 2,
+            active: 0b0111,
+            equivocators: 0b0010,
+            finalised: false,
+        };
+        assert!(rules.quorate(0b0101));
+        assert!(!rules.quorate(0b0011), "an equivocator does not count");
+        assert!(!rules.quorate(0b1001), "an inactive builder does not count");
+        assert!(!QuorumRules {
+            threshold: 0,
+            ..rules
+        }
+        .quorate(0b0111));
     }
 
     #[test]

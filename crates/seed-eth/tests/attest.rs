@@ -325,9 +325,26 @@ async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
     let report = json(&out);
     assert_eq!(report["recorded"], 6, "{report}");
     assert_eq!(report["votes"][6]["result"], "duplicate");
+    // Every required system has its quorum among the files: one finalise call, no vote stored.
+    assert_eq!(report["call"], "finalise", "{report}");
+    assert_eq!(report["finalised"], true);
     assert_eq!(setup.block().await, before + 1, "one transaction");
     let (code, status) = setup.status(COMMIT);
     assert_eq!(code, 0, "{status}");
+    // Verification reads the same events whichever path finalised the release.
+    let out = seed_eth(
+        setup.cwd(),
+        &[
+            "--json",
+            "verify",
+            "--commit",
+            COMMIT,
+            "--rpc-url",
+            &setup.anvil.endpoint(),
+        ],
+        &[],
+    );
+    assert_exit(&out, 0, "");
 
     // Relaying again: every vote is already counted, nothing is sent.
     let out = setup.relay(&files);
@@ -419,6 +436,12 @@ async fn signed_votes_relay_in_one_batch_and_bad_ones_are_rejected() {
         &[("SEED_ETH_PRIVATE_KEY", &key)],
     );
     assert_exit(&out, 0, "): 1 vote recorded");
+    // One vote cannot finalise the release, so it goes in a batch, and the report says why.
+    assert_exit(
+        &out,
+        0,
+        "a batch, not finalise: aarch64-linux would have 1 of the 2 votes it needs",
+    );
 }
 
 /// `attest` reads the image: with no manifest source the manifest is the one the

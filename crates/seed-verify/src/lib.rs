@@ -41,7 +41,7 @@ use alloy::{
 use seed_chain::{
     bindings::SeedRegistry,
     events::{ledger_entry, LedgerEntry, Recorded},
-    status::logs_in_chunks,
+    status::{logs_in_chunks, stamped_block, STAMP_PERIOD},
     Chain, Target,
 };
 use seed_core::{release_root, CommitId, Sha256Digest, System};
@@ -136,9 +136,6 @@ pub struct Request {
     /// Prove every fact the verdict relies on against a block hash (`--proofs`).
     pub proofs: Option<ProofRequest>,
 }
-
-/// The registry stamps a release with its finalisation block modulo this (D-050).
-const STAMP_PERIOD: u64 = 1 << 29;
 
 /// One vote, from an `Attested` event of the registry.
 type Vote = seed_chain::AttestedVote;
@@ -290,24 +287,7 @@ impl Reader<'_> {
     /// outside the history; then the history is searched. What the endpoint names is only where
     /// to look: the events found there are checked as before, and a wrong block finds none.
     async fn finalisation_block(&self, commit: B256) -> Option<u64> {
-        let answer = SeedRegistry::new(self.target.registry, self.chain.provider())
-            .finalisationStamp(commit)
-            .block(BlockId::number(self.head))
-            .call()
-            .await;
-        match answer {
-            Ok(stamp) if stamp != 0 => {
-                let since = (self.head + STAMP_PERIOD - u64::from(stamp)) % STAMP_PERIOD;
-                self.head
-                    .checked_sub(since)
-                    .filter(|block| *block >= self.target.from_block)
-            }
-            Ok(_) => None,
-            Err(error) => {
-                tracing::debug!(%error, "no finalisationStamp on the registry; searching its history");
-                None
-            }
-        }
+        stamped_block(self.chain, self.target, commit, self.head).await
     }
 
     /// Every `ReleaseFinalised` event of the registry for `commit` in `blocks`.
