@@ -50,6 +50,24 @@ pub struct Vote {
     pub tx: Option<B256>,
 }
 
+/// The proof, on chain, that a builder signed two manifest digests for one system of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Equivocation {
+    /// The builder.
+    pub builder_id: u8,
+    /// The system it signed both digests for (its id in hex if no vote or rule names it).
+    pub system: String,
+    /// One digest it signed.
+    #[serde(serialize_with = "oci_digest")]
+    pub first_digest: B256,
+    /// The other.
+    #[serde(serialize_with = "oci_digest")]
+    pub second_digest: B256,
+    /// The block of the report.
+    pub block: u64,
+}
+
 /// One manifest digest proposed for a system and who voted for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -59,9 +77,10 @@ pub struct Candidate {
     pub manifest_digest: B256,
     /// Builders that voted for it.
     pub voters: Vec<u8>,
-    /// Of those, the builders that are still active (only they count).
+    /// Of those, the builders that count: still active, and not proven to equivocate on the
+    /// release.
     pub active_voters: Vec<u8>,
-    /// Whether the registry says it has quorum (`hasQuorum`).
+    /// Whether those reach the threshold (the registry's rule, from the votes' events).
     pub quorum_reached: bool,
 }
 
@@ -136,6 +155,9 @@ pub struct ReleaseStatus {
     pub rules_version: u32,
     /// Active builders.
     pub active_builders: Vec<BuilderRef>,
+    /// Builders proven to have equivocated on this release (`reportEquivocation`): none of their
+    /// votes counts toward it.
+    pub equivocations: Vec<Equivocation>,
     /// Per system, required systems first (sorted), then any other system that has votes.
     pub systems: Vec<SystemStatus>,
     /// The ledger entry, once final.
@@ -387,7 +409,16 @@ pub async fn release_status(
         }};
     }
 
-    let (quorum, threshold, genesis_done, rules_version, required, active_mask, count) = tokio::try_join!(
+    let (
+        quorum,
+        threshold,
+        genesis_done,
+        rules_version,
+        required,
+        active_mask,
+        count,
+        equivocators,
+    ) = tokio::try_join!(
         read!(quorum()),
         read!(threshold()),
         read!(genesisDone()),
@@ -395,7 +426,10 @@ pub async fn release_status(
         read!(requiredSystems()),
         read!(activeBuilderMask()),
         read!(builderCount()),
+        read!(equivocators(commit_word)),
     )?;
+    // What counts toward this release: active builders that did not equivocate on it.
+    let counting = active_mask & !equivocators;
     let active_ids: Vec<u8> = (0..count).filter(|id| active_mask >> id & 1 == 1).collect();
     let signers =
         futures_util::future::try_join_all(active_ids.iter().map(|&id| read!(builder(id)))).await?;
@@ -484,6 +518,11 @@ pub async fn release_status(
     }
 
     let mut order: Vec<(String, bool)> = required.iter().map(|s| (s.clone(), true)).collect();
+    let names: BTreeMap<B256, String> = required
+        .iter()
+        .chain(votes.keys())
+        .map(|s| (alloy::primitives::keccak256(s.as_bytes()), s.clone()))
+        .collect();
     order.extend(
         votes
             .keys()
@@ -500,26 +539,26 @@ pub async fn release_status(
                 voters.push(vote.builder_id);
             }
         }
+        // From the events, not the registry's stored votes: `finalise` counts signed votes
+        // without storing them (D-055), and both paths log every vote they count.
         let mut candidates = Vec::new();
         for (digest, voters) in by_digest {
-            let quorum_reached = read!(hasQuorum(commit_word, system.clone(), digest)).await?;
-            let active_voters = voters
+            let active_voters: Vec<u8> = voters
                 .iter()
                 .copied()
-                .filter(|id| active_mask >> id & 1 == 1)
+                .filter(|id| counting >> id & 1 == 1)
                 .collect();
             candidates.push(Candidate {
                 manifest_digest: digest,
+                quorum_reached: threshold != 0 && active_voters.len() >= usize::from(threshold),
                 voters,
                 active_voters,
-                quorum_reached,
             });
         }
         candidates.sort_by_key(|c| std::cmp::Reverse(c.active_voters.len()));
-        let voted = read!(votedMask(commit_word, system.clone())).await?;
         let missing = active_builders
             .iter()
-            .filter(|b| voted >> b.builder_id & 1 == 0)
+            .filter(|b| !system_votes.iter().any(|v| v.builder_id == b.builder_id))
             .cloned()
             .collect();
         systems.push(SystemStatus {
@@ -544,9 +583,49 @@ pub async fn release_status(
         genesis_done,
         rules_version,
         active_builders,
+        equivocations: equivocations(chain, target, commit_word, head, log_chunk, &names).await?,
         systems,
         finalised,
     })
+}
+
+/// The release's `Equivocation` events, each system named by `names` (system id to name).
+async fn equivocations(
+    chain: &Chain,
+    target: &Target,
+    commit_word: B256,
+    head: u64,
+    log_chunk: u64,
+    names: &BTreeMap<B256, String>,
+) -> Result<Vec<Equivocation>> {
+    let logs = commit_logs(
+        chain,
+        target,
+        SeedRegistry::Equivocation::SIGNATURE_HASH,
+        commit_word,
+        head,
+        log_chunk,
+    )
+    .await?;
+    logs.iter()
+        .map(|log| {
+            let event = log
+                .log_decode::<SeedRegistry::Equivocation>()
+                .map_err(|e| chain.rpc_error("decoding an Equivocation log", e))?
+                .inner
+                .data;
+            Ok(Equivocation {
+                builder_id: event.builderId,
+                system: names
+                    .get(&event.systemId)
+                    .cloned()
+                    .unwrap_or_else(|| event.systemId.to_string()),
+                first_digest: event.firstDigest,
+                second_digest: event.secondDigest,
+                block: log.block_number.unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

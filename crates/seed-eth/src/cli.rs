@@ -82,11 +82,19 @@ pub enum Command {
     /// log that stays down is exit 3 with nothing published.
     Attest(Box<AttestArgs>),
 
-    /// Submit signed votes (from `attest --sign-only`) in one `attestBatch` transaction.
+    /// Submit signed votes (from `attest --sign-only`) in one transaction.
     ///
     /// Every file is checked before anything is sent: signature, deadline, chain id, registry
-    /// and an active signer; duplicates and votes already counted are dropped.
+    /// and an active signer; duplicates and votes already counted are dropped. When the votes
+    /// give every required system its quorum they finalise the release in one `finalise` call,
+    /// else they go in one `attestBatch`.
     Relay(RelayArgs),
+
+    /// Prove on chain that a builder signed two manifest digests for one release and system.
+    ///
+    /// Takes two signed-vote files (from `attest --sign-only`) by one key; from then on none of
+    /// that builder's votes counts toward the release. Anyone may send it.
+    ReportEquivocation(EquivocationArgs),
 
     /// Verify a release against on-chain state: the ledger entry, the root recomputed from the
     /// registry's events, the quorum, your digests, and (--statements) every signed statement.
@@ -946,6 +954,30 @@ pub struct RelayArgs {
     pub registry: Option<Address>,
 
     /// Encrypted keystore holding the relayer key, which pays (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+}
+
+/// Arguments of `seed-eth report-equivocation`.
+#[derive(Debug, Args)]
+pub struct EquivocationArgs {
+    /// One signed-vote file.
+    #[arg(value_name = "FIRST")]
+    pub first: PathBuf,
+
+    /// A vote by the same key on the same commit and system, for another manifest digest.
+    #[arg(value_name = "SECOND")]
+    pub second: PathBuf,
+
+    /// Chain and deployment file.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// The registry proxy, instead of a deployment file.
+    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
+    pub registry: Option<Address>,
+
+    /// Encrypted keystore holding the key that pays (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
     #[arg(long, value_name = "FILE")]
     pub keystore: Option<PathBuf>,
 }

@@ -861,3 +861,143 @@ async fn a_revoked_builder_can_neither_attest_nor_be_relayed() {
     assert_exit(&out, 2, "revoked");
     assert!(text(&out).contains(vote_file.to_str().unwrap()));
 }
+
+/// A builder that signed two manifest digests for one release and system is reported with the
+/// two files; `status` names it, and its votes no longer count: the release waits for two
+/// other builders (issue 17, D-055).
+#[tokio::test]
+async fn an_equivocating_builder_is_reported_and_stops_counting() {
+    let setup = Setup::new();
+    let sign = |builder: usize, commit: &str, system: &str, manifest_digest: &str, name: &str| {
+        let file = setup.cwd().join(name);
+        let out = setup.attest(
+            builder,
+            commit,
+            system,
+            manifest_digest,
+            &fake_image(system),
+            &["--no-push", "--sign-only", file.to_str().unwrap()],
+        );
+        assert_exit(&out, 0, "");
+        file
+    };
+    // Genesis, so that k = 2 counts from here on.
+    let mut genesis = Vec::new();
+    for builder in 1..=3 {
+        for system in SYSTEMS {
+            genesis.push(sign(
+                builder,
+                COMMIT,
+                system,
+                &manifest(system),
+                &format!("g-{builder}-{system}.json"),
+            ));
+        }
+    }
+    let out = setup.relay(&genesis);
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["finalised"], true);
+
+    let honest = sign(
+        1,
+        COMMIT_2,
+        SYSTEMS[0],
+        &manifest(SYSTEMS[0]),
+        "honest.json",
+    );
+    let other = sign(1, COMMIT_2, SYSTEMS[0], &manifest("other"), "other.json");
+    let report = |files: [&PathBuf; 2]| {
+        let key = setup.anvil.private_key_hex(8);
+        let url = setup.anvil.endpoint();
+        seed_eth(
+            setup.cwd(),
+            &[
+                "report-equivocation",
+                "--rpc-url",
+                &url,
+                files[0].to_str().unwrap(),
+                files[1].to_str().unwrap(),
+            ],
+            &[("SEED_ETH_PRIVATE_KEY", &key)],
+        )
+    };
+    // Two files that prove nothing are refused before anything is sent.
+    let before = setup.block().await;
+    let third = sign(2, COMMIT_2, SYSTEMS[0], &manifest("other"), "third.json");
+    assert_exit(
+        &report([&honest, &third]),
+        2,
+        "prove no equivocation, nothing sent: signed by",
+    );
+    assert_exit(&report([&honest, &honest]), 2, "both vote manifest");
+    assert_eq!(setup.block().await, before);
+
+    assert_exit(
+        &report([&honest, &other]),
+        0,
+        "equivocated on 89abcdef0123456789abcdef0123456789abcdef aarch64-linux",
+    );
+    assert_exit(&report([&other, &honest]), 0, "already reported");
+    let (code, status) = setup.status(COMMIT_2);
+    assert_eq!(code, 1, "{status}");
+    let equivocation = &status["equivocations"][0];
+    assert_eq!(equivocation["system"], SYSTEMS[0], "{status}");
+    assert_eq!(equivocation["firstDigest"], manifest(SYSTEMS[0]));
+    assert_eq!(equivocation["secondDigest"], manifest("other"));
+
+    // Builders 1 (the equivocator) and 2 vote the same digests: only builder 2 counts, so the
+    // relay cannot finalise and sends a batch; builder 3's votes then finalise the release.
+    let mut votes = vec![
+        sign(1, COMMIT_2, SYSTEMS[1], &manifest(SYSTEMS[1]), "b1.json"),
+        honest.clone(),
+    ];
+    for system in SYSTEMS {
+        votes.push(sign(
+            2,
+            COMMIT_2,
+            system,
+            &manifest(system),
+            &format!("b2-{system}.json"),
+        ));
+    }
+    let out = setup.relay(&votes);
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["call"], "attestBatch");
+    assert_eq!(
+        json(&out)["batchBecause"],
+        "aarch64-linux would have 1 of the 2 votes it needs"
+    );
+    let (code, status) = setup.status(COMMIT_2);
+    assert_eq!(code, 1, "{status}");
+    assert_eq!(
+        status["systems"][0]["candidates"][0]["voters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        status["systems"][0]["candidates"][0]["activeVoters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let last: Vec<PathBuf> = SYSTEMS
+        .iter()
+        .map(|system| {
+            sign(
+                3,
+                COMMIT_2,
+                system,
+                &manifest(system),
+                &format!("b3-{system}.json"),
+            )
+        })
+        .collect();
+    let out = setup.relay(&last);
+    assert_exit(&out, 0, "");
+    assert_eq!(json(&out)["finalised"], true, "{}", text(&out));
+    let (code, status) = setup.status(COMMIT_2);
+    assert_eq!(code, 0, "{status}");
+}

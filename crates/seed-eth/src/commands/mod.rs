@@ -8,6 +8,7 @@ mod chain;
 mod content;
 mod credulous;
 mod deploy;
+mod equivocation;
 pub(crate) mod gov;
 mod keeper;
 mod lock;
@@ -35,6 +36,7 @@ pub fn run(cli: &Cli) -> Outcome {
         Command::Status(args) => status::run(args),
         Command::Attest(args) => attest::run(args),
         Command::Relay(args) => relay::run(args),
+        Command::ReportEquivocation(args) => equivocation::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Gov(args) => gov::run(args),

@@ -12,11 +12,12 @@
 //! `finalise` call, which stores no vote (D-055: about a third of the gas).
 //! Otherwise they go in one `attestBatch`, and the report says why.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, path::PathBuf};
 
 use alloy::{
     primitives::{Address, B256},
     rpc::types::TransactionReceipt,
+    signers::local::PrivateKeySigner,
 };
 use eyre::eyre;
 use seed_chain::{
@@ -26,7 +27,7 @@ use seed_chain::{
         attested_in, builder_state, prior_vote, quorum_rules, required_systems, send_batch,
         send_finalise, voters_for,
     },
-    BuilderState, Chain, PriorVote, Target,
+    BuilderState, Chain, ChainSettings, PriorVote, Target,
 };
 use seed_statement::Timestamp;
 use serde_json::{json, Value};
@@ -36,7 +37,7 @@ use super::{
     vote_file::{self, LoadedVote},
 };
 use crate::{
-    cli::RelayArgs,
+    cli::{ChainArgs, RelayArgs},
     exit::ExitCode,
     output::{count, Failure, Outcome, Report},
 };
@@ -70,17 +71,7 @@ pub fn run(args: &RelayArgs) -> Outcome {
             .map_err(|e| Failure::usage(e.wrap_err(format!("signed vote {}", path.display()))))?;
         votes.push(loaded);
     }
-    let file = config_file(&args.chain)?;
-    let mut chain_overrides = overrides(&args.chain);
-    chain_overrides.registry = args.registry;
-    chain_overrides.keystore = args.keystore.clone();
-    let settings = settings(chain_overrides, &file)?;
-    let signer = load_signer(
-        &settings.keys,
-        |name| std::env::var(name).ok(),
-        &TerminalPrompt,
-    )
-    .map_err(failure)?;
+    let (settings, signer) = relayer(&args.chain, args.registry, args.keystore.clone())?;
     block_on(async {
         let chain = settings
             .connect(|b| b.signer(signer))
@@ -263,6 +254,27 @@ async fn plan_finalise(
         digests,
         votes: compact,
     }))
+}
+
+/// The chain settings and the relayer's key, which pays: `--registry` and `--keystore` over the
+/// chain flags and seed-eth.toml.
+pub(super) fn relayer(
+    chain: &ChainArgs,
+    registry: Option<Address>,
+    keystore: Option<PathBuf>,
+) -> Result<(ChainSettings, PrivateKeySigner), Failure> {
+    let file = config_file(chain)?;
+    let mut chain_overrides = overrides(chain);
+    chain_overrides.registry = registry;
+    chain_overrides.keystore = keystore;
+    let settings = settings(chain_overrides, &file)?;
+    let signer = load_signer(
+        &settings.keys,
+        |name| std::env::var(name).ok(),
+        &TerminalPrompt,
+    )
+    .map_err(failure)?;
+    Ok((settings, signer))
 }
 
 /// The later of the local clock and the latest block's timestamp: the registry compares the

@@ -89,6 +89,17 @@ fn text(status: &ReleaseStatus) -> String {
         status.active_builders.len(),
         status.rules_version
     );
+    for e in &status.equivocations {
+        let _ = writeln!(
+            out,
+            "  EQUIVOCATION: builder {} signed both {} and {} for {} (reported in block {}); none of its votes counts",
+            e.builder_id,
+            digest(&e.first_digest),
+            digest(&e.second_digest),
+            e.system,
+            e.block
+        );
+    }
     for system in &status.systems {
         system_text(&mut out, system, status.threshold);
     }
