@@ -32,6 +32,10 @@ contract RegistryHandler is Test {
     // ---- ghost state
     /// @dev keccak(commit, systemId, builderId) => the digest the builder's accepted vote carried.
     mapping(bytes32 => bytes32) public ghostVote;
+    /// @dev Votes counted by `finalise` from signatures, which the registry does not store (D-055).
+    mapping(bytes32 => bool) public ghostUnstored;
+    /// @dev Builders proven to have equivocated, by commit.
+    mapping(bytes32 => uint64) public ghostEquivocators;
     uint256 public outsiderVotesAccepted;
     uint256 public conflictingVotesAccepted;
     uint256 public unjustifiedFinalisations;
@@ -169,6 +173,68 @@ contract RegistryHandler is Test {
         registry.setRequiredSystems(s);
     }
 
+    /// @notice A relayer finalises a release from every current builder's signed GOOD votes (one in
+    /// four calls slips in an outsider's signature as some builder's), on top of the stored votes.
+    function finaliseSigned(uint256 c, uint256 who) external {
+        ++calls;
+        vm.roll(block.number + 1);
+        bytes32 commit = commits[c % 3];
+        string[] memory req = registry.requiredSystems();
+        uint256 n = keys.length;
+        ISeedRegistry.CompactVote[] memory votes = new ISeedRegistry.CompactVote[](req.length * n);
+        bytes32[] memory ghostKeys = new bytes32[](req.length * n);
+        bytes32[] memory digests = new bytes32[](req.length);
+        bool outsider = who % 4 == 0;
+        for (uint256 i; i < req.length; ++i) {
+            digests[i] = GOOD;
+            for (uint256 b; b < n; ++b) {
+                uint256 key =
+                    outsider && b == (who / 4) % n ? outsiders[(who / 4) % outsiders.length] : keys[b];
+                votes[i * n + b] = _compactVote(key, b, commit, i, req[i]);
+                ghostKeys[i * n + b] = ghostKey(commit, keccak256(bytes(req[i])), b);
+            }
+        }
+        bytes32[] memory previous = new bytes32[](ghostKeys.length);
+        for (uint256 j; j < ghostKeys.length; ++j) {
+            previous[j] = ghostVote[ghostKeys[j]];
+        }
+        bool ok = _observe(
+            commit,
+            address(this),
+            abi.encodeCall(ISeedRegistry.finalise, (commit, digests, votes)),
+            Pending({outsider: outsider, key: bytes32(0), digest: GOOD, unstored: ghostKeys})
+        );
+        if (!ok) return;
+        for (uint256 j; j < ghostKeys.length; ++j) {
+            if (previous[j] != bytes32(0) && previous[j] != GOOD) ++conflictingVotesAccepted;
+        }
+    }
+
+    /// @notice Anyone proves that a builder signed GOOD and BAD for one system of a release.
+    function reportEquivocation(uint256 b, uint256 c, uint256 s) external {
+        ++calls;
+        uint256 id = b % keys.length;
+        bytes32 commit = commits[c % 3];
+        string memory system = _pickSystem(s);
+        registry.reportEquivocation(
+            _signedVote(keys[id], commit, system, GOOD), _signedVote(keys[id], commit, system, BAD)
+        );
+        ghostEquivocators[commit] |= uint64(1) << id;
+    }
+
+    function _compactVote(uint256 key, uint256 builderId, bytes32 commit, uint256 index, string memory system)
+        internal
+        view
+        returns (ISeedRegistry.CompactVote memory c)
+    {
+        ISeedRegistry.SignedVote memory v = _signedVote(key, commit, system, GOOD);
+        (bytes32 r, bytes32 vs) = vm.signCompact(key, registry.hashVote(v));
+        // forge-lint: disable-next-line(unsafe-typecast)
+        c = ISeedRegistry.CompactVote(
+            uint8(index), uint8(builderId), v.deadline, v.imageDigest, v.statementDigest, r, vs
+        );
+    }
+
     /// @notice Anyone calls `finalise` with the best-supported digest per system.
     function finalise(uint256 c) external {
         ++calls;
@@ -182,7 +248,7 @@ contract RegistryHandler is Test {
             commit,
             address(this),
             abi.encodeCall(ISeedRegistry.finalise, (commit, ds, new ISeedRegistry.CompactVote[](0))),
-            Pending({outsider: false, key: bytes32(0), digest: bytes32(0)})
+            Pending({outsider: false, key: bytes32(0), digest: bytes32(0), unstored: new bytes32[](0)})
         );
     }
 
@@ -220,9 +286,20 @@ contract RegistryHandler is Test {
             gk = ghostKey(commit, keccak256(bytes(system)), registry.builderIdOf(signer));
             previous = ghostVote[gk];
         }
-        Pending memory p = Pending({outsider: outsider, key: gk, digest: digest});
+        Pending memory p = Pending({outsider: outsider, key: gk, digest: digest, unstored: new bytes32[](0)});
         bool ok = _observe(commit, from, call, p);
-        if (ok && !outsider && previous != bytes32(0) && previous != digest) ++conflictingVotesAccepted;
+        // A vote counted from a signature is not stored, so a later vote of the builder is recorded even
+        // for another digest: the release is final by then and cannot change (D-055). Stored votes never
+        // change.
+        bool counted = ghostUnstored[gk];
+        if (ok && !outsider && !counted && previous != bytes32(0) && previous != digest) {
+            ++conflictingVotesAccepted;
+        }
+        if (ok && !outsider && counted) {
+            // From now on the stored vote is the one later votes must agree with.
+            ghostUnstored[gk] = false;
+            ghostVote[gk] = digest;
+        }
     }
 
     function _signedCall(uint256 key, bytes32 commit, string memory system, bytes32 digest)
@@ -230,7 +307,15 @@ contract RegistryHandler is Test {
         view
         returns (bytes memory)
     {
-        ISeedRegistry.SignedVote memory v = ISeedRegistry.SignedVote({
+        return abi.encodeCall(ISeedRegistry.attestBySig, (_signedVote(key, commit, system, digest)));
+    }
+
+    function _signedVote(uint256 key, bytes32 commit, string memory system, bytes32 digest)
+        internal
+        view
+        returns (ISeedRegistry.SignedVote memory v)
+    {
+        v = ISeedRegistry.SignedVote({
             signer: vm.addr(key),
             commit: commit,
             system: system,
@@ -242,7 +327,6 @@ contract RegistryHandler is Test {
         });
         (uint8 sv, bytes32 r, bytes32 ss) = vm.sign(key, registry.hashVote(v));
         v.signature = abi.encodePacked(r, ss, sv);
-        return abi.encodeCall(ISeedRegistry.attestBySig, (v));
     }
 
     function _directCall(uint256 key, bytes32 commit, string memory system, bytes32 digest)
@@ -262,6 +346,8 @@ contract RegistryHandler is Test {
         bool outsider;
         bytes32 key;
         bytes32 digest;
+        // Votes `finalise` counts from signatures without storing them, all for `digest`.
+        bytes32[] unstored;
     }
 
     /// @dev Runs `call` from `from` and checks every finalisation it caused against the ghost record.
@@ -278,6 +364,11 @@ contract RegistryHandler is Test {
         if (!ok) return false;
         if (p.outsider) ++outsiderVotesAccepted;
         else if (p.key != bytes32(0) && ghostVote[p.key] == bytes32(0)) ghostVote[p.key] = p.digest;
+        for (uint256 i; !p.outsider && i < p.unstored.length; ++i) {
+            if (ghostVote[p.unstored[i]] != bytes32(0)) continue;
+            ghostVote[p.unstored[i]] = p.digest;
+            ghostUnstored[p.unstored[i]] = true;
+        }
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(registry) || logs[i].topics[0] != FINALISED_TOPIC) continue;
             _checkFinalisation(commit, logs[i], activeBefore, thresholdBefore);
@@ -341,6 +432,7 @@ contract RegistryHandler is Test {
             if (keccak256(bytes(req[i])) != sid) return false;
             uint64 v = voters[i];
             if ((v & ~activeBefore) != 0 || _popcount(v) < thresholdBefore) return false;
+            if (v & ghostEquivocators[commit] != 0) return false;
             for (uint256 b; b < 64; ++b) {
                 if ((v >> b) & 1 == 1 && ghostVote[ghostKey(commit, sid, b)] != digests[i]) return false;
             }
