@@ -32,7 +32,7 @@ contract SeedRegistry is
     // ------------------------------------------------------------------ constants
 
     /// @notice Version of this implementation (deployment files record it).
-    string public constant VERSION = "1.0.0";
+    string public constant VERSION = "1.1.0";
     /// @notice EIP-712 type hash of a builder vote.
     bytes32 public constant VOTE_TYPEHASH = keccak256(
         "Vote(address signer,bytes32 commit,string system,bytes32 manifestDigest,bytes32 imageDigest,"

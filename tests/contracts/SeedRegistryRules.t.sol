@@ -64,7 +64,7 @@ contract SeedRegistryRulesTest is RegistryFixture {
             assertTrue(b.active);
             assertEq(registry.builderIdOf(builderAddrs[i]), i);
         }
-        assertEq(registry.VERSION(), "1.0.0");
+        assertEq(registry.VERSION(), "1.1.0");
     }
 
     function test_initialize_emitsTheInitialRules() public {

@@ -121,6 +121,58 @@ contract SeedRegistryUpgradeTest is RegistryFixture {
         assertEq(v2.votedMask(C2, X86_64_LINUX), 7);
     }
 
+    /// @notice Issue 17 ships as an upgrade of a registry running the 1.0.0 implementation (frozen in
+    /// tests/contracts/fixtures): every rule, builder, stored vote, stamp and ledger entry reads back the
+    /// same, and a release left pending by 1.0.0 is finalised by signed votes on top of its stored ones.
+    function test_upgradeFrom1_0_0PreservesStateAndFinalisesPendingReleasesBySignature() public {
+        address v1 = deployCode("tests/contracts/fixtures/SeedRegistry-1.0.0.json");
+        _deployImplementation(v1, 3, 2, _systems2(), 7);
+        assertEq(registry.VERSION(), "1.0.0");
+        vm.roll(100);
+        _genesis(3, GENESIS, _systems2());
+        vm.roll(200);
+        _voteAll(_ids(0, 1), C1, _systems2());
+        bytes32 d0 = _digest(AARCH64_LINUX, uint256(C2));
+        bytes32 d1 = _digest(X86_64_LINUX, uint256(C2));
+        _attest(0, C2, AARCH64_LINUX, d0);
+        _attest(0, C2, X86_64_LINUX, d1);
+        bytes32 genesisRoot = ledger.rootOf(GENESIS);
+        bytes32 c1Root = ledger.rootOf(C1);
+        uint32 stamp = registry.finalisationStamp(C1);
+        uint32 version = registry.rulesVersion();
+        assertEq(stamp, 200);
+
+        SeedRegistry current = new SeedRegistry();
+        vm.prank(governance);
+        registry.upgradeToAndCall(address(current), "");
+        assertEq(_implementationOf(address(registry)), address(current));
+        assertEq(registry.VERSION(), "1.1.0");
+        assertEq(registry.owner(), governance);
+        assertEq(registry.guardian(), guardianAddr);
+        assertEq(address(registry.ledger()), address(ledger));
+        assertEq(registry.rulesVersion(), version);
+        assertEq(registry.threshold(), 2);
+        assertEq(registry.builderCount(), 3);
+        assertEq(registry.builderIdOf(builderAddrs[2]), 2);
+        assertEq(registry.votersFor(C2, AARCH64_LINUX, d0), 1);
+        assertEq(registry.finalisationStamp(C1), stamp);
+        assertEq(registry.finalisationStamp(GENESIS), 100);
+        assertEq(ledger.rootOf(GENESIS), genesisRoot);
+        assertEq(ledger.rootOf(C1), c1Root);
+        assertEq(registry.equivocators(C2), 0, "the new member reads zero for old releases");
+
+        // Builder 1's signatures complete the release builder 0 left pending under 1.0.0.
+        (bytes32[] memory digests, ISeedRegistry.CompactVote[] memory votes) =
+            _compactVotes(_ids(1), C2, _systems2(), uint64(block.timestamp + 1 hours));
+        assertEq(digests[0], d0);
+        vm.roll(300);
+        registry.finalise(C2, digests, votes);
+        assertEq(ledger.rootOf(C2), registry.computeRoot(_systems2(), digests));
+        assertEq(registry.finalisationStamp(C2), 300);
+        vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.AlreadyFinalised.selector, C1));
+        registry.finalise(C1, digests, _noVotes());
+    }
+
     /// @notice The v2 tail lies after every v1 field of the namespace (slot + 8), so it overlaps nothing.
     function test_v2TailSlot() public {
         SeedRegistryV2 v2 = new SeedRegistryV2();

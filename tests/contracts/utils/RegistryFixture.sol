@@ -86,9 +86,20 @@ abstract contract RegistryFixture is Test {
     /// @notice Deploys ledger (writer unset), implementation and proxy (initialised in its constructor),
     /// then lets governance hand the ledger's writer role to the proxy.
     function _deploy(uint256 nBuilders, uint8 k, string[] memory systems, uint8 policy) internal {
+        _deployImplementation(address(new SeedRegistry()), nBuilders, k, systems, policy);
+    }
+
+    /// @notice The same with a given implementation (e.g. an earlier release's, for upgrade tests).
+    function _deployImplementation(
+        address implementation_,
+        uint256 nBuilders,
+        uint8 k,
+        string[] memory systems,
+        uint8 policy
+    ) internal {
         _makeKeys(MAX_FIXTURE_BUILDERS);
         ledger = new ReleaseLedger(governance, address(0));
-        implementation = new SeedRegistry();
+        implementation = SeedRegistry(implementation_);
         bytes memory init = abi.encodeCall(
             SeedRegistry.initialize,
             (
