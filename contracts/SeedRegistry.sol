@@ -79,11 +79,15 @@ contract SeedRegistry is
     uint256 private constant STAMP_MASK = 0x1fffffff;
 
     // The rules word: active mask (bits 0..63), quorum k (64..71), independence policy (72..79), genesis done
-    // (bit 80), builder count (88..95), rules version (96..127), number of required systems (128..135), then the
-    // number of the i-th required system (names ascending) at bits 136 + 8i, up to 15 systems.
+    // (bit 80), some equivocation reported (bit 81), builder count (88..95), rules version (96..127), number of
+    // required systems (128..135), then the number of the i-th required system (names ascending) at bits
+    // 136 + 8i, up to 15 systems.
     uint256 private constant QUORUM_SHIFT = 64;
     uint256 private constant POLICY_SHIFT = 72;
     uint256 private constant GENESIS_BIT = 1 << 80;
+    /// @dev Set by the first `reportEquivocation`: until then no release has equivocators, and finalising reads
+    /// none (a cold slot per release saved). Not a rule: it does not bump the rules version.
+    uint256 private constant EQUIVOCATION_SEEN = 1 << 81;
     uint256 private constant COUNT_SHIFT = 88;
     uint256 private constant VERSION_SHIFT = 96;
     uint256 private constant COUNT_SYSTEMS_SHIFT = 128;
@@ -324,7 +328,7 @@ contract SeedRegistry is
                 names[i],
                 rw,
                 _domainSeparatorV4(),
-                rel.equivocators
+                _equivocatorsOf(rel, rw)
             );
             uint256 voters;
             (voters, next) = _countSigned(rel, ballot, i, votes, next);
@@ -436,6 +440,7 @@ contract SeedRegistry is
         uint64 bit = uint64(1) << id;
         if (rel.equivocators & bit != 0) return;
         rel.equivocators |= bit;
+        $.rules |= EQUIVOCATION_SEEN;
         emit Equivocation(first.commit, systemId, id, first.manifestDigest, second.manifestDigest);
     }
 
@@ -930,7 +935,7 @@ contract SeedRegistry is
             // cheaply), then, before finalising, with them.
             status = _scanOthers(rel, rw, word, res, 0);
             if (status == _ALL_QUORATE) {
-                uint256 excluded = rel.equivocators;
+                uint256 excluded = _equivocatorsOf(rel, rw);
                 if (_s().ledger.rootOf(commit) != bytes32(0)) {
                     status = _FINAL;
                 } else if (
@@ -1023,7 +1028,7 @@ contract SeedRegistry is
         bytes32[] memory digests = new bytes32[](count);
         uint64[] memory counted = new uint64[](count);
         uint256 own = (res >> 16) & 0xff;
-        uint256 excluded = rel.equivocators;
+        uint256 excluded = _equivocatorsOf(rel, rw);
         for (uint256 i; i < count; ++i) {
             uint256 voters;
             if (i == own) {
@@ -1135,6 +1140,11 @@ contract SeedRegistry is
                 deadline
             )
         );
+    }
+
+    /// @dev The release's equivocators, read only once some equivocation was ever reported.
+    function _equivocatorsOf(Release storage rel, uint256 rw) private view returns (uint64) {
+        return rw & EQUIVOCATION_SEEN == 0 ? 0 : rel.equivocators;
     }
 
     /// @dev Voters of the leader digest of system number `n` of a release, given the lane of its vote word.

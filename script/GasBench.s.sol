@@ -24,13 +24,15 @@ import {Script} from "forge-std/Script.sol";
 /// @notice Broadcasts every benchmarked scenario to a real node, so the figures are receipts' `gasUsed`, not
 /// simulations. `script/gas-bench` runs it against a fresh anvil and turns the receipts into
 /// target/bench/gas.json; this script writes, in order, the label of each measured transaction to
-/// target/bench/gas-labels.json (measured = calls to attest, attestBySig, attestBatch and EAS attest).
+/// target/bench/gas-labels.json (measured = calls to attest, attestBySig, attestBatch, finalise and EAS
+/// attest).
 ///
 /// Scenarios (docs/benchmarks.md):
 /// - A: 3 builders, k = 2, 4 required systems. Genesis (unanimous, 12 direct votes), then release 2
-///   (12 direct votes, builder by builder, the 8th finalises), then one `attestBySig` on release 3.
+///   (12 direct votes, builder by builder, the 8th finalises), then one `attestBySig` on release 3, then
+///   release 4 finalised by one `finalise` carrying builders 0 and 1's signed votes (issue 17).
 /// - B: 3 builders, k = 3, 1 required system. Genesis by 3 direct votes, then a release finalised by three
-///   signed votes in one `attestBatch`.
+///   signed votes in one `attestBatch`, then another by the same three signed votes in one `finalise`.
 /// - The same batch against `BatchFloor` (script/BatchFloor.sol): only the work issue #3 makes unavoidable,
 ///   measured as `attest_batch3_floor`.
 /// - EAS 1.9.0 `attest` carrying the same five fields, deployed in the same run.
@@ -61,6 +63,38 @@ contract GasBench is Script, SeedDeployment {
         vm.broadcast(DeployConfigs.anvilKey(DeployConfigs.FIRST_BUILDER_ACCOUNT));
         registry.attestBySig(vote);
         labels.push("attest_by_sig");
+
+        _finaliseBySignatures(registry, keccak256("release-a4"), systems, 2, "finalise_by_sig_3x4");
+    }
+
+    /// @dev Builders 0..n-1 sign every system; a relayer (not a builder) sends them in one `finalise`.
+    function _finaliseBySignatures(
+        ISeedRegistry registry,
+        bytes32 commit,
+        string[] memory systems,
+        uint32 n,
+        string memory label
+    ) private {
+        bytes32[] memory digests = new bytes32[](systems.length);
+        ISeedRegistry.CompactVote[] memory votes = new ISeedRegistry.CompactVote[](systems.length * n);
+        for (uint256 s; s < systems.length; ++s) {
+            digests[s] = _digest("manifest", s);
+            for (uint32 b; b < n; ++b) {
+                ISeedRegistry.SignedVote memory v = _signedVote(registry, b, commit, systems[s]);
+                v.manifestDigest = digests[s];
+                (bytes32 r, bytes32 vs) = vm.signCompact(
+                    DeployConfigs.anvilKey(DeployConfigs.FIRST_BUILDER_ACCOUNT + b), registry.hashVote(v)
+                );
+                // casting to 'uint8' is safe because the bench has at most 4 systems and 3 builders
+                // forge-lint: disable-next-line(unsafe-typecast)
+                votes[s * n + b] = ISeedRegistry.CompactVote(
+                    uint8(s), uint8(b), v.deadline, v.imageDigest, v.statementDigest, r, vs
+                );
+            }
+        }
+        vm.broadcast(DeployConfigs.anvilKey(0));
+        registry.finalise(commit, digests, votes);
+        labels.push(label);
     }
 
     function _scenarioBatch() private {
@@ -77,6 +111,8 @@ contract GasBench is Script, SeedDeployment {
         vm.broadcast(DeployConfigs.anvilKey(0));
         registry.attestBatch(votes);
         labels.push("attest_batch3_total");
+
+        _finaliseBySignatures(registry, keccak256("release-b3"), systems, BUILDERS, "finalise_by_sig_1x3");
     }
 
     function _scenarioBatchFloor() private {

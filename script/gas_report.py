@@ -2,7 +2,7 @@
 """Turns the GasBench broadcast's receipts into target/bench/gas.json.
 
 The measured transactions are the calls whose selector is one of
---selector (attest, attestBySig, attestBatch and EAS attest), in broadcast order; GasBench.s.sol wrote one label per
+--selector (attest, attestBySig, attestBatch, finalise and EAS attest), in broadcast order; GasBench.s.sol wrote one label per
 measured transaction in the same order, and the counts must match.
 """
 import argparse
@@ -14,6 +14,8 @@ GOALS = {
     "attest_middle": ("<=", 55_000),
     "attest_batch3_total": ("<=", 140_000),
     "release_3x4_total": ("<=", 800_000),
+    "finalise_by_sig_3x4": ("<=", 200_000),
+    "finalise_by_sig_1x3": ("<=", 100_000),
     "eas_over_attest_middle": (">=", 5.8),
 }
 
@@ -26,6 +28,7 @@ def main() -> int:
     parser.add_argument("--finalised-topic", required=True)
     parser.add_argument("--anvil-version", required=True)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--tx-list", required=True, help="writes 'label hash' lines for the L1 data fee")
     args = parser.parse_args()
 
     with open(args.broadcast) as f:
@@ -66,6 +69,8 @@ def main() -> int:
         "attest_batch3_total": single["attest_batch3_total"],
         "attest_batch3_floor": single["attest_batch3_floor"],
         "release_3x4_total": sum(gas(r) for r in release),
+        "finalise_by_sig_3x4": single["finalise_by_sig_3x4"],
+        "finalise_by_sig_1x3": single["finalise_by_sig_1x3"],
         "eas_attest": single["eas_attest"],
     }
     results["eas_over_attest_middle"] = round(results["eas_attest"] / results["attest_middle"], 2)
@@ -84,6 +89,13 @@ def main() -> int:
     with open(args.output, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
+    # The transactions whose L1 data fee the benchmark compares: today's release and batch, and the
+    # same releases by one finalise call.
+    compared = ("release_3x4", "attest_batch3_total", "finalise_by_sig_3x4", "finalise_by_sig_1x3")
+    with open(args.tx_list, "w") as f:
+        for receipt, label in zip(measured, labels):
+            if label in compared:
+                f.write(f"{label} {receipt['transactionHash']}\n")
 
     print(f"{'entry point':<26}{'gasUsed':>12}  goal")
     for name, value in results.items():
