@@ -945,6 +945,14 @@ pub struct RelayArgs {
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 
+    /// The chain, the registry and the key that pays.
+    #[command(flatten)]
+    pub relayer: RelayerArgs,
+}
+
+/// Where a relayer sends, and the key that pays: shared by `relay` and `report-equivocation`.
+#[derive(Debug, Args)]
+pub struct RelayerArgs {
     /// Chain and deployment file.
     #[command(flatten)]
     pub chain: ChainArgs,
@@ -969,17 +977,9 @@ pub struct EquivocationArgs {
     #[arg(value_name = "SECOND")]
     pub second: PathBuf,
 
-    /// Chain and deployment file.
+    /// The chain, the registry and the key that pays.
     #[command(flatten)]
-    pub chain: ChainArgs,
-
-    /// The registry proxy, instead of a deployment file.
-    #[arg(long, value_name = "ADDRESS", env = "SEED_ETH_REGISTRY")]
-    pub registry: Option<Address>,
-
-    /// Encrypted keystore holding the key that pays (password: SEED_ETH_KEYSTORE_PASSWORD or a prompt).
-    #[arg(long, value_name = "FILE")]
-    pub keystore: Option<PathBuf>,
+    pub relayer: RelayerArgs,
 }
 
 /// Arguments of `seed-eth keeper`.

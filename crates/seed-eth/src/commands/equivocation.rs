@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{
     chain::{block_on, failure},
-    relay::relayer,
+    relay::{connect, relayer},
     vote_file::{self, LoadedVote},
 };
 use crate::{
@@ -33,13 +33,9 @@ pub fn run(args: &EquivocationArgs) -> Outcome {
             second.path.display()
         ))
     })?;
-    let (settings, signer) = relayer(&args.chain, args.registry, args.keystore.clone())?;
+    let (settings, signer) = relayer(&args.relayer)?;
     block_on(async {
-        let chain = settings
-            .connect(|b| b.signer(signer))
-            .await
-            .map_err(failure)?;
-        let target = settings.open(&chain).await.map_err(failure)?;
+        let (chain, target) = connect(&settings, signer).await?;
         for loaded in [&first, &second] {
             check_target(loaded, &chain, target.registry).map_err(Failure::usage)?;
         }

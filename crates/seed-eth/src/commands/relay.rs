@@ -12,7 +12,7 @@
 //! `finalise` call, which stores no vote (D-055: about a third of the gas).
 //! Otherwise they go in one `attestBatch`, and the report says why.
 
-use std::{fmt::Write as _, path::PathBuf};
+use std::fmt::Write as _;
 
 use alloy::{
     primitives::{Address, B256},
@@ -37,7 +37,7 @@ use super::{
     vote_file::{self, LoadedVote},
 };
 use crate::{
-    cli::{ChainArgs, RelayArgs},
+    cli::{RelayArgs, RelayerArgs},
     exit::ExitCode,
     output::{count, Failure, Outcome, Report},
 };
@@ -71,13 +71,9 @@ pub fn run(args: &RelayArgs) -> Outcome {
             .map_err(|e| Failure::usage(e.wrap_err(format!("signed vote {}", path.display()))))?;
         votes.push(loaded);
     }
-    let (settings, signer) = relayer(&args.chain, args.registry, args.keystore.clone())?;
+    let (settings, signer) = relayer(&args.relayer)?;
     block_on(async {
-        let chain = settings
-            .connect(|b| b.signer(signer))
-            .await
-            .map_err(failure)?;
-        let target = settings.open(&chain).await.map_err(failure)?;
+        let (chain, target) = connect(&settings, signer).await?;
         let required = required_systems(&chain, target.registry)
             .await
             .map_err(failure)?;
@@ -258,15 +254,11 @@ async fn plan_finalise(
 
 /// The chain settings and the relayer's key, which pays: `--registry` and `--keystore` over the
 /// chain flags and seed-eth.toml.
-pub(super) fn relayer(
-    chain: &ChainArgs,
-    registry: Option<Address>,
-    keystore: Option<PathBuf>,
-) -> Result<(ChainSettings, PrivateKeySigner), Failure> {
-    let file = config_file(chain)?;
-    let mut chain_overrides = overrides(chain);
-    chain_overrides.registry = registry;
-    chain_overrides.keystore = keystore;
+pub(super) fn relayer(args: &RelayerArgs) -> Result<(ChainSettings, PrivateKeySigner), Failure> {
+    let file = config_file(&args.chain)?;
+    let mut chain_overrides = overrides(&args.chain);
+    chain_overrides.registry = args.registry;
+    chain_overrides.keystore = args.keystore.clone();
     let settings = settings(chain_overrides, &file)?;
     let signer = load_signer(
         &settings.keys,
@@ -275,6 +267,19 @@ pub(super) fn relayer(
     )
     .map_err(failure)?;
     Ok((settings, signer))
+}
+
+/// The endpoint, sending as the relayer, and the deployment it serves.
+pub(super) async fn connect(
+    settings: &ChainSettings,
+    signer: PrivateKeySigner,
+) -> Result<(Chain, Target), Failure> {
+    let chain = settings
+        .connect(|b| b.signer(signer))
+        .await
+        .map_err(failure)?;
+    let target = settings.open(&chain).await.map_err(failure)?;
+    Ok((chain, target))
 }
 
 /// The later of the local clock and the latest block's timestamp: the registry compares the
