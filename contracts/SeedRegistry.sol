@@ -929,19 +929,20 @@ contract SeedRegistry is
     ) private {
         uint256 thr = _thresholdOf(rw);
         uint256 status = _LACKING;
+        uint256 counting = rw;
         bool quorate = word & FINAL == 0 && _quorate(res >> 192, rw, thr);
         if (quorate) {
             // First without equivocators (they only ever remove voters, so this rules out most votes
             // cheaply), then, before finalising, with them.
-            status = _scanOthers(rel, rw, word, res, 0);
+            status = _scanOthers(rel, rw, word, res, thr);
             if (status == _ALL_QUORATE) {
-                uint256 excluded = _equivocatorsOf(rel, rw);
+                counting = _countingRules(rel, rw);
                 if (_s().ledger.rootOf(commit) != bytes32(0)) {
                     status = _FINAL;
                 } else if (
-                    excluded != 0
-                        && !(_quorate((res >> 192) & ~excluded, rw, thr)
-                            && _scanOthers(rel, rw, word, res, excluded) == _ALL_QUORATE)
+                    counting != rw
+                        && !(_quorate(res >> 192, counting, thr)
+                            && _scanOthers(rel, counting, word, res, thr) == _ALL_QUORATE)
                 ) {
                     status = _LACKING;
                 }
@@ -960,7 +961,7 @@ contract SeedRegistry is
             emit SystemQuorumReached(commit, systemId, digest, uint64((res >> 192) & rw));
         }
         _writeLane(rel, word, res);
-        if (status == _ALL_QUORATE) _finaliseVote(_s(), rel, rw, commit, digest, res);
+        if (status == _ALL_QUORATE) _finaliseVote(rel, rw, counting, commit, digest, res);
     }
 
     /// @dev Stores the vote word with the ballot's lane updated (builder added to the voted bitmap, flags).
@@ -973,8 +974,9 @@ contract SeedRegistry is
     /// @dev Whether every required system other than the ballot's has a quorate digest (`_ALL_QUORATE`), one
     /// lacks it (`_LACKING`), or the release carries the final flag (`_FINAL`). Starts after the ballot's
     /// system and wraps around (votes tend to arrive in system order, so the first system checked is the one
-    /// most likely to lack quorum), and stops at the first lacking system.
-    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 excluded)
+    /// most likely to lack quorum), and stops at the first lacking system. Voters count by `rw`'s active mask
+    /// (`_countingRules`) against threshold `thr`.
+    function _scanOthers(Release storage rel, uint256 rw, uint256 word, uint256 res, uint256 thr)
         private
         view
         returns (uint256)
@@ -992,34 +994,33 @@ contract SeedRegistry is
                 if (w & FINAL != 0) return _FINAL;
                 lane = w >> shift;
             }
-            (bool ok,,) = _systemQuorum(rel, n, lane, rw, excluded);
+            (bool ok,,) = _systemQuorum(rel, n, lane, rw, thr);
             if (!ok) return _LACKING;
         }
         return _ALL_QUORATE;
     }
 
-    /// @dev Whether system `n` of a release has a quorate digest, given its lane and not counting
-    /// `excluded`: the leader, else the alternative digest; returns that digest's counted voters and
-    /// whether it is the alternative.
-    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 excluded)
+    /// @dev Whether system `n` of a release has a quorate digest, given its lane: the leader, else the
+    /// alternative digest; returns that digest's voters and whether it is the alternative. `rw`'s active
+    /// mask decides who counts (see `_countingRules`); `thr` is the threshold.
+    function _systemQuorum(Release storage rel, uint256 n, uint256 lane, uint256 rw, uint256 thr)
         private
         view
         returns (bool ok, bool alt, uint256 voters)
     {
-        uint256 thr = _thresholdOf(rw);
-        voters = _leaderVotersOf(rel, n, lane) & ~excluded;
+        voters = _leaderVotersOf(rel, n, lane);
         if (_quorate(voters, rw, thr)) return (true, false, voters);
         if ((lane >> 64) & ALT == 0) return (false, false, voters);
-        voters = rel.otherVoters[rel.altDigest[n]][n] & ~excluded;
+        voters = rel.otherVoters[rel.altDigest[n]][n];
         return (_quorate(voters, rw, thr), true, voters);
     }
 
     /// @dev The vote completed the release: collects each system's quorate digest and counted voters (the
-    /// storage it reads is warm from the scan) and finalises.
+    /// storage it reads is warm from the scan) and finalises. `counting` is `_countingRules(rel, rw)`.
     function _finaliseVote(
-        RegistryStorage storage $,
         Release storage rel,
         uint256 rw,
+        uint256 counting,
         bytes32 commit,
         bytes32 digest,
         uint256 res
@@ -1028,32 +1029,33 @@ contract SeedRegistry is
         bytes32[] memory digests = new bytes32[](count);
         uint64[] memory counted = new uint64[](count);
         uint256 own = (res >> 16) & 0xff;
-        uint256 excluded = _equivocatorsOf(rel, rw);
+        uint256 thr = _thresholdOf(rw);
         for (uint256 i; i < count; ++i) {
             uint256 voters;
             if (i == own) {
                 digests[i] = digest;
-                voters = (res >> 192) & ~excluded;
+                voters = res >> 192;
             } else {
-                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), rw, excluded);
+                (digests[i], voters) = _quorateDigest(rel, _systemAt(rw, i), counting, thr);
             }
             // casting to 'uint64' is safe because voter bitmaps have 64 bits
             // forge-lint: disable-next-line(unsafe-typecast)
-            counted[i] = uint64(voters & rw);
+            counted[i] = uint64(voters & counting);
         }
         (uint256 ownGroup,) = _slotOf((res >> 8) & 0xff);
-        _finalise($, rel, rw, commit, digests, counted, ownGroup);
+        _finalise(_s(), rel, rw, commit, digests, counted, ownGroup);
     }
 
-    /// @dev The quorate digest of system `n` of a release (known to have one) and its counted voters.
-    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 excluded)
+    /// @dev The quorate digest of system `n` of a release (known to have one) and its voters, counted by `rw`
+    /// (see `_systemQuorum`).
+    function _quorateDigest(Release storage rel, uint256 n, uint256 rw, uint256 thr)
         private
         view
         returns (bytes32 digest, uint256 voters)
     {
         (uint256 g, uint256 shift) = _slotOf(n);
         bool alt;
-        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, excluded);
+        (, alt, voters) = _systemQuorum(rel, n, rel.votes[g] >> shift, rw, thr);
         digest = alt ? rel.altDigest[n] : rel.leaderDigest[n];
     }
 
@@ -1145,6 +1147,13 @@ contract SeedRegistry is
     /// @dev The release's equivocators, read only once some equivocation was ever reported.
     function _equivocatorsOf(Release storage rel, uint256 rw) private view returns (uint64) {
         return rw & EQUIVOCATION_SEEN == 0 ? 0 : rel.equivocators;
+    }
+
+    /// @dev The rules word with the release's equivocators taken out of its active mask: whose votes count
+    /// in the release. Only for counting voters (`_quorate`): never for the threshold (an equivocator does not
+    /// lower genesis's unanimity, `_thresholdOf` reads the real word) and never stored.
+    function _countingRules(Release storage rel, uint256 rw) private view returns (uint256) {
+        return rw & ~uint256(_equivocatorsOf(rel, rw));
     }
 
     /// @dev Voters of the leader digest of system number `n` of a release, given the lane of its vote word.

@@ -13,7 +13,7 @@ use std::{
 };
 
 use alloy::{
-    network::EthereumWallet,
+    network::{EthereumWallet, TransactionBuilder},
     primitives::{keccak256, Address, Bytes, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     sol,
@@ -24,7 +24,7 @@ use seed_testkit::anvil::TestAnvil;
 use serde_json::Value;
 
 mod support;
-use support::{assert_exit, forge_build, json, seed_eth, text};
+use support::{assert_exit, forge_build, forge_build_with, json, seed_eth, text};
 
 const DAY: u64 = 86_400;
 const OWNERS: [usize; 3] = [4, 5, 6];
@@ -903,6 +903,237 @@ async fn upgrades_refuse_incompatible_layouts_and_preserve_state() {
         }
     }
     assert!(registry.isFinalised(commit).call().await.unwrap());
+}
+
+/// The registry as it shipped before `finalise` (1.0.0, issue 17): built from its frozen sources
+/// with the optimizer runs it shipped with, and checked to be exactly the implementation the forge
+/// upgrade test deploys (`tests/contracts/fixtures/SeedRegistry-1.0.0.json`).
+fn registry_1_0_0() -> &'static Path {
+    static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OUT.get_or_init(|| {
+        let out = forge_build_with(
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("gov-registry-1.0.0"),
+            &["crates/seed-eth/tests/fixtures/registry-1.0.0/SeedRegistry.sol"],
+            &["--optimizer-runs", "10000"],
+        );
+        let runtime = |path: &Path| {
+            let artefact: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            artefact["deployedBytecode"]["object"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert_eq!(
+            runtime(&out.join("SeedRegistry.sol/SeedRegistry.json")),
+            runtime(&root.join("tests/contracts/fixtures/SeedRegistry-1.0.0.json")),
+            "the frozen 1.0.0 sources no longer build the 1.0.0 implementation"
+        );
+        out
+    })
+}
+
+/// Issue 17: the upgrade that ships `finalise` and `reportEquivocation`, proposed with `gov` to a
+/// registry running 1.0.0 that holds a final genesis and a release with stored votes. State and
+/// ledger are preserved, and the pending release is finalised by signed votes on top of the
+/// stored ones, which count once.
+#[tokio::test]
+async fn the_upgrade_from_1_0_0_ships_finalise_and_preserves_state() {
+    let s = Setup::new();
+    let registry = s.registry();
+    // The stand-in for a registry deployed at 1.0.0: its implementation, deployed as shipped, put
+    // behind the proxy (which `seed-eth deploy` initialised; `initialize` is the same in both).
+    let v1 = registry_1_0_0()
+        .join("SeedRegistry.sol/SeedRegistry.json")
+        .display()
+        .to_string();
+    let code = support::creation_code(registry_1_0_0(), "SeedRegistry", "SeedRegistry");
+    let deployed = s
+        .as_account(9)
+        .send_transaction(
+            alloy::rpc::types::TransactionRequest::default().with_deploy_code(Bytes::from(code)),
+        )
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let implementation_slot = B256::from(
+        U256::from_be_slice(&keccak256("eip1967.proxy.implementation").0) - U256::from(1),
+    );
+    let _: Value = s
+        .provider
+        .raw_request(
+            "anvil_setStorageAt".into(),
+            (
+                s.address("registry"),
+                implementation_slot,
+                B256::left_padding_from(deployed.contract_address.unwrap().as_slice()),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(registry.VERSION().call().await.unwrap(), "1.0.0");
+
+    // Under 1.0.0: a final genesis and a release with builder 1's stored votes.
+    let genesis = s.genesis().await;
+    let pending = keccak256("pending across the upgrade");
+    let digest = |system: &str| keccak256(format!("pending {system}"));
+    for system in SYSTEMS {
+        s.attest(1, pending, system, digest(system)).await;
+    }
+    assert!(!registry.isFinalised(pending).call().await.unwrap());
+    let ledger = ReleaseLedger::new(s.address("ledger"), s.provider.clone());
+    let root_before = ledger.rootOf(genesis).call().await.unwrap();
+    let state = || async {
+        (
+            registry.quorum().call().await.unwrap(),
+            registry.activeBuilderMask().call().await.unwrap(),
+            registry.requiredSystems().call().await.unwrap(),
+            registry.guardian().call().await.unwrap(),
+            registry.owner().call().await.unwrap(),
+            registry.builder(0).call().await.unwrap(),
+            registry.genesisDone().call().await.unwrap(),
+            registry.rulesVersion().call().await.unwrap(),
+            registry
+                .votedMask(pending, SYSTEMS[0].into())
+                .call()
+                .await
+                .unwrap(),
+            registry
+                .votedMask(pending, SYSTEMS[1].into())
+                .call()
+                .await
+                .unwrap(),
+        )
+    };
+    let state_before = state().await;
+
+    // The current artefact is not what runs: refused, nothing deployed.
+    let current = upgrade_candidates()
+        .join("SeedRegistry.sol/SeedRegistry.json")
+        .display()
+        .to_string();
+    assert_exit(
+        &s.gov(
+            Some(9),
+            &[
+                "propose",
+                "upgrade-registry",
+                "--artifact",
+                &current,
+                "--current-artifact",
+                &current,
+                "--out",
+                "wrong.json",
+            ],
+        ),
+        2,
+        "is not the code of the registry's current implementation",
+    );
+
+    // Proposed from the 1.0.0 build, reviewed against the new build, approved, executed.
+    let proposed = s.gov(
+        Some(9),
+        &[
+            "propose",
+            "upgrade-registry",
+            "--artifact",
+            &current,
+            "--current-artifact",
+            &v1,
+            "--out",
+            "upgrade.json",
+        ],
+    );
+    assert_exit(&proposed, 0, "safeTxHash");
+    let shown = s.gov(None, &["show", "upgrade.json", "--artifact", &current]);
+    assert_exit(&shown, 0, "new code matches");
+    assert_exit(&shown, 0, "dangers:     none found");
+    for owner in [OWNERS[0], OWNERS[1]] {
+        assert_exit(
+            &s.gov(
+                Some(owner),
+                &["sign", "upgrade.json", "--artifact", &current],
+            ),
+            0,
+            "dangers:     none found",
+        );
+    }
+    let submitted = s.gov_json(Some(0), &["submit", "upgrade.json"]);
+    s.execute_after_delay(submitted["operationId"].as_str().unwrap(), DAY)
+        .await;
+
+    assert_eq!(registry.VERSION().call().await.unwrap(), "1.1.0");
+    assert_eq!(state().await, state_before);
+    assert_eq!(ledger.rootOf(genesis).call().await.unwrap(), root_before);
+    assert_eq!(ledger.writer().call().await.unwrap(), s.address("registry"));
+    assert_eq!(registry.equivocators(pending).call().await.unwrap(), 0);
+
+    // Builder 2's signed votes finalise the pending release in one call by a relayer; builder 1's
+    // votes stored under 1.0.0 count and are not logged again.
+    let chain_id = s.provider.get_chain_id().await.unwrap();
+    let now = s
+        .provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    let signer = s.anvil.signer(2);
+    let id = registry.builderIdOf(signer.address()).call().await.unwrap();
+    let mut digests = Vec::new();
+    let mut votes = Vec::new();
+    for (index, system) in SYSTEMS.iter().enumerate() {
+        let vote = seed_chain::vote::Vote {
+            signer: signer.address(),
+            commit: pending,
+            system: (*system).to_owned(),
+            manifestDigest: digest(system),
+            imageDigest: keccak256(format!("image {system}")),
+            statementDigest: keccak256(format!("statement 2 {system}")),
+            deadline: now + 3_600,
+        };
+        let signature = vote.sign(&signer, chain_id, s.address("registry")).unwrap();
+        votes.push(vote.compact(&signature, index as u8, id).unwrap());
+        digests.push(digest(system));
+    }
+    let receipt = SeedRegistry::new(s.address("registry"), s.as_account(0))
+        .finalise(pending, digests, votes)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    assert!(registry.isFinalised(pending).call().await.unwrap());
+    let logged: Vec<_> = receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|log| log.log_decode::<SeedRegistry::Attested>().ok())
+        .map(|log| log.inner.data.builderId)
+        .collect();
+    assert_eq!(logged, vec![id, id], "only the signed votes are logged");
+    let finalised = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| log.log_decode::<SeedRegistry::ReleaseFinalised>().ok())
+        .unwrap();
+    let builder1 = registry
+        .builderIdOf(s.anvil.address(1))
+        .call()
+        .await
+        .unwrap();
+    let both = (1u64 << builder1) | (1u64 << id);
+    assert_eq!(finalised.inner.data.voters, vec![both, both]);
+    assert_eq!(
+        u64::from(registry.finalisationStamp(pending).call().await.unwrap()),
+        receipt.block_number.unwrap() % (1 << 29)
+    );
 }
 
 /// Governance signer loss: the Safe replaces the lost owner with a new key by its own threshold,

@@ -53,12 +53,18 @@ pub fn json(out: &Output) -> Value {
 /// Compiles `sources` (paths from the repository root) with the project's forge into `dir`;
 /// returns the output directory (`<File>.sol/<Contract>.json` artefacts).
 pub fn forge_build(dir: &Path, sources: &[&str]) -> PathBuf {
+    forge_build_with(dir, sources, &[])
+}
+
+/// [`forge_build`] with extra `forge build` options (e.g. the optimizer runs a release shipped with).
+pub fn forge_build_with(dir: &Path, sources: &[&str], options: &[&str]) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = dir.join("out");
     let status = Command::new(root.join("script/foundry"))
         .current_dir(&root)
         .args(["forge", "build"])
         .args(sources)
+        .args(options)
         .arg("--out")
         .arg(&out)
         .arg("--cache-path")
