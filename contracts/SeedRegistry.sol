@@ -141,12 +141,13 @@ contract SeedRegistry is
         bytes32 commit;
         bytes32 systemId;
         bytes32 digest;
-        string system;
         uint256 rules;
-        // The EIP-712 domain separator, computed once per system rather than per vote.
+        // The EIP-712 domain separator, computed once per call rather than per vote.
         bytes32 domain;
         // The release's equivocators: their votes are refused.
         uint64 equivocators;
+        // The system's `Attested` data (`_attestedData`), filled in per vote.
+        uint256 data;
     }
 
     /// @dev A builder's key and independence tags; whether it is active lives in the rules' active mask.
@@ -318,18 +319,13 @@ contract SeedRegistry is
     ) private returns (string[] memory names, uint64[] memory counted) {
         names = new string[](manifestDigests.length);
         counted = new uint64[](manifestDigests.length);
+        Ballot memory ballot = Ballot(commit, 0, 0, rw, _domainSeparatorV4(), _equivocatorsOf(rel, rw), 0);
         uint256 next = 0; // the first vote not yet counted
         for (uint256 i; i < names.length; ++i) {
             names[i] = _s().systemName[_systemAt(rw, i)];
-            Ballot memory ballot = Ballot(
-                commit,
-                keccak256(bytes(names[i])),
-                manifestDigests[i],
-                names[i],
-                rw,
-                _domainSeparatorV4(),
-                _equivocatorsOf(rel, rw)
-            );
+            ballot.systemId = keccak256(bytes(names[i]));
+            ballot.digest = manifestDigests[i];
+            ballot.data = _attestedData(names[i], manifestDigests[i]);
             uint256 voters;
             (voters, next) = _countSigned(rel, ballot, i, votes, next);
             if (!_quorate(voters, rw, _thresholdOf(rw))) {
@@ -375,16 +371,14 @@ contract SeedRegistry is
 
     /// @dev `emit Attested` for a compact vote on the ballot, signed by `signer`.
     function _logSigned(Ballot memory ballot, address signer, CompactVote calldata v) private {
-        emit Attested(
-            ballot.commit,
-            ballot.systemId,
-            signer,
-            v.builderId,
-            ballot.system,
-            ballot.digest,
-            v.imageDigest,
-            v.statementDigest
-        );
+        uint256 p = ballot.data;
+        bytes32 imageDigest = v.imageDigest;
+        bytes32 statementDigest = v.statementDigest;
+        assembly ("memory-safe") {
+            mstore(add(p, 0x60), imageDigest)
+            mstore(add(p, 0x80), statementDigest)
+        }
+        _logAttested(p, v.builderId, ballot.commit, ballot.systemId, signer);
     }
 
     /// @dev Authenticates a compact vote on the ballot: its builder is active and signed it with its current
@@ -822,6 +816,22 @@ contract SeedRegistry is
         }
     }
 
+    /// @dev The data of `Attested` for a system read from storage, image and statement digests left for each
+    /// vote to fill in (`_logSigned`). Returns its memory address.
+    function _attestedData(string memory system, bytes32 manifestDigest) private pure returns (uint256 p) {
+        assembly ("memory-safe") {
+            let length := mload(system)
+            p := mload(0x40)
+            let padded := and(add(length, 31), not(31))
+            mstore(0x40, add(p, add(0xc0, padded)))
+            mstore(add(p, 0x20), 0xa0)
+            mstore(add(p, 0x40), manifestDigest)
+            mstore(add(p, add(0xa0, padded)), 0) // zero the padding of the last data word
+            mstore(add(p, 0xa0), length)
+            mcopy(add(p, 0xc0), add(system, 0x20), length)
+        }
+    }
+
     /// @dev `emit Attested(commit, systemId, signer, builderId, ...)` with the data from `_attestedData`.
     function _logAttested(uint256 p, uint256 res, bytes32 commit, bytes32 systemId, address signer) private {
         bytes32 topic = Attested.selector;
@@ -1120,7 +1130,9 @@ contract SeedRegistry is
         );
     }
 
-    /// @dev The EIP-712 struct hash of a `Vote` (the system by its id, as EIP-712 encodes strings).
+    /// @dev The EIP-712 struct hash of a `Vote` (the system by its id, as EIP-712 encodes strings):
+    /// `keccak256(abi.encode(VOTE_TYPEHASH, signer, ...))`, encoded in scratch memory past the free memory
+    /// pointer (nothing is allocated: `finalise` hashes a vote per signature).
     function _voteStructHash(
         address signer,
         bytes32 commit,
@@ -1129,19 +1141,20 @@ contract SeedRegistry is
         bytes32 imageDigest,
         bytes32 statementDigest,
         uint64 deadline
-    ) private pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                VOTE_TYPEHASH,
-                signer,
-                commit,
-                systemId,
-                manifestDigest,
-                imageDigest,
-                statementDigest,
-                deadline
-            )
-        );
+    ) private pure returns (bytes32 h) {
+        bytes32 typehash = VOTE_TYPEHASH;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, typehash)
+            mstore(add(p, 0x20), and(signer, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(p, 0x40), commit)
+            mstore(add(p, 0x60), systemId)
+            mstore(add(p, 0x80), manifestDigest)
+            mstore(add(p, 0xa0), imageDigest)
+            mstore(add(p, 0xc0), statementDigest)
+            mstore(add(p, 0xe0), and(deadline, 0xffffffffffffffff))
+            h := keccak256(p, 0x100)
+        }
     }
 
     /// @dev The release's equivocators, read only once some equivocation was ever reported.

@@ -35,8 +35,8 @@ contract GasBenchmark is RegistryFixture {
     uint256 internal constant GOAL_AGGREGATED_3X4 = 200_000;
     uint256 internal constant GOAL_AGGREGATED_1X3 = 100_000;
     /// @dev Measured ceilings for the aggregated goals not met (docs/benchmarks.md has the floor).
-    uint256 internal constant CEILING_AGGREGATED_3X4 = 240_000;
-    uint256 internal constant CEILING_AGGREGATED_1X3 = 148_000;
+    uint256 internal constant CEILING_AGGREGATED_3X4 = 236_000;
+    uint256 internal constant CEILING_AGGREGATED_1X3 = 146_000;
     /// @dev Measured ceilings for the missed goals (current figures plus a small tolerance).
     uint256 internal constant CEILING_BATCH3 = 210_000;
     uint256 internal constant CEILING_RELEASE_3X4 = 830_000;
