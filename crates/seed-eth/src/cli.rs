@@ -942,8 +942,20 @@ pub struct AttestArgs {
 #[derive(Debug, Args)]
 pub struct RelayArgs {
     /// Signed-vote files written by `seed-eth attest --sign-only`.
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required_unless_present = "image")]
     pub files: Vec<PathBuf>,
+
+    /// Also relay the signed votes `attest --sign-only` attached to this image
+    /// (REGISTRY/REPO@sha256:...); repeat, e.g. one per system. Votes found there that this
+    /// deployment cannot count (another chain or registry, expired, not a builder's) are skipped
+    /// with the reason; a FILE like that is refused.
+    #[arg(long, value_name = "REF")]
+    pub image: Vec<String>,
+
+    /// A registry (HOST[:PORT]) spoken to over plain HTTP (local registries only); repeat. Replaces
+    /// `[oci] plain-http` of seed-eth.toml.
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
 
     /// The chain, the registry and the key that pays.
     #[command(flatten)]

@@ -14,7 +14,7 @@ use std::{
 
 use alloy::providers::{Provider, ProviderBuilder};
 use seed_core::Sha256Digest;
-use seed_oci::{ImageContent, RegistryClient, Repository};
+use seed_oci::{ImageContent, RegistryClient, Repository, SIGNED_VOTE_REFERRER};
 use seed_statement::Expected;
 use seed_testkit::{anvil::TestAnvil, registry::TestRegistry};
 use serde_json::Value;
@@ -130,11 +130,17 @@ impl Setup {
     }
 
     fn relay(&self, files: &[PathBuf]) -> Output {
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        self.relay_args(&files)
+    }
+
+    /// `seed-eth --json relay ARGS`, paid by account 8.
+    fn relay_args(&self, extra: &[&str]) -> Output {
         let url = self.anvil.endpoint();
         let key = self.anvil.private_key_hex(8);
-        let mut args: Vec<String> = vec!["--json".into(), "relay".into(), "--rpc-url".into(), url];
-        args.extend(files.iter().map(|f| f.display().to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut args = vec!["--json", "relay", "--rpc-url", &url];
+        args.extend_from_slice(extra);
         seed_eth(self.cwd(), &args, &[("SEED_ETH_PRIVATE_KEY", &key)])
     }
 
@@ -290,6 +296,141 @@ async fn three_builders_finalise_two_systems_idempotently_with_statement_referre
             );
         }
     }
+}
+
+/// Issue 17 §3: `attest --sign-only` attaches each signed vote to its image beside the
+/// statement, and a relayer collects a release's votes from its images alone. What else is
+/// attached there (a vote altered after signing, bytes that are no vote file) is skipped with the
+/// reason, not sent, and does not stop the honest votes.
+#[tokio::test]
+async fn a_relayer_collects_the_votes_attached_to_the_images() {
+    let setup = Setup::new();
+    let oci = TestRegistry::start().unwrap();
+    let host = oci.host();
+    let client = RegistryClient::plain_http(&[&host]).unwrap();
+    let repo: Repository = format!("{host}/seed").parse().unwrap();
+    let mut images = Vec::new();
+    for system in SYSTEMS {
+        let pushed = client
+            .push_image(&repo, &seed_image(system, "ci"), None)
+            .await
+            .unwrap();
+        images.push(format!("{repo}@{}", pushed.descriptor().digest));
+    }
+    let mut first_vote = None;
+    for builder in 1..=3 {
+        for (system, image) in SYSTEMS.iter().zip(&images) {
+            let file = setup.cwd().join(format!("vote-{builder}-{system}.json"));
+            let out = setup.attest(
+                builder,
+                COMMIT,
+                system,
+                &manifest(system),
+                image,
+                &[
+                    "--plain-http",
+                    host.as_str(),
+                    "--sign-only",
+                    file.to_str().unwrap(),
+                ],
+            );
+            assert_exit(&out, 0, "voteReferrer");
+            let report = json(&out);
+            assert!(report["voteReferrer"].is_string(), "{report}");
+            first_vote.get_or_insert(file);
+        }
+    }
+    let (code, _) = setup.status(COMMIT);
+    assert_eq!(code, 1, "signing sent nothing");
+
+    // Beside them on the first image: a vote changed after it was signed, and junk.
+    let image: Sha256Digest = images[0].rsplit_once('@').unwrap().1.parse().unwrap();
+    let mut altered: Value =
+        serde_json::from_slice(&std::fs::read(first_vote.unwrap()).unwrap()).unwrap();
+    altered["manifestDigest"] = Value::from(manifest("a trojan"));
+    altered["statementDigest"] = altered["statement"]["digest"].clone();
+    let altered = client
+        .attach_blob(
+            &repo,
+            &image,
+            SIGNED_VOTE_REFERRER,
+            &serde_json::to_vec(&altered).unwrap(),
+        )
+        .await
+        .unwrap()
+        .referrer;
+    let junk = client
+        .attach_blob(&repo, &image, SIGNED_VOTE_REFERRER, b"not a vote")
+        .await
+        .unwrap()
+        .referrer;
+
+    let before = setup.block().await;
+    let relay = || {
+        setup.relay_args(&[
+            "--image",
+            &images[0],
+            "--image",
+            &images[1],
+            "--plain-http",
+            &host,
+        ])
+    };
+    let out = relay();
+    assert_exit(&out, 0, "");
+    let report = json(&out);
+    assert_eq!(report["call"], "finalise", "{report}");
+    assert_eq!(report["finalised"], true, "{report}");
+    assert_eq!(report["recorded"], 6, "{report}");
+    assert_eq!(setup.block().await, before + 1, "one transaction");
+    let votes = report["votes"].as_array().unwrap();
+    let result_of = |referrer: &Sha256Digest| {
+        votes
+            .iter()
+            .find(|v| v["referrer"] == referrer.to_string())
+            .unwrap_or_else(|| panic!("{referrer} not reported: {report}"))
+    };
+    assert_eq!(result_of(&altered)["result"], "skipped");
+    assert!(
+        result_of(&altered)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not recover to its signer"),
+        "{report}"
+    );
+    assert_eq!(result_of(&junk)["result"], "skipped");
+    assert!(
+        result_of(&junk)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a signed-vote file"),
+        "{report}"
+    );
+    assert_eq!(
+        votes.iter().filter(|v| v["result"] == "submitted").count(),
+        6,
+        "{report}"
+    );
+    assert!(votes.iter().all(|v| v["image"].is_string()), "{report}");
+    let (code, status) = setup.status(COMMIT);
+    assert_eq!(code, 0, "{status}");
+
+    // Again: everything is counted or skipped, nothing is sent.
+    let out = relay();
+    assert_exit(&out, 0, "already counted");
+    assert!(json(&out)["call"].is_null(), "{}", text(&out));
+    assert_eq!(setup.block().await, before + 1);
+
+    // The same altered vote given as a file is refused, naming it.
+    let file = setup.cwd().join("altered.json");
+    let mut bytes: Value = serde_json::from_slice(
+        &std::fs::read(setup.cwd().join(format!("vote-1-{}.json", SYSTEMS[0]))).unwrap(),
+    )
+    .unwrap();
+    bytes["manifestDigest"] = Value::from(manifest("a trojan"));
+    std::fs::write(&file, serde_json::to_vec(&bytes).unwrap()).unwrap();
+    let out = setup.relay(&[file]);
+    assert_exit(&out, 2, "altered.json rejected, nothing sent");
 }
 
 #[tokio::test]

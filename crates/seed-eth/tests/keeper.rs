@@ -315,6 +315,56 @@ impl World {
         images
     }
 
+    /// A release after genesis finalised the other way (D-055): builders 0 and 1 build every
+    /// system of `commit` and sign their votes, and a relayer (account 9) sends them in one
+    /// `finalise` call, which stores no vote. Returns builder 0's images.
+    async fn finalised_by_signatures(&self, commit: &str) -> Vec<Sha256Digest> {
+        let relayer = ProviderBuilder::new()
+            .wallet(self.anvil.signer(9))
+            .connect_http(self.anvil.endpoint().parse().unwrap());
+        let registry = SeedRegistry::new(self.registry(), relayer);
+        let chain_id = self.provider().await.get_chain_id().await.unwrap();
+        let release = commit.parse::<CommitId>().unwrap().to_b256();
+        let mut images = Vec::new();
+        let mut votes = Vec::new();
+        for (index, system) in SYSTEMS.iter().enumerate() {
+            for account in [BUILDERS[0], BUILDERS[1]] {
+                let image = self.image(commit, account, system).await;
+                if account == BUILDERS[0] {
+                    images.push(image);
+                }
+                let key = self.anvil.signer(account);
+                let vote = seed_chain::vote::Vote {
+                    signer: key.address(),
+                    commit: release,
+                    system: (*system).to_owned(),
+                    manifestDigest: manifest(commit, system).as_b256(),
+                    imageDigest: image.as_b256(),
+                    statementDigest: digest(&format!("statement {account} {commit} {system}"))
+                        .as_b256(),
+                    deadline: u64::from(u32::MAX),
+                };
+                let signature = vote.sign(&key, chain_id, self.registry()).unwrap();
+                let id = registry.builderIdOf(key.address()).call().await.unwrap();
+                votes.push(vote.compact(&signature, index as u8, id).unwrap());
+            }
+        }
+        let digests = SYSTEMS
+            .iter()
+            .map(|system| manifest(commit, system).as_b256())
+            .collect();
+        let receipt = registry
+            .finalise(release, digests, votes)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "finalise reverted");
+        images
+    }
+
     /// A release after genesis: builders 0 and 1 vote honestly (k = 2).
     /// Returns builder 0's images (the ones promoted: the lowest id wins a tie).
     async fn release(&self, commit: &str) -> Vec<Sha256Digest> {
@@ -677,6 +727,25 @@ async fn promotes_only_final_releases_bit_exact_and_exactly_once() {
     for (c, images) in &commits {
         world.assert_promoted(c, images).await;
     }
+}
+
+/// Issue 17 §3: a release finalised from signed votes in one `finalise` call (no vote stored)
+/// is promoted exactly as one voted vote by vote: the same images, voters and tags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_finalised_from_signed_votes_is_promoted_like_one_voted_on_chain() {
+    let world = World::new().await;
+    world.promoted_genesis().await;
+    let release = commit("signed");
+    let images = world.finalised_by_signatures(&release).await;
+    world.mine(CONFIRMATIONS).await;
+    let report = world.once(0);
+    assert_eq!(promoted(&report), 2, "{report}");
+    world.assert_promoted(&release, &images).await;
+    world.assert_release_tags(&images).await;
+    let verdict = &world.verdicts(&images[1]).await[0];
+    assert_eq!(verdict["voters"], serde_json::json!([0, 1]), "{verdict}");
+    assert_eq!(verdict["imageBuilder"], 0);
+    assert_eq!(verdict["genesis"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

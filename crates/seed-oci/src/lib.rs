@@ -31,6 +31,6 @@ pub use manifest::{
 };
 pub use name::{Repository, Tag};
 pub use referrers::{
-    AttachedStatement, BlobReferrer, FetchedStatement, MAX_STATEMENT_BYTES,
+    AttachedStatement, BlobReferrer, FetchedStatement, MAX_STATEMENT_BYTES, SIGNED_VOTE_REFERRER,
     SIGSTORE_BUNDLE_REFERRER, STATEMENT_REFERRER, WITNESS_CHECKPOINT_REFERRER,
 };

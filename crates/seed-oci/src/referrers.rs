@@ -83,6 +83,17 @@ pub const WITNESS_CHECKPOINT_REFERRER: BlobReferrer = BlobReferrer {
     what: "witness checkpoint",
 };
 
+/// A builder's signed Zero vote (the file `seed-eth attest --sign-only`
+/// writes), published beside its statement so that a relayer can collect a
+/// release's votes from its images. Discovery only, like every referrer: the
+/// relayer checks each vote's signature against the registry before sending.
+pub const SIGNED_VOTE_REFERRER: BlobReferrer = BlobReferrer {
+    artifact_type: "application/vnd.seed-eth.vote.v1",
+    layer_media_type: "application/vnd.seed-eth.vote.v1+json",
+    annotations: &[],
+    what: "signed vote",
+};
+
 /// A blob attached to an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachedStatement {

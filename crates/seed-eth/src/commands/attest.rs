@@ -19,7 +19,7 @@ use seed_chain::{
     vote::{builder_state, hash_vote_on_chain, prior_vote, required_systems, send_attest},
     BuilderState, Chain, ChainSettings, PriorVote, Target, Vote,
 };
-use seed_oci::{OciError, RegistryClient, Repository};
+use seed_oci::{OciError, RegistryClient, Repository, SIGNED_VOTE_REFERRER};
 use seed_statement::{Builder, BuilderKey, RegisteredBuilder, SignedStatement, Timestamp};
 use serde_json::{json, Value};
 
@@ -27,7 +27,7 @@ use super::{
     build_inputs::{gather, BuildInputs},
     chain::{block_on, config_file, failure, overrides, settings},
     credulous,
-    oci::registry_client,
+    oci::{registry_client, registry_failure},
     vote_file::{self, VoteFile},
 };
 use crate::{
@@ -251,21 +251,12 @@ async fn publish(
     Ok(Some(attached.referrer.to_string()))
 }
 
-/// Registry faults are exit 3 (retrying may help); wrong names, a missing image or refused
-/// credentials are exit 2.
+/// A registry error while attaching the statement.
 pub(super) fn oci_failure(error: OciError) -> Failure {
-    let code = match error {
-        OciError::Unreachable { .. }
-        | OciError::Registry { .. }
-        | OciError::Contention { .. }
-        | OciError::DigestMismatch { .. } => ExitCode::Network,
-        _ => ExitCode::Usage,
-    };
-    Failure {
-        code,
-        error: eyre::Report::new(error)
-            .wrap_err("attaching the statement to the image (--no-push skips it)"),
-    }
+    registry_failure(
+        error,
+        "attaching the statement to the image (--no-push skips it)",
+    )
 }
 
 pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
@@ -318,12 +309,18 @@ async fn sign_only(
         .file_name()
         .map_or_else(|| envelope_path.clone(), PathBuf::from);
     let file = VoteFile::new(&vote, signature, chain_id, registry, relative);
-    vote_file::write(&out, &file).map_err(Failure::usage)?;
+    let bytes = vote_file::encode(&file).map_err(Failure::usage)?;
+    vote_file::write(&out, &bytes).map_err(Failure::usage)?;
+    let vote_referrer = publish_vote(inputs, &bytes, oci).await?;
     let json: Value = serde_json::to_value(&file).unwrap_or_default();
+    let attached = vote_referrer
+        .as_ref()
+        .map(|r| format!("; attached to the image as referrer {r}"))
+        .unwrap_or_default();
     Ok(Report {
         code: ExitCode::Ok,
         text: format!(
-            "signed vote for {} {} manifest {} (valid until unix {deadline}, cross-checked with hashVote: {}) written to {}; statement {} in {}\n",
+            "signed vote for {} {} manifest {} (valid until unix {deadline}, cross-checked with hashVote: {}) written to {}{attached}; statement {} in {}\n",
             inputs.commit,
             inputs.system,
             inputs.manifest,
@@ -332,8 +329,42 @@ async fn sign_only(
             signed.digest(),
             envelope_path.display()
         ),
-        json: json!({ "sent": false, "voteFile": out, "vote": json, "referrer": pushed, "crossChecked": chain.is_some() }),
+        json: json!({
+            "sent": false,
+            "voteFile": out,
+            "vote": json,
+            "referrer": pushed,
+            "voteReferrer": vote_referrer,
+            "crossChecked": chain.is_some(),
+        }),
     })
+}
+
+/// Attaches the signed vote to the image beside its statement, so that `relay --image` finds it
+/// (none with `--no-push`); returns the referrer digest when pushed.
+async fn publish_vote(
+    inputs: &BuildInputs,
+    vote: &[u8],
+    oci: Option<&RegistryClient>,
+) -> Result<Option<String>, Failure> {
+    let Some(client) = oci else {
+        return Ok(None);
+    };
+    let attached = client
+        .attach_blob(
+            &Repository::from(&inputs.image),
+            &inputs.image.digest(),
+            SIGNED_VOTE_REFERRER,
+            vote,
+        )
+        .await
+        .map_err(|e| {
+            registry_failure(
+                e,
+                "attaching the signed vote to the image (--no-push skips it)",
+            )
+        })?;
+    Ok(Some(attached.referrer.to_string()))
 }
 
 /// `vote.json` → `vote.dsse.json`, next to the vote file.

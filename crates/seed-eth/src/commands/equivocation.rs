@@ -29,8 +29,8 @@ pub fn run(args: &EquivocationArgs) -> Outcome {
     check_pair(&first, &second).map_err(|reason| {
         Failure::usage(eyre!(
             "{} and {} prove no equivocation, nothing sent: {reason}",
-            first.path.display(),
-            second.path.display()
+            first.source,
+            second.source
         ))
     })?;
     let (settings, signer) = relayer(&args.relayer)?;
@@ -111,8 +111,7 @@ fn check_pair(first: &LoadedVote, second: &LoadedVote) -> Result<(), String> {
         {
             return Err(format!(
                 "the signature of {} does not recover to {}",
-                loaded.path.display(),
-                file.signer
+                loaded.source, file.signer
             ));
         }
     }
@@ -125,7 +124,7 @@ fn check_target(loaded: &LoadedVote, chain: &Chain, registry: Address) -> Result
     if file.chain_id != chain.chain_id() || file.registry != registry {
         return Err(eyre!(
             "{} is signed for chain {} and registry {}, but the target is chain {} and registry {registry}; nothing sent",
-            loaded.path.display(),
+            loaded.source,
             file.chain_id,
             file.registry,
             chain.chain_id()

@@ -3,8 +3,12 @@
 //! `seed-eth.toml`), credentials from the environment, never from a flag or the
 //! file (docs/configuration.md).
 
+use std::fmt::Display;
+
 use seed_chain::ConfigFile;
 use seed_oci::{ClientOptions, Credentials, OciError, RegistryClient};
+
+use crate::{exit::ExitCode, output::Failure};
 
 /// Registry user name for HTTP basic authentication (with [`OCI_PASSWORD_ENV`]).
 pub const OCI_USERNAME_ENV: &str = "SEED_ETH_OCI_USERNAME";
@@ -34,4 +38,20 @@ pub fn registry_client(
         credentials,
         ..ClientOptions::default()
     })
+}
+
+/// A registry error while `doing` something, as a command failure: the registry's faults are
+/// exit 3 (retrying may help); wrong names, a missing image or refused credentials are exit 2.
+pub fn registry_failure(error: OciError, doing: impl Display + Send + Sync + 'static) -> Failure {
+    let code = match error {
+        OciError::Unreachable { .. }
+        | OciError::Registry { .. }
+        | OciError::Contention { .. }
+        | OciError::DigestMismatch { .. } => ExitCode::Network,
+        _ => ExitCode::Usage,
+    };
+    Failure {
+        code,
+        error: eyre::Report::new(error).wrap_err(doing),
+    }
 }

@@ -1,11 +1,17 @@
-//! `seed-eth relay FILE...`: submit builder-signed votes in one transaction.
+//! `seed-eth relay [FILE...] [--image REF...]`: submit builder-signed votes in
+//! one transaction, from files or from the referrers `attest --sign-only`
+//! attached to the images.
 //!
 //! Every file is checked before anything is sent, because one bad vote would
 //! revert the whole transaction and cost the relayer gas: the signature must
 //! recover to the signer over this deployment's EIP-712 domain, the deadline
 //! must not have passed, chain id and registry must be the target's, the
 //! signer must be an active builder and the system required. Identical
-//! duplicates and votes the registry already counted are dropped.
+//! duplicates and votes the registry already counted are dropped. A file that
+//! fails a check is refused and nothing is sent; a vote found on an image is
+//! skipped with the reason instead, since whoever can push to the repository
+//! can attach anything there (the registry only ever counts a builder's
+//! signature, whoever relays it).
 //!
 //! When the votes are one release's and, with its stored votes, give every
 //! required system a quorum for one digest, they finalise it in one
@@ -19,7 +25,7 @@ use alloy::{
     rpc::types::TransactionReceipt,
     signers::local::PrivateKeySigner,
 };
-use eyre::eyre;
+use eyre::{eyre, WrapErr};
 use seed_chain::{
     bindings::{ISeedRegistry, SeedRegistry},
     keys::{load_signer, TerminalPrompt},
@@ -29,12 +35,15 @@ use seed_chain::{
     },
     BuilderState, Chain, ChainSettings, PriorVote, Target,
 };
+use seed_nix::ImageRef;
+use seed_oci::{OciError, RegistryClient, Repository, SIGNED_VOTE_REFERRER};
 use seed_statement::Timestamp;
 use serde_json::{json, Value};
 
 use super::{
     chain::{block_on, config_file, failure, overrides, settings},
-    vote_file::{self, LoadedVote},
+    oci::{registry_client, registry_failure},
+    vote_file::{self, LoadedVote, VoteSource},
 };
 use crate::{
     cli::{RelayArgs, RelayerArgs},
@@ -42,28 +51,39 @@ use crate::{
     output::{count, Failure, Outcome, Report},
 };
 
-/// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened to one vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Disposition {
     /// In the batch.
     Submitted,
-    /// The same vote as an earlier file.
+    /// The same vote as an earlier one.
     Duplicate,
     /// The registry already has this builder's identical vote.
     AlreadyCounted,
+    /// Found on an image but not relayable here, for this reason.
+    Skipped(String),
 }
 
 impl Disposition {
-    const fn as_str(self) -> &'static str {
+    const fn as_str(&self) -> &'static str {
         match self {
             Self::Submitted => "submitted",
             Self::Duplicate => "duplicate",
             Self::AlreadyCounted => "already counted",
+            Self::Skipped(_) => "skipped",
+        }
+    }
+
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Skipped(reason) => Some(reason),
+            _ => None,
         }
     }
 }
 
-/// Reads every file, checks every vote, and sends the rest in one transaction.
+/// Reads every file and the votes attached to every image, checks every vote, and sends the
+/// rest in one transaction.
 pub fn run(args: &RelayArgs) -> Outcome {
     let mut votes = Vec::new();
     for path in &args.files {
@@ -71,47 +91,81 @@ pub fn run(args: &RelayArgs) -> Outcome {
             .map_err(|e| Failure::usage(e.wrap_err(format!("signed vote {}", path.display()))))?;
         votes.push(loaded);
     }
+    let images = args
+        .image
+        .iter()
+        .map(|image| {
+            image
+                .parse::<ImageRef>()
+                .wrap_err_with(|| format!("--image {image}"))
+                .map_err(Failure::usage)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let oci = match images.is_empty() {
+        true => None,
+        false => {
+            let file = config_file(&args.relayer.chain)?;
+            Some(
+                registry_client(&args.plain_http, &file)
+                    .map_err(|e| registry_failure(e, "setting up the OCI registry client"))?,
+            )
+        }
+    };
     let (settings, signer) = relayer(&args.relayer)?;
     block_on(async {
+        let mut unreadable = Vec::new();
+        if let Some(client) = &oci {
+            for image in &images {
+                for found in votes_on(client, image).await? {
+                    match found {
+                        Ok(loaded) => votes.push(loaded),
+                        Err(skipped) => unreadable.push(skipped),
+                    }
+                }
+            }
+        }
         let (chain, target) = connect(&settings, signer).await?;
         let required = required_systems(&chain, target.registry)
             .await
             .map_err(failure)?;
         let now = latest_time(&chain).await?;
-        let mut dispositions = Vec::new();
+        let mut dispositions: Vec<Disposition> = Vec::new();
         let mut builders = Vec::new();
         for (index, loaded) in votes.iter().enumerate() {
+            let discovered = matches!(loaded.source, VoteSource::Referrer { .. });
             let reject = |reason: String| {
                 Failure::usage(eyre!(
                     "signed vote {} rejected, nothing sent: {reason}",
-                    loaded.path.display()
+                    loaded.source
                 ))
             };
-            check_static(loaded, &chain, target.registry, now, &required).map_err(reject)?;
-            if let Some(earlier) = votes[..index].iter().find(|v| same_slot(v, loaded)) {
-                if earlier.vote.manifestDigest != loaded.vote.manifestDigest {
-                    return Err(reject(format!(
-                        "{} signed another manifest digest for the same release and system in {}",
-                        loaded.vote.signer,
-                        earlier.path.display()
-                    )));
-                }
-                dispositions.push(Disposition::Duplicate);
-                builders.push(0);
-                continue;
-            }
-            let (disposition, builder) =
-                check_on_chain(loaded, &chain, &target, settings.log_chunk)
-                    .await?
-                    .map_err(reject)?;
-            builders.push(builder);
+            let outcome = match check_static(loaded, &chain, target.registry, now, &required) {
+                Err(reason) => Err(reason),
+                Ok(()) => match earlier_in_slot(&votes[..index], &dispositions, loaded) {
+                    Some(earlier) if earlier.vote.manifestDigest != loaded.vote.manifestDigest => {
+                        return Err(reject(format!(
+                            "{} signed another manifest digest for the same release and system in {} (an equivocation: `seed-eth report-equivocation` takes both as proof)",
+                            loaded.vote.signer, earlier.source
+                        )));
+                    }
+                    Some(_) => Ok((Disposition::Duplicate, 0)),
+                    None => check_on_chain(loaded, &chain, &target, settings.log_chunk).await?,
+                },
+            };
+            // A vote found on an image that fails a check is skipped; a file is refused.
+            let (disposition, builder) = match outcome {
+                Ok(checked) => checked,
+                Err(reason) if discovered => (Disposition::Skipped(reason), 0),
+                Err(reason) => return Err(reject(reason)),
+            };
             dispositions.push(disposition);
+            builders.push(builder);
         }
         let checked: Vec<Checked<'_>> = votes
             .iter()
             .zip(&dispositions)
             .zip(&builders)
-            .filter(|((_, d), _)| **d != Disposition::Duplicate)
+            .filter(|((_, d), _)| matches!(d, Disposition::Submitted | Disposition::AlreadyCounted))
             .map(|((loaded, d), b)| Checked {
                 loaded,
                 builder: *b,
@@ -119,7 +173,13 @@ pub fn run(args: &RelayArgs) -> Outcome {
             })
             .collect();
         if !checked.iter().any(|c| c.to_send) {
-            return Ok(report(&votes, &dispositions, None, target.registry));
+            return Ok(report(
+                &votes,
+                &dispositions,
+                &unreadable,
+                None,
+                target.registry,
+            ));
         }
         let sent = match plan_finalise(&chain, target.registry, &checked, &required).await? {
             Ok(plan) => Sent {
@@ -152,11 +212,17 @@ pub fn run(args: &RelayArgs) -> Outcome {
                 }
             }
         };
-        Ok(report(&votes, &dispositions, Some(&sent), target.registry))
+        Ok(report(
+            &votes,
+            &dispositions,
+            &unreadable,
+            Some(&sent),
+            target.registry,
+        ))
     })
 }
 
-/// A vote that passed every check and is not a duplicate of an earlier file.
+/// A vote that passed every check and is not a duplicate of an earlier one.
 struct Checked<'a> {
     loaded: &'a LoadedVote,
     /// Its signer's builder id.
@@ -350,6 +416,75 @@ fn same_slot(a: &LoadedVote, b: &LoadedVote) -> bool {
         && a.vote.system == b.vote.system
 }
 
+/// The earlier vote (not skipped) of the same builder on the same release and system.
+fn earlier_in_slot<'a>(
+    earlier: &'a [LoadedVote],
+    dispositions: &[Disposition],
+    loaded: &LoadedVote,
+) -> Option<&'a LoadedVote> {
+    earlier
+        .iter()
+        .zip(dispositions)
+        .find(|(v, d)| !matches!(d, Disposition::Skipped(_)) && same_slot(v, loaded))
+        .map(|(v, _)| v)
+}
+
+/// The signed votes attached to `image` by `attest --sign-only`. A referrer that is not a
+/// well-formed vote file is returned as skipped, with the reason; a registry that cannot answer
+/// fails the command.
+async fn votes_on(
+    client: &RegistryClient,
+    image: &ImageRef,
+) -> Result<Vec<Result<LoadedVote, Unreadable>>, Failure> {
+    let repo = Repository::from(image);
+    let reading = || format!("reading the signed votes attached to {image}");
+    let referrers = client
+        .list_referrers(
+            &repo,
+            &image.digest(),
+            Some(SIGNED_VOTE_REFERRER.artifact_type),
+        )
+        .await
+        .map_err(|e| registry_failure(e, reading()))?;
+    let mut found = Vec::with_capacity(referrers.len());
+    for descriptor in referrers {
+        let referrer = descriptor
+            .sha256()
+            .map_err(|e| registry_failure(e, reading()))?;
+        let source = VoteSource::Referrer {
+            image: image.to_string(),
+            referrer,
+        };
+        let fetched = match client
+            .fetch_blob_referrer(&repo, &image.digest(), &referrer, SIGNED_VOTE_REFERRER)
+            .await
+        {
+            Ok(fetched) => fetched,
+            Err(error @ OciError::Invalid { .. }) => {
+                found.push(Err(Unreadable {
+                    source,
+                    reason: error.to_string(),
+                }));
+                continue;
+            }
+            Err(error) => return Err(registry_failure(error, reading())),
+        };
+        found.push(
+            vote_file::parse(&fetched.bytes, source.clone()).map_err(|error| Unreadable {
+                source,
+                reason: format!("{error:#}"),
+            }),
+        );
+    }
+    Ok(found)
+}
+
+/// A referrer found on an image that is not a readable vote.
+struct Unreadable {
+    source: VoteSource,
+    reason: String,
+}
+
 /// Checks against the registry: the signer is an active builder (whose id is returned) and has
 /// not voted otherwise.
 /// The outer error is a network failure, the inner one a reason to reject the file.
@@ -396,9 +531,21 @@ fn oci(digest: B256) -> String {
     format!("sha256:{}", alloy::hex::encode(digest))
 }
 
+/// Where a reported vote came from: `file`, or `image` and `referrer`.
+fn add_source(entry: &mut Value, source: &VoteSource) {
+    match source {
+        VoteSource::File(path) => entry["file"] = json!(path),
+        VoteSource::Referrer { image, referrer } => {
+            entry["image"] = json!(image);
+            entry["referrer"] = json!(referrer.to_string());
+        }
+    }
+}
+
 fn report(
     votes: &[LoadedVote],
     dispositions: &[Disposition],
+    unreadable: &[Unreadable],
     sent: Option<&Sent>,
     registry: Address,
 ) -> Report {
@@ -414,24 +561,36 @@ fn report(
     });
     let mut entries: Vec<Value> = Vec::new();
     for (loaded, disposition) in votes.iter().zip(dispositions) {
+        let because = disposition
+            .reason()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
         let _ = writeln!(
             text,
-            "{}: {} {} {} by {}: {}",
-            loaded.path.display(),
+            "{}: {} {} {} by {}: {}{because}",
+            loaded.source,
             loaded.file.commit,
             loaded.file.system,
             loaded.file.manifest_digest,
             loaded.vote.signer,
             disposition.as_str()
         );
-        entries.push(json!({
-            "file": loaded.path,
+        let mut entry = json!({
             "signer": loaded.vote.signer.to_checksum(None),
             "commit": loaded.file.commit,
             "system": loaded.file.system,
             "manifestDigest": loaded.file.manifest_digest,
             "result": disposition.as_str(),
-        }));
+            "reason": disposition.reason(),
+        });
+        add_source(&mut entry, &loaded.source);
+        entries.push(entry);
+    }
+    for skipped in unreadable {
+        let _ = writeln!(text, "{}: skipped: {}", skipped.source, skipped.reason);
+        let mut entry = json!({ "result": "skipped", "reason": skipped.reason });
+        add_source(&mut entry, &skipped.source);
+        entries.push(entry);
     }
     let call = sent.map(|s| {
         if s.batch_because.is_some() {

@@ -1,9 +1,13 @@
-//! The signed-vote file `attest --sign-only` writes and `relay` reads: the
-//! fields of the registry's `SignedVote`, the deployment it is for, and where
-//! the statement envelope is. Read strictly: unknown, missing or malformed
-//! fields are errors naming the field.
+//! The signed-vote file `attest --sign-only` writes (and attaches to the image
+//! as a referrer) and `relay` reads: the fields of the registry's
+//! `SignedVote`, the deployment it is for, and where the statement envelope
+//! is. Read strictly: unknown, missing or malformed fields are errors naming
+//! the field.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
 
 use alloy::primitives::{Address, Bytes, B256};
 use eyre::{eyre, WrapErr};
@@ -56,11 +60,34 @@ pub struct VoteFile {
     pub statement: StatementRef,
 }
 
+/// Where a signed vote was read from, for reports and errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoteSource {
+    /// A file on disk.
+    File(PathBuf),
+    /// A referrer attached to an image (`attest --sign-only` without `--no-push`).
+    Referrer {
+        /// The image, `REGISTRY/REPO@sha256:...`.
+        image: String,
+        /// The referrer manifest's digest.
+        referrer: Sha256Digest,
+    },
+}
+
+impl fmt::Display for VoteSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Referrer { image, referrer } => write!(f, "referrer {referrer} of {image}"),
+        }
+    }
+}
+
 /// A vote file, checked field by field.
 #[derive(Debug, Clone)]
 pub struct LoadedVote {
-    /// The file it came from.
-    pub path: PathBuf,
+    /// Where it came from.
+    pub source: VoteSource,
     /// The parsed file.
     pub file: VoteFile,
     /// The vote.
@@ -106,7 +133,13 @@ fn digest_field(name: &str, text: &str) -> eyre::Result<B256> {
 /// Reads and checks `path`; the error names what is wrong (the caller adds the file name).
 pub fn load(path: &Path) -> eyre::Result<LoadedVote> {
     let bytes = std::fs::read(path).wrap_err("cannot read it")?;
-    let file: VoteFile = serde_json::from_slice(&bytes).wrap_err("not a signed-vote file")?;
+    parse(&bytes, VoteSource::File(path.to_path_buf()))
+}
+
+/// Checks the bytes of a vote file read from `source`; the error names what is wrong (the caller
+/// adds the source).
+pub fn parse(bytes: &[u8], source: VoteSource) -> eyre::Result<LoadedVote> {
+    let file: VoteFile = serde_json::from_slice(bytes).wrap_err("not a signed-vote file")?;
     if file.version != VOTE_FILE_VERSION {
         return Err(eyre!(
             "version {} is not supported (expected {VOTE_FILE_VERSION})",
@@ -131,18 +164,19 @@ pub fn load(path: &Path) -> eyre::Result<LoadedVote> {
             file.statement_digest
         ));
     }
-    Ok(LoadedVote {
-        path: path.to_path_buf(),
-        file,
-        vote,
-    })
+    Ok(LoadedVote { source, file, vote })
 }
 
-/// Writes the file atomically (a reader never sees half of it).
-pub fn write(path: &Path, file: &VoteFile) -> eyre::Result<()> {
+/// The file's bytes: what [`write`] writes and the vote referrer carries.
+pub fn encode(file: &VoteFile) -> eyre::Result<Vec<u8>> {
     let mut json = serde_json::to_vec_pretty(file).wrap_err("encoding the signed vote")?;
     json.push(b'\n');
-    seed_fs::write_atomic(path, &json)
+    Ok(json)
+}
+
+/// Writes `bytes` (from [`encode`]) atomically (a reader never sees half of it).
+pub fn write(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
+    seed_fs::write_atomic(path, bytes)
         .wrap_err_with(|| format!("writing the signed vote {}", path.display()))
 }
 
@@ -170,7 +204,7 @@ mod tests {
         let signature = vote.sign(&key, 31337, registry).unwrap();
         let file = VoteFile::new(&vote, signature, 31337, registry, "v.dsse.json".into());
         let path = dir.join("v.json");
-        write(&path, &file).unwrap();
+        write(&path, &encode(&file).unwrap()).unwrap();
         (path, file)
     }
 
