@@ -108,6 +108,28 @@ contract SeedRegistryEquivocationTest is RegistryFixture {
         assertTrue(seen);
     }
 
+    /// @notice An equivocator does not lower genesis's unanimity: genesis waits for every active builder
+    /// and cannot count the equivocator, so it completes only once governance revokes it.
+    function test_anEquivocatorAtGenesisBlocksItUntilRevoked() public {
+        _deploy(3, 2, systems, 7);
+        bytes32 genesis = bytes32(uint256(0x9e));
+        registry.reportEquivocation(
+            _vote(1, genesis, systems[0], X, deadline), _vote(1, genesis, systems[0], Y, deadline)
+        );
+        for (uint8 b; b < 3; ++b) {
+            _attest(b, genesis, systems[0], X);
+            _attest(b, genesis, systems[1], X);
+        }
+        assertFalse(registry.isFinalised(genesis), "genesis finalised without counting every active builder");
+        vm.expectRevert(abi.encodeWithSelector(ISeedRegistry.QuorumNotReached.selector, systems[0], X));
+        registry.finalise(genesis, _pair(X, X), _noVotes());
+        vm.prank(governance);
+        registry.revokeBuilder(1);
+        registry.finalise(genesis, _pair(X, X), _noVotes());
+        assertTrue(registry.isFinalised(genesis));
+        assertTrue(registry.genesisDone());
+    }
+
     function test_anEquivocatorsLeaderVoteLeavesTheRightDigestFinal() public {
         // Builders 1 and 0 vote X first (X leads); builder 2 votes Y, then builder 1 is proven to equivocate.
         // Y with builders 0 and 2 is then the only quorate digest, and `finalise` takes it.
