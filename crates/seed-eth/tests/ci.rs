@@ -383,6 +383,12 @@ async fn the_actions_and_components_attest_and_verify_as_a_runner_runs_them() {
         "{:?}",
         run.outputs
     );
+    // Attached to the image too, for `relay --image`.
+    assert!(
+        run.output("vote-referrer").starts_with("sha256:"),
+        "{:?}",
+        run.outputs
+    );
     let vote: Value = serde_json::from_slice(&std::fs::read(&vote_file).unwrap()).unwrap();
     assert_eq!(
         vote["commit"].as_str().unwrap().trim_start_matches("0x"),
